@@ -1,0 +1,1 @@
+"""Organizations, people, memberships, platform staff, technology brokers and API keys."""

@@ -1,0 +1,198 @@
+"""Tables of the accounts package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.auth import MemberRole, PlatformRole
+from app.core.db import Base, IdMixin, TimestampMixin
+from app.core.errors import register_unique_field
+
+
+def _enum(enum_class: type[StrEnum], name: str) -> Enum:
+    # Store the values (not the member names) as a native PostgreSQL enum.
+    return Enum(
+        enum_class,
+        name=name,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class OrganizationKind(StrEnum):
+    enterprise = "enterprise"  # 企业
+    university = "university"  # 高等院校
+    research_institute = "research_institute"  # 科研院所
+    transfer_agency = "transfer_agency"  # 技术转移机构
+    platform = "platform"  # 平台运营方
+
+
+class VerificationStatus(StrEnum):
+    pending = "pending"
+    verified = "verified"
+    rejected = "rejected"
+
+
+class BrokerLevel(StrEnum):
+    """技术经纪人 levels: 初级 / 中级 / 高级."""
+
+    junior = "junior"
+    intermediate = "intermediate"
+    senior = "senior"
+
+
+class BrokerStatus(StrEnum):
+    pending = "pending"  # awaiting platform review
+    active = "active"
+    suspended = "suspended"
+    revoked = "revoked"
+
+
+class Organization(IdMixin, TimestampMixin, Base):
+    """An organization on the market: enterprise, university, institute, agency or platform."""
+
+    __tablename__ = "organizations"
+
+    kind: Mapped[OrganizationKind] = mapped_column(_enum(OrganizationKind, "organization_kind"))
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    """统一社会信用代码 (GB 32100-2015), upper case, check character verified."""
+    division_code: Mapped[str] = mapped_column(String(6))
+    """行政区划代码 (GB/T 2260) of the organization's seat."""
+    verification_status: Mapped[VerificationStatus] = mapped_column(
+        _enum(VerificationStatus, "verification_status"), default=VerificationStatus.pending
+    )
+    verified_at: Mapped[datetime | None]
+    verified_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    verification_note: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        CheckConstraint("division_code ~ '^[0-9]{6}$'", name="division_code_digits"),
+        CheckConstraint("credit_code ~ '^[0-9A-HJ-NPQRTUWXY]{18}$'", name="credit_code_chars"),
+    )
+
+
+class User(IdMixin, TimestampMixin, Base):
+    """A person who signs in."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(100))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (
+        # Unique whatever the case: Alice@x.cn and alice@x.cn are one person.
+        Index("uq_users_email", func.lower(email), unique=True),
+    )
+
+
+class Membership(IdMixin, Base):
+    """A person's role in an organization."""
+
+    __tablename__ = "memberships"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, "member_role"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
+
+
+class PlatformRoleGrant(Base):
+    """A staff role held by a person (平台工作人员角色)."""
+
+    __tablename__ = "platform_role_grants"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[PlatformRole] = mapped_column(
+        _enum(PlatformRole, "platform_role"), primary_key=True
+    )
+    granted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    granted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+class BrokerProfile(IdMixin, TimestampMixin, Base):
+    """A technology broker (技术经纪人): a person certified to bring deals about."""
+
+    __tablename__ = "broker_profiles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    certificate_number: Mapped[str] = mapped_column(String(40), unique=True)
+    level: Mapped[BrokerLevel] = mapped_column(_enum(BrokerLevel, "broker_level"))
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    """The transfer agency (技术转移机构) the broker works for, if any."""
+    status: Mapped[BrokerStatus] = mapped_column(
+        _enum(BrokerStatus, "broker_status"), default=BrokerStatus.pending
+    )
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+
+
+class ApiKey(IdMixin, Base):
+    """A credential for a third-party app, acting for one organization."""
+
+    __tablename__ = "api_keys"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class RefreshToken(IdMixin, Base):
+    """A single-use refresh token. Tokens rotated from one sign-in share a family, so a
+    replayed (stolen) token revokes the whole family (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "refresh_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+register_unique_field("uq_users_email", "body.email")
+register_unique_field("uq_organizations_credit_code", "body.credit_code")
+register_unique_field("uq_broker_profiles_certificate_number", "body.certificate_number")
+register_unique_field("uq_broker_profiles_user_id", "user")
+register_unique_field("uq_memberships_organization_id_user_id", "body.email")

@@ -1,0 +1,278 @@
+"""API shapes of the accounts package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from app.accounts.identifiers import normalize_credit_code, normalize_division_code
+from app.accounts.models import (
+    BrokerLevel,
+    BrokerStatus,
+    OrganizationKind,
+    VerificationStatus,
+)
+from app.core.auth import MemberRole, PlatformRole
+
+
+def _email(value: str) -> str:
+    try:
+        # Syntax only: deliverability would need DNS, which a request must not wait on.
+        return str(validate_email(value, check_deliverability=False).normalized)
+    except EmailNotValidError as error:
+        raise PydanticCustomError(
+            "email_invalid", "invalid email", {"reason": str(error)}
+        ) from None
+
+
+def _password(value: str) -> str:
+    kinds = sum(
+        [
+            any(c.isalpha() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        ]
+    )
+    if len(value) < 10 or kinds < 2:
+        raise PydanticCustomError("password_weak", "weak password")
+    return value
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Password = Annotated[str, StringConstraints(max_length=256), AfterValidator(_password)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CreditCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, max_length=40),
+    AfterValidator(normalize_credit_code),
+    Field(
+        description="统一社会信用代码 (18 characters, GB 32100-2015 check character).",
+        examples=["91150100MA0N00000W"],
+    ),
+]
+DivisionCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{6}$"),
+    AfterValidator(normalize_division_code),
+    Field(description="行政区划代码 (GB/T 2260, 6 digits).", examples=["150102"]),
+]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth --------------------------------------------------------------------------------
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str
+    scope: str
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+class UserCreate(Strict):
+    email: Email
+    password: Password
+    display_name: Name = Field(max_length=100)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "wang@imu.edu.cn",
+                    "password": "correct-horse-9",
+                    "display_name": "王老师",
+                }
+            ]
+        },
+    )
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    created_at: datetime
+
+
+class MembershipOut(BaseModel):
+    organization_id: uuid.UUID
+    organization_name: str
+    organization_kind: OrganizationKind
+    role: MemberRole
+
+
+class Me(BaseModel):
+    user: UserOut
+    memberships: list[MembershipOut]
+    platform_roles: list[PlatformRole]
+    broker_profile_id: uuid.UUID | None
+    scopes: list[str]
+
+
+class PlatformRolesUpdate(Strict):
+    roles: list[PlatformRole] = Field(max_length=4)
+
+
+# --- organizations -----------------------------------------------------------------------
+
+
+CreatableKind = Literal["enterprise", "university", "research_institute", "transfer_agency"]
+
+
+class OrganizationCreate(Strict):
+    kind: CreatableKind = Field(
+        description="Platform organizations are made by `techx create-admin`."
+    )
+    name: Name
+    credit_code: CreditCode
+    division_code: DivisionCode
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "university",
+                    "name": "内蒙古大学",
+                    "credit_code": "12150000460025456R",
+                    "division_code": "150104",
+                }
+            ]
+        },
+    )
+
+
+class OrganizationUpdate(Strict):
+    name: Name | None = None
+    credit_code: CreditCode | None = None
+    division_code: DivisionCode | None = None
+
+
+class OrganizationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: OrganizationKind
+    name: str
+    credit_code: str
+    division_code: str
+    division_name: str = Field(description="Province / prefecture / county names.")
+    verification_status: VerificationStatus
+    verified_at: datetime | None
+    verification_note: str | None
+    created_at: datetime
+
+
+class VerificationDecision(Strict):
+    decision: Literal["verify", "reject"]
+    note: Reason | None = Field(default=None, description="Required when rejecting.")
+
+
+# --- members -----------------------------------------------------------------------------
+
+
+class MemberAdd(Strict):
+    email: Email
+    role: MemberRole = MemberRole.member
+
+
+class MemberUpdate(Strict):
+    role: MemberRole
+
+
+class MemberOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    role: MemberRole
+    created_at: datetime
+
+
+# --- API keys ----------------------------------------------------------------------------
+
+
+class ApiKeyCreate(Strict):
+    organization_id: uuid.UUID
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: list[str] = Field(
+        min_length=1, max_length=32, examples=[["listings:read", "bids:write"]]
+    )
+    expires_at: datetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The first characters of the key, to tell keys apart.")
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret. Shown this once; store it now.")
+
+
+# --- brokers -----------------------------------------------------------------------------
+
+
+class BrokerCreate(Strict):
+    certificate_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)
+    ] = Field(description="技术经纪人 certificate number.")
+    level: BrokerLevel = Field(description="初级 junior, 中级 intermediate, 高级 senior.")
+    agency_id: uuid.UUID | None = Field(default=None, description="A verified transfer agency.")
+
+
+class BrokerUpdate(Strict):
+    certificate_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)] | None
+    ) = None
+    level: BrokerLevel | None = None
+    agency_id: uuid.UUID | None = None
+
+
+class BrokerStatusChange(Strict):
+    status: Literal["active", "suspended", "revoked"]
+    reason: Reason | None = None
+
+
+class BrokerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    certificate_number: str
+    level: BrokerLevel
+    agency_id: uuid.UUID | None
+    status: BrokerStatus
+    status_reason: str | None
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""Cross-cutting parts every domain package uses: settings, database, errors, auth, money."""

@@ -1,0 +1,162 @@
+"""Who is calling: the principal, the scope catalogue, and the authenticator dependency.
+
+People send an access token (OAuth2 password flow); apps send an API key (`tx_…`); both as
+`Authorization: Bearer …`. A route declares what it accepts once, in its package's `auth.py`:
+`Authenticator(scopes={"organizations:write"}, kinds={"user"})`. Which organization's objects
+a principal may touch is decided in the service lookups, never in the route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Session
+from app.core.errors import Forbidden, InsufficientScope, InvalidToken, Unauthenticated
+
+CallerKind = Literal["user", "api_key"]
+
+
+class MemberRole(StrEnum):
+    """A person's role in their organization."""
+
+    owner = "owner"
+    admin = "admin"
+    member = "member"
+
+
+class PlatformRole(StrEnum):
+    """Roles of platform staff (平台工作人员)."""
+
+    reviewer = "reviewer"  # reviews listings and organizations (审核)
+    registrar = "registrar"  # registers technology contracts (认定登记)
+    finance = "finance"  # confirms payments, pays out rewards
+    admin = "admin"  # manages staff and organizations
+
+
+# Every scope the API knows. People's tokens get all of them unless they ask for fewer; API
+# keys get only those chosen when the key is made, and never those marked people-only.
+SCOPES: dict[str, str] = {
+    "profile:read": "Read your own profile",
+    "organizations:read": "Read organizations",
+    "organizations:write": "Create and change organizations",
+    "members:read": "Read an organization's members",
+    "members:write": "Add, change and remove members",
+    "api_keys:write": "Create and revoke API keys",
+    "brokers:read": "Read broker profiles",
+    "brokers:write": "Create and change broker profiles",
+    "results:read": "Read results (科技成果)",
+    "results:write": "Create and change results",
+    "listings:read": "Read listings (挂牌)",
+    "listings:write": "Create, submit and withdraw listings; register intent",
+    "bids:write": "Place bids and deposits",
+    "deals:read": "Read deals and contracts",
+    "deals:write": "Sign and change contracts",
+    "rewards:read": "Read broker claims and rewards",
+    "rewards:write": "File broker claims",
+    "tax:read": "Read tax filings",
+    "tax:write": "Submit tax filings",
+    "webhooks:write": "Manage webhook endpoints",
+    "platform": "Platform staff operations (also needs a staff role)",
+}
+PEOPLE_ONLY_SCOPES = frozenset({"api_keys:write", "members:write", "platform"})
+ALL_SCOPES = frozenset(SCOPES)
+API_KEY_SCOPES = ALL_SCOPES - PEOPLE_ONLY_SCOPES
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    kind: CallerKind
+    user_id: uuid.UUID | None
+    scopes: frozenset[str]
+    memberships: Mapping[uuid.UUID, MemberRole] = field(default_factory=dict)
+    platform_roles: frozenset[PlatformRole] = frozenset()
+    api_key_id: uuid.UUID | None = None
+
+    def role_in(self, organization_id: uuid.UUID) -> MemberRole | None:
+        return self.memberships.get(organization_id)
+
+    def is_member_of(self, organization_id: uuid.UUID) -> bool:
+        return organization_id in self.memberships
+
+    def has_platform_role(self, *roles: PlatformRole) -> bool:
+        return bool(self.platform_roles & set(roles)) or PlatformRole.admin in self.platform_roles
+
+    def require_role(self, organization_id: uuid.UUID, *roles: MemberRole) -> None:
+        """Raise Forbidden unless the caller holds one of `roles` in the organization."""
+        if self.role_in(organization_id) not in roles:
+            raise Forbidden(detail_code="detail.role_required", roles=", ".join(roles))
+
+    def require_platform_role(self, *roles: PlatformRole) -> None:
+        if not self.has_platform_role(*roles):
+            raise Forbidden(
+                detail_code="detail.role_required",
+                roles=", ".join(sorted({*roles, PlatformRole.admin})),
+            )
+
+
+Resolver = Callable[[AsyncSession, str, datetime], Awaitable[Principal | None]]
+
+bearer = OAuth2PasswordBearer(
+    tokenUrl="/v1/auth/token",
+    scopes=SCOPES,
+    auto_error=False,
+    description="An access token from /v1/auth/token, or an API key (`tx_…`).",
+)
+
+
+class Authenticator:
+    """A dependency that yields the principal, or raises 401/403.
+
+    `kinds` are the kinds of caller the route accepts; `scopes` must all be on the credential.
+    """
+
+    def __init__(
+        self,
+        *,
+        scopes: frozenset[str] | set[str] = frozenset(),
+        kinds: frozenset[CallerKind] | set[CallerKind] = frozenset({"user", "api_key"}),
+    ) -> None:
+        unknown = set(scopes) - ALL_SCOPES
+        if unknown:
+            raise ValueError(f"unknown scopes {unknown}")
+        self.scopes = frozenset(scopes)
+        self.kinds = frozenset(kinds)
+
+    async def __call__(
+        self,
+        request: Request,
+        session: Session,
+        token: str | None = Depends(bearer),
+    ) -> Principal:
+        if not token:
+            raise Unauthenticated(detail_code=None)
+        resolve: Resolver = request.app.state.resolve_principal
+        principal = await resolve(session, token, request.app.state.clock.now())
+        if principal is None:
+            raise InvalidToken()
+        if principal.kind not in self.kinds:
+            raise Forbidden(detail_code="detail.caller_kind")
+        missing = self.scopes - principal.scopes
+        if missing:
+            scope_list = " ".join(sorted(missing))
+            raise InsufficientScope(
+                scopes=scope_list,
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer realm="techexchange", error="insufficient_scope", '
+                        f'scope="{scope_list}"'
+                    )
+                },
+            )
+        return principal

@@ -1,0 +1,58 @@
+"""Settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration from environment variables (and a `.env` file when present)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset means the embedded pgserver instance in data_dir.",
+    )
+    data_dir: Path = Path(".data")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs access tokens. Unset outside production: generated once into data_dir.",
+    )
+    access_token_seconds: int = Field(default=900, ge=60)
+    refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_json: bool = False
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_pool_size: int = 10
+    meili_url: str | None = None
+    meili_key: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+
+    def signing_key(self) -> str:
+        """The token-signing secret; in development a random one kept in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.environment == "production":
+            raise RuntimeError("SECRET_KEY must be set in production")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

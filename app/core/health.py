@@ -1,0 +1,46 @@
+"""Liveness, readiness and metrics endpoints for orchestrators and scrapers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.core.errors import ServiceUnavailable
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: Literal["ok", "ready"]
+
+
+@router.get("/healthz", summary="Liveness", response_model=Health)
+async def healthz() -> Health:
+    """The process is up. Does not touch the database, so a slow database never kills pods."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    response_model=Health,
+    responses={503: {"description": "The database is unreachable."}},
+)
+async def readyz(request: Request) -> Health:
+    """Ready to serve: the database answers."""
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as error:
+        raise ServiceUnavailable() from error
+    return Health(status="ready")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,214 @@
+"""Localized messages: zh-CN by default, English on request (`Accept-Language: en`).
+
+A message is looked up by a stable code; the same code is what clients match on, the text is
+for people. Missing English falls back to the Chinese text, never to the code alone.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Literal
+
+Locale = Literal["zh-CN", "en"]
+DEFAULT_LOCALE: Locale = "zh-CN"
+
+current_locale: ContextVar[Locale] = ContextVar("current_locale", default=DEFAULT_LOCALE)
+
+
+def negotiate_locale(accept_language: str | None) -> Locale:
+    """Pick zh-CN or en from an Accept-Language header, honouring q-values."""
+    if not accept_language:
+        return DEFAULT_LOCALE
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower()))
+    for negative_quality, _, tag in sorted(ranked):
+        if negative_quality >= 0:
+            continue
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return DEFAULT_LOCALE
+
+
+# code -> (zh-CN, en). Titles of problem types and details with {named} parameters.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # problem titles
+    "bad_request": ("请求有误", "Bad request"),
+    "malformed_json": ("请求体不是有效的 JSON", "The request body is not valid JSON"),
+    "validation_failed": ("请求参数校验失败", "The request did not pass validation"),
+    "unauthenticated": ("需要登录或有效的凭证", "Authentication required"),
+    "invalid_token": ("凭证无效或已过期", "The token is invalid or has expired"),
+    "invalid_credentials": ("邮箱或密码错误", "Wrong email or password"),
+    "invalid_grant": (
+        "刷新令牌无效、已过期或已被使用",
+        "The refresh token is invalid, expired or used",
+    ),
+    "forbidden": ("无权执行此操作", "You are not allowed to do this"),
+    "insufficient_scope": ("凭证缺少所需的权限范围", "The credential lacks a required scope"),
+    "not_found": ("资源不存在", "Not found"),
+    "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
+    "conflict": ("与现有数据冲突", "Conflicts with existing data"),
+    "already_exists": ("该值已被使用", "This value is already in use"),
+    "invalid_state": ("当前状态不允许此操作", "Not allowed in the current state"),
+    "payload_too_large": ("请求体过大", "Request body too large"),
+    "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
+    "internal_error": ("服务器内部错误", "Internal server error"),
+    "service_unavailable": ("服务暂不可用", "Service unavailable"),
+    # details
+    "detail.already_exists": ("{field} 已被使用", "{field} is already in use"),
+    "detail.payload_too_large": (
+        "请求体不能超过 {limit} 字节",
+        "The request body must not exceed {limit} bytes",
+    ),
+    "detail.not_found": ("找不到该资源", "No such resource"),
+    "detail.route_not_found": ("没有此接口：{path}", "No such endpoint: {path}"),
+    "detail.method_not_allowed": (
+        "该接口不支持 {method} 方法",
+        "This endpoint does not support {method}",
+    ),
+    "detail.role_required": (
+        "需要以下角色之一：{roles}",
+        "One of these roles is required: {roles}",
+    ),
+    "detail.scope_required": ("缺少权限范围：{scopes}", "Missing scopes: {scopes}"),
+    "detail.caller_kind": (
+        "此接口不接受该类凭证",
+        "This endpoint does not accept this kind of credential",
+    ),
+    "detail.last_owner": (
+        "组织至少需要保留一名所有者",
+        "An organization must keep at least one owner",
+    ),
+    "detail.owner_required": (
+        "只有所有者可以授予或撤销所有者角色",
+        "Only an owner can grant or revoke the owner role",
+    ),
+    "detail.organization_state": (
+        "组织当前状态为 {state}，不能执行此操作",
+        "The organization is {state}; this is not allowed",
+    ),
+    "detail.broker_state": (
+        "经纪人当前状态为 {state}，不能转为 {target}",
+        "The broker is {state} and cannot become {target}",
+    ),
+    "detail.api_key_scope": (
+        "API 密钥不能授予以下权限范围：{scopes}",
+        "An API key cannot be granted these scopes: {scopes}",
+    ),
+    "detail.invalid_json": (
+        "第 {line} 行第 {column} 列附近：{reason}",
+        "Near line {line}, column {column}: {reason}",
+    ),
+    # field errors (pydantic error types and our own)
+    "field.already_exists": ("已被使用", "Already in use"),
+    "field.missing": ("此字段必填", "Field required"),
+    "field.extra_forbidden": ("不允许的字段", "Unknown field"),
+    "field.string_too_short": (
+        "长度不能少于 {min_length} 个字符",
+        "Must have at least {min_length} characters",
+    ),
+    "field.string_too_long": (
+        "长度不能超过 {max_length} 个字符",
+        "Must have at most {max_length} characters",
+    ),
+    "field.string_type": ("必须是字符串", "Must be a string"),
+    "field.string_pattern_mismatch": ("格式不正确", "Does not match the expected format"),
+    "field.int_parsing": ("必须是整数", "Must be an integer"),
+    "field.int_type": ("必须是整数", "Must be an integer"),
+    "field.bool_parsing": ("必须是布尔值", "Must be a boolean"),
+    "field.bool_type": ("必须是布尔值", "Must be a boolean"),
+    "field.greater_than_equal": ("不能小于 {ge}", "Must be at least {ge}"),
+    "field.less_than_equal": ("不能大于 {le}", "Must be at most {le}"),
+    "field.enum": ("取值必须是以下之一：{expected}", "Must be one of: {expected}"),
+    "field.literal_error": ("取值必须是以下之一：{expected}", "Must be one of: {expected}"),
+    "field.uuid_parsing": ("必须是有效的 UUID", "Must be a valid UUID"),
+    "field.uuid_type": ("必须是有效的 UUID", "Must be a valid UUID"),
+    "field.datetime_parsing": ("必须是 ISO 8601 时间", "Must be an ISO 8601 date-time"),
+    "field.datetime_from_date_parsing": ("必须是 ISO 8601 时间", "Must be an ISO 8601 date-time"),
+    "field.timezone_aware": ("时间必须带时区", "The date-time must carry a timezone"),
+    "field.value_error": ("取值无效：{error}", "Invalid value: {error}"),
+    "field.model_type": ("必须是 JSON 对象", "Must be a JSON object"),
+    "field.model_attributes_type": ("必须是 JSON 对象", "Must be a JSON object"),
+    "field.dict_type": ("必须是 JSON 对象", "Must be a JSON object"),
+    "field.list_type": ("必须是数组", "Must be an array"),
+    "field.set_type": ("必须是数组", "Must be an array"),
+    "field.too_short": ("至少需要 {min_length} 项", "Needs at least {min_length} items"),
+    "field.too_long": ("最多 {max_length} 项", "At most {max_length} items"),
+    "field.json_invalid": ("不是有效的 JSON：{error}", "Invalid JSON: {error}"),
+    "field.email_invalid": ("邮箱地址无效：{reason}", "Invalid email address: {reason}"),
+    "field.value_error.email": ("邮箱地址无效", "Invalid email address"),
+    "field.password_weak": (
+        "密码至少 10 个字符，且不能全是同一类字符",
+        "The password needs at least 10 characters of more than one kind",
+    ),
+    "field.uscc_invalid": (
+        "统一社会信用代码无效：{reason_text}",
+        "Invalid unified social credit code: {reason_text}",
+    ),
+    "uscc.length": ("应为 18 位", "it must have 18 characters"),
+    "uscc.checksum": ("校验码不符", "the check character does not match"),
+    "uscc.component": (
+        "登记管理部门或机构类别代码无效",
+        "the registration authority or organization type is invalid",
+    ),
+    "uscc.format": (
+        "只能包含数字和除 I、O、Z、S、V 以外的大写字母",
+        "only digits and capital letters other than I, O, Z, S, V are allowed",
+    ),
+    "field.division_code_invalid": (
+        "行政区划代码 {code} 不在 GB/T 2260 代码表中",
+        "Administrative division code {code} is not in the GB/T 2260 table",
+    ),
+    "field.money_format": (
+        '金额必须是最多两位小数的数字，如 "12345.67"',
+        'The amount must be a number with at most two decimals, such as "12345.67"',
+    ),
+    "field.money_negative": ("金额不能为负数", "The amount must not be negative"),
+    "field.money_currency": ("币种必须是 CNY", "The currency must be CNY"),
+    "field.money_too_large": ("金额超出允许范围", "The amount is too large"),
+    "field.cursor_invalid": ("分页游标无效", "The pagination cursor is invalid"),
+    "field.no_such_user": (
+        "没有使用该邮箱的用户，请对方先注册",
+        "No user has this email; ask them to sign up first",
+    ),
+    "field.agency_required": (
+        "所属机构必须是已认证的技术转移机构",
+        "The affiliated organization must be a verified transfer agency",
+    ),
+    "field.platform_kind": (
+        "平台机构不能通过接口创建",
+        "Platform organizations cannot be created through the API",
+    ),
+    "field.expiry_past": ("过期时间必须晚于当前时间", "The expiry must be in the future"),
+}
+
+
+def translate(code: str, locale: Locale | None = None, /, **params: object) -> str:
+    """The text for a message code in a locale, formatted with params."""
+    chosen = locale or current_locale.get()
+    pair = MESSAGES.get(code)
+    if pair is None:
+        return code
+    template = pair[1] if chosen == "en" else pair[0]
+    if code == "field.uscc_invalid":
+        params = {**params, "reason_text": translate(f"uscc.{params.get('reason')}", chosen)}
+    try:
+        return template.format_map(_Lenient(params))
+    except (IndexError, ValueError):
+        return template
+
+
+class _Lenient(dict[str, object]):
+    """Leaves a missing parameter empty rather than failing the whole message."""
+
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -1,0 +1,147 @@
+"""Money: an integer number of fen and a currency; shown to clients as a decimal string.
+
+No float ever holds an amount. Input may come as a string ("12345.67") or a JSON number, but
+is read through `Decimal(str(value))` and refused when it carries more than two decimals, so
+`0.1 + 0.2`-style artefacts cannot slip in as money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+Currency = Literal["CNY"]
+FEN_PER_YUAN = 100
+# BIGINT holds 2**63-1 fen; we stop well before, at one trillion yuan.
+MAX_FEN = 10**14
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    """An amount of money in fen (分) and its currency."""
+
+    fen: int
+    currency: Currency = "CNY"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fen, bool) or not isinstance(self.fen, int):
+            raise TypeError("Money.fen must be an int")
+
+    @classmethod
+    def yuan(cls, amount: str | int | Decimal, currency: Currency = "CNY") -> Money:
+        """Money from a yuan amount with at most two decimals ("12345.67")."""
+        return cls(_fen_from_decimal(_to_decimal(amount)), currency)
+
+    @property
+    def amount(self) -> Decimal:
+        return (Decimal(self.fen) / FEN_PER_YUAN).quantize(Decimal("0.01"))
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.fen + other.fen, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.fen - other.fen, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.fen, self.currency)
+
+    def times(self, rate: Decimal) -> Money:
+        """This amount times a rate, rounded half-up to the fen once."""
+        if isinstance(rate, float):
+            raise TypeError("rates are Decimal, never float")
+        product = (Decimal(self.fen) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        return Money(int(product), self.currency)
+
+    def is_negative(self) -> bool:
+        return self.fen < 0
+
+    def to_api(self) -> dict[str, str]:
+        return {"amount": str(self.amount), "currency": self.currency}
+
+    def _same_currency(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate_money,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda value: value.to_api()
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "object",
+            "title": "Money",
+            "required": ["amount", "currency"],
+            "properties": {
+                "amount": {
+                    "type": "string",
+                    "pattern": r"^-?\d{1,12}(\.\d{1,2})?$",
+                    "examples": ["12345.67"],
+                    "description": "Yuan with at most two decimals, as a string.",
+                },
+                "currency": {"type": "string", "enum": ["CNY"]},
+            },
+            "additionalProperties": False,
+        }
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise PydanticCustomError("money_format", "bad money amount")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PydanticCustomError("money_format", "bad money amount") from None
+    if not number.is_finite():
+        raise PydanticCustomError("money_format", "bad money amount")
+    return number
+
+
+def _fen_from_decimal(number: Decimal) -> int:
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise PydanticCustomError("money_format", "more than two decimals")
+    fen = int(number * FEN_PER_YUAN)
+    if abs(fen) > MAX_FEN:
+        raise PydanticCustomError("money_too_large", "amount too large")
+    return fen
+
+
+def _validate_money(value: object) -> Money:
+    if isinstance(value, Money):
+        return value
+    if not isinstance(value, dict) or "amount" not in value:
+        raise PydanticCustomError("money_format", "expected {amount, currency}")
+    currency = value.get("currency", "CNY")
+    if currency != "CNY" or set(value) - {"amount", "currency"}:
+        raise PydanticCustomError("money_currency", "currency must be CNY")
+    return Money(_fen_from_decimal(_to_decimal(value["amount"])), "CNY")
+
+
+def _require_non_negative(value: Money) -> Money:
+    if value.is_negative():
+        raise PydanticCustomError("money_negative", "amount must not be negative")
+    return value
+
+
+NonNegativeMoney = Annotated[Money, AfterValidator(_require_non_negative)]
+"""Money that may be zero but never below: prices, deposits, amounts received."""

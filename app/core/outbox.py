@@ -1,0 +1,51 @@
+"""The transactional outbox: domain events written in the same transaction as the change.
+
+A service calls `record_event(session, "organization.verified", {...})`; the event commits or
+rolls back with the change it describes. The worker relays committed events (search index,
+webhooks, jobs) and marks them published, so nothing is announced that did not happen and
+nothing that happened goes unannounced.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Identity, Index, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+
+
+class OutboxEvent(Base):
+    """A domain event waiting to be relayed, or relayed already (published_at set)."""
+
+    __tablename__ = "outbox"
+
+    # A sequence gives the relay a commit-independent order to read events in.
+    position: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    published_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None]
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "position",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+
+async def record_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> uuid.UUID:
+    """Add an event to the outbox in the caller's transaction; returns its stable id."""
+    event = OutboxEvent(id=uuid.uuid4(), topic=topic, payload=payload)
+    session.add(event)
+    return event.id

@@ -1,0 +1,87 @@
+"""Cursor pagination: `?cursor=&limit=`, `next_cursor` in the body.
+
+A cursor is the sort key of the last row seen, opaque to clients (base64url JSON). Keyset
+pagination stays correct while rows are inserted and costs the same on page 1 and page 1000.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core.errors import ValidationFailed
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PageParams(BaseModel):
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def page_params(
+    cursor: Annotated[str | None, Query(description="Opaque cursor from `next_cursor`.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+) -> PageParams:
+    return PageParams(cursor=cursor, limit=limit)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        instant = datetime.fromisoformat(created)
+        if instant.tzinfo is None:
+            raise ValueError("naive cursor")
+        return instant, uuid.UUID(row_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ValidationFailed("query.cursor", "cursor_invalid") from None
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[tuple[M]],
+    params: PageParams,
+    *,
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+) -> tuple[Sequence[M], str | None]:
+    """Rows of `statement` newest first, one page after `params.cursor`, and the next cursor."""
+    if params.cursor:
+        after_created, after_id = decode_cursor(params.cursor)
+        statement = statement.where(tuple_(created_at, row_id) < tuple_(after_created, after_id))
+    statement = statement.order_by(created_at.desc(), row_id.desc()).limit(params.limit + 1)
+    rows = list((await session.scalars(statement)).all())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last: Any = rows[-1]
+        next_cursor = encode_cursor(last.created_at, last.id)
+    return rows, next_cursor

@@ -1,0 +1,78 @@
+"""create_app(): routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
+
+from fastapi import FastAPI
+
+from app.accounts import service as accounts_service
+from app.accounts.router import auth_router
+from app.accounts.router import router as accounts_router
+from app.core.clock import Clock, SystemClock
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.limits import BodySizeLimitMiddleware
+from app.core.observability import RequestContextMiddleware
+
+DESCRIPTION = """
+The API of a technology-transaction marketplace (技术交易市场): universities and institutes
+list results, enterprises find and acquire them, brokers are rewarded, contracts are
+registered and tax reductions filed.
+
+**Authentication.** People: `POST /v1/auth/token` (OAuth2 password flow) gives a short access
+token and a refresh token. Apps: an API key (`tx_…`) made by an organization's admin. Both go in
+`Authorization: Bearer …`.
+
+**Errors** are `application/problem+json` (RFC 9457) with a stable `code` and, for bad fields,
+`errors[]` naming each field. **Language**: `Accept-Language: zh-CN` (default) or `en`.
+**Money** is `{"amount": "12345.67", "currency": "CNY"}`. **Lists** are cursor-paginated:
+pass `next_cursor` back as `cursor`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (techx serve starts the embedded database)")
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="techexchange",
+        version="0.1.0",
+        summary="技术交易市场 API",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.clock = clock or SystemClock()
+    signing_key = settings.signing_key()
+    app.state.token_settings = accounts_service.TokenSettings(
+        signing_key=signing_key,
+        access_ttl=timedelta(seconds=settings.access_token_seconds),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_seconds),
+    )
+    app.state.resolve_principal = partial(
+        accounts_service.resolve_principal, signing_key=signing_key
+    )
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    app.include_router(accounts_router)
+    return app

@@ -1,0 +1,1 @@
+"""Search: the SearchBackend protocol and its PostgreSQL and Meilisearch backends."""
