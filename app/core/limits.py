@@ -19,33 +19,51 @@ class BodySizeLimitMiddleware:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            locale = negotiate_locale(headers.get(b"accept-language", b"").decode("latin-1"))
-            body = problem_bytes(PayloadTooLarge(limit=self.max_bytes), locale, scope["path"])
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [
-                        (b"content-type", PROBLEM_JSON.encode()),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._refuse(scope, headers, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
+            await self.app(scope, receive, send)
             return
 
+        # A chunked body has no Content-Length: read it (up to the limit) before the app does,
+        # so an oversized one is refused here and never half-parsed by the route.
+        messages: list[Message] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            # A chunked body has no Content-Length: count what actually arrives.
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(limit=self.max_bytes)
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                await self._refuse(scope, headers, send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            if messages:
+                return messages.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
+        locale = negotiate_locale(headers.get(b"accept-language", b"").decode("latin-1"))
+        body = problem_bytes(PayloadTooLarge(limit=self.max_bytes), locale, scope["path"])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from app.core.i18n import MESSAGES, negotiate_locale, translate
+
+
+@pytest.mark.parametrize(
+    ("header", "locale"),
+    [
+        (None, "zh-CN"),
+        ("", "zh-CN"),
+        ("en", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
+        ("fr-FR, en;q=0.5", "en"),
+        ("en;q=0.2, zh;q=0.8", "zh-CN"),
+        ("de", "zh-CN"),
+        ("en;q=0", "zh-CN"),
+        ("en;q=abc", "zh-CN"),
+    ],
+)
+def test_locale_negotiation(header: str | None, locale: str) -> None:
+    assert negotiate_locale(header) == locale
+
+
+def test_every_message_has_both_languages() -> None:
+    for code, (chinese, english) in MESSAGES.items():
+        assert chinese and english, code
+
+
+def test_missing_parameters_do_not_break_a_message() -> None:
+    assert translate("detail.payload_too_large", "en") == "The request body must not exceed  bytes"

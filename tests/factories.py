@@ -1,0 +1,144 @@
+"""Factories: one line builds a valid object; a test states only what it is about."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.accounts.demo import demo_credit_code
+from app.accounts.models import (
+    ApiKey,
+    BrokerLevel,
+    BrokerProfile,
+    BrokerStatus,
+    Membership,
+    Organization,
+    OrganizationKind,
+    PlatformRoleGrant,
+    User,
+    VerificationStatus,
+)
+from app.core import security
+from app.core.auth import ALL_SCOPES, MemberRole, PlatformRole
+from app.core.clock import FrozenClock
+
+PASSWORD = "Correct-horse-9"
+_PASSWORD_HASH = security.hash_password(PASSWORD)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: uuid.UUID
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Factory:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, signing_key: str, clock: FrozenClock
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.signing_key = signing_key
+        self.clock = clock
+
+    async def organization(
+        self,
+        kind: OrganizationKind = OrganizationKind.enterprise,
+        *,
+        verified: bool = True,
+        name: str | None = None,
+        division_code: str = "150102",
+    ) -> Organization:
+        name = name or f"测试机构-{uuid.uuid4().hex[:8]}"
+        async with self.sessionmaker() as session, session.begin():
+            organization = Organization(
+                kind=kind,
+                name=name,
+                credit_code=demo_credit_code(name, division_code, kind),
+                division_code=division_code,
+                verification_status=(
+                    VerificationStatus.verified if verified else VerificationStatus.pending
+                ),
+                verified_at=self.clock.now() if verified else None,
+            )
+            session.add(organization)
+        return organization
+
+    async def person(
+        self,
+        organization: Organization | None = None,
+        role: MemberRole = MemberRole.member,
+        *,
+        platform_roles: Iterable[PlatformRole] = (),
+        scopes: Iterable[str] = ALL_SCOPES,
+        email: str | None = None,
+    ) -> Person:
+        email = email or f"p-{uuid.uuid4().hex[:10]}@example.cn"
+        async with self.sessionmaker() as session, session.begin():
+            user = User(email=email, password_hash=_PASSWORD_HASH, display_name="测试用户")
+            session.add(user)
+            await session.flush()
+            if organization is not None:
+                session.add(Membership(organization_id=organization.id, user_id=user.id, role=role))
+            for platform_role in platform_roles:
+                session.add(PlatformRoleGrant(user_id=user.id, role=platform_role))
+        token = security.issue_access_token(
+            user_id=user.id,
+            scopes=frozenset(scopes),
+            now=self.clock.now(),
+            ttl=timedelta(hours=1),
+            key=self.signing_key,
+        )
+        return Person(user.id, email, token)
+
+    async def staff(self, *roles: PlatformRole) -> Person:
+        platform = await self.organization(OrganizationKind.platform)
+        return await self.person(platform, platform_roles=roles or (PlatformRole.admin,))
+
+    async def api_key(self, organization: Organization, scopes: Iterable[str]) -> str:
+        secret, prefix = security.new_api_key()
+        async with self.sessionmaker() as session, session.begin():
+            owner = User(
+                email=f"k-{uuid.uuid4().hex[:10]}@example.cn",
+                password_hash=_PASSWORD_HASH,
+                display_name="key owner",
+            )
+            session.add(owner)
+            await session.flush()
+            session.add(
+                ApiKey(
+                    organization_id=organization.id,
+                    name="test app",
+                    prefix=prefix,
+                    key_hash=security.digest(secret),
+                    scopes=sorted(scopes),
+                    created_by_id=owner.id,
+                )
+            )
+        return secret
+
+    async def broker(
+        self,
+        person: Person,
+        *,
+        agency: Organization | None = None,
+        status: BrokerStatus = BrokerStatus.active,
+    ) -> BrokerProfile:
+        async with self.sessionmaker() as session, session.begin():
+            profile = BrokerProfile(
+                user_id=person.user_id,
+                certificate_number=f"JJR-{uuid.uuid4().hex[:10]}",
+                level=BrokerLevel.intermediate,
+                agency_id=agency.id if agency else None,
+                status=status,
+            )
+            session.add(profile)
+        return profile
