@@ -1,0 +1,168 @@
+"""Authorization matrix over every route the app has.
+
+A member of organization B gets 404 for organization A's private objects; a member of A
+without the needed role gets 403; a caller without credentials gets 401. A route added to the
+app without a row here fails `test_every_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.accounts.models import BrokerStatus, OrganizationKind
+from app.core.auth import MemberRole
+from tests.factories import Factory, Person
+
+PUBLIC = {
+    ("POST", "/v1/auth/token"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/revoke"),
+    ("POST", "/v1/users"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One route. `outsider`: what B's owner gets on A's object; `member`: what A's plain
+    member gets (None where the route has no such object or role rule)."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    outsider: int | None = None
+    member: int | None = None
+
+
+CASES = [
+    Case("GET", "/v1/me"),
+    Case("PUT", "/v1/users/{owner}/platform-roles", {"roles": ["admin"]}, 403, 403),
+    Case("POST", "/v1/organizations", None),
+    Case("GET", "/v1/organizations"),
+    Case("GET", "/v1/organizations/{org}", None, 404, 200),
+    Case("PATCH", "/v1/organizations/{org}", {"name": "改名"}, 404, 403),
+    Case("POST", "/v1/organizations/{org}/verify", {"decision": "verify"}, 403, 403),
+    Case("GET", "/v1/organizations/{org}/members", None, 404, 200),
+    Case("POST", "/v1/organizations/{org}/members", {"email": "{outsider_email}"}, 404, 403),
+    Case("PATCH", "/v1/organizations/{org}/members/{admin}", {"role": "member"}, 404, 403),
+    Case("DELETE", "/v1/organizations/{org}/members/{admin}", None, 404, 403),
+    Case("POST", "/v1/api-keys", {"organization_id": "{org}", "name": "k", "scopes": ["listings:read"]}, 404, 403),
+    Case("GET", "/v1/api-keys?organization_id={org}", None, 404, 403),
+    Case("DELETE", "/v1/api-keys/{key}", None, 404, 403),
+    Case("POST", "/v1/brokers", None),
+    Case("GET", "/v1/brokers"),
+    Case("GET", "/v1/brokers/{broker}", None, 404, None),
+    Case("PATCH", "/v1/brokers/{broker}", {"level": "senior"}, 404, None),
+    Case("POST", "/v1/brokers/{broker}/status", {"status": "active"}, 403, 403),
+]  # fmt: skip
+
+
+@dataclass
+class World:
+    ids: dict[str, str]
+    outsider: Person
+    member: Person
+
+    def render(self, text: str) -> str:
+        return text.format(**self.ids)
+
+    def body(self, case: Case) -> dict[str, Any] | None:
+        if case.body is None:
+            return None
+        return {k: self.render(v) if isinstance(v, str) else v for k, v in case.body.items()}
+
+
+@pytest.fixture
+async def world(factory: Factory, client: httpx.AsyncClient) -> World:
+    # Pending organizations are private to their members.
+    a = await factory.organization(OrganizationKind.university, verified=False)
+    b = await factory.organization(OrganizationKind.enterprise, verified=False)
+    owner = await factory.person(a, MemberRole.owner)
+    admin = await factory.person(a, MemberRole.admin)
+    member = await factory.person(a, MemberRole.member)
+    outsider = await factory.person(b, MemberRole.owner)
+    key = await client.post(
+        "/v1/api-keys",
+        json={"organization_id": str(a.id), "name": "a-app", "scopes": ["listings:read"]},
+        headers=owner.headers,
+    )
+    broker = await factory.broker(admin, status=BrokerStatus.pending)
+    return World(
+        ids={
+            "org": str(a.id),
+            "owner": str(owner.user_id),
+            "admin": str(admin.user_id),
+            "key": key.json()["id"],
+            "broker": str(broker.id),
+            "outsider_email": outsider.email,
+        },
+        outsider=outsider,
+        member=member,
+    )
+
+
+def _route_keys(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
+    covered = {(case.method, case.path.split("?")[0]) for case in CASES} | PUBLIC
+    names = {
+        (method, path.replace("{org}", "{organization_id}").replace("{admin}", "{user_id}")
+         .replace("{owner}", "{user_id}").replace("{key}", "{key_id}").replace("{broker}", "{broker_id}"))
+        for method, path in covered
+    }  # fmt: skip
+    assert _route_keys(app) == names
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
+async def test_no_credentials_is_401(client: httpx.AsyncClient, world: World, case: Case) -> None:
+    response = await client.request(case.method, world.render(case.path), json=world.body(case))
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.outsider is not None], ids=lambda c: f"{c.method} {c.path}"
+)
+async def test_another_organization_cannot_reach_it(
+    client: httpx.AsyncClient, world: World, case: Case
+) -> None:
+    response = await client.request(
+        case.method, world.render(case.path), json=world.body(case), headers=world.outsider.headers
+    )
+
+    assert response.status_code == case.outsider, response.text
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.member is not None], ids=lambda c: f"{c.method} {c.path}"
+)
+async def test_a_member_without_the_role(client: httpx.AsyncClient, world: World, case: Case) -> None:
+    response = await client.request(
+        case.method, world.render(case.path), json=world.body(case), headers=world.member.headers
+    )
+
+    assert response.status_code == case.member, response.text
+
+
+async def test_lists_hide_other_organizations_private_objects(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    organizations = await client.get("/v1/organizations", headers=world.outsider.headers)
+    brokers = await client.get("/v1/brokers", headers=world.outsider.headers)
+
+    assert world.ids["org"] not in organizations.text
+    assert world.ids["broker"] not in brokers.text

@@ -1,0 +1,36 @@
+"""Demo data: realistic organizations, every role, brokers, and logins that work."""
+
+from __future__ import annotations
+
+import httpx
+from stdnum.cn import uscc
+
+from app.accounts.demo import DEMO_PASSWORD, ORGANIZATIONS, seed_if_empty
+from app.accounts.identifiers import divisions
+
+
+async def test_seeding_once_gives_working_logins(database_url: str, client: httpx.AsyncClient) -> None:
+    credentials = await seed_if_empty(database_url)
+    second = await seed_if_empty(database_url)
+
+    assert credentials is not None
+    assert second is None
+    for email in ("admin@techx.demo", "tto@imu.techx.demo", "broker1@agency.techx.demo"):
+        token = await client.post(
+            "/v1/auth/token", data={"username": email, "password": DEMO_PASSWORD}
+        )
+        assert token.status_code == 200, email
+    me = await client.get(
+        "/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
+    assert me.json()["broker_profile_id"] is not None
+
+
+def test_demo_organizations_have_valid_codes() -> None:
+    from app.accounts.demo import demo_credit_code
+
+    for organization in ORGANIZATIONS:
+        code = demo_credit_code(organization.name, organization.division_code, organization.kind)
+        assert uscc.is_valid(code)
+        assert organization.division_code.startswith("15")
+        assert organization.division_code in divisions()
