@@ -80,7 +80,9 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def empty_tables(engine: AsyncEngine) -> None:
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables}, procrastinate_jobs RESTART IDENTITY CASCADE"))
+        await connection.execute(
+            text(f"TRUNCATE {tables}, procrastinate_jobs RESTART IDENTITY CASCADE")
+        )
 
 
 @pytest.fixture

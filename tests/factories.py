@@ -43,7 +43,11 @@ class Person:
 
 class Factory:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, signing_key: str, clock: FrozenClock
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        signing_key: str,
+        clock: FrozenClock,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.signing_key = signing_key

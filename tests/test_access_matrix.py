@@ -150,7 +150,9 @@ async def test_another_organization_cannot_reach_it(
 @pytest.mark.parametrize(
     "case", [c for c in CASES if c.member is not None], ids=lambda c: f"{c.method} {c.path}"
 )
-async def test_a_member_without_the_role(client: httpx.AsyncClient, world: World, case: Case) -> None:
+async def test_a_member_without_the_role(
+    client: httpx.AsyncClient, world: World, case: Case
+) -> None:
     response = await client.request(
         case.method, world.render(case.path), json=world.body(case), headers=world.member.headers
     )

@@ -9,7 +9,9 @@ from app.accounts.demo import DEMO_PASSWORD, ORGANIZATIONS, seed_if_empty
 from app.accounts.identifiers import divisions
 
 
-async def test_seeding_once_gives_working_logins(database_url: str, client: httpx.AsyncClient) -> None:
+async def test_seeding_once_gives_working_logins(
+    database_url: str, client: httpx.AsyncClient
+) -> None:
     credentials = await seed_if_empty(database_url)
     second = await seed_if_empty(database_url)
 

@@ -17,7 +17,9 @@ def _pool(**options: Any) -> psycopg_pool.AsyncConnectionPool:
     url = get_settings().database_url
     if not url:
         raise RuntimeError("DATABASE_URL is not set for the job queue")
-    return psycopg_pool.AsyncConnectionPool(conninfo=libpq_url(url), min_size=1, max_size=4, **options)
+    return psycopg_pool.AsyncConnectionPool(
+        conninfo=libpq_url(url), min_size=1, max_size=4, **options
+    )
 
 
 worker_app = procrastinate.App(

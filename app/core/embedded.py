@@ -16,7 +16,7 @@ def start_embedded_postgres(data_dir: Path, *, cleanup: str = "stop") -> Any:
 
     path = (data_dir / "pg").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(path, cleanup_mode=cleanup)
+    server = pgserver.get_server(path, cleanup_mode=cleanup)  # type: ignore[attr-defined]
     logger.info("embedded PostgreSQL at %s", path)
     return server
 

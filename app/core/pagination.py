@@ -67,7 +67,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 async def paginate(
     session: AsyncSession,
-    statement: Select[tuple[M]],
+    statement: Select[M],
     params: PageParams,
     *,
     created_at: InstrumentedAttribute[datetime],
@@ -78,7 +78,7 @@ async def paginate(
         after_created, after_id = decode_cursor(params.cursor)
         statement = statement.where(tuple_(created_at, row_id) < tuple_(after_created, after_id))
     statement = statement.order_by(created_at.desc(), row_id.desc()).limit(params.limit + 1)
-    rows = list((await session.scalars(statement)).all())
+    rows: Sequence[M] = list((await session.scalars(statement)).all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]

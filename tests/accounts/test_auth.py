@@ -14,7 +14,9 @@ from app.core.clock import FrozenClock
 from tests.factories import PASSWORD, Factory
 
 
-async def _sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD, **extra: str) -> httpx.Response:
+async def _sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, **extra: str
+) -> httpx.Response:
     return await client.post(
         "/v1/auth/token", data={"username": email, "password": password, **extra}
     )
@@ -60,7 +62,9 @@ async def test_wrong_password_and_unknown_email_look_the_same(
     assert "www-authenticate" in wrong.headers
 
 
-async def test_access_tokens_expire(client: httpx.AsyncClient, factory: Factory, clock: FrozenClock) -> None:
+async def test_access_tokens_expire(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
     person = await factory.person()
     token = (await _sign_in(client, person.email)).json()["access_token"]
 
@@ -96,18 +100,24 @@ async def test_sign_out_revokes_refresh(client: httpx.AsyncClient, factory: Fact
     tokens = (await _sign_in(client, person.email)).json()
 
     revoked = await client.post("/v1/auth/revoke", json={"refresh_token": tokens["refresh_token"]})
-    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    refreshed = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
 
     assert revoked.status_code == 204
     assert refreshed.status_code == 400
 
 
-async def test_refresh_tokens_expire(client: httpx.AsyncClient, factory: Factory, clock: FrozenClock) -> None:
+async def test_refresh_tokens_expire(
+    client: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
     person = await factory.person()
     tokens = (await _sign_in(client, person.email)).json()
 
     clock.advance(timedelta(days=31))
-    response = await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    response = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
 
     assert response.status_code == 400
 
@@ -184,7 +194,9 @@ async def test_api_key_lifecycle(
     assert after.status_code == 401
 
 
-async def test_api_keys_cannot_hold_people_only_scopes(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_api_keys_cannot_hold_people_only_scopes(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
     organization = await factory.organization()
     owner = await factory.person(organization, MemberRole.owner)
 
@@ -225,6 +237,8 @@ async def test_a_tampered_api_key_is_refused(client: httpx.AsyncClient, factory:
     secret = await factory.api_key(organization, ["organizations:read"])
 
     tampered = secret[:-2] + ("AA" if not secret.endswith("AA") else "BB")
-    response = await client.get("/v1/organizations", headers={"Authorization": f"Bearer {tampered}"})
+    response = await client.get(
+        "/v1/organizations", headers={"Authorization": f"Bearer {tampered}"}
+    )
 
     assert response.status_code == 401

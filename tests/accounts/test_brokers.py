@@ -17,11 +17,17 @@ async def test_apply_then_reviewer_activates(client: httpx.AsyncClient, factory:
 
     applied = await client.post(
         "/v1/brokers",
-        json={"certificate_number": "NMJJR-2026-0007", "level": "senior", "agency_id": str(agency.id)},
+        json={
+            "certificate_number": "NMJJR-2026-0007",
+            "level": "senior",
+            "agency_id": str(agency.id),
+        },
         headers=broker.headers,
     )
     activated = await client.post(
-        f"/v1/brokers/{applied.json()['id']}/status", json={"status": "active"}, headers=reviewer.headers
+        f"/v1/brokers/{applied.json()['id']}/status",
+        json={"status": "active"},
+        headers=reviewer.headers,
     )
 
     assert applied.status_code == 201
@@ -43,7 +49,11 @@ async def test_agency_must_be_a_verified_transfer_agency(
 
     response = await client.post(
         "/v1/brokers",
-        json={"certificate_number": "NMJJR-1", "level": "junior", "agency_id": str(organization.id)},
+        json={
+            "certificate_number": "NMJJR-1",
+            "level": "junior",
+            "agency_id": str(organization.id),
+        },
         headers=person.headers,
     )
 
@@ -110,14 +120,22 @@ async def test_pending_profiles_are_private(client: httpx.AsyncClient, factory: 
     active = await factory.broker(await factory.person())
     stranger = await factory.person()
 
-    assert (await client.get(f"/v1/brokers/{pending.id}", headers=stranger.headers)).status_code == 404
-    assert (await client.get(f"/v1/brokers/{pending.id}", headers=applicant.headers)).status_code == 200
-    assert (await client.get(f"/v1/brokers/{pending.id}", headers=agency_admin.headers)).status_code == 200
+    assert (
+        await client.get(f"/v1/brokers/{pending.id}", headers=stranger.headers)
+    ).status_code == 404
+    assert (
+        await client.get(f"/v1/brokers/{pending.id}", headers=applicant.headers)
+    ).status_code == 200
+    assert (
+        await client.get(f"/v1/brokers/{pending.id}", headers=agency_admin.headers)
+    ).status_code == 200
     listed = (await client.get("/v1/brokers", headers=stranger.headers)).json()["items"]
     assert [item["id"] for item in listed] == [str(active.id)]
 
 
-async def test_a_new_certificate_goes_back_to_review(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_a_new_certificate_goes_back_to_review(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
     person = await factory.person()
     profile = await factory.broker(person)
     someone_else = await factory.person()
@@ -126,7 +144,9 @@ async def test_a_new_certificate_goes_back_to_review(client: httpx.AsyncClient, 
         f"/v1/brokers/{profile.id}", json={"level": "senior"}, headers=someone_else.headers
     )
     changed = await client.patch(
-        f"/v1/brokers/{profile.id}", json={"certificate_number": "NMJJR-2027-0001"}, headers=person.headers
+        f"/v1/brokers/{profile.id}",
+        json={"certificate_number": "NMJJR-2027-0001"},
+        headers=person.headers,
     )
 
     assert by_other.status_code == 403

@@ -33,7 +33,9 @@ async def test_creator_becomes_owner_and_it_awaits_verification(
 ) -> None:
     person = await factory.person()
 
-    created = await client.post("/v1/organizations", json=_new_organization(), headers=person.headers)
+    created = await client.post(
+        "/v1/organizations", json=_new_organization(), headers=person.headers
+    )
 
     assert created.status_code == 201
     body = created.json()
@@ -94,7 +96,10 @@ async def test_bad_fields_are_named(
     )
 
     assert response.status_code == 422
-    assert (response.json()["errors"][0]["field"], response.json()["errors"][0]["code"]) == (field, code)
+    assert (response.json()["errors"][0]["field"], response.json()["errors"][0]["code"]) == (
+        field,
+        code,
+    )
 
 
 async def test_only_verified_or_own_organizations_are_visible(
@@ -105,9 +110,15 @@ async def test_only_verified_or_own_organizations_are_visible(
     outsider = await factory.person()
     insider = await factory.person(pending)
 
-    assert (await client.get(f"/v1/organizations/{verified.id}", headers=outsider.headers)).status_code == 200
-    assert (await client.get(f"/v1/organizations/{pending.id}", headers=outsider.headers)).status_code == 404
-    assert (await client.get(f"/v1/organizations/{pending.id}", headers=insider.headers)).status_code == 200
+    assert (
+        await client.get(f"/v1/organizations/{verified.id}", headers=outsider.headers)
+    ).status_code == 200
+    assert (
+        await client.get(f"/v1/organizations/{pending.id}", headers=outsider.headers)
+    ).status_code == 404
+    assert (
+        await client.get(f"/v1/organizations/{pending.id}", headers=insider.headers)
+    ).status_code == 200
     listed = (await client.get("/v1/organizations", headers=outsider.headers)).json()["items"]
     assert [item["id"] for item in listed] == [str(verified.id)]
 
@@ -125,16 +136,24 @@ async def test_reviewer_verifies_and_rejection_needs_a_note(
         f"/v1/organizations/{pending.id}/verify", json={"decision": "verify"}, headers=owner.headers
     )
     by_registrar = await client.post(
-        f"/v1/organizations/{pending.id}/verify", json={"decision": "verify"}, headers=registrar.headers
+        f"/v1/organizations/{pending.id}/verify",
+        json={"decision": "verify"},
+        headers=registrar.headers,
     )
     verified = await client.post(
-        f"/v1/organizations/{pending.id}/verify", json={"decision": "verify"}, headers=reviewer.headers
+        f"/v1/organizations/{pending.id}/verify",
+        json={"decision": "verify"},
+        headers=reviewer.headers,
     )
     twice = await client.post(
-        f"/v1/organizations/{pending.id}/verify", json={"decision": "verify"}, headers=reviewer.headers
+        f"/v1/organizations/{pending.id}/verify",
+        json={"decision": "verify"},
+        headers=reviewer.headers,
     )
     bare_rejection = await client.post(
-        f"/v1/organizations/{other.id}/verify", json={"decision": "reject"}, headers=reviewer.headers
+        f"/v1/organizations/{other.id}/verify",
+        json={"decision": "reject"},
+        headers=reviewer.headers,
     )
 
     assert by_owner.status_code == 403
@@ -145,7 +164,9 @@ async def test_reviewer_verifies_and_rejection_needs_a_note(
     assert bare_rejection.json()["errors"][0]["field"] == "body.note"
 
 
-async def test_credit_code_is_fixed_once_verified(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_credit_code_is_fixed_once_verified(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
     organization = await factory.organization(verified=True)
     owner = await factory.person(organization, MemberRole.owner)
     code = demo_credit_code("别的", "150102", OrganizationKind.enterprise)
@@ -261,10 +282,14 @@ async def test_platform_admin_sets_staff_roles(client: httpx.AsyncClient, factor
     person = await factory.person()
 
     granted = await client.put(
-        f"/v1/users/{person.user_id}/platform-roles", json={"roles": ["registrar"]}, headers=admin.headers
+        f"/v1/users/{person.user_id}/platform-roles",
+        json={"roles": ["registrar"]},
+        headers=admin.headers,
     )
     by_reviewer = await client.put(
-        f"/v1/users/{person.user_id}/platform-roles", json={"roles": ["admin"]}, headers=reviewer.headers
+        f"/v1/users/{person.user_id}/platform-roles",
+        json={"roles": ["admin"]},
+        headers=reviewer.headers,
     )
 
     assert granted.json() == ["registrar"]

@@ -57,13 +57,17 @@ async def test_validation_errors_name_every_field(client: httpx.AsyncClient) -> 
 async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
     big = b"x" * (64 * 1024 + 1)
 
-    declared = await client.post("/v1/users", content=big, headers={"Content-Type": "application/json"})
+    declared = await client.post(
+        "/v1/users", content=big, headers={"Content-Type": "application/json"}
+    )
 
     async def chunks():  # type: ignore[no-untyped-def]
         for _ in range(70):
             yield b"x" * 1024
 
-    streamed = await client.post("/v1/users", content=chunks(), headers={"Content-Type": "application/json"})
+    streamed = await client.post(
+        "/v1/users", content=chunks(), headers={"Content-Type": "application/json"}
+    )
 
     assert declared.status_code == 413
     assert declared.json()["code"] == "payload_too_large"
@@ -95,7 +99,9 @@ async def test_readiness_fails_when_the_database_is_gone(settings, clock) -> Non
         settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/none"}),
         clock=clock,
     )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=broken), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=broken), base_url="http://t"
+    ) as http:
         response = await http.get("/readyz")
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
@@ -121,7 +127,8 @@ async def test_bad_credentials_are_401_with_challenge(
 
 
 async def test_unexpected_failure_is_a_500_problem_with_request_id(
-    app, client: httpx.AsyncClient  # type: ignore[no-untyped-def]
+    app,
+    client: httpx.AsyncClient,  # type: ignore[no-untyped-def]
 ) -> None:
     @app.get("/boom")
     async def boom() -> None:

@@ -26,7 +26,8 @@ def test_locale_negotiation(header: str | None, locale: str) -> None:
 
 def test_every_message_has_both_languages() -> None:
     for code, (chinese, english) in MESSAGES.items():
-        assert chinese and english, code
+        assert chinese, code
+        assert english, code
 
 
 def test_missing_parameters_do_not_break_a_message() -> None:

@@ -28,7 +28,9 @@ async def test_cursor_walks_every_row_once(client: httpx.AsyncClient, factory: F
     assert len(seen) == len(set(seen)) == 5
 
 
-async def test_a_forged_cursor_is_a_field_error(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_a_forged_cursor_is_a_field_error(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
     person = await factory.person()
 
     response = await client.get(

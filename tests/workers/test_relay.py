@@ -27,7 +27,9 @@ def delivered() -> Iterator[list[str]]:
     relay.SUBSCRIBERS["test.event"].remove(collect)
 
 
-async def _add(sessionmaker: async_sessionmaker[AsyncSession], *payloads: dict[str, object]) -> None:
+async def _add(
+    sessionmaker: async_sessionmaker[AsyncSession], *payloads: dict[str, object]
+) -> None:
     async with sessionmaker() as session, session.begin():
         for payload in payloads:
             await record_event(session, "test.event", payload)
@@ -56,7 +58,9 @@ async def test_a_failing_event_is_kept_for_retry_without_blocking_others(
     assert published == 2
     assert delivered == ["1", "3"]
     async with sessionmaker() as session:
-        failed = (await session.scalars(select(OutboxEvent).where(OutboxEvent.published_at.is_(None)))).one()
+        failed = (
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.published_at.is_(None)))
+        ).one()
     assert failed.attempts == 1
     assert failed.last_error == "RuntimeError: subscriber is down"
 
@@ -64,11 +68,10 @@ async def test_a_failing_event_is_kept_for_retry_without_blocking_others(
 async def test_rolled_back_events_are_never_relayed(
     sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock, delivered: list[str]
 ) -> None:
-    async with sessionmaker() as session:
-        async with session.begin():
-            await record_event(session, "test.event", {"n": "ghost"})
-            await session.flush()
-            await session.rollback()
+    async with sessionmaker() as session, session.begin():
+        await record_event(session, "test.event", {"n": "ghost"})
+        await session.flush()
+        await session.rollback()
 
     assert await relay.relay_pending(sessionmaker, clock.now) == 0
     assert delivered == []
