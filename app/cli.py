@@ -159,8 +159,22 @@ def create_admin(
 
     settings = _settings()
     assert settings.database_url
+    from pydantic import ValidationError
+
+    from app.core.errors import DomainError
+
     secret = password or getpass.getpass("Password: ")
-    user_id = asyncio.run(create_platform_admin(settings.database_url, email, secret, name))
+    try:
+        user_id = asyncio.run(create_platform_admin(settings.database_url, email, secret, name))
+    except DomainError as error:
+        problem = error.problem("en", "create-admin")
+        details = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors", []))
+        typer.echo(f"error: {problem['title']}. {details}", err=True)
+        raise typer.Exit(1) from None
+    except ValidationError as error:
+        for item in error.errors():
+            typer.echo(f"error: {'.'.join(map(str, item['loc']))}: {item['msg']}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"platform admin {email} ({user_id})")
 
 

@@ -38,7 +38,10 @@ def database_server() -> Iterator[Any]:
     from app.core.embedded import start_embedded_postgres
 
     with tempfile.TemporaryDirectory(prefix="techx-test-") as directory:
-        yield start_embedded_postgres(Path(directory), cleanup="delete")
+        server = start_embedded_postgres(Path(directory), cleanup="delete")
+        yield server
+        # Stop it now, while its directory still exists (its own atexit hook would be late).
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")

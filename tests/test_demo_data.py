@@ -36,3 +36,20 @@ def test_demo_organizations_have_valid_codes() -> None:
         assert uscc.is_valid(code)
         assert organization.division_code.startswith("15")
         assert organization.division_code in divisions()
+
+
+async def test_create_admin_makes_a_platform_admin(
+    database_url: str, client: httpx.AsyncClient
+) -> None:
+    from app.accounts.demo import create_platform_admin
+
+    await create_platform_admin(database_url, "root@techx.cn", "Root-pass-2026", "管理员")
+    token = await client.post(
+        "/v1/auth/token", data={"username": "root@techx.cn", "password": "Root-pass-2026"}
+    )
+    me = await client.get(
+        "/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
+
+    assert me.json()["platform_roles"] == ["admin"]
+    assert me.json()["memberships"][0]["organization_kind"] == "platform"

@@ -70,6 +70,8 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
     root.setLevel(level)
     # Our middleware logs each request with its id; uvicorn's access line would lack it.
     logging.getLogger("uvicorn.access").disabled = True
+    # pgserver narrates every pg_ctl call at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
