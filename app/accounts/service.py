@@ -262,6 +262,12 @@ async def _principal_from_api_key(
     )
 
 
+async def _users_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+    """The people behind a page of rows, in one query."""
+    users = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {user.id: user for user in users}
+
+
 async def describe_me(session: AsyncSession, principal: Principal) -> dict[str, object]:
     """The caller's account, memberships, staff roles and broker profile."""
     assert principal.user_id is not None
@@ -502,12 +508,7 @@ async def list_members(
         created_at=Membership.created_at,
         row_id=Membership.id,
     )
-    users = {
-        user.id: user
-        for user in (
-            await session.scalars(select(User).where(User.id.in_([m.user_id for m in memberships])))
-        ).all()
-    }
+    users = await _users_by_id(session, [m.user_id for m in memberships])
     return [(membership, users[membership.user_id]) for membership in memberships], cursor
 
 
@@ -822,12 +823,7 @@ async def list_brokers(
     profiles, cursor = await paginate(
         session, query, params, created_at=BrokerProfile.created_at, row_id=BrokerProfile.id
     )
-    users = {
-        user.id: user
-        for user in (
-            await session.scalars(select(User).where(User.id.in_([p.user_id for p in profiles])))
-        ).all()
-    }
+    users = await _users_by_id(session, [p.user_id for p in profiles])
     return [(profile, users[profile.user_id]) for profile in profiles], cursor
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from app.core.i18n import Locale, current_locale, negotiate_locale, translate
 
@@ -313,9 +314,16 @@ def install_error_handlers(app: FastAPI) -> None:
     # Anything else is a bug: RequestContextMiddleware logs it and answers a 500 problem.
 
 
-def problem_bytes(error: DomainError, locale: Locale, instance: str) -> bytes:
-    """A problem document for code that answers outside FastAPI (ASGI middleware)."""
-    return json.dumps(error.problem(locale, instance), ensure_ascii=False).encode()
+async def send_problem(send: Send, error: DomainError, locale: Locale, instance: str) -> None:
+    """Answer with a problem document from ASGI middleware, outside FastAPI's handlers."""
+    body = json.dumps(error.problem(locale, instance), ensure_ascii=False).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 __all__ = [

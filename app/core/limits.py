@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_JSON, PayloadTooLarge, problem_bytes
+from app.core.errors import PayloadTooLarge, send_problem
 from app.core.i18n import negotiate_locale
 
 
@@ -54,16 +54,6 @@ class BodySizeLimitMiddleware:
 
     async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
         locale = negotiate_locale(headers.get(b"accept-language", b"").decode("latin-1"))
-        body = problem_bytes(PayloadTooLarge(limit=self.max_bytes), locale, scope["path"])
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        # Close the connection: the rest of the body is never read.
+        error = PayloadTooLarge(limit=self.max_bytes, headers={"Connection": "close"})
+        await send_problem(send, error, locale, scope["path"])

@@ -12,13 +12,13 @@ import re
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_JSON, InternalError, problem_bytes
+from app.core.errors import InternalError, send_problem
 from app.core.i18n import current_locale, negotiate_locale
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -32,7 +32,9 @@ LATENCY = Histogram(
 )
 
 
-def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
+def configure_logging(
+    *, json_lines: bool, level: str = "INFO", stream: TextIO | None = None
+) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -63,7 +65,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -118,18 +120,7 @@ class RequestContextMiddleware:
             # id too, rather than Starlette's bare text 500.
             self.log.exception("unhandled_error")
             if not response_started:
-                body = problem_bytes(InternalError(), locale, scope["path"])
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send_with_id({"type": "http.response.body", "body": body})
+                await send_problem(send_with_id, InternalError(), locale, scope["path"])
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
