@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,14 +27,13 @@ def _settings() -> Settings:
     if settings.database_url:
         return settings
     from app.core.embedded import embedded_database_url, start_embedded_postgres
+    from workers.app import use_database
 
     server = start_embedded_postgres(settings.data_dir)
     _embedded.append(server)
     url = embedded_database_url(server)
-    # Every part of this process (and the worker tasks) reads the URL through Settings.
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    return get_settings()
+    use_database(url)
+    return settings.model_copy(update={"database_url": url})
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -19,6 +19,8 @@ from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.observability import RequestContextMiddleware
+from app.listings.router import router as listings_router
+from app.results.router import router as results_router
 
 DESCRIPTION = """
 The API of a technology-transaction marketplace (技术交易市场): universities and institutes
@@ -69,10 +71,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
 
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(accounts_router)
+    app.include_router(results_router)
+    app.include_router(listings_router)
     return app

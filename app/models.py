@@ -9,15 +9,27 @@ from app.accounts.models import (
     RefreshToken,
     User,
 )
+from app.auctions.models import Auction, EligibleBidder
 from app.core.outbox import OutboxEvent
+from app.deals.models import Deal
+from app.listings.models import Intent, Listing, ListingTransition
+from app.results.models import Inventor, Result
 
 __all__ = [
     "ApiKey",
+    "Auction",
     "BrokerProfile",
+    "Deal",
+    "EligibleBidder",
+    "Intent",
+    "Inventor",
+    "Listing",
+    "ListingTransition",
     "Membership",
     "Organization",
     "OutboxEvent",
     "PlatformRoleGrant",
     "RefreshToken",
+    "Result",
     "User",
 ]

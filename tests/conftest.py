@@ -23,7 +23,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import Base, create_engine, create_sessionmaker
 from app.main import create_app
-from tests.factories import Factory
+from tests.factories import MarketFactory
 
 START = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 SECRET = "test-signing-key-" + "x" * 32
@@ -53,6 +53,9 @@ def database_url(database_server: Any) -> str:
 
         url = embedded_database_url(database_server, "techx_test")
     run_migrations(url)
+    from workers.app import use_database
+
+    use_database(url)
     return url
 
 
@@ -108,8 +111,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def factory(sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock) -> Factory:
-    return Factory(sessionmaker, signing_key=SECRET, clock=clock)
+def factory(sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock) -> MarketFactory:
+    return MarketFactory(sessionmaker, signing_key=SECRET, clock=clock)
 
 
 def later(clock: FrozenClock, **delta: float) -> None:

@@ -25,6 +25,9 @@ from app.accounts.models import (
 from app.core import security
 from app.core.auth import ALL_SCOPES, MemberRole, PlatformRole
 from app.core.clock import FrozenClock
+from app.listings.models import Intent, Listing, ListingMode, ListingState, TransferType
+from app.listings.windows import window_end
+from app.results.models import LegalStatus, Result, ResultKind
 
 PASSWORD = "Correct-horse-9"
 _PASSWORD_HASH = security.hash_password(PASSWORD)
@@ -98,7 +101,7 @@ class Factory:
             user_id=user.id,
             scopes=frozenset(scopes),
             now=self.clock.now(),
-            ttl=timedelta(hours=1),
+            ttl=timedelta(days=365),  # tests move the clock by weeks
             key=self.signing_key,
         )
         return Person(user.id, email, token)
@@ -146,3 +149,63 @@ class Factory:
             )
             session.add(profile)
         return profile
+
+
+class MarketFactory(Factory):
+    """Results and listings in one line each."""
+
+    async def result(self, organization: Organization, **overrides: object) -> Result:
+        values: dict[str, object] = {
+            "title": "一种高矫顽力钕铁硼永磁材料及其制备方法",
+            "abstract": "本发明公开了一种通过晶界扩散提高矫顽力的钕铁硼永磁材料制备方法。",
+            "keywords": ["钕铁硼", "晶界扩散"],
+            "kind": ResultKind.technical_secret,
+            "ip_number": None,
+            "ipc_codes": ["H01F 1/057"],
+            "legal_status": LegalStatus.not_applicable,
+            "field_code": "new_materials.rare_earths",
+            "trl": 6,
+            "publicly_funded": True,
+            "division_code": organization.division_code,
+            **overrides,
+        }
+        async with self.sessionmaker() as session, session.begin():
+            result = Result(organization_id=organization.id, **values)
+            session.add(result)
+        return result
+
+    async def listing(
+        self,
+        organization: Organization,
+        *,
+        state: ListingState = ListingState.published,
+        mode: ListingMode = ListingMode.fixed_price,
+        price_fen: int | None = 50_000_000,
+        window_days: int = 15,
+        result: Result | None = None,
+    ) -> Listing:
+        result = result or await self.result(organization)
+        now = self.clock.now()
+        published = state in {ListingState.published, ListingState.closed}
+        async with self.sessionmaker() as session, session.begin():
+            listing = Listing(
+                result_id=result.id,
+                organization_id=organization.id,
+                mode=mode,
+                transfer_type=TransferType.assignment,
+                price_fen=None if mode == ListingMode.negotiable else price_fen,
+                window_days=window_days,
+                state=state,
+                published_at=now if published else None,
+                window_ends_at=window_end(now, window_days) if published else None,
+            )
+            session.add(listing)
+        return listing
+
+    async def intent(self, listing: Listing, organization: Organization) -> Intent:
+        async with self.sessionmaker() as session, session.begin():
+            intent = Intent(
+                listing_id=listing.id, organization_id=organization.id, created_at=self.clock.now()
+            )
+            session.add(intent)
+        return intent

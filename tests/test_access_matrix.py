@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from app.accounts.models import BrokerStatus, OrganizationKind
 from app.core.auth import MemberRole
-from tests.factories import Factory, Person
+from app.listings.models import ListingState
+from tests.factories import MarketFactory, Person
 
 PUBLIC = {
     ("POST", "/v1/auth/token"),
@@ -26,6 +27,7 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    ("GET", "/v1/taxonomy/fields"),
 }
 
 
@@ -39,7 +41,30 @@ class Case:
     body: dict[str, Any] | None = None
     outsider: int | None = None
     member: int | None = None
+    upload: bool = False
 
+
+RESULT = {
+    "title": "稀土抛光粉制备技术",
+    "abstract": "一种以稀土氧化铈为主要成分的高性能抛光粉制备方法。",
+    "kind": "technical_secret",
+    "legal_status": "not_applicable",
+    "field_code": "new_materials.rare_earths",
+    "trl": 5,
+    "division_code": "150203",
+}
+TERMS = {
+    "mode": "fixed_price",
+    "transfer_type": "assignment",
+    "price": {"amount": "100000", "currency": "CNY"},
+    "window_days": 15,
+}
+UPLOAD = {
+    "file": (
+        "r.csv",
+        ",".join(RESULT).encode() + b"\n" + ",".join(map(str, RESULT.values())).encode(),
+    )
+}
 
 CASES = [
     Case("GET", "/v1/me"),
@@ -61,6 +86,22 @@ CASES = [
     Case("GET", "/v1/brokers/{broker}", None, 404, None),
     Case("PATCH", "/v1/brokers/{broker}", {"level": "senior"}, 404, None),
     Case("POST", "/v1/brokers/{broker}/status", {"status": "active"}, 403, 403),
+    Case("POST", "/v1/results", {**RESULT, "organization_id": "{org}"}, 404, None),
+    Case("GET", "/v1/results"),
+    Case("GET", "/v1/results/{result}", None, 404, 200),
+    Case("PUT", "/v1/results/{result}", RESULT, 404, None),
+    Case("POST", "/v1/results/import", {"organization_id": "{org}", "mode": "valid_rows"}, 404, None, upload=True),
+    Case("POST", "/v1/listings", {**TERMS, "result_id": "{spare_result}"}, 404, 403),
+    Case("GET", "/v1/listings"),
+    Case("GET", "/v1/listings/{draft}", None, 404, 200),
+    Case("PUT", "/v1/listings/{draft}", TERMS, 404, 403),
+    Case("GET", "/v1/listings/{draft}/transitions", None, 404, 200),
+    Case("POST", "/v1/listings/{draft}/submit", None, 404, 403),
+    Case("POST", "/v1/listings/{pending}/approve", None, 403, 403),
+    Case("POST", "/v1/listings/{pending}/reject", {"reason": "x"}, 403, 403),
+    Case("POST", "/v1/listings/{draft}/withdraw", {}, 404, 403),
+    Case("POST", "/v1/listings/{draft}/intents", {}, 404, None),
+    Case("GET", "/v1/listings/{draft}/intents", None, 404, 200),
 ]  # fmt: skip
 
 
@@ -78,9 +119,25 @@ class World:
             return None
         return {k: self.render(v) if isinstance(v, str) else v for k, v in case.body.items()}
 
+    async def call(
+        self, client: httpx.AsyncClient, case: Case, person: Person | None
+    ) -> httpx.Response:
+        headers = person.headers if person else {}
+        if case.upload:
+            return await client.request(
+                case.method,
+                self.render(case.path),
+                data=self.body(case),
+                files=UPLOAD,
+                headers=headers,
+            )
+        return await client.request(
+            case.method, self.render(case.path), json=self.body(case), headers=headers
+        )
+
 
 @pytest.fixture
-async def world(factory: Factory, client: httpx.AsyncClient) -> World:
+async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     # Pending organizations are private to their members.
     a = await factory.organization(OrganizationKind.university, verified=False)
     b = await factory.organization(OrganizationKind.enterprise, verified=False)
@@ -94,6 +151,10 @@ async def world(factory: Factory, client: httpx.AsyncClient) -> World:
         headers=owner.headers,
     )
     broker = await factory.broker(admin, status=BrokerStatus.pending)
+    result = await factory.result(a)
+    spare_result = await factory.result(a)
+    draft = await factory.listing(a, state=ListingState.draft, result=result)
+    pending = await factory.listing(a, state=ListingState.pending_review)
     return World(
         ids={
             "org": str(a.id),
@@ -102,6 +163,10 @@ async def world(factory: Factory, client: httpx.AsyncClient) -> World:
             "key": key.json()["id"],
             "broker": str(broker.id),
             "outsider_email": outsider.email,
+            "result": str(result.id),
+            "spare_result": str(spare_result.id),
+            "draft": str(draft.id),
+            "pending": str(pending.id),
         },
         outsider=outsider,
         member=member,
@@ -120,7 +185,9 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
     covered = {(case.method, case.path.split("?")[0]) for case in CASES} | PUBLIC
     names = {
         (method, path.replace("{org}", "{organization_id}").replace("{admin}", "{user_id}")
-         .replace("{owner}", "{user_id}").replace("{key}", "{key_id}").replace("{broker}", "{broker_id}"))
+         .replace("{owner}", "{user_id}").replace("{key}", "{key_id}").replace("{broker}", "{broker_id}")
+         .replace("{result}", "{result_id}").replace("{draft}", "{listing_id}")
+         .replace("{pending}", "{listing_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names
@@ -128,7 +195,7 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
 async def test_no_credentials_is_401(client: httpx.AsyncClient, world: World, case: Case) -> None:
-    response = await client.request(case.method, world.render(case.path), json=world.body(case))
+    response = await world.call(client, case, None)
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -140,9 +207,7 @@ async def test_no_credentials_is_401(client: httpx.AsyncClient, world: World, ca
 async def test_another_organization_cannot_reach_it(
     client: httpx.AsyncClient, world: World, case: Case
 ) -> None:
-    response = await client.request(
-        case.method, world.render(case.path), json=world.body(case), headers=world.outsider.headers
-    )
+    response = await world.call(client, case, world.outsider)
 
     assert response.status_code == case.outsider, response.text
 
@@ -153,9 +218,7 @@ async def test_another_organization_cannot_reach_it(
 async def test_a_member_without_the_role(
     client: httpx.AsyncClient, world: World, case: Case
 ) -> None:
-    response = await client.request(
-        case.method, world.render(case.path), json=world.body(case), headers=world.member.headers
-    )
+    response = await world.call(client, case, world.member)
 
     assert response.status_code == case.member, response.text
 
@@ -165,6 +228,11 @@ async def test_lists_hide_other_organizations_private_objects(
 ) -> None:
     organizations = await client.get("/v1/organizations", headers=world.outsider.headers)
     brokers = await client.get("/v1/brokers", headers=world.outsider.headers)
+    results = await client.get("/v1/results", headers=world.outsider.headers)
+    listings = await client.get("/v1/listings", headers=world.outsider.headers)
 
     assert world.ids["org"] not in organizations.text
     assert world.ids["broker"] not in brokers.text
+    assert world.ids["result"] not in results.text
+    assert world.ids["draft"] not in listings.text
+    assert world.ids["pending"] not in listings.text

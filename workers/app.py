@@ -10,15 +10,27 @@ import psycopg_pool
 from app.core.config import get_settings
 from app.core.db import libpq_url
 
+_database_url: str | None = None
 
-def _pool(**options: Any) -> psycopg_pool.AsyncConnectionPool:
-    # Resolved when the app is opened, so the embedded database's URL (known only once it
-    # has started) is the one used.
-    url = get_settings().database_url
+
+def use_database(url: str) -> None:
+    """Point the job queue and the jobs at `url` (the embedded database, a test database);
+    otherwise they use DATABASE_URL."""
+    global _database_url
+    _database_url = url
+
+
+def database_url() -> str:
+    url = _database_url or get_settings().database_url
     if not url:
         raise RuntimeError("DATABASE_URL is not set for the job queue")
+    return url
+
+
+def _pool(**options: Any) -> psycopg_pool.AsyncConnectionPool:
+    # Resolved when the app is opened, so a URL known only at start-up is the one used.
     return psycopg_pool.AsyncConnectionPool(
-        conninfo=libpq_url(url), min_size=1, max_size=4, **options
+        conninfo=libpq_url(database_url()), min_size=1, max_size=4, **options
     )
 
 

@@ -2,27 +2,81 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from functools import cache
 
+import structlog
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
-from workers.app import worker_app
-from workers.relay import relay_pending
+from app.core.outbox import OutboxEvent
+from app.listings import service as listings
+from workers.app import database_url, worker_app
+from workers.relay import relay_pending, subscribe
+
+logger = structlog.get_logger(__name__)
 
 
 @cache
-def _sessionmaker() -> async_sessionmaker[AsyncSession]:
-    url = get_settings().database_url
-    if not url:
-        raise RuntimeError("DATABASE_URL is not set for the worker")
+def _sessionmaker(url: str) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(create_engine(url, pool_size=2))
+
+
+def sessionmaker() -> async_sessionmaker[AsyncSession]:
+    return _sessionmaker(database_url())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @worker_app.periodic(cron="* * * * *", periodic_id="relay_outbox")
 @worker_app.task(name="relay_outbox", queue="outbox", queueing_lock="relay_outbox")
 async def relay_outbox(timestamp: int) -> int:
-    """Relay committed outbox events to their subscribers (every minute, and on demand)."""
-    return await relay_pending(_sessionmaker(), lambda: datetime.now(UTC))
+    """Relay committed outbox events to their subscribers (every minute)."""
+    return await relay_pending(sessionmaker(), _now)
+
+
+@worker_app.task(name="close_publication_window", queue="listings", retry=5)
+async def close_publication_window(listing_id: str) -> str | None:
+    """Close one listing's publication window when it ends (scheduled at publication)."""
+    async with sessionmaker()() as session, session.begin():
+        outcome = await listings.close_publication_window(
+            session, uuid.UUID(listing_id), now=_now()
+        )
+    return outcome.value if outcome else None
+
+
+@worker_app.periodic(cron="*/5 * * * *", periodic_id="sweep_publication_windows")
+@worker_app.task(name="sweep_publication_windows", queue="listings", queueing_lock="sweep_windows")
+async def sweep_publication_windows(timestamp: int) -> int:
+    """Close every window that has ended, in case a scheduled close was lost or late."""
+    return await close_due_windows(sessionmaker(), _now())
+
+
+async def close_due_windows(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """Close the due windows one transaction each, so one failure does not hold the rest."""
+    async with maker() as session:
+        due = await listings.due_listings(session, now)
+    closed = 0
+    for listing_id in due:
+        async with maker() as session, session.begin():
+            if await listings.close_publication_window(session, listing_id, now=now):
+                closed += 1
+    return closed
+
+
+@subscribe("listing.published")
+async def schedule_window_close(event: OutboxEvent) -> None:
+    """Schedule the close at the window's end. The queueing lock keeps one pending close per
+    listing if the event is relayed twice."""
+    listing_id = event.payload["listing_id"]
+    try:
+        await close_publication_window.configure(
+            schedule_at=datetime.fromisoformat(event.payload["window_ends_at"]),
+            queueing_lock=f"close_window:{listing_id}",
+        ).defer_async(listing_id=listing_id)
+    except AlreadyEnqueued:
+        logger.info("window_close_already_scheduled", listing_id=listing_id)

@@ -8,7 +8,6 @@ from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -19,18 +18,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.auth import MemberRole, PlatformRole
-from app.core.db import Base, IdMixin, TimestampMixin
+from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
 from app.core.errors import register_unique_field
-
-
-def _enum(enum_class: type[StrEnum], name: str) -> Enum:
-    # Store the values (not the member names) as a native PostgreSQL enum.
-    return Enum(
-        enum_class,
-        name=name,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class OrganizationKind(StrEnum):
@@ -67,14 +56,14 @@ class Organization(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "organizations"
 
-    kind: Mapped[OrganizationKind] = mapped_column(_enum(OrganizationKind, "organization_kind"))
+    kind: Mapped[OrganizationKind] = mapped_column(pg_enum(OrganizationKind, "organization_kind"))
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
     """统一社会信用代码 (GB 32100-2015), upper case, check character verified."""
     division_code: Mapped[str] = mapped_column(String(6))
     """行政区划代码 (GB/T 2260) of the organization's seat."""
     verification_status: Mapped[VerificationStatus] = mapped_column(
-        _enum(VerificationStatus, "verification_status"), default=VerificationStatus.pending
+        pg_enum(VerificationStatus, "verification_status"), default=VerificationStatus.pending
     )
     verified_at: Mapped[datetime | None]
     verified_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
@@ -113,7 +102,7 @@ class Membership(IdMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole, "member_role"))
+    role: Mapped[MemberRole] = mapped_column(pg_enum(MemberRole, "member_role"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
@@ -128,7 +117,7 @@ class PlatformRoleGrant(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[PlatformRole] = mapped_column(
-        _enum(PlatformRole, "platform_role"), primary_key=True
+        pg_enum(PlatformRole, "platform_role"), primary_key=True
     )
     granted_at: Mapped[datetime] = mapped_column(server_default=func.now())
     granted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
@@ -143,11 +132,11 @@ class BrokerProfile(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="CASCADE"), unique=True
     )
     certificate_number: Mapped[str] = mapped_column(String(40), unique=True)
-    level: Mapped[BrokerLevel] = mapped_column(_enum(BrokerLevel, "broker_level"))
+    level: Mapped[BrokerLevel] = mapped_column(pg_enum(BrokerLevel, "broker_level"))
     agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     """The transfer agency (技术转移机构) the broker works for, if any."""
     status: Mapped[BrokerStatus] = mapped_column(
-        _enum(BrokerStatus, "broker_status"), default=BrokerStatus.pending
+        pg_enum(BrokerStatus, "broker_status"), default=BrokerStatus.pending
     )
     status_reason: Mapped[str | None] = mapped_column(String(500))
     reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -896,3 +896,17 @@ async def change_broker_status(
     await session.flush()
     await session.refresh(profile)
     return profile, user
+
+
+async def organizations_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Organization]:
+    """Organizations by id, for other packages that show or check them (no visibility rule:
+    the caller decides what to expose)."""
+    rows = await session.scalars(select(Organization).where(Organization.id.in_(list(set(ids)))))
+    return {organization.id: organization for organization in rows}
+
+
+def minimum_window_days(kind: OrganizationKind, configured: dict[str, int]) -> int:
+    """The shortest publication window (公示期) an organization of this kind may choose."""
+    return configured.get(kind.value, max(configured.values(), default=15))

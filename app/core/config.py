@@ -29,11 +29,25 @@ class Settings(BaseSettings):
     access_token_seconds: int = Field(default=900, ge=60)
     refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(
+        default=20 * 1_048_576, ge=1024, description="Limit for multipart uploads (imports)."
+    )
     log_json: bool = False
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
     database_pool_size: int = 10
+    publication_window_min_days: dict[str, int] = Field(
+        default={
+            "university": 15,
+            "research_institute": 15,
+            "enterprise": 7,
+            "transfer_agency": 7,
+            "platform": 7,
+        },
+        description="Shortest publication window (公示期) per organization kind, in days.",
+    )
+    publication_window_max_days: int = 90
     meili_url: str | None = None
     meili_key: SecretStr | None = None
     stripe_api_key: SecretStr | None = None

@@ -59,6 +59,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("与现有数据冲突", "Conflicts with existing data"),
     "already_exists": ("该值已被使用", "This value is already in use"),
     "invalid_state": ("当前状态不允许此操作", "Not allowed in the current state"),
+    "import_rejected": (
+        "导入被拒绝：有的行不合格，未导入任何数据",
+        "Import refused: some rows are wrong, nothing was imported",
+    ),
     "payload_too_large": ("请求体过大", "Request body too large"),
     "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
     "internal_error": ("服务器内部错误", "Internal server error"),
@@ -83,6 +87,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "detail.caller_kind": (
         "此接口不接受该类凭证",
         "This endpoint does not accept this kind of credential",
+    ),
+    "detail.result_on_market": (
+        "该成果有审核中或已发布的挂牌，不能修改",
+        "The result has a listing under review or on the market and cannot change",
+    ),
+    "detail.listing_transition": (
+        "挂牌当前状态为 {state}，不能转为 {target}",
+        "The listing is {state} and cannot become {target}",
+    ),
+    "detail.window_closed": (
+        "不在公示期内，不能登记受让意向",
+        "The publication window is not open; intents cannot be registered",
     ),
     "detail.last_owner": (
         "组织至少需要保留一名所有者",
@@ -175,6 +191,84 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.money_negative": ("金额不能为负数", "The amount must not be negative"),
     "field.money_currency": ("币种必须是 CNY", "The currency must be CNY"),
     "field.money_too_large": ("金额超出允许范围", "The amount is too large"),
+    "field.patent_number_format": (
+        "专利申请号格式应为 12 位（或 2003 年前 8 位）数字加校验位，如 202310123456.7",
+        "A patent application number is 12 digits (8 before 2003) and a check character, "
+        "such as 202310123456.7",
+    ),
+    "field.patent_check_digit": (
+        "专利申请号校验位不符，应为 {expected}",
+        "The check character does not match; it should be {expected}",
+    ),
+    "field.patent_kind_mismatch": (
+        "申请号的专利类型（第 5 位）与成果类型不符",
+        "The number's patent-type digit does not match the kind of result",
+    ),
+    "field.ip_number_required": (
+        "专利和软件著作权必须填写申请号或登记号",
+        "Patents and software copyrights need their application or registration number",
+    ),
+    "field.software_number_format": (
+        "软件著作权登记号格式应如 2023SR0123456",
+        "A software copyright registration number looks like 2023SR0123456",
+    ),
+    "field.ipc_format": (
+        "IPC 分类号 {code} 格式不正确，应如 H01F 1/057",
+        "IPC code {code} is malformed; expected e.g. H01F 1/057",
+    ),
+    "field.field_unknown": (
+        "技术领域代码 {code} 不在分类表中",
+        "Technology field {code} is not in the taxonomy",
+    ),
+    "field.inventor_shares": (
+        "发明人份额必须全部填写且合计为 100",
+        "Inventor shares must all be given and add up to 100",
+    ),
+    "field.greater_than": ("必须大于 {gt}", "Must be greater than {gt}"),
+    "field.decimal_max_places": (
+        "最多 {decimal_places} 位小数",
+        "At most {decimal_places} decimal places",
+    ),
+    "field.decimal_parsing": ("必须是数字", "Must be a number"),
+    "field.float_parsing": ("必须是数字", "Must be a number"),
+    "field.window_too_short": (
+        "公示期不得少于 {minimum} 天",
+        "The publication window must be at least {minimum} days",
+    ),
+    "field.window_too_long": (
+        "公示期不得超过 {maximum} 天",
+        "The publication window must be at most {maximum} days",
+    ),
+    "field.licence_years_required": (
+        "许可方式必须填写许可年限",
+        "A licence needs its term in years",
+    ),
+    "field.licence_years_not_allowed": ("只有许可方式才有许可年限", "Only licences have a term"),
+    "field.price_not_allowed": ("面议挂牌不能填写价格", "A negotiable listing has no price"),
+    "field.price_required": (
+        "挂牌价和竞价方式必须填写大于零的价格",
+        "Fixed-price and auction listings need a price above zero",
+    ),
+    "field.not_your_organization": (
+        "你不是该组织的成员",
+        "You are not a member of this organization",
+    ),
+    "field.intent_enterprise_only": (
+        "只有企业可以登记受让意向",
+        "Only enterprises can register intent",
+    ),
+    "field.intent_verified_only": (
+        "组织通过认证后才能登记受让意向",
+        "The organization must be verified to register intent",
+    ),
+    "field.intent_own_listing": (
+        "不能对本组织的挂牌登记受让意向",
+        "You cannot register intent on your own listing",
+    ),
+    "field.import_file": (
+        "无法读取文件（{reason}）：请上传 UTF-8/GB18030 CSV 或 XLSX",
+        "Cannot read the file ({reason}); upload a UTF-8/GB18030 CSV or an XLSX",
+    ),
     "field.cursor_invalid": ("分页游标无效", "The pagination cursor is invalid"),
     "field.no_such_user": (
         "没有使用该邮箱的用户，请对方先注册",

@@ -9,19 +9,25 @@ from app.core.i18n import negotiate_locale
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """Bodies over `max_bytes` get 413; multipart uploads (file imports) may reach
+    `max_upload_bytes`."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes if is_upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit():
-            if int(declared) > self.max_bytes:
-                await self._refuse(scope, headers, send)
+            if int(declared) > limit:
+                await self._refuse(scope, headers, send, limit)
                 return
             await self.app(scope, receive, send)
             return
@@ -39,8 +45,8 @@ class BodySizeLimitMiddleware:
             if message["type"] != "http.request":
                 break
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                await self._refuse(scope, headers, send)
+            if received > limit:
+                await self._refuse(scope, headers, send, limit)
                 return
             if not message.get("more_body", False):
                 break
@@ -52,8 +58,10 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, headers: dict[bytes, bytes], send: Send) -> None:
+    async def _refuse(
+        self, scope: Scope, headers: dict[bytes, bytes], send: Send, limit: int
+    ) -> None:
         locale = negotiate_locale(headers.get(b"accept-language", b"").decode("latin-1"))
         # Close the connection: the rest of the body is never read.
-        error = PayloadTooLarge(limit=self.max_bytes, headers={"Connection": "close"})
+        error = PayloadTooLarge(limit=limit, headers={"Connection": "close"})
         await send_problem(send, error, locale, scope["path"])
