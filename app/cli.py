@@ -84,7 +84,7 @@ def serve(
     if migrate_first:
         run_migrations(settings.database_url)
     if demo:
-        from app.accounts.demo import print_credentials, seed_if_empty
+        from app.demo import print_credentials, seed_if_empty
 
         seeded = asyncio.run(seed_if_empty(settings.database_url))
         if seeded is not None:
@@ -139,7 +139,7 @@ def worker(
 @cli.command("demo-data")
 def demo_data() -> None:
     """Create demo organizations, people of every role and brokers; print their logins."""
-    from app.accounts.demo import print_credentials, seed
+    from app.demo import print_credentials, seed
 
     settings = _settings()
     assert settings.database_url

@@ -99,6 +99,7 @@ def main() -> None:
         url = embedded_database_url(server, "bench")
         run_migrations(url)
         figures = asyncio.run(_measure(url))
+        server.cleanup()
     print(
         json.dumps(
             {

@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 from stdnum.cn import uscc
 
-from app.accounts.demo import DEMO_PASSWORD, ORGANIZATIONS, seed_if_empty
+from app.accounts.demo import DEMO_PASSWORD, ORGANIZATIONS
 from app.accounts.identifiers import divisions
+from app.demo import seed_if_empty
+from app.results.taxonomy import fields
 
 
 async def test_seeding_once_gives_working_logins(
@@ -26,6 +28,33 @@ async def test_seeding_once_gives_working_logins(
         "/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
     )
     assert me.json()["broker_profile_id"] is not None
+
+
+async def test_the_demo_market_is_alive(database_url: str, client: httpx.AsyncClient) -> None:
+    await seed_if_empty(database_url)
+    token = await client.post(
+        "/v1/auth/token", data={"username": "rd@dairy.techx.demo", "password": DEMO_PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    published = []
+    cursor = None
+    while True:
+        params = {"state": "published", "limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/listings", params=params, headers=headers)).json()
+        published += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+
+    assert len(published) >= 200
+    assert {item["result"]["field_code"].split(".")[0] for item in published} == {
+        code for code, field in fields().items() if field.parent is None
+    }
+    intent = await client.post(
+        f"/v1/listings/{published[0]['id']}/intents", json={}, headers=headers
+    )
+    assert intent.status_code == 201, intent.text
 
 
 def test_demo_organizations_have_valid_codes() -> None:

@@ -7,6 +7,7 @@ characters, not real registrations). Every demo person shares one password, prin
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -262,7 +263,15 @@ class Credential:
     what: str
 
 
-async def _seed(session: AsyncSession) -> list[Credential]:
+@dataclass(frozen=True)
+class SeededAccounts:
+    credentials: list[Credential]
+    organizations: dict[str, uuid.UUID]
+    """Demo organization key → id."""
+    reviewer_id: uuid.UUID
+
+
+async def seed_accounts(session: AsyncSession) -> SeededAccounts:
     organizations: dict[str, Organization] = {}
     for demo in ORGANIZATIONS:
         organization = Organization(
@@ -308,31 +317,11 @@ async def _seed(session: AsyncSession) -> list[Credential]:
             )
         )
     await session.flush()
-    return credentials
-
-
-async def seed(database_url: str) -> list[Credential]:
-    """Add the demo data (fails with a conflict if it is there already)."""
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            return await _seed(session)
-    finally:
-        await engine.dispose()
-
-
-async def seed_if_empty(database_url: str) -> list[Credential] | None:
-    """Seed on first start only: when there is no organization yet."""
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            # Serialize concurrent first starts.
-            await session.execute(select(func.pg_advisory_xact_lock(0x7465636878)))
-            if await session.scalar(select(func.count()).select_from(Organization)):
-                return None
-            return await _seed(session)
-    finally:
-        await engine.dispose()
+    return SeededAccounts(
+        credentials,
+        {key: organization.id for key, organization in organizations.items()},
+        users["reviewer@techx.demo"].id,
+    )
 
 
 async def create_platform_admin(database_url: str, email: str, password: str, name: str) -> str:
@@ -369,11 +358,3 @@ async def create_platform_admin(database_url: str, email: str, password: str, na
             return str(user.id)
     finally:
         await engine.dispose()
-
-
-def print_credentials(credentials: list[Credential]) -> None:
-    print("\nDemo logins (POST /v1/auth/token with username=email, password):")
-    width = max(len(c.email) for c in credentials)
-    for credential in credentials:
-        print(f"  {credential.email:<{width}}  {credential.password}  {credential.what}")
-    print()
