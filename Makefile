@@ -32,7 +32,7 @@ lint: install
 
 ## Every benchmark prints one JSON object of figures.
 bench: install
-	@for script in bench/*.py; do $(BIN)/python $$script; done
+	@for script in bench/[a-z]*_*.py; do $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,24 +10,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
-import platform
-import resource
-import tempfile
+import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from openpyxl import Workbook
-from pydantic import SecretStr
 
-from app.cli import run_migrations
-from app.core.config import Settings
-from app.core.embedded import embedded_database_url, start_embedded_postgres
-from app.core.observability import configure_logging
-from app.main import create_app
 from app.results.identifiers import patent_check_character
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import bench_client, report, scratch_database, sign_up_with_organization
 
 ROWS = 10_000
 HEADER = ["title", "abstract", "keywords", "kind", "ip_number", "ipc_codes", "legal_status",
@@ -77,34 +69,14 @@ def _xlsx(rows: list[list[str]]) -> bytes:
 
 
 async def _measure(url: str) -> dict[str, object]:
-    settings = Settings(database_url=url, secret_key=SecretStr("bench-" + "k" * 40))
-    app = create_app(settings)
-    figures: dict[str, object] = {}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=300
-    ) as client:
-        await client.post(
-            "/v1/users",
-            json={"email": "tto@example.cn", "password": "Bench-pass-2026", "display_name": "b"},
-        )
-        credentials = {"username": "tto@example.cn", "password": "Bench-pass-2026"}
-        token = (await client.post("/v1/auth/token", data=credentials)).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        organization = await client.post(
-            "/v1/organizations",
-            json={
-                "kind": "university",
-                "name": "基准测试大学",
-                "credit_code": "91110000600037341L",
-                "division_code": "150203",
-            },
-            headers=headers,
-        )
+    figures: dict[str, object] = {"rows": ROWS}
+    async with bench_client(url) as client:
+        headers, organization_id = await sign_up_with_organization(client, "university")
         for name, content in (("csv", _csv(_rows(2021))), ("xlsx", _xlsx(_rows(2022)))):
             started = time.perf_counter()
             response = await client.post(
                 "/v1/results/import",
-                data={"organization_id": organization.json()["id"], "mode": "all_or_nothing"},
+                data={"organization_id": organization_id, "mode": "all_or_nothing"},
                 files={"file": (f"results.{name}", content)},
                 headers=headers,
             )
@@ -116,31 +88,13 @@ async def _measure(url: str) -> dict[str, object]:
                 "rows_per_second": round(ROWS / elapsed),
                 "file_bytes": len(content),
             }
-    await app.state.engine.dispose()
     return figures
 
 
 def main() -> None:
-    configure_logging(json_lines=True, level="WARNING")
-    with tempfile.TemporaryDirectory(prefix="techx-bench-") as directory:
-        server = start_embedded_postgres(Path(directory), cleanup="delete")
-        url = embedded_database_url(server, "bench")
-        run_migrations(url)
+    with scratch_database() as url:
         figures = asyncio.run(_measure(url))
-        server.cleanup()
-    print(
-        json.dumps(
-            {
-                "benchmark": "import_results",
-                "date": datetime.now(UTC).date().isoformat(),
-                "machine": f"{platform.machine()} {platform.python_version()}",
-                "rows": ROWS,
-                **figures,
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            },
-            ensure_ascii=False,
-        )
-    )
+    report("import_results", figures)
 
 
 if __name__ == "__main__":
