@@ -89,6 +89,7 @@ def serve(
         seeded = asyncio.run(seed_if_empty(settings.database_url))
         if seeded is not None:
             print_credentials(seeded)
+            asyncio.run(_reindex_quietly(settings))
     app = create_app(settings)
     if with_worker:
         app.router.lifespan_context = _with_worker(app.router.lifespan_context)
@@ -99,6 +100,19 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
+
+
+async def _reindex_quietly(settings: Settings) -> None:
+    """Index freshly seeded listings (seeding writes no outbox events)."""
+    from app.core.db import create_engine, create_sessionmaker
+    from search import service
+
+    engine = create_engine(settings.database_url or "", pool_size=2)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        await service.reindex(sessionmaker, service.backend_for(settings, sessionmaker))
+    finally:
+        await engine.dispose()
 
 
 def _with_worker(inner: Any) -> Any:
@@ -144,6 +158,45 @@ def demo_data() -> None:
     settings = _settings()
     assert settings.database_url
     print_credentials(asyncio.run(seed(settings.database_url)))
+
+
+@cli.command()
+def reindex(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report drift; change nothing.")
+    ] = False,
+) -> None:
+    """Rebuild the search index from the database, or (--check) report how it has drifted."""
+    from app.core.db import create_engine, create_sessionmaker
+    from app.listings import service as listings_service
+    from search import service
+
+    settings = _settings()
+    _configure_logging(settings)
+    assert settings.database_url
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url or "", pool_size=2)
+        sessionmaker = create_sessionmaker(engine)
+        backend = service.backend_for(settings, sessionmaker)
+        try:
+            if check:
+                report = await service.drift(sessionmaker, backend)
+                typer.echo(
+                    f"missing {len(report.missing)}, stale {len(report.stale)}, "
+                    f"extra {len(report.extra)}"
+                )
+                return 0 if report.clean else 1
+            async with sessionmaker() as session:
+                expected = await listings_service.count_indexable(session)
+            with typer.progressbar(length=expected, label="indexing") as bar:
+                total = await service.reindex(sessionmaker, backend, progress=bar.update)
+            typer.echo(f"indexed {total} listings")
+            return 0
+        finally:
+            await engine.dispose()
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @cli.command("create-admin")

@@ -21,6 +21,8 @@ from app.core.limits import BodySizeLimitMiddleware
 from app.core.observability import RequestContextMiddleware
 from app.listings.router import router as listings_router
 from app.results.router import router as results_router
+from search.router import router as search_router
+from search.service import backend_for
 
 DESCRIPTION = """
 The API of a technology-transaction marketplace (技术交易市场): universities and institutes
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    app.state.search = backend_for(settings, app.state.sessionmaker)
+    app.state.rate_windows = {}
     signing_key = settings.signing_key()
     app.state.token_settings = accounts_service.TokenSettings(
         signing_key=signing_key,
@@ -83,4 +87,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(accounts_router)
     app.include_router(results_router)
     app.include_router(listings_router)
+    app.include_router(search_router)
     return app

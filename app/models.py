@@ -14,6 +14,7 @@ from app.core.outbox import OutboxEvent
 from app.deals.models import Deal
 from app.listings.models import Intent, Listing, ListingTransition
 from app.results.models import Inventor, Result
+from search.models import IndexedListing
 
 __all__ = [
     "ApiKey",
@@ -21,6 +22,7 @@ __all__ = [
     "BrokerProfile",
     "Deal",
     "EligibleBidder",
+    "IndexedListing",
     "Intent",
     "Inventor",
     "Listing",

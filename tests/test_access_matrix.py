@@ -28,6 +28,7 @@ PUBLIC = {
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/v1/taxonomy/fields"),
+    ("GET", "/v1/search/listings"),
 }
 
 

@@ -68,7 +68,10 @@ async def relay_pending(
                     event.last_error = f"{type(error).__name__}: {error}"[:2000]
                     failed.add(event.position)
                     logger.warning(
-                        "outbox_delivery_failed", event_id=str(event.id), topic=event.topic
+                        "outbox_delivery_failed",
+                        event_id=str(event.id),
+                        topic=event.topic,
+                        error=event.last_error,
                     )
                     continue
                 event.published_at = now()

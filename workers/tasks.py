@@ -10,9 +10,12 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.outbox import OutboxEvent
 from app.listings import service as listings
+from search.backend import SearchBackend
+from search.service import backend_for, sync_listings
 from workers.app import database_url, worker_app
 from workers.relay import relay_pending, subscribe
 
@@ -80,3 +83,20 @@ async def schedule_window_close(event: OutboxEvent) -> None:
         ).defer_async(listing_id=listing_id)
     except AlreadyEnqueued:
         logger.info("window_close_already_scheduled", listing_id=listing_id)
+
+
+def search_backend() -> SearchBackend:
+    settings = get_settings().model_copy(update={"database_url": database_url()})
+    return backend_for(settings, sessionmaker())
+
+
+@subscribe("listing.published")
+@subscribe("listing.withdrawn")
+@subscribe("listing.closed")
+@subscribe("auction.created")
+async def sync_search_index(event: OutboxEvent) -> None:
+    """Bring the listing's search document up to date (index or delete). Raising leaves the
+    event to be relayed again, so the index catches up after an outage."""
+    listing_id = uuid.UUID(event.payload["listing_id"])
+    async with sessionmaker()() as session:
+        await sync_listings(session, search_backend(), [listing_id])

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auctions.models import Auction, Eligibility, EligibleBidder
@@ -44,3 +45,13 @@ async def create_from_listing(
         {"auction_id": str(auction.id), "listing_id": str(listing_id)},
     )
     return auction
+
+
+async def states_by_listing(
+    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """listing id → its auction's state, for the listings that have an auction."""
+    rows = await session.execute(
+        select(Auction.listing_id, Auction.state).where(Auction.listing_id.in_(list(listing_ids)))
+    )
+    return {listing_id: state.value for listing_id, state in rows}

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         description="Shortest publication window (公示期) per organization kind, in days.",
     )
     publication_window_max_days: int = 90
+    rate_limits: dict[str, int] = Field(
+        default={"search": 120}, description="Requests a minute per client, by route class."
+    )
     meili_url: str | None = None
     meili_key: SecretStr | None = None
     stripe_api_key: SecretStr | None = None

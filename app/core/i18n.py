@@ -63,6 +63,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "导入被拒绝：有的行不合格，未导入任何数据",
         "Import refused: some rows are wrong, nothing was imported",
     ),
+    "rate_limited": ("请求过于频繁", "Too many requests"),
+    "search_unavailable": (
+        "搜索服务暂不可用，请稍后再试",
+        "Search is unavailable; try again shortly",
+    ),
     "payload_too_large": ("请求体过大", "Request body too large"),
     "unsupported_media_type": ("不支持的内容类型", "Unsupported media type"),
     "internal_error": ("服务器内部错误", "Internal server error"),
@@ -100,6 +105,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "不在公示期内，不能登记受让意向",
         "The publication window is not open; intents cannot be registered",
     ),
+    "detail.rate_limited": ("每分钟最多 {limit} 次请求", "At most {limit} requests a minute"),
     "detail.last_owner": (
         "组织至少需要保留一名所有者",
         "An organization must keep at least one owner",
@@ -269,6 +275,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法读取文件（{reason}）：请上传 UTF-8/GB18030 CSV 或 XLSX",
         "Cannot read the file ({reason}); upload a UTF-8/GB18030 CSV or an XLSX",
     ),
+    "field.unknown_parameter": ("不支持的参数", "Unknown parameter"),
+    "field.cursor_other_query": ("该游标属于另一个查询", "This cursor belongs to another query"),
+    "field.range_inverted": ("最高价不能低于最低价", "The maximum must not be below the minimum"),
     "field.cursor_invalid": ("分页游标无效", "The pagination cursor is invalid"),
     "field.no_such_user": (
         "没有使用该邮箱的用户，请对方先注册",

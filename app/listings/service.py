@@ -577,3 +577,41 @@ async def close_publication_window(
     listing.closed_at = now
     await _move(session, listing, ListingState.closed, None, now, outcome=outcome)
     return outcome
+
+
+# --- for the search index -------------------------------------------------------------------
+
+
+def _indexable() -> ColumnElement[bool]:
+    # On the market: published, or closed into an auction that is still to be run.
+    return or_(
+        Listing.state == ListingState.published,
+        (Listing.state == ListingState.closed) & (Listing.outcome == ListingOutcome.to_auction),
+    )
+
+
+async def indexable_views(
+    session: AsyncSession,
+    *,
+    ids: Sequence[uuid.UUID] | None = None,
+    after: uuid.UUID | None = None,
+    limit: int = 1000,
+) -> list[ListingView]:
+    """Listings that belong in the public search index: of `ids`, or a page of all by id."""
+    query = select(Listing).where(_indexable()).order_by(Listing.id).limit(limit)
+    if ids is not None:
+        query = query.where(Listing.id.in_(list(ids)))
+    if after is not None:
+        query = query.where(Listing.id > after)
+    return await _views(session, (await session.scalars(query)).all())
+
+
+async def auction_states(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """listing id → the state of the auction it turned into, where there is one."""
+    return await auctions.states_by_listing(session, ids)
+
+
+async def count_indexable(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(Listing).where(_indexable())) or 0
+    )

@@ -1,0 +1,74 @@
+"""The SearchBackend protocol and the query/answer shapes every backend shares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from search.documents import ListingDocument
+
+Sort = Literal["relevance", "newest", "price_asc", "price_desc", "closing_soon"]
+FACETS = ("field_parent", "kind", "transfer_type", "mode", "prefecture_code", "stage")
+
+
+@dataclass(frozen=True)
+class Filters:
+    field: str | None = None  # a field code or a top-level field (its children match)
+    kind: str | None = None
+    transfer_type: str | None = None
+    mode: str | None = None
+    region: str | None = None  # a division code prefix: 15, 1502, 150203
+    price_min_fen: int | None = None
+    price_max_fen: int | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str = ""
+    filters: Filters = field(default_factory=Filters)
+    sort: Sort = "relevance"
+    offset: int = 0
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Hit:
+    document: ListingDocument
+    highlights: dict[str, str]
+    """`title` and `abstract` with matched terms in <em>…</em> (HTML-escaped)."""
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]]
+
+
+class SearchUnavailable(Exception):
+    """The search engine cannot answer now (down, overloaded, misconfigured)."""
+
+
+class SearchBackend(Protocol):
+    """What the API and the sync need from a search engine."""
+
+    async def configure(self) -> None:
+        """Create the index and apply its settings (idempotent)."""
+        ...
+
+    async def index(self, documents: Sequence[ListingDocument]) -> None:
+        """Add or replace documents by id."""
+        ...
+
+    async def delete(self, ids: Sequence[uuid.UUID]) -> None: ...
+
+    async def search(self, query: SearchQuery) -> SearchAnswer: ...
+
+    async def indexed_versions(self) -> dict[uuid.UUID, str]:
+        """id → a fingerprint of each indexed document (for the drift check)."""
+        ...
+
+    async def health(self) -> bool: ...

@@ -1,0 +1,175 @@
+"""GET /v1/search/listings: public full-text search of the market."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
+from app.core.ratelimit import RateLimit
+from app.listings.models import ListingMode, TransferType
+from app.results.models import ResultKind
+from app.results.taxonomy import fields
+from search.analysis import MAX_QUERY_CHARS
+from search.backend import (
+    Filters,
+    SearchAnswer,
+    SearchBackend,
+    SearchQuery,
+    SearchUnavailable,
+    Sort,
+)
+from search.documents import ListingDocument
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+search_rate = RateLimit("search")
+
+PARAMETERS = {"q", "field", "kind", "transfer_type", "mode", "region", "price_min", "price_max",
+              "maturity", "sort", "cursor", "limit"}  # fmt: skip
+
+
+class SearchUnavailableError(DomainError):
+    status, code = 503, "search_unavailable"
+
+
+class SearchHit(BaseModel):
+    listing: ListingDocument
+    highlights: dict[str, str] = Field(description="`title`, `abstract` with <em> around matches.")
+
+
+class SearchPage(BaseModel):
+    hits: list[SearchHit]
+    total: int
+    facets: dict[str, dict[str, int]] = Field(
+        description="Counts per value of field_parent, kind, transfer_type, mode, "
+        "prefecture_code and stage, over every hit (not just this page)."
+    )
+    next_cursor: str | None
+
+
+def _backend(request: Request) -> SearchBackend:
+    backend: SearchBackend = request.app.state.search
+    return backend
+
+
+def _yuan_to_fen(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")]) from None
+    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")])
+    return int(amount * 100)
+
+
+def _fingerprint(query: SearchQuery) -> str:
+    shape = json.dumps(
+        [query.text, query.filters.__dict__, query.sort], sort_keys=True, default=str
+    )
+    return hashlib.sha256(shape.encode()).hexdigest()[:16]
+
+
+def _cursor(query: SearchQuery, offset: int) -> str:
+    raw = json.dumps({"o": offset, "q": _fingerprint(query)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _offset(query: SearchQuery, cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        offset, fingerprint = int(data["o"]), str(data["q"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise RequestInvalid(errors=[FieldError("query.cursor", "cursor_invalid")]) from None
+    if fingerprint != _fingerprint(query) or offset < 0:
+        raise RequestInvalid(errors=[FieldError("query.cursor", "cursor_other_query")])
+    return offset
+
+
+@router.get(
+    "/listings",
+    response_model=SearchPage,
+    summary="Search the market",
+    responses=problem_responses(422)
+    | {429: {"description": "Rate limited"}, 503: {"description": "Search is down"}},
+    dependencies=[Depends(search_rate)],
+)
+async def search_listings(
+    request: Request,
+    backend: Annotated[SearchBackend, Depends(_backend)],
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
+    ] = "",
+    field: Annotated[
+        str | None, Query(description="A technology field code or its parent.")
+    ] = None,
+    kind: ResultKind | None = None,
+    transfer_type: TransferType | None = None,
+    mode: ListingMode | None = None,
+    region: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{2}(\d{2}(\d{2})?)?$",
+            description="Division code prefix: 15, 1502, 150203.",
+        ),
+    ] = None,
+    price_min: Annotated[str | None, Query(description="Yuan, e.g. 100000.")] = None,
+    price_max: Annotated[str | None, Query(description="Yuan.")] = None,
+    maturity: Literal["laboratory", "small_scale", "pilot", "industrialized"] | None = None,
+    sort: Sort = "relevance",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchPage:
+    """Full-text search of published listings (no login needed): Chinese segmentation,
+    synonyms (钕铁硼 = NdFeB = 稀土永磁), prefix matching of the last word, filters, facet
+    counts and highlighted matches."""
+    unknown = sorted(set(request.query_params) - PARAMETERS)
+    if unknown:
+        raise RequestInvalid(
+            errors=[FieldError(f"query.{name}", "unknown_parameter") for name in unknown]
+        )
+    if field is not None and field not in fields():
+        raise RequestInvalid(errors=[FieldError("query.field", "field_unknown", {"code": field})])
+    low, high = _yuan_to_fen("price_min", price_min), _yuan_to_fen("price_max", price_max)
+    if low is not None and high is not None and low > high:
+        raise RequestInvalid(errors=[FieldError("query.price_max", "range_inverted")])
+    query = SearchQuery(
+        text=q.strip(),
+        filters=Filters(
+            field=field,
+            kind=kind.value if kind else None,
+            transfer_type=transfer_type.value if transfer_type else None,
+            mode=mode.value if mode else None,
+            region=region,
+            price_min_fen=low,
+            price_max_fen=high,
+            stage=maturity,
+        ),
+        sort=sort,
+        limit=limit,
+    )
+    offset = _offset(query, cursor)
+    query = SearchQuery(
+        text=query.text, filters=query.filters, sort=sort, offset=offset, limit=limit
+    )
+    try:
+        answer: SearchAnswer = await backend.search(query)
+    except SearchUnavailable:
+        raise SearchUnavailableError(headers={"Retry-After": "30"}) from None
+    following = offset + len(answer.hits)
+    return SearchPage(
+        hits=[SearchHit(listing=hit.document, highlights=hit.highlights) for hit in answer.hits],
+        total=answer.total,
+        facets=answer.facets,
+        next_cursor=_cursor(query, following) if following < answer.total else None,
+    )

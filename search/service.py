@@ -1,0 +1,147 @@
+"""Keeping the index in step with the marketplace: documents, sync, reindex, drift.
+
+The marketplace never waits on the index: listing changes go to the outbox, and the worker
+brings the index up to date (and catches up after an outage, since a failed sync leaves its
+event to be relayed again).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.listings import service as listings
+from app.listings.service import ListingView
+from app.results.taxonomy import fields, stage_of
+from search.backend import SearchBackend
+from search.documents import ListingDocument
+from search.postgres import PostgresBackend, fingerprint
+
+
+def document_of(view: ListingView, auction_state: str | None) -> ListingDocument:
+    listing, result, owner = view.listing, view.result, view.organization
+    assert listing.published_at is not None
+    field_code = result.field_code
+    return ListingDocument(
+        id=listing.id,
+        result_id=result.id,
+        title=result.title,
+        abstract=result.abstract,
+        keywords=list(result.keywords),
+        field_code=field_code,
+        field_parent=fields()[field_code].parent or field_code,
+        kind=result.kind.value,
+        transfer_type=listing.transfer_type.value,
+        mode=listing.mode.value,
+        price_fen=listing.price_fen,
+        trl=result.trl,
+        stage=stage_of(result.trl),
+        division_code=result.division_code,
+        prefecture_code=result.division_code[:4] + "00",
+        province_code=result.division_code[:2] + "0000",
+        owner_id=owner.id,
+        owner_kind=owner.kind.value,
+        owner_name=owner.name,
+        ipc_codes=list(result.ipc_codes),
+        published_at=listing.published_at,
+        window_ends_at=listing.window_ends_at,
+        auction_state=auction_state,
+    )
+
+
+async def _documents(session: AsyncSession, views: list[ListingView]) -> list[ListingDocument]:
+    states = await listings.auction_states(session, [view.listing.id for view in views])
+    return [document_of(view, states.get(view.listing.id)) for view in views]
+
+
+async def sync_listings(
+    session: AsyncSession, backend: SearchBackend, listing_ids: Sequence[uuid.UUID]
+) -> None:
+    """Index the listings that belong in the index and delete the others (idempotent)."""
+    views = await listings.indexable_views(session, ids=listing_ids)
+    documents = await _documents(session, views)
+    await backend.index(documents)
+    indexed = {document.id for document in documents}
+    await backend.delete([listing_id for listing_id in listing_ids if listing_id not in indexed])
+
+
+async def reindex(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    backend: SearchBackend,
+    *,
+    batch: int = 1000,
+    progress: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Rebuild the index from the database; documents of listings gone from it are removed."""
+    await backend.configure()
+    seen: set[uuid.UUID] = set()
+    after: uuid.UUID | None = None
+    while True:
+        async with sessionmaker() as session:
+            views = await listings.indexable_views(session, after=after, limit=batch)
+            documents = await _documents(session, views)
+        if not documents:
+            break
+        await backend.index(documents)
+        seen.update(document.id for document in documents)
+        after = documents[-1].id
+        progress(len(documents))
+    stale = [
+        listing_id for listing_id in await backend.indexed_versions() if listing_id not in seen
+    ]
+    await backend.delete(stale)
+    return len(seen)
+
+
+@dataclass
+class Drift:
+    """How the index differs from the database."""
+
+    missing: list[uuid.UUID] = field(default_factory=list)
+    stale: list[uuid.UUID] = field(default_factory=list)
+    extra: list[uuid.UUID] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.stale or self.extra)
+
+
+async def drift(
+    sessionmaker: async_sessionmaker[AsyncSession], backend: SearchBackend, *, batch: int = 1000
+) -> Drift:
+    """Documents missing from the index, indexed but out of date, or indexed but not on sale."""
+    indexed = await backend.indexed_versions()
+    report = Drift()
+    after: uuid.UUID | None = None
+    expected: set[uuid.UUID] = set()
+    while True:
+        async with sessionmaker() as session:
+            views = await listings.indexable_views(session, after=after, limit=batch)
+            documents = await _documents(session, views)
+        if not documents:
+            break
+        for document in documents:
+            expected.add(document.id)
+            if document.id not in indexed:
+                report.missing.append(document.id)
+            elif indexed[document.id] != fingerprint(document):
+                report.stale.append(document.id)
+        after = documents[-1].id
+    report.extra = [listing_id for listing_id in indexed if listing_id not in expected]
+    return report
+
+
+def backend_for(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> SearchBackend:
+    """Meilisearch when MEILI_URL is set, else the PostgreSQL backend."""
+    if settings.meili_url:
+        from search.meilisearch import MeilisearchBackend
+
+        key = settings.meili_key.get_secret_value() if settings.meili_key else None
+        return MeilisearchBackend(settings.meili_url, key)
+    return PostgresBackend(sessionmaker)
