@@ -7,6 +7,7 @@ configuration, weighted title > keywords > abstract > owner/IPC; a GIN index fin
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -189,6 +190,11 @@ class PostgresBackend:
     def _session(self) -> AsyncSession:
         return self.sessionmaker()
 
+    async def _rows(self, statement: Select[Any]) -> Sequence[Any]:
+        async with self._session() as session:
+            rows: Sequence[Any] = (await session.execute(statement)).all()
+            return rows
+
     async def search(self, query: SearchQuery) -> SearchAnswer:
         terms = query_terms(query.text)
         conditions: list[ColumnElement[bool]] = list(_filters(query))
@@ -213,9 +219,8 @@ class PostgresBackend:
             .group_by(func.grouping_sets(*[tuple_(column) for column in columns], text("()")))
         )
         try:
-            async with self._session() as session:
-                rows = (await session.execute(page)).all()
-                facet_rows = (await session.execute(facet_query)).all()
+            # Two connections: the page and the counts are computed at the same time.
+            rows, facet_rows = await asyncio.gather(self._rows(page), self._rows(facet_query))
         except (OSError, OperationalError) as error:
             raise SearchUnavailable(str(error)) from error
         facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
