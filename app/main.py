@@ -19,6 +19,7 @@ from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.observability import RequestContextMiddleware
+from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
 from app.results.router import router as results_router
 from search.router import router as search_router
@@ -88,4 +89,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(results_router)
     app.include_router(listings_router)
     app.include_router(search_router)
+    app.include_router(demands_router)
     return app

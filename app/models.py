@@ -12,6 +12,7 @@ from app.accounts.models import (
 from app.auctions.models import Auction, EligibleBidder
 from app.core.outbox import OutboxEvent
 from app.deals.models import Deal
+from app.demands.models import Demand, SavedSearch
 from app.listings.models import Intent, Listing, ListingTransition
 from app.results.models import Inventor, Result
 from search.models import IndexedListing
@@ -21,6 +22,7 @@ __all__ = [
     "Auction",
     "BrokerProfile",
     "Deal",
+    "Demand",
     "EligibleBidder",
     "IndexedListing",
     "Intent",
@@ -33,5 +35,6 @@ __all__ = [
     "PlatformRoleGrant",
     "RefreshToken",
     "Result",
+    "SavedSearch",
     "User",
 ]

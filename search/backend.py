@@ -32,6 +32,9 @@ class SearchQuery:
     sort: Sort = "relevance"
     offset: int = 0
     limit: int = 20
+    match: Literal["all", "any"] = "all"
+    """`all`: every term must be found (searching); `any`: ranked by how many are (matching a
+    demand's description against listings)."""
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ class MeilisearchBackend:
                 facets=list(FACETS),
                 sort=SORTS.get(query.sort),
                 attributes_to_highlight=["title", "abstract"],
-                matching_strategy="all",
+                matching_strategy="all" if query.match == "all" else "frequency",
                 locales=["cmn"],
             )
         except MeilisearchError as error:

@@ -65,8 +65,9 @@ def _alternative(phrase: str, prefix: bool) -> str:
     return " <-> ".join(parts)
 
 
-def tsquery_text(terms: Sequence[Term]) -> str:
-    """A `to_tsquery('simple', …)` expression: every term (or a synonym of it) must match."""
+def tsquery_text(terms: Sequence[Term], *, any_term: bool = False) -> str:
+    """A `to_tsquery('simple', …)` expression: every term (or a synonym of it) must match,
+    or with `any_term` at least one."""
     groups = []
     for term in terms:
         alternatives = [
@@ -76,7 +77,7 @@ def tsquery_text(terms: Sequence[Term]) -> str:
         ]
         alternatives += [_alternative(s, False) for s in synonyms_of(term.text) if s != term.text]
         groups.append("(" + " | ".join(alternatives) + ")")
-    return " & ".join(groups)
+    return (" | " if any_term else " & ").join(groups)
 
 
 SIMPLE = text("'simple'::regconfig")
@@ -200,7 +201,7 @@ class PostgresBackend:
         conditions: list[ColumnElement[bool]] = list(_filters(query))
         rank: ColumnElement[Any] = literal(0.0)
         if terms:
-            tsquery = func.to_tsquery(SIMPLE, tsquery_text(terms))
+            tsquery = func.to_tsquery(SIMPLE, tsquery_text(terms, any_term=query.match == "any"))
             conditions.append(T.terms.op("@@")(tsquery))
             rank = func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), T.terms, tsquery)
         where = conditions or [true()]

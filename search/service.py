@@ -58,12 +58,18 @@ async def _documents(session: AsyncSession, views: list[ListingView]) -> list[Li
     return [document_of(view, states.get(view.listing.id)) for view in views]
 
 
+async def documents_for(
+    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
+) -> list[ListingDocument]:
+    """Documents of those of `listing_ids` that belong in the index."""
+    return await _documents(session, await listings.indexable_views(session, ids=listing_ids))
+
+
 async def sync_listings(
     session: AsyncSession, backend: SearchBackend, listing_ids: Sequence[uuid.UUID]
 ) -> None:
     """Index the listings that belong in the index and delete the others (idempotent)."""
-    views = await listings.indexable_views(session, ids=listing_ids)
-    documents = await _documents(session, views)
+    documents = await documents_for(session, listing_ids)
     await backend.index(documents)
     indexed = {document.id for document in documents}
     await backend.delete([listing_id for listing_id in listing_ids if listing_id not in indexed])

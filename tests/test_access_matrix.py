@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from app.accounts.models import BrokerStatus, OrganizationKind
 from app.core.auth import MemberRole
+from app.demands.models import Demand, DemandState, SavedSearch
 from app.listings.models import ListingState
 from tests.factories import MarketFactory, Person
 
@@ -60,6 +61,12 @@ TERMS = {
     "price": {"amount": "100000", "currency": "CNY"},
     "window_days": 15,
 }
+DEMAND = {
+    "title": "寻求稀土抛光粉技术",
+    "description": "需要高性能稀土抛光粉的制备技术与工艺包。",
+    "field_code": "new_materials",
+    "division_code": "150203",
+}
 UPLOAD = {
     "file": (
         "r.csv",
@@ -103,6 +110,13 @@ CASES = [
     Case("POST", "/v1/listings/{draft}/withdraw", {}, 404, 403),
     Case("POST", "/v1/listings/{draft}/intents", {}, 404, None),
     Case("GET", "/v1/listings/{draft}/intents", None, 404, 200),
+    Case("POST", "/v1/demands", {**DEMAND, "organization_id": "{org}"}, 404, None),
+    Case("GET", "/v1/demands"),
+    Case("GET", "/v1/demands/{demand}", None, 404, 200),
+    Case("GET", "/v1/demands/{demand}/matches", None, 404, 200),
+    Case("POST", "/v1/saved-searches", {"name": "x"}),
+    Case("GET", "/v1/saved-searches"),
+    Case("DELETE", "/v1/saved-searches/{saved}", None, 404, 404),
 ]  # fmt: skip
 
 
@@ -156,6 +170,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     spare_result = await factory.result(a)
     draft = await factory.listing(a, state=ListingState.draft, result=result)
     pending = await factory.listing(a, state=ListingState.pending_review)
+    demand, saved = await _closed_demand_and_saved_search(factory, a, owner)
     return World(
         ids={
             "org": str(a.id),
@@ -168,10 +183,30 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "spare_result": str(spare_result.id),
             "draft": str(draft.id),
             "pending": str(pending.id),
+            "demand": str(demand.id),
+            "saved": str(saved.id),
         },
         outsider=outsider,
         member=member,
     )
+
+
+async def _closed_demand_and_saved_search(
+    factory: MarketFactory, organization: Any, owner: Person
+) -> tuple[Demand, SavedSearch]:
+    """A closed demand (private to its organization) and the owner's saved search."""
+    async with factory.sessionmaker() as session, session.begin():
+        demand = Demand(
+            organization_id=organization.id,
+            title="内部需求",
+            description="尚未公开的技术需求描述。",
+            field_code="new_energy",
+            division_code="150102",
+            state=DemandState.closed,
+        )
+        saved = SavedSearch(user_id=owner.user_id, name="mine", query="稀土", filters={})
+        session.add_all([demand, saved])
+    return demand, saved
 
 
 def _route_keys(app: FastAPI) -> set[tuple[str, str]]:
@@ -188,7 +223,8 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
         (method, path.replace("{org}", "{organization_id}").replace("{admin}", "{user_id}")
          .replace("{owner}", "{user_id}").replace("{key}", "{key_id}").replace("{broker}", "{broker_id}")
          .replace("{result}", "{result_id}").replace("{draft}", "{listing_id}")
-         .replace("{pending}", "{listing_id}"))
+         .replace("{pending}", "{listing_id}").replace("{demand}", "{demand_id}")
+         .replace("{saved}", "{saved_search_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

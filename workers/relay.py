@@ -43,6 +43,9 @@ async def relay_pending(
     Rows are claimed with SKIP LOCKED, so several workers can relay at once without
     delivering the same event twice at the same time.
     """
+    # The subscribers are declared with the jobs; make sure they are registered.
+    import workers.tasks  # noqa: F401
+
     published = 0
     failed: set[int] = set()
     while True:

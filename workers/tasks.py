@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.outbox import OutboxEvent
+from app.demands import service as demands
 from app.listings import service as listings
 from search.backend import SearchBackend
-from search.service import backend_for, sync_listings
+from search.service import backend_for, documents_for, sync_listings
 from workers.app import database_url, worker_app
 from workers.relay import relay_pending, subscribe
 
@@ -100,3 +101,14 @@ async def sync_search_index(event: OutboxEvent) -> None:
     listing_id = uuid.UUID(event.payload["listing_id"])
     async with sessionmaker()() as session:
         await sync_listings(session, search_backend(), [listing_id])
+
+
+@subscribe("listing.published")
+async def tell_saved_searches(event: OutboxEvent) -> None:
+    """Record `saved_search.matched` for the saved searches a newly published listing matches.
+    Runs once per relay of the event; a replay may tell a person twice (at-least-once)."""
+    listing_id = uuid.UUID(event.payload["listing_id"])
+    async with sessionmaker()() as session, session.begin():
+        documents = await documents_for(session, [listing_id])
+        for document in documents:
+            await demands.notify_saved_searches(session, document)

@@ -278,6 +278,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.unknown_parameter": ("不支持的参数", "Unknown parameter"),
     "field.cursor_other_query": ("该游标属于另一个查询", "This cursor belongs to another query"),
     "field.range_inverted": ("最高价不能低于最低价", "The maximum must not be below the minimum"),
+    "field.demand_enterprise_only": (
+        "只有企业可以发布技术需求",
+        "Only enterprises can post technology needs",
+    ),
     "field.cursor_invalid": ("分页游标无效", "The pagination cursor is invalid"),
     "field.no_such_user": (
         "没有使用该邮箱的用户，请对方先注册",

@@ -1,0 +1,148 @@
+"""HTTP routes of the demands package."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.core.db import Session
+from app.core.errors import problem_responses
+from app.core.money import Money
+from app.core.pagination import Page, PageParams, page_params
+from app.demands import service
+from app.demands.auth import DemandRead, DemandWrite, SavedSearchManage
+from app.demands.models import Demand, SavedSearch
+from app.demands.schemas import (
+    DemandCreate,
+    DemandOut,
+    SavedSearchCreate,
+    SavedSearchOut,
+    SearchFilters,
+)
+from search.backend import SearchBackend, SearchUnavailable
+from search.router import SearchHit, SearchUnavailableError
+
+router = APIRouter(prefix="/v1", tags=["demands"], responses=problem_responses(401, 403, 422))
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+def _backend(request: Request) -> SearchBackend:
+    backend: SearchBackend = request.app.state.search
+    return backend
+
+
+def _demand_out(demand: Demand) -> DemandOut:
+    return DemandOut(
+        id=demand.id,
+        organization_id=demand.organization_id,
+        title=demand.title,
+        description=demand.description,
+        field_code=demand.field_code,
+        budget_min=Money(demand.budget_min_fen) if demand.budget_min_fen is not None else None,
+        budget_max=Money(demand.budget_max_fen) if demand.budget_max_fen is not None else None,
+        division_code=demand.division_code,
+        deadline=demand.deadline,
+        state=demand.state,
+        created_at=demand.created_at,
+    )
+
+
+@router.post(
+    "/demands",
+    response_model=DemandOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Post a technology need",
+    responses=problem_responses(404),
+)
+async def post_demand(session: Session, caller: DemandWrite, body: DemandCreate) -> DemandOut:
+    """A verified enterprise describes the technology it needs (技术需求)."""
+    return _demand_out(await service.post_demand(session, caller, body))
+
+
+@router.get("/demands", response_model=Page[DemandOut], summary="List demands")
+async def list_demands(
+    session: Session, caller: DemandRead, pagination: Pagination, field: str | None = None
+) -> Page[DemandOut]:
+    rows, cursor = await service.list_demands(session, caller, pagination, field=field)
+    return Page(items=[_demand_out(row) for row in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/demands/{demand_id}",
+    response_model=DemandOut,
+    summary="Get a demand",
+    responses=problem_responses(404),
+)
+async def get_demand(session: Session, caller: DemandRead, demand_id: uuid.UUID) -> DemandOut:
+    return _demand_out(await service.get_demand_for(session, caller, demand_id))
+
+
+@router.get(
+    "/demands/{demand_id}/matches",
+    response_model=list[SearchHit],
+    summary="Listings that match a demand",
+    responses=problem_responses(404) | {503: {"description": "Search is down"}},
+)
+async def match_demand(
+    session: Session,
+    caller: DemandRead,
+    backend: Annotated[SearchBackend, Depends(_backend)],
+    demand_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[SearchHit]:
+    """Published listings in the demand's field, best first."""
+    try:
+        answer = await service.match_demand(session, caller, backend, demand_id, limit=limit)
+    except SearchUnavailable:
+        raise SearchUnavailableError(headers={"Retry-After": "30"}) from None
+    return [SearchHit(listing=hit.document, highlights=hit.highlights) for hit in answer.hits]
+
+
+def _saved_out(saved: SavedSearch) -> SavedSearchOut:
+    return SavedSearchOut(
+        id=saved.id,
+        name=saved.name,
+        q=saved.query,
+        filters=SearchFilters.model_validate(saved.filters),
+        created_at=saved.created_at,
+    )
+
+
+@router.post(
+    "/saved-searches",
+    response_model=SavedSearchOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Save a search",
+    tags=["search"],
+)
+async def save_search(
+    session: Session, caller: SavedSearchManage, body: SavedSearchCreate
+) -> SavedSearchOut:
+    """You will be told (event `saved_search.matched`) when a newly published listing matches."""
+    return _saved_out(await service.save_search(session, caller, body))
+
+
+@router.get(
+    "/saved-searches",
+    response_model=list[SavedSearchOut],
+    summary="Your saved searches",
+    tags=["search"],
+)
+async def list_saved_searches(session: Session, caller: SavedSearchManage) -> list[SavedSearchOut]:
+    return [_saved_out(saved) for saved in await service.list_saved_searches(session, caller)]
+
+
+@router.delete(
+    "/saved-searches/{saved_search_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a saved search",
+    tags=["search"],
+    responses=problem_responses(404),
+)
+async def delete_saved_search(
+    session: Session, caller: SavedSearchManage, saved_search_id: uuid.UUID
+) -> Response:
+    await service.delete_saved_search(session, caller, saved_search_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
