@@ -89,7 +89,7 @@ def serve(
         seeded = asyncio.run(seed_if_empty(settings.database_url))
         if seeded is not None:
             print_credentials(seeded)
-            asyncio.run(_reindex_quietly(settings))
+    asyncio.run(_index_if_empty(settings))
     app = create_app(settings)
     if with_worker:
         app.router.lifespan_context = _with_worker(app.router.lifespan_context)
@@ -102,15 +102,22 @@ def serve(
     )
 
 
-async def _reindex_quietly(settings: Settings) -> None:
-    """Index freshly seeded listings (seeding writes no outbox events)."""
+async def _index_if_empty(settings: Settings) -> None:
+    """Build the search index when it is empty: after seeding (which writes no outbox events)
+    or on data from before the index existed. Later changes arrive through the outbox."""
     from app.core.db import create_engine, create_sessionmaker
     from search import service
+    from search.backend import SearchUnavailable
 
     engine = create_engine(settings.database_url or "", pool_size=2)
     try:
         sessionmaker = create_sessionmaker(engine)
-        await service.reindex(sessionmaker, service.backend_for(settings, sessionmaker))
+        backend = service.backend_for(settings, sessionmaker)
+        if not await backend.indexed_versions():
+            indexed = await service.reindex(sessionmaker, backend)
+            typer.echo(f"search index built: {indexed} listings")
+    except SearchUnavailable:
+        typer.echo("search is unavailable; run `techx reindex` once it is up", err=True)
     finally:
         await engine.dispose()
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 
+import structlog
 from fastapi import FastAPI
 
 from app.accounts import service as accounts_service
@@ -22,8 +23,11 @@ from app.core.observability import RequestContextMiddleware
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
 from app.results.router import router as results_router
+from search.backend import SearchUnavailable
 from search.router import router as search_router
 from search.service import backend_for
+
+logger = structlog.get_logger(__name__)
 
 DESCRIPTION = """
 The API of a technology-transaction marketplace (技术交易市场): universities and institutes
@@ -49,6 +53,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            # Index settings are code: applied at every start (idempotent).
+            await app.state.search.configure()
+        except SearchUnavailable:
+            # Serve anyway: the marketplace works without search, and sync catches up.
+            logger.warning("search_not_configured")
         yield
         await engine.dispose()
 

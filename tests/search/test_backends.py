@@ -173,3 +173,13 @@ async def test_delete_and_reindex_replace(backend: SearchBackend) -> None:
     assert (await backend.search(SearchQuery(text="新版"))).hits[
         0
     ].document.title == "稀土抛光粉（新版）"
+
+
+async def test_typos_are_forgiven_where_the_engine_can(
+    backend: SearchBackend, request: pytest.FixtureRequest
+) -> None:
+    if isinstance(backend, PostgresBackend):
+        pytest.skip("the PostgreSQL backend has no typo tolerance (Meilisearch does)")
+    answer = await backend.search(SearchQuery(text="graphen"))  # pragma: no cover
+
+    assert answer.hits[0].document.title == title_of(21)  # pragma: no cover
