@@ -59,6 +59,10 @@ def _backend(request: Request) -> SearchBackend:
     return backend
 
 
+SearchEngine = Annotated[SearchBackend, Depends(_backend)]
+"""The application's search backend, for routes that search."""
+
+
 def _yuan_to_fen(name: str, value: str | None) -> int | None:
     if value is None:
         return None
@@ -106,7 +110,7 @@ def _offset(query: SearchQuery, cursor: str | None) -> int:
 )
 async def search_listings(
     request: Request,
-    backend: Annotated[SearchBackend, Depends(_backend)],
+    backend: SearchEngine,
     q: Annotated[
         str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
     ] = "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.core.db import Session
 from app.core.errors import problem_responses
@@ -21,16 +21,11 @@ from app.demands.schemas import (
     SavedSearchOut,
     SearchFilters,
 )
-from search.backend import SearchBackend, SearchUnavailable
-from search.router import SearchHit, SearchUnavailableError
+from search.backend import SearchUnavailable
+from search.router import SearchEngine, SearchHit, SearchUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["demands"], responses=problem_responses(401, 403, 422))
 Pagination = Annotated[PageParams, Depends(page_params)]
-
-
-def _backend(request: Request) -> SearchBackend:
-    backend: SearchBackend = request.app.state.search
-    return backend
 
 
 def _demand_out(demand: Demand) -> DemandOut:
@@ -88,7 +83,7 @@ async def get_demand(session: Session, caller: DemandRead, demand_id: uuid.UUID)
 async def match_demand(
     session: Session,
     caller: DemandRead,
-    backend: Annotated[SearchBackend, Depends(_backend)],
+    backend: SearchEngine,
     demand_id: uuid.UUID,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[SearchHit]:

@@ -10,16 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
-from app.core.auth import MemberRole, PlatformRole
+from app.core.auth import MemberRole
 from app.core.clock import FrozenClock
 from app.core.outbox import OutboxEvent
-from app.listings.models import ListingState
 from search.backend import Filters
 from search.matching import document_matches
 from tests.factories import MarketFactory
+from tests.market import publish_listing, relay_events
 from tests.search.corpus import corpus
-from workers import relay
-from workers.app import worker_app
 
 
 def _demand(organization_id: str, **overrides: Any) -> dict[str, Any]:
@@ -36,23 +34,6 @@ def _demand(organization_id: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-async def _relay(sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock) -> None:
-    async with worker_app.open_async():
-        await relay.relay_pending(sessionmaker, clock.now)
-
-
-async def _publish(client: httpx.AsyncClient, factory: MarketFactory, **result: Any) -> str:
-    university = await factory.organization(OrganizationKind.university)
-    reviewer = await factory.staff(PlatformRole.reviewer)
-    listing = await factory.listing(
-        university,
-        state=ListingState.pending_review,
-        result=await factory.result(university, **result),
-    )
-    await client.post(f"/v1/listings/{listing.id}/approve", headers=reviewer.headers)
-    return str(listing.id)
-
-
 async def test_an_enterprise_posts_a_demand_and_gets_matches(
     client: httpx.AsyncClient,
     factory: MarketFactory,
@@ -61,22 +42,22 @@ async def test_an_enterprise_posts_a_demand_and_gets_matches(
 ) -> None:
     enterprise = await factory.organization(OrganizationKind.enterprise)
     member = await factory.person(enterprise)
-    wind = await _publish(
+    wind = await publish_listing(
         client, factory, title="风电机组叶片除冰系统", abstract="基于电热膜的叶片防除冰系统。",
         keywords=["风电", "除冰"], field_code="new_energy.wind",
     )  # fmt: skip
-    await _publish(
+    await publish_listing(
         client, factory, title="风电场功率预测方法", abstract="融合数值天气预报的功率预测。",
         keywords=["功率预测"], field_code="new_energy.wind",
     )  # fmt: skip
-    await _publish(
+    await publish_listing(
         client,
         factory,
         title="低乳糖牛奶生产工艺",
         abstract="乳糖酶水解工艺。",
         field_code="modern_agriculture.dairy",
     )
-    await _relay(sessionmaker, clock)
+    await relay_events(sessionmaker, clock)
 
     posted = await client.post(
         "/v1/demands", json=_demand(str(enterprise.id)), headers=member.headers
@@ -142,10 +123,12 @@ async def test_a_saved_search_hears_of_a_matching_listing(
         json={"name": "稀土永磁", "q": "钕铁硼", "filters": {"field": "new_materials"}},
         headers=person.headers,
     )
-    listing_id = await _publish(client, factory, title="高矫顽力烧结钕铁硼磁体")
-    await _publish(client, factory, title="风电机组叶片除冰系统", field_code="new_energy.wind")
+    listing_id = await publish_listing(client, factory, title="高矫顽力烧结钕铁硼磁体")
+    await publish_listing(
+        client, factory, title="风电机组叶片除冰系统", field_code="new_energy.wind"
+    )
 
-    await _relay(sessionmaker, clock)
+    await relay_events(sessionmaker, clock)
 
     async with sessionmaker() as session:
         events = (

@@ -17,31 +17,10 @@ from app.main import create_app
 from search import service
 from search.postgres import PostgresBackend
 from tests.factories import MarketFactory
-from workers import relay, tasks
-from workers.app import worker_app
+from tests.market import publish_listing, relay_events
+from workers import tasks
 
 DEAD_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
-
-
-async def relay_events(sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock) -> int:
-    """Run the outbox relay as the worker does (with the job queue open)."""
-    async with worker_app.open_async():
-        return await relay.relay_pending(sessionmaker, clock.now)
-
-
-async def _publish(client: httpx.AsyncClient, factory: MarketFactory, **result: object) -> str:
-    university = await factory.organization(OrganizationKind.university)
-    owner = await factory.person(university, MemberRole.owner)
-    reviewer = await factory.staff(PlatformRole.reviewer)
-    listing = await factory.listing(
-        university,
-        state=ListingState.pending_review,
-        result=await factory.result(university, **result),
-    )
-    response = await client.post(f"/v1/listings/{listing.id}/approve", headers=reviewer.headers)
-    assert response.status_code == 200
-    del owner
-    return str(listing.id)
 
 
 async def test_a_published_listing_is_found_without_login(
@@ -50,7 +29,7 @@ async def test_a_published_listing_is_found_without_login(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: FrozenClock,
 ) -> None:
-    listing_id = await _publish(client, factory, title="风电机组叶片除冰系统")
+    listing_id = await publish_listing(client, factory, title="风电机组叶片除冰系统")
     await factory.listing(await factory.organization(), state=ListingState.draft)
     await relay_events(sessionmaker, clock)
 
@@ -120,7 +99,7 @@ async def test_a_cursor_only_continues_its_own_query(
     clock: FrozenClock,
 ) -> None:
     for _ in range(3):
-        await _publish(client, factory)
+        await publish_listing(client, factory)
     await relay_events(sessionmaker, clock)
 
     first = (await client.get("/v1/search/listings", params={"limit": 2})).json()
@@ -167,7 +146,9 @@ async def test_the_index_catches_up_after_an_outage(
 ) -> None:
     dead = PostgresBackend(create_sessionmaker(create_engine(DEAD_DATABASE, pool_size=1)))
     monkeypatch.setattr(tasks, "search_backend", lambda: dead)
-    listing_id = await _publish(client, factory)  # the marketplace write works while search is down
+    listing_id = await publish_listing(
+        client, factory
+    )  # the marketplace write works while search is down
     await relay_events(sessionmaker, clock)
     assert (await client.get("/v1/search/listings")).json()["total"] == 0
 
