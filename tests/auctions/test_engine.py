@@ -1,0 +1,132 @@
+"""The bidding engine against a simple reference model (hypothesis), and table cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.auctions.engine import AlreadyLeading, BidRejected, BidTooLow, Book
+from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
+
+TABLE = IncrementTable(steps=((1_000, 10), (5_000, 50)), above=100)
+
+
+def book(start: int = 100) -> Book:
+    return Book(start_price=start, increments=TABLE)
+
+
+def test_increments_follow_the_table() -> None:
+    assert [DEFAULT_INCREMENTS.increment(p) for p in (0, 9_999_999, 10_000_000, 99_999_999, 100_000_000)] == [
+        100_000, 100_000, 500_000, 500_000, 1_000_000,
+    ]  # fmt: skip
+
+
+def test_first_bid_at_start_then_by_increments() -> None:
+    b = book()
+    with pytest.raises(BidTooLow) as low:
+        b.place_bid("a", 90)
+    assert low.value.minimum == 100
+    b.place_bid("a", 100)
+    with pytest.raises(BidTooLow) as low:
+        b.place_bid("b", 105)
+    assert low.value.minimum == 110
+    with pytest.raises(AlreadyLeading):
+        b.place_bid("a", 200)
+
+
+def test_two_proxies_higher_wins_at_lower_max_plus_increment() -> None:
+    b = book()
+    b.set_proxy("a", 500)
+    b.set_proxy("b", 800)
+    assert (b.leader, b.price) == ("b", 510)
+    assert [bid.amount for bid in b.bids] == [100, 500, 510]
+
+
+def test_higher_max_is_a_cap() -> None:
+    b = book()
+    b.set_proxy("a", 500)
+    b.set_proxy("b", 505)
+    assert (b.leader, b.price) == ("b", 505)
+
+
+def test_equal_maximums_go_to_the_earlier() -> None:
+    b = book()
+    b.set_proxy("a", 500)
+    b.set_proxy("b", 500)
+    assert (b.leader, b.price) == ("a", 500)
+
+
+def test_a_manual_bid_is_answered_by_a_proxy() -> None:
+    b = book()
+    b.set_proxy("a", 1_000)
+    b.place_bid("b", 300)
+    assert (b.leader, b.price) == ("a", 310)
+    b.place_bid("b", 2_000)
+    assert (b.leader, b.price) == ("b", 2_000)
+
+
+# --- reference model ----------------------------------------------------------------------
+
+
+@dataclass
+class Offer:
+    bidder: str
+    amount: int
+    manual: bool
+    time: int
+
+
+def reference(start: int, offers: list[Offer]) -> tuple[str | None, int | None]:
+    """Winner: the highest maximum (earliest on a tie). Price: the runner-up's maximum plus one
+    increment, capped at the winner's maximum, never below the winner's own bids or the start
+    price. The price moves only when someone other than the leader acts: a leader raising
+    their own maximum does not raise their own price."""
+    best: dict[str, tuple[int, int]] = {}
+    leader: str | None = None
+    price: int | None = None
+    for offer in offers:
+        current = best.get(offer.bidder)
+        if current is None or offer.amount > current[0]:
+            best[offer.bidder] = (offer.amount, offer.time)
+        if offer.bidder == leader:
+            continue
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1]))
+        leader, (winner_max, _) = ranked[0]
+        price = start
+        own = [o.amount for o in offers if o.bidder == leader and o.manual and o.time <= offer.time]
+        if own:
+            price = max(price, max(own))
+        if len(ranked) > 1:
+            runner_up = ranked[1][1][0]
+            price = max(price, min(winner_max, runner_up + TABLE.increment(runner_up)))
+    return leader, price
+
+
+actions = st.lists(
+    st.tuples(st.sampled_from("abcd"), st.booleans(), st.integers(50, 8_000)), max_size=25
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(actions)
+def test_engine_matches_the_reference_model(steps: list[tuple[str, bool, int]]) -> None:
+    b = book()
+    accepted: list[Offer] = []
+    for time, (bidder, manual, amount) in enumerate(steps):
+        before = len(b.bids)
+        try:
+            if manual:
+                b.place_bid(bidder, amount)
+            else:
+                b.set_proxy(bidder, amount)
+        except BidRejected:
+            assert len(b.bids) == before  # a refused action changes nothing
+            continue
+        accepted.append(Offer(bidder, amount, manual, time))
+
+    amounts = [bid.amount for bid in b.bids]
+    assert amounts == sorted(set(amounts))  # strictly increasing: no bid lost or repeated
+    assert (b.leader, b.price) == reference(100, accepted)
