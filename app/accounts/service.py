@@ -40,6 +40,7 @@ from app.core import security
 from app.core.auth import (
     ALL_SCOPES,
     API_KEY_SCOPES,
+    MANAGERS,
     MemberRole,
     PlatformRole,
     Principal,
@@ -56,7 +57,6 @@ from app.core.errors import (
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 
-MANAGERS = (MemberRole.owner, MemberRole.admin)
 # An API key's last_used_at is written at most this often, so busy keys do not write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -423,7 +423,7 @@ async def update_organization(
     review once changed. Raises NotFound, Forbidden, InvalidState, AlreadyExists.
     """
     organization = await get_organization_for(session, principal, organization_id, lock=True)
-    _require_manager(principal, organization.id)
+    principal.require_manager(organization.id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "credit_code" in changes and changes["credit_code"] != organization.credit_code:
         if organization.verification_status == VerificationStatus.verified:
@@ -438,12 +438,6 @@ async def update_organization(
     await session.flush()
     await session.refresh(organization)
     return organization
-
-
-def _require_manager(principal: Principal, organization_id: uuid.UUID) -> None:
-    if not principal.is_member_of(organization_id):
-        raise NotFound()
-    principal.require_role(organization_id, *MANAGERS)
 
 
 async def decide_verification(
@@ -651,7 +645,7 @@ async def create_api_key(
     Raises NotFound, Forbidden, ValidationFailed(scopes / expires_at).
     """
     assert principal.user_id is not None
-    _require_manager(principal, data.organization_id)
+    principal.require_manager(data.organization_id)
     scopes = set(data.scopes)
     refused = scopes - API_KEY_SCOPES
     if refused:
@@ -683,7 +677,7 @@ async def list_api_keys(
     session: AsyncSession, principal: Principal, organization_id: uuid.UUID, params: PageParams
 ) -> tuple[Sequence[ApiKey], str | None]:
     """An organization's API keys, without secrets (owner or admin)."""
-    _require_manager(principal, organization_id)
+    principal.require_manager(organization_id)
     return await paginate(
         session,
         select(ApiKey).where(ApiKey.organization_id == organization_id),
@@ -700,7 +694,7 @@ async def revoke_api_key(
     key = await session.get(ApiKey, key_id, with_for_update=True)
     if key is None:
         raise NotFound()
-    _require_manager(principal, key.organization_id)
+    principal.require_manager(key.organization_id)
     if key.revoked_at is None:
         key.revoked_at = now
         await record_event(

@@ -20,7 +20,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Session
-from app.core.errors import Forbidden, InsufficientScope, InvalidToken, Unauthenticated
+from app.core.errors import Forbidden, InsufficientScope, InvalidToken, NotFound, Unauthenticated
 
 CallerKind = Literal["user", "api_key"]
 
@@ -41,6 +41,9 @@ class PlatformRole(StrEnum):
     finance = "finance"  # confirms payments, pays out rewards
     admin = "admin"  # manages staff and organizations
 
+
+MANAGERS = (MemberRole.owner, MemberRole.admin)
+"""The roles that manage an organization's members, keys, listings."""
 
 # Every scope the API knows. People's tokens get all of them unless they ask for fewer; API
 # keys get only those chosen when the key is made, and never those marked people-only.
@@ -91,6 +94,17 @@ class Principal:
 
     def has_platform_role(self, *roles: PlatformRole) -> bool:
         return bool(self.platform_roles & set(roles)) or PlatformRole.admin in self.platform_roles
+
+    def require_member(self, organization_id: uuid.UUID) -> None:
+        """NotFound unless the caller belongs to the organization: to outsiders, its private
+        objects do not exist."""
+        if not self.is_member_of(organization_id):
+            raise NotFound()
+
+    def require_manager(self, organization_id: uuid.UUID) -> None:
+        """NotFound for outsiders, Forbidden for members who are neither owner nor admin."""
+        self.require_member(organization_id)
+        self.require_role(organization_id, *MANAGERS)
 
     def require_role(self, organization_id: uuid.UUID, *roles: MemberRole) -> None:
         """Raise Forbidden unless the caller holds one of `roles` in the organization."""

@@ -28,8 +28,7 @@ async def post_demand(session: AsyncSession, principal: Principal, data: DemandC
     Raises NotFound (not a member), ValidationFailed(organization_id) for another kind of
     organization or an unverified one.
     """
-    if not principal.is_member_of(data.organization_id):
-        raise NotFound()
+    principal.require_member(data.organization_id)
     organization = (await accounts.organizations_by_id(session, [data.organization_id]))[
         data.organization_id
     ]

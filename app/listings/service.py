@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import service as accounts
 from app.accounts.models import Organization, OrganizationKind, VerificationStatus
 from app.auctions import service as auctions
-from app.core.auth import MemberRole, PlatformRole, Principal
+from app.core.auth import PlatformRole, Principal
 from app.core.errors import (
     AlreadyExists,
     InvalidState,
@@ -41,8 +41,6 @@ from app.listings.states import EDITABLE, ON_MARKET, PUBLIC, TRANSITIONS, can_mo
 from app.listings.windows import window_end
 from app.results import service as results
 from app.results.models import Result
-
-MANAGERS = (MemberRole.owner, MemberRole.admin)
 
 
 @dataclass(frozen=True)
@@ -174,12 +172,6 @@ async def result_is_on_market(session: AsyncSession, result_id: uuid.UUID) -> bo
 # --- the owner's side ----------------------------------------------------------------------
 
 
-def _require_manager(principal: Principal, organization_id: uuid.UUID) -> None:
-    if not principal.is_member_of(organization_id):
-        raise NotFound()
-    principal.require_role(organization_id, *MANAGERS)
-
-
 def _check_window(organization: Organization, days: int, rules: WindowRules) -> None:
     minimum = accounts.minimum_window_days(organization.kind, rules.minimum_days)
     if days < minimum:
@@ -212,7 +204,7 @@ async def create_listing(
     the result already has a live listing.
     """
     result = await results.get_result_to_offer(session, principal, data.result_id)
-    _require_manager(principal, result.organization_id)
+    principal.require_manager(result.organization_id)
     organization = (await accounts.organizations_by_id(session, [result.organization_id]))[
         result.organization_id
     ]
@@ -251,7 +243,7 @@ async def replace_terms(
 ) -> ListingView:
     """Change a draft's or a rejected listing's terms (owner or admin)."""
     listing = await _get_visible(session, principal, listing_id, lock=True)
-    _require_manager(principal, listing.organization_id)
+    principal.require_manager(listing.organization_id)
     if listing.state not in EDITABLE:
         raise _illegal(listing, ListingState.draft)
     organization = (await accounts.organizations_by_id(session, [listing.organization_id]))[
@@ -339,7 +331,7 @@ async def submit_listing(
     """Send a draft (or a rejected listing, changed) to platform review (owner or admin).
     The organization must be verified."""
     listing = await _get_visible(session, principal, listing_id, lock=True)
-    _require_manager(principal, listing.organization_id)
+    principal.require_manager(listing.organization_id)
     organization = (await accounts.organizations_by_id(session, [listing.organization_id]))[
         listing.organization_id
     ]
@@ -393,7 +385,7 @@ async def withdraw_listing(
     """The owner takes a listing off (owner or admin); a published one needs a reason, which
     the enterprises that registered intent will see."""
     listing = await _get_visible(session, principal, listing_id, lock=True)
-    _require_manager(principal, listing.organization_id)
+    principal.require_manager(listing.organization_id)
     if listing.state == ListingState.published and not reason:
         raise ValidationFailed("body.reason", "missing")
     await _move(session, listing, ListingState.withdrawn, principal, now, reason=reason)

@@ -10,15 +10,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.auth import MemberRole, Principal
+from app.core.auth import Principal
 from app.core.errors import AlreadyExists, FieldError, InvalidState, NotFound, RequestInvalid
 from app.core.i18n import Locale, translate
 from app.core.pagination import PageParams, paginate
 from app.results.importing import ParsedRow
 from app.results.models import Inventor, Result
 from app.results.schemas import ImportReport, ResultCreate, ResultFields, RowError
-
-EDITORS = (MemberRole.owner, MemberRole.admin, MemberRole.member)
 
 ImportMode = Literal["all_or_nothing", "valid_rows"]
 
@@ -27,11 +25,6 @@ class ImportRejected(RequestInvalid):
     """An all-or-nothing import with bad rows: nothing was imported."""
 
     code = "import_rejected"
-
-
-def _require_member(principal: Principal, organization_id: uuid.UUID) -> None:
-    if not principal.is_member_of(organization_id):
-        raise NotFound()
 
 
 def _inventor_rows(result_id: uuid.UUID, data: ResultFields) -> list[dict[str, object]]:
@@ -73,7 +66,7 @@ async def create_result(session: AsyncSession, principal: Principal, data: Resul
 
     Raises NotFound (not a member), AlreadyExists(ip_number) for a number already catalogued.
     """
-    _require_member(principal, data.organization_id)
+    principal.require_member(data.organization_id)
     await _ensure_ip_number_free(session, data.organization_id, data.ip_number)
     result = Result(
         id=uuid.uuid4(),
@@ -141,7 +134,7 @@ async def replace_result(
     from app.listings.service import result_is_on_market
 
     result = await get_result_for(session, principal, result_id)
-    _require_member(principal, result.organization_id)
+    principal.require_member(result.organization_id)
     if await result_is_on_market(session, result.id):
         raise InvalidState(detail_code="detail.result_on_market")
     await _ensure_ip_number_free(session, result.organization_id, data.ip_number, result.id)
@@ -169,7 +162,7 @@ async def import_results(
     `all_or_nothing` imports nothing when any row is wrong; `valid_rows` imports the good rows
     and reports the others. Duplicate numbers, in the file or in the catalogue, are row errors.
     """
-    _require_member(principal, organization_id)
+    principal.require_member(organization_id)
     parsed = list(rows)
     numbers = [row.fields.ip_number for row in parsed if row.fields and row.fields.ip_number]
     taken = set(
@@ -253,5 +246,5 @@ async def get_result_to_offer(
 ) -> Result:
     """A result the caller's organization owns, for making a listing of it."""
     result = await get_result_for(session, principal, result_id)
-    _require_member(principal, result.organization_id)
+    principal.require_member(result.organization_id)
     return result
