@@ -8,7 +8,7 @@ event to be relayed again).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,6 +75,21 @@ async def sync_listings(
     await backend.delete([listing_id for listing_id in listing_ids if listing_id not in indexed])
 
 
+async def _document_batches(
+    sessionmaker: async_sessionmaker[AsyncSession], batch: int
+) -> AsyncIterator[list[ListingDocument]]:
+    """Every document that belongs in the index, a batch (and a short session) at a time."""
+    after: uuid.UUID | None = None
+    while True:
+        async with sessionmaker() as session:
+            views = await listings.indexable_views(session, after=after, limit=batch)
+            documents = await _documents(session, views)
+        if not documents:
+            return
+        yield documents
+        after = documents[-1].id
+
+
 async def reindex(
     sessionmaker: async_sessionmaker[AsyncSession],
     backend: SearchBackend,
@@ -85,16 +100,9 @@ async def reindex(
     """Rebuild the index from the database; documents of listings gone from it are removed."""
     await backend.configure()
     seen: set[uuid.UUID] = set()
-    after: uuid.UUID | None = None
-    while True:
-        async with sessionmaker() as session:
-            views = await listings.indexable_views(session, after=after, limit=batch)
-            documents = await _documents(session, views)
-        if not documents:
-            break
+    async for documents in _document_batches(sessionmaker, batch):
         await backend.index(documents)
         seen.update(document.id for document in documents)
-        after = documents[-1].id
         progress(len(documents))
     stale = [
         listing_id for listing_id in await backend.indexed_versions() if listing_id not in seen
@@ -122,21 +130,14 @@ async def drift(
     """Documents missing from the index, indexed but out of date, or indexed but not on sale."""
     indexed = await backend.indexed_versions()
     report = Drift()
-    after: uuid.UUID | None = None
     expected: set[uuid.UUID] = set()
-    while True:
-        async with sessionmaker() as session:
-            views = await listings.indexable_views(session, after=after, limit=batch)
-            documents = await _documents(session, views)
-        if not documents:
-            break
+    async for documents in _document_batches(sessionmaker, batch):
         for document in documents:
             expected.add(document.id)
             if document.id not in indexed:
                 report.missing.append(document.id)
             elif indexed[document.id] != fingerprint(document):
                 report.stale.append(document.id)
-        after = documents[-1].id
     report.extra = [listing_id for listing_id in indexed if listing_id not in expected]
     return report
 
