@@ -13,15 +13,19 @@ from fastapi import FastAPI
 from app.accounts import service as accounts_service
 from app.accounts.router import auth_router
 from app.accounts.router import router as accounts_router
+from app.auctions.live import LiveEvents
+from app.auctions.router import router as auctions_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
+from app.core.idempotency import install_replay_handler
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.observability import RequestContextMiddleware
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
+from app.payments.provider import provider_for
 from app.results.router import router as results_router
 from search.backend import SearchUnavailable
 from search.router import router as search_router
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # Serve anyway: the marketplace works without search, and sync catches up.
             logger.warning("search_not_configured")
         yield
+        await app.state.live.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -75,6 +80,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or SystemClock()
     app.state.search = backend_for(settings, app.state.sessionmaker)
     app.state.rate_windows = {}
+    app.state.live = LiveEvents(settings.database_url)
+    app.state.payments = provider_for(settings)
     signing_key = settings.signing_key()
     app.state.token_settings = accounts_service.TokenSettings(
         signing_key=signing_key,
@@ -86,6 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
 
     install_error_handlers(app)
+    install_replay_handler(app)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -98,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(accounts_router)
     app.include_router(results_router)
     app.include_router(listings_router)
+    app.include_router(auctions_router)
     app.include_router(search_router)
     app.include_router(demands_router)
     return app

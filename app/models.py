@@ -9,7 +9,15 @@ from app.accounts.models import (
     RefreshToken,
     User,
 )
-from app.auctions.models import Auction, EligibleBidder
+from app.auctions.models import (
+    Auction,
+    AuctionEvent,
+    Bid,
+    Deposit,
+    EligibleBidder,
+    ProxyBid,
+)
+from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
 from app.deals.models import Deal
 from app.demands.models import Demand, SavedSearch
@@ -20,10 +28,14 @@ from search.models import IndexedListing
 __all__ = [
     "ApiKey",
     "Auction",
+    "AuctionEvent",
+    "Bid",
     "BrokerProfile",
     "Deal",
     "Demand",
+    "Deposit",
     "EligibleBidder",
+    "IdempotencyKey",
     "IndexedListing",
     "Intent",
     "Inventor",
@@ -33,6 +45,7 @@ __all__ = [
     "Organization",
     "OutboxEvent",
     "PlatformRoleGrant",
+    "ProxyBid",
     "RefreshToken",
     "Result",
     "SavedSearch",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,7 +25,17 @@ from app.accounts.models import (
 from app.core import security
 from app.core.auth import ALL_SCOPES, MemberRole, PlatformRole
 from app.core.clock import FrozenClock
-from app.listings.models import Intent, Listing, ListingMode, ListingState, TransferType
+from app.core.money import Money
+from app.auctions import service as auctions
+from app.auctions.models import Auction, Deposit, DepositState
+from app.listings.models import (
+    Intent,
+    Listing,
+    ListingMode,
+    ListingOutcome,
+    ListingState,
+    TransferType,
+)
 from app.listings.windows import window_end
 from app.results.models import LegalStatus, Result, ResultKind
 
@@ -209,3 +219,67 @@ class MarketFactory(Factory):
             )
             session.add(intent)
         return intent
+
+    async def auction(
+        self,
+        seller: Organization | None = None,
+        *,
+        start_price_fen: int = 10_000_000,
+        opens_in: timedelta = timedelta(0),
+        lasts: timedelta = timedelta(hours=2),
+        reserve_fen: int | None = None,
+        intent_holders: list[uuid.UUID] | None = None,
+    ) -> Auction:
+        """An auction-mode listing whose window closed into an auction starting `opens_in`
+        from now (opening at once by default) and lasting `lasts`."""
+        seller = seller or await self.organization(OrganizationKind.university)
+        listing = await self.listing(
+            seller, state=ListingState.closed, mode=ListingMode.auction, price_fen=start_price_fen
+        )
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                Listing.__table__.update()
+                .where(Listing.id == listing.id)
+                .values(outcome=ListingOutcome.to_auction, closed_at=now)
+            )
+            auction = await auctions.create_from_listing(
+                session,
+                listing_id=listing.id,
+                seller_organization_id=seller.id,
+                start_price=Money(start_price_fen),
+                intent_holders=intent_holders,
+                now=now,
+            )
+            auction.starts_at = now + opens_in
+            auction.ends_at = auction.scheduled_end_at = now + opens_in + lasts
+            auction.reserve_fen = reserve_fen
+        return auction
+
+    async def deposit(
+        self, auction: Auction, organization: Organization, *, held: bool = True
+    ) -> Deposit:
+        """A bidder's deposit, confirmed (held, with a paddle number) unless `held=False`."""
+        now: datetime = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            deposit = Deposit(
+                auction_id=auction.id,
+                organization_id=organization.id,
+                amount_fen=auction.deposit_fen,
+                state=DepositState.pending,
+                provider="offline",
+                provider_reference=f"BZJ-{uuid.uuid4().hex[:10].upper()}",
+                instructions={},
+                created_at=now,
+            )
+            session.add(deposit)
+            await session.flush()
+            if held:
+                await auctions.mark_deposit_held(session, deposit, now=now, confirmed_by_id=None)
+        return deposit
+
+    async def bidder(self, auction: Auction) -> tuple[Organization, Person]:
+        """A verified enterprise with a held deposit and one of its members."""
+        organization = await self.organization()
+        await self.deposit(auction, organization)
+        return organization, await self.person(organization)

@@ -117,6 +117,20 @@ CASES = [
     Case("POST", "/v1/saved-searches", {"name": "x"}),
     Case("GET", "/v1/saved-searches"),
     Case("DELETE", "/v1/saved-searches/{saved}", None, 404, 404),
+    # Auctions are public once their listing was published; changing them is the seller's
+    # managers' and staff's (403 to others, the object being visible).
+    Case("GET", "/v1/auctions"),
+    Case("GET", "/v1/auctions/{auction}", None, 200, 200),
+    Case("PATCH", "/v1/auctions/{auction}", {"deposit": {"amount": "1", "currency": "CNY"}}, 403, 403),
+    Case("POST", "/v1/auctions/{auction}/cancel", {"reason": "x"}, 403, 403),
+    Case("POST", "/v1/auctions/{auction}/deposits", {}),
+    Case("GET", "/v1/auctions/{auction}/deposits", None, 200, 200),
+    Case("POST", "/v1/auctions/{auction}/deposits/{deposit}/confirm", None, 403, 403),
+    Case("POST", "/v1/auctions/{auction}/bids", {"amount": {"amount": "100000", "currency": "CNY"}}, 409, 409),
+    Case("GET", "/v1/auctions/{auction}/bids", None, 200, 200),
+    Case("POST", "/v1/auctions/{auction}/proxy-bids", {"maximum": {"amount": "100000", "currency": "CNY"}}, 409, 409),
+    Case("GET", "/v1/auctions/{auction}/proxy-bids", None, 200, 200),
+    Case("GET", "/v1/auctions/{auction}/events"),
 ]  # fmt: skip
 
 
@@ -171,6 +185,8 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     draft = await factory.listing(a, state=ListingState.draft, result=result)
     pending = await factory.listing(a, state=ListingState.pending_review)
     demand, saved = await _closed_demand_and_saved_search(factory, a, owner)
+    auction = await factory.auction(a)
+    deposit = await factory.deposit(auction, await factory.organization(), held=False)
     return World(
         ids={
             "org": str(a.id),
@@ -185,6 +201,8 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "pending": str(pending.id),
             "demand": str(demand.id),
             "saved": str(saved.id),
+            "auction": str(auction.id),
+            "deposit": str(deposit.id),
         },
         outsider=outsider,
         member=member,
@@ -224,7 +242,8 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{owner}", "{user_id}").replace("{key}", "{key_id}").replace("{broker}", "{broker_id}")
          .replace("{result}", "{result_id}").replace("{draft}", "{listing_id}")
          .replace("{pending}", "{listing_id}").replace("{demand}", "{demand_id}")
-         .replace("{saved}", "{saved_search_id}"))
+         .replace("{saved}", "{saved_search_id}").replace("{auction}", "{auction_id}")
+         .replace("{deposit}", "{deposit_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

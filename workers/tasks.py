@@ -10,11 +10,14 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auctions import service as auctions
+from app.core import idempotency
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.outbox import OutboxEvent
 from app.demands import service as demands
 from app.listings import service as listings
+from app.payments.provider import PaymentProvider, provider_for
 from search.backend import SearchBackend
 from search.service import backend_for, documents_for, sync_listings
 from workers.app import database_url, worker_app
@@ -91,10 +94,90 @@ def search_backend() -> SearchBackend:
     return backend_for(settings, sessionmaker())
 
 
+# --- auctions -------------------------------------------------------------------------------
+
+
+@worker_app.task(name="advance_auction", queue="auctions", retry=5)
+async def advance_auction(auction_id: str) -> str | None:
+    """Open, close and settle one auction as its times come, then come back at the next one
+    (the end is re-read each time: anti-sniping may have moved it)."""
+    next_at = await advance(
+        sessionmaker(), provider_for(get_settings()), uuid.UUID(auction_id), _now()
+    )
+    if next_at is not None:
+        await schedule_auction(auction_id, next_at)
+    return next_at.isoformat() if next_at else None
+
+
+@worker_app.periodic(cron="* * * * *", periodic_id="sweep_auctions")
+@worker_app.task(name="sweep_auctions", queue="auctions", queueing_lock="sweep_auctions")
+async def sweep_auctions(timestamp: int) -> int:
+    """Advance every auction whose start or end has passed, in case a scheduled job was lost."""
+    maker, provider, now = sessionmaker(), provider_for(get_settings()), _now()
+    async with maker() as session:
+        due = await auctions.due_auctions(session, now)
+    for auction_id in due:
+        await advance(maker, provider, auction_id, now)
+    return len(due)
+
+
+async def advance(
+    maker: async_sessionmaker[AsyncSession],
+    provider: PaymentProvider,
+    auction_id: uuid.UUID,
+    now: datetime,
+) -> datetime | None:
+    """Do what is due for one auction, a transaction per step (open; close; settle), and say
+    when to look again. Each step locks the auction and re-checks its state, so two workers
+    doing this at once open, close and settle it exactly once."""
+    async with maker() as session, session.begin():
+        await auctions.open_if_due(session, auction_id, now=now)
+    async with maker() as session, session.begin():
+        await auctions.close_if_due(session, auction_id, now=now)
+    async with maker() as session, session.begin():
+        await auctions.settle(session, provider, auction_id, now=now)
+    async with maker() as session:
+        return await auctions.next_step_at(session, auction_id)
+
+
+async def schedule_auction(auction_id: str, at: datetime) -> None:
+    try:
+        await advance_auction.configure(
+            schedule_at=at, queueing_lock=f"advance_auction:{auction_id}"
+        ).defer_async(auction_id=auction_id)
+    except AlreadyEnqueued:
+        # One job waits already; it re-reads the times, and the sweep covers a changed start.
+        logger.info("auction_already_scheduled", auction_id=auction_id)
+
+
+@subscribe("auction.created")
+@subscribe("auction.rescheduled")
+async def schedule_auction_start(event: OutboxEvent) -> None:
+    """Look at the auction when it starts."""
+    await schedule_auction(
+        event.payload["auction_id"], datetime.fromisoformat(event.payload["starts_at"])
+    )
+
+
+@worker_app.periodic(cron="17 * * * *", periodic_id="purge_idempotency_keys")
+@worker_app.task(name="purge_idempotency_keys", queue="maintenance")
+async def purge_idempotency_keys(timestamp: int) -> int:
+    """Forget Idempotency-Keys older than 24 hours (hourly)."""
+    async with sessionmaker()() as session, session.begin():
+        return await idempotency.purge_expired(session, _now())
+
+
+# --- search -------------------------------------------------------------------------------
+
+
 @subscribe("listing.published")
 @subscribe("listing.withdrawn")
 @subscribe("listing.closed")
 @subscribe("auction.created")
+@subscribe("auction.opened")
+@subscribe("auction.settled")
+@subscribe("auction.failed")
+@subscribe("auction.cancelled")
 async def sync_search_index(event: OutboxEvent) -> None:
     """Bring the listing's search document up to date (index or delete). Raising leaves the
     event to be relayed again, so the index catches up after an outage."""

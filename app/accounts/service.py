@@ -407,7 +407,7 @@ async def list_organizations(
     if division_prefix:
         query = query.where(Organization.division_code.startswith(division_prefix))
     return await paginate(
-        session, query, params, created_at=Organization.created_at, row_id=Organization.id
+        session, query, params, key=Organization.created_at, row_id=Organization.id
     )
 
 
@@ -499,7 +499,7 @@ async def list_members(
         session,
         select(Membership).where(Membership.organization_id == organization_id),
         params,
-        created_at=Membership.created_at,
+        key=Membership.created_at,
         row_id=Membership.id,
     )
     users = await _users_by_id(session, [m.user_id for m in memberships])
@@ -682,7 +682,7 @@ async def list_api_keys(
         session,
         select(ApiKey).where(ApiKey.organization_id == organization_id),
         params,
-        created_at=ApiKey.created_at,
+        key=ApiKey.created_at,
         row_id=ApiKey.id,
     )
 
@@ -815,7 +815,7 @@ async def list_brokers(
     if status is not None:
         query = query.where(BrokerProfile.status == status)
     profiles, cursor = await paginate(
-        session, query, params, created_at=BrokerProfile.created_at, row_id=BrokerProfile.id
+        session, query, params, key=BrokerProfile.created_at, row_id=BrokerProfile.id
     )
     users = await _users_by_id(session, [p.user_id for p in profiles])
     return [(profile, users[profile.user_id]) for profile in profiles], cursor
@@ -899,6 +899,30 @@ async def organizations_by_id(
     the caller decides what to expose)."""
     rows = await session.scalars(select(Organization).where(Organization.id.in_(list(set(ids)))))
     return {organization.id: organization for organization in rows}
+
+
+async def acting_organization(
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID | None,
+    *,
+    default_kind: OrganizationKind | None = None,
+) -> Organization:
+    """The organization the caller acts for (registers intent, deposits, bids): the one named,
+    which the caller must belong to, or else their only organization (of `default_kind`).
+
+    Raises ValidationFailed(body.organization_id): `missing` when there is no single default,
+    `not_your_organization` when the caller would act on someone else's behalf.
+    """
+    if organization_id is None:
+        candidates = await organizations_by_id(session, principal.memberships)
+        fitting = [o for o in candidates.values() if default_kind is None or o.kind == default_kind]
+        if len(fitting) != 1:
+            raise ValidationFailed("body.organization_id", "missing")
+        return fitting[0]
+    if not principal.is_member_of(organization_id):
+        raise ValidationFailed("body.organization_id", "not_your_organization")
+    return (await organizations_by_id(session, [organization_id]))[organization_id]
 
 
 def minimum_window_days(kind: OrganizationKind, configured: dict[str, int]) -> int:

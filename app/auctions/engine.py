@@ -162,3 +162,26 @@ class Book:
                 self._record(challenger, challenger_max, by_proxy=True)
                 answer = min(leader_max, challenger_max + self.increments.increment(challenger_max))
                 self._record(leader, answer, by_proxy=True)
+
+
+def live_part(book: Book) -> Book:
+    """The part of a book that decides every later action: the last bid, the leader's highest
+    own bid and the proxies that can still bid (maximum at or above the price).
+
+    The service loads exactly this from the database instead of the whole history, so a bid
+    costs the same on the thousandth bid as on the first; a property test checks that a book
+    continued from its live part behaves as the whole book does.
+    """
+    part = Book(start_price=book.start_price, increments=book.increments, sequence=book.sequence)
+    if book.bids:
+        last = book.bids[-1]
+        own = [bid for bid in book.bids if bid.bidder == last.bidder and not bid.by_proxy]
+        best_own = max(own, key=lambda bid: bid.amount, default=None)
+        if best_own is not None and best_own is not last:
+            part.bids.append(best_own)
+        part.bids.append(last)
+    floor = book.price or 0
+    part.proxies = {
+        bidder: proxy for bidder, proxy in book.proxies.items() if proxy.maximum >= floor
+    }
+    return part

@@ -1,50 +1,276 @@
-"""Rules of the auctions package (creation from listings; bidding comes with the auctions issue)."""
+"""Rules of the auctions package: terms, deposits, bids and proxy bids, live events, closing.
+
+Every change to an auction's bidding or state takes the auction row `FOR UPDATE` first, so
+concurrent bids serialize and a bid and the close cannot cross: a bid either lands before the
+end and counts, or is refused. The engine (`engine.Book`) is loaded as its live part — the
+last bid, the leader's best own bid and the proxies still able to bid — so a bid costs the
+same however long the history. Live events are rows numbered per auction (the SSE ids) and a
+`NOTIFY` at commit wakes every API process's streams.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auctions.models import Auction, Eligibility, EligibleBidder
+from app.accounts import service as accounts
+from app.accounts.models import Organization, VerificationStatus
+from app.auctions import engine, timing
+from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
+from app.auctions.models import (
+    FINISHED,
+    LIVE,
+    Auction,
+    AuctionEvent,
+    AuctionState,
+    Bid,
+    Deposit,
+    DepositState,
+    Eligibility,
+    EligibleBidder,
+    ProxyBid,
+)
+from app.core.auth import PlatformRole, Principal
+from app.core.errors import (
+    AlreadyExists,
+    DomainError,
+    FieldError,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
 from app.core.money import Money
 from app.core.outbox import record_event
+from app.core.pagination import PageParams, paginate
+from app.deals import service as deals
+from app.deals.models import DealSource
+from app.payments.provider import PaymentProvider
+
+NOTIFY_CHANNEL = "auction_events"
+EVENTS_PAGE = 500
 
 
-async def create_from_listing(
-    session: AsyncSession,
-    *,
-    listing_id: uuid.UUID,
-    start_price: Money,
-    intent_holders: Sequence[uuid.UUID] | None,
-    now: datetime,
-) -> Auction:
-    """Create the auction a listing turns into when its window closes.
+# --- errors --------------------------------------------------------------------------------
 
-    With `intent_holders`, only they may bid (a fixed-price listing that drew two or more
-    intents, 挂牌转让 practice); without, any verified organization may.
-    """
-    auction = Auction(
-        listing_id=listing_id,
-        start_price_fen=start_price.fen,
-        eligibility=Eligibility.intent_holders
-        if intent_holders is not None
-        else Eligibility.verified,
-        created_at=now,
+
+class AuctionClosed(DomainError):
+    status, code = 409, "auction_closed"
+    detail_code = "detail.auction_closed"
+
+
+class AuctionNotOpen(DomainError):
+    status, code = 409, "auction_not_open"
+    detail_code = "detail.auction_not_open"
+
+
+class DepositRequired(DomainError):
+    status, code = 409, "deposit_required"
+    detail_code = "detail.deposit_required"
+
+
+class AlreadyLeading(DomainError):
+    status, code = 409, "already_leading"
+    detail_code = "detail.already_leading"
+
+
+class BidTooLow(DomainError):
+    """The amount is below what the rules accept now; `minimum` is the least that is."""
+
+    status, code = 409, "bid_too_low"
+    detail_code = "detail.bid_too_low"
+
+    def __init__(self, minimum: Money, *, field_name: str = "body.amount") -> None:
+        super().__init__(
+            errors=[FieldError(field_name, "bid_too_low", {"minimum": str(minimum.amount)})],
+            extensions={"minimum": minimum.to_api()},
+            minimum=str(minimum.amount),
+        )
+
+
+class ProxyMaximumTooLow(BidTooLow):
+    code = "proxy_maximum_too_low"
+    detail_code = "detail.proxy_maximum_too_low"
+
+    def __init__(self, minimum: Money) -> None:
+        super().__init__(minimum, field_name="body.maximum")
+
+
+# --- terms ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefaultTerms:
+    """Terms an auction gets when its listing's window closes; the seller or staff adjust
+    them while it is scheduled."""
+
+    start_after: timedelta = timedelta(days=3)  # time for bidders to pay their deposits
+    duration: timedelta = timedelta(days=1)
+    deposit_rate: Decimal = Decimal("0.10")
+    snipe_window: timedelta = timedelta(minutes=5)
+    extension: timedelta = timedelta(minutes=5)
+    max_extensions: int = 12
+
+
+DEFAULT_TERMS = DefaultTerms()
+
+
+@dataclass(frozen=True)
+class TermsChange:
+    """What the seller or staff may change while an auction is scheduled (None: unchanged)."""
+
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    start_price: Money | None = None
+    reserve: Money | None = None
+    clear_reserve: bool = False
+    increments: IncrementTable | None = None
+    deposit: Money | None = None
+    snipe_window: timedelta | None = None
+    extension: timedelta | None = None
+    max_extensions: int | None = None
+
+
+def increments_of(auction: Auction) -> IncrementTable:
+    data = auction.increments
+    return IncrementTable(
+        steps=tuple((int(bound), int(step)) for bound, step in data["steps"]),
+        above=int(data["above"]),
     )
-    session.add(auction)
-    await session.flush()
-    for organization_id in intent_holders or ():
-        session.add(EligibleBidder(auction_id=auction.id, organization_id=organization_id))
-    await record_event(
-        session,
-        "auction.created",
-        {"auction_id": str(auction.id), "listing_id": str(listing_id)},
-    )
+
+
+def _increments_data(table: IncrementTable) -> dict[str, Any]:
+    return {"steps": [[bound, step] for bound, step in table.steps], "above": table.above}
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuctionView:
+    """An auction with what is derived from its bids, and what the caller may see of it."""
+
+    auction: Auction
+    price: Money | None
+    leader_paddle: int | None
+    bid_count: int
+    minimum_bid: Money
+    reserve_met: bool
+    privileged: bool
+    """The seller's managers and staff: they see the reserve, the winner and the deal."""
+    deposits: list[Deposit] = field(default_factory=list)
+    """The caller's organizations' deposits."""
+    leading: bool = False
+
+
+def _is_privileged(principal: Principal, auction: Auction) -> bool:
+    return principal.is_member_of(auction.seller_organization_id) or bool(principal.platform_roles)
+
+
+async def _views(
+    session: AsyncSession, principal: Principal, auctions: Sequence[Auction]
+) -> list[AuctionView]:
+    if not auctions:
+        return []
+    ids = [auction.id for auction in auctions]
+    last_bids = {
+        row.auction_id: row
+        for row in await session.execute(
+            select(
+                Bid.auction_id,
+                Bid.amount_fen,
+                Bid.organization_id,
+                func.count().over(partition_by=Bid.auction_id).label("bid_count"),
+            )
+            .where(Bid.auction_id.in_(ids))
+            .ext(distinct_on(Bid.auction_id))
+            .order_by(Bid.auction_id, Bid.sequence.desc())
+        )
+    }
+    deposits = (
+        await session.scalars(
+            select(Deposit).where(
+                Deposit.auction_id.in_(ids),
+                or_(
+                    Deposit.organization_id.in_(list(principal.memberships)),
+                    Deposit.organization_id.in_(
+                        [row.organization_id for row in last_bids.values()]
+                    ),
+                ),
+            )
+        )
+    ).all()
+    paddles = {(d.auction_id, d.organization_id): d.paddle for d in deposits}
+    views = []
+    for auction in auctions:
+        last = last_bids.get(auction.id)
+        price = Money(last.amount_fen) if last else None
+        table = increments_of(auction)
+        minimum = (
+            auction.start_price_fen if price is None else price.fen + table.increment(price.fen)
+        )
+        views.append(
+            AuctionView(
+                auction=auction,
+                price=price,
+                leader_paddle=paddles.get((auction.id, last.organization_id)) if last else None,
+                bid_count=int(last.bid_count) if last else 0,
+                minimum_bid=Money(minimum),
+                reserve_met=price is not None
+                and (auction.reserve_fen is None or price.fen >= auction.reserve_fen),
+                privileged=_is_privileged(principal, auction),
+                deposits=[
+                    d
+                    for d in deposits
+                    if d.auction_id == auction.id and principal.is_member_of(d.organization_id)
+                ],
+                leading=last is not None and principal.is_member_of(last.organization_id),
+            )
+        )
+    return views
+
+
+async def _get(session: AsyncSession, auction_id: uuid.UUID, *, lock: bool = False) -> Auction:
+    query = select(Auction).where(Auction.id == auction_id)
+    if lock:
+        query = query.with_for_update()
+    auction = await session.scalar(query)
+    if auction is None:
+        raise NotFound()
     return auction
+
+
+async def get_auction_for(
+    session: AsyncSession, principal: Principal, auction_id: uuid.UUID
+) -> AuctionView:
+    """An auction: public to every caller (its listing was published); the reserve, the
+    winner and the deal only to the seller and staff. Raises NotFound."""
+    return (await _views(session, principal, [await _get(session, auction_id)]))[0]
+
+
+async def list_auctions(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    state: AuctionState | None = None,
+    listing_id: uuid.UUID | None = None,
+) -> tuple[list[AuctionView], str | None]:
+    """Auctions, newest first."""
+    query = select(Auction)
+    if state is not None:
+        query = query.where(Auction.state == state)
+    if listing_id is not None:
+        query = query.where(Auction.listing_id == listing_id)
+    rows, cursor = await paginate(session, query, params, key=Auction.created_at, row_id=Auction.id)
+    return await _views(session, principal, rows), cursor
 
 
 async def states_by_listing(
@@ -55,3 +281,811 @@ async def states_by_listing(
         select(Auction.listing_id, Auction.state).where(Auction.listing_id.in_(list(listing_ids)))
     )
     return {listing_id: state.value for listing_id, state in rows}
+
+
+# --- live events ---------------------------------------------------------------------------
+
+
+async def _emit(
+    session: AsyncSession, auction: Auction, kind: str, data: dict[str, Any], now: datetime
+) -> None:
+    """Add a live event; call `_notify` once after the last event of the transaction."""
+    auction.event_sequence += 1
+    session.add(
+        AuctionEvent(
+            auction_id=auction.id,
+            sequence=auction.event_sequence,
+            kind=kind,
+            data=data,
+            at=now,
+        )
+    )
+
+
+async def _notify(session: AsyncSession, auction: Auction) -> None:
+    # NOTIFY is delivered at commit, and only if the transaction commits.
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": NOTIFY_CHANNEL, "payload": f"{auction.id}:{auction.event_sequence}"},
+    )
+
+
+async def events_after(
+    session: AsyncSession, auction_id: uuid.UUID, after: int, *, limit: int = EVENTS_PAGE
+) -> list[AuctionEvent]:
+    """The live events of an auction after number `after` (for SSE and its replay)."""
+    rows = await session.scalars(
+        select(AuctionEvent)
+        .where(AuctionEvent.auction_id == auction_id, AuctionEvent.sequence > after)
+        .order_by(AuctionEvent.sequence)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def auction_state(session: AsyncSession, auction_id: uuid.UUID) -> AuctionState:
+    """An auction's state (NotFound when there is no such auction)."""
+    state = await session.scalar(select(Auction.state).where(Auction.id == auction_id))
+    if state is None:
+        raise NotFound()
+    return state
+
+
+# --- creation and terms --------------------------------------------------------------------
+
+
+async def create_from_listing(
+    session: AsyncSession,
+    *,
+    listing_id: uuid.UUID,
+    seller_organization_id: uuid.UUID,
+    start_price: Money,
+    intent_holders: Sequence[uuid.UUID] | None,
+    now: datetime,
+    terms: DefaultTerms = DEFAULT_TERMS,
+) -> Auction:
+    """Create the auction a listing turns into when its window closes, on default terms.
+
+    With `intent_holders`, only they may bid (a fixed-price listing that drew two or more
+    intents, 挂牌转让 practice); without, any verified organization may.
+    """
+    starts_at = now + terms.start_after
+    ends_at = starts_at + terms.duration
+    auction = Auction(
+        listing_id=listing_id,
+        seller_organization_id=seller_organization_id,
+        state=AuctionState.scheduled,
+        eligibility=Eligibility.intent_holders
+        if intent_holders is not None
+        else Eligibility.verified,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        scheduled_end_at=ends_at,
+        start_price_fen=start_price.fen,
+        increments=_increments_data(DEFAULT_INCREMENTS),
+        deposit_fen=start_price.times(terms.deposit_rate).fen,
+        snipe_window_seconds=int(terms.snipe_window.total_seconds()),
+        extension_seconds=int(terms.extension.total_seconds()),
+        max_extensions=terms.max_extensions,
+        extensions=0,
+        sequence=0,
+        event_sequence=0,
+        created_at=now,
+    )
+    session.add(auction)
+    await session.flush()
+    for organization_id in intent_holders or ():
+        session.add(EligibleBidder(auction_id=auction.id, organization_id=organization_id))
+    await record_event(session, "auction.created", _schedule_payload(auction))
+    return auction
+
+
+def _schedule_payload(auction: Auction) -> dict[str, Any]:
+    return {
+        "auction_id": str(auction.id),
+        "listing_id": str(auction.listing_id),
+        "starts_at": auction.starts_at.isoformat(),
+        "ends_at": auction.ends_at.isoformat(),
+    }
+
+
+def _require_organizer(principal: Principal, auction: Auction) -> None:
+    """The seller's owners and admins, or platform reviewers."""
+    if principal.has_platform_role(PlatformRole.reviewer):
+        return
+    if not principal.is_member_of(auction.seller_organization_id):
+        principal.require_platform_role(PlatformRole.reviewer)
+    principal.require_manager(auction.seller_organization_id)
+
+
+async def change_terms(
+    session: AsyncSession,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    change: TermsChange,
+    *,
+    now: datetime,
+) -> AuctionView:
+    """Change a scheduled auction's schedule, prices, increments, deposit or anti-sniping
+    (the seller's owners and admins, or platform reviewers).
+
+    Raises NotFound; Forbidden; InvalidState once the auction has started; ValidationFailed
+    naming the field for a start in the past, an end before the start, a reserve below the
+    start price, or a deposit change after a deposit was requested.
+    """
+    auction = await _get(session, auction_id, lock=True)
+    _require_organizer(principal, auction)
+    if auction.state != AuctionState.scheduled or now >= auction.starts_at:
+        raise InvalidState(detail_code="detail.auction_started")
+    starts_at = change.starts_at or auction.starts_at
+    ends_at = change.ends_at or auction.scheduled_end_at
+    if change.starts_at is not None and change.starts_at <= now:
+        raise ValidationFailed("body.starts_at", "auction_start_past")
+    if ends_at <= starts_at:
+        raise ValidationFailed("body.ends_at", "auction_end_before_start")
+    start_price = change.start_price.fen if change.start_price else auction.start_price_fen
+    reserve = (
+        None
+        if change.clear_reserve
+        else (change.reserve.fen if change.reserve else auction.reserve_fen)
+    )
+    if reserve is not None and reserve < start_price:
+        raise ValidationFailed("body.reserve", "reserve_below_start_price")
+    if change.deposit is not None and change.deposit.fen != auction.deposit_fen:
+        requested = await session.scalar(
+            select(func.count()).select_from(Deposit).where(Deposit.auction_id == auction.id)
+        )
+        if requested:
+            raise ValidationFailed("body.deposit", "deposit_already_requested")
+        auction.deposit_fen = change.deposit.fen
+    auction.starts_at = starts_at
+    auction.ends_at = auction.scheduled_end_at = ends_at
+    auction.start_price_fen = start_price
+    auction.reserve_fen = reserve
+    if change.increments is not None:
+        auction.increments = _increments_data(change.increments)
+    if change.snipe_window is not None:
+        auction.snipe_window_seconds = int(change.snipe_window.total_seconds())
+    if change.extension is not None:
+        auction.extension_seconds = int(change.extension.total_seconds())
+    if change.max_extensions is not None:
+        auction.max_extensions = change.max_extensions
+    await record_event(session, "auction.rescheduled", _schedule_payload(auction))
+    return (await _views(session, principal, [auction]))[0]
+
+
+async def cancel_auction(
+    session: AsyncSession,
+    principal: Principal,
+    provider: PaymentProvider,
+    auction_id: uuid.UUID,
+    *,
+    reason: str,
+    now: datetime,
+) -> AuctionView:
+    """Cancel an auction that has not been settled (platform reviewers), releasing every
+    deposit. Raises NotFound, Forbidden, InvalidState once it is settled or failed."""
+    principal.require_platform_role(PlatformRole.reviewer)
+    auction = await _get(session, auction_id, lock=True)
+    if auction.state in FINISHED:
+        raise InvalidState(detail_code="detail.auction_finished")
+    await _release_deposits(session, provider, auction, keep=None, now=now)
+    auction.state = AuctionState.cancelled
+    auction.cancel_reason = reason
+    auction.closed_at = auction.closed_at or now
+    await _emit(session, auction, "cancelled", {"state": "cancelled", "reason": reason}, now)
+    await _notify(session, auction)
+    await record_event(
+        session,
+        "auction.cancelled",
+        {"auction_id": str(auction.id), "listing_id": str(auction.listing_id), "reason": reason},
+    )
+    return (await _views(session, principal, [auction]))[0]
+
+
+# --- deposits ------------------------------------------------------------------------------
+
+
+async def _check_eligible(
+    session: AsyncSession, auction: Auction, organization: Organization
+) -> None:
+    if organization.id == auction.seller_organization_id:
+        raise ValidationFailed("body.organization_id", "bid_own_listing")
+    if organization.verification_status != VerificationStatus.verified:
+        raise ValidationFailed("body.organization_id", "bidder_unverified")
+    if auction.eligibility == Eligibility.intent_holders:
+        admitted = await session.scalar(
+            select(EligibleBidder.organization_id).where(
+                EligibleBidder.auction_id == auction.id,
+                EligibleBidder.organization_id == organization.id,
+            )
+        )
+        if admitted is None:
+            raise ValidationFailed("body.organization_id", "bidder_not_intent_holder")
+
+
+async def request_deposit(
+    session: AsyncSession,
+    principal: Principal,
+    provider: PaymentProvider,
+    auction_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None,
+    now: datetime,
+) -> Deposit:
+    """Open a bidder's deposit (保证金) through the payments provider and return it with the
+    payment instructions. Once confirmed, the organization may bid.
+
+    Raises NotFound; AuctionClosed after the end; ValidationFailed(organization_id) for
+    someone else's organization, the seller, an unverified or ineligible organization;
+    AlreadyExists(organization_id) for a second deposit.
+    """
+    auction = await _get(session, auction_id)
+    if auction.state not in LIVE or now >= auction.ends_at:
+        raise AuctionClosed()
+    organization = await accounts.acting_organization(session, principal, organization_id)
+    await _check_eligible(session, auction, organization)
+    existing = await session.scalar(
+        select(Deposit.id).where(
+            Deposit.auction_id == auction.id, Deposit.organization_id == organization.id
+        )
+    )
+    if existing is not None:
+        raise AlreadyExists("body.organization_id")
+    amount = Money(auction.deposit_fen)
+    hold = await provider.create_hold(amount, purpose="bzj", payer_name=organization.name)
+    deposit = Deposit(
+        auction_id=auction.id,
+        organization_id=organization.id,
+        amount_fen=amount.fen,
+        state=DepositState.pending,
+        provider=hold.provider,
+        provider_reference=hold.reference,
+        instructions=hold.instructions,
+        requested_by_id=principal.user_id,
+        created_at=now,
+    )
+    session.add(deposit)
+    await session.flush()
+    if hold.confirmed or amount.fen == 0:
+        await mark_deposit_held(session, deposit, now=now, confirmed_by_id=None)
+    await record_event(
+        session,
+        "deposit.requested",
+        {
+            "deposit_id": str(deposit.id),
+            "auction_id": str(auction.id),
+            "organization_id": str(organization.id),
+        },
+    )
+    return deposit
+
+
+async def mark_deposit_held(
+    session: AsyncSession,
+    deposit: Deposit,
+    *,
+    now: datetime,
+    confirmed_by_id: uuid.UUID | None,
+) -> Deposit:
+    """Record that the provider holds a deposit: give the bidder their number (竞买号). The one
+    path for the offline confirmation and the provider's webhook (idempotent)."""
+    if deposit.state != DepositState.pending:
+        return deposit
+    # The auction row lock numbers paddles without gaps or duplicates.
+    auction = await _get(session, deposit.auction_id, lock=True)
+    last = await session.scalar(
+        select(func.max(Deposit.paddle)).where(Deposit.auction_id == auction.id)
+    )
+    deposit.state = DepositState.held
+    deposit.paddle = (last or 0) + 1
+    deposit.confirmed_at = now
+    deposit.confirmed_by_id = confirmed_by_id
+    await record_event(
+        session,
+        "deposit.held",
+        {
+            "deposit_id": str(deposit.id),
+            "auction_id": str(auction.id),
+            "organization_id": str(deposit.organization_id),
+        },
+    )
+    return deposit
+
+
+async def confirm_deposit(
+    session: AsyncSession,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    deposit_id: uuid.UUID,
+    *,
+    now: datetime,
+) -> Deposit:
+    """Platform finance confirms that an offline deposit arrived (idempotent).
+
+    Raises Forbidden for anyone but finance staff; NotFound; InvalidState when the deposit
+    was cancelled or the auction has ended.
+    """
+    principal.require_platform_role(PlatformRole.finance)
+    deposit = await session.scalar(
+        select(Deposit)
+        .where(Deposit.id == deposit_id, Deposit.auction_id == auction_id)
+        .with_for_update()
+    )
+    if deposit is None:
+        raise NotFound()
+    if deposit.state not in {DepositState.pending, DepositState.held}:
+        raise InvalidState(detail_code="detail.deposit_settled")
+    return await mark_deposit_held(session, deposit, now=now, confirmed_by_id=principal.user_id)
+
+
+async def list_deposits(
+    session: AsyncSession, principal: Principal, auction_id: uuid.UUID
+) -> list[Deposit]:
+    """Deposits of an auction: the caller's organizations', or all of them for finance and
+    admin staff. Raises NotFound."""
+    auction = await _get(session, auction_id)
+    query = select(Deposit).where(Deposit.auction_id == auction.id).order_by(Deposit.created_at)
+    if not principal.has_platform_role(PlatformRole.finance):
+        query = query.where(Deposit.organization_id.in_(list(principal.memberships)))
+    return list((await session.scalars(query)).all())
+
+
+async def _release_deposits(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    auction: Auction,
+    *,
+    keep: uuid.UUID | None,
+    now: datetime,
+) -> Deposit | None:
+    """Release every held deposit but `keep`'s, which is applied; cancel unconfirmed ones.
+    Returns the applied deposit."""
+    deposits = (
+        await session.scalars(
+            select(Deposit).where(Deposit.auction_id == auction.id).with_for_update()
+        )
+    ).all()
+    applied = None
+    for deposit in deposits:
+        amount = Money(deposit.amount_fen)
+        if deposit.state == DepositState.pending:
+            deposit.state = DepositState.cancelled
+        elif deposit.state != DepositState.held:
+            continue
+        elif deposit.organization_id == keep:
+            await provider.capture_hold(deposit.provider_reference, amount)
+            deposit.state = DepositState.applied
+            applied = deposit
+        else:
+            await provider.release_hold(deposit.provider_reference, amount)
+            deposit.state = DepositState.released
+        deposit.settled_at = now
+        await record_event(
+            session,
+            f"deposit.{deposit.state.value}",
+            {
+                "deposit_id": str(deposit.id),
+                "auction_id": str(auction.id),
+                "organization_id": str(deposit.organization_id),
+            },
+        )
+    return applied
+
+
+# --- bidding -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BidOutcome:
+    """What one bid or proxy did: the bids it caused (its own and proxies' answers)."""
+
+    view: AuctionView
+    bids: list[Bid]
+    extended: bool
+
+
+async def _bidder(
+    session: AsyncSession,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+) -> tuple[Organization, Deposit]:
+    organization = await accounts.acting_organization(session, principal, organization_id)
+    deposit = await session.scalar(
+        select(Deposit).where(
+            Deposit.auction_id == auction_id, Deposit.organization_id == organization.id
+        )
+    )
+    if deposit is None or deposit.state != DepositState.held:
+        await _get(session, auction_id)  # NotFound before DepositRequired
+        raise DepositRequired()
+    return organization, deposit
+
+
+def _check_open(auction: Auction, now: datetime) -> None:
+    if auction.state not in LIVE or now >= auction.ends_at:
+        raise AuctionClosed(extensions={"ends_at": auction.ends_at.isoformat()})
+    if now < auction.starts_at:
+        raise AuctionNotOpen(extensions={"starts_at": auction.starts_at.isoformat()})
+
+
+async def _load_book(session: AsyncSession, auction: Auction) -> engine.Book:
+    """The live part of the auction's book (see `engine.live_part`)."""
+    book = engine.Book(
+        start_price=auction.start_price_fen,
+        increments=increments_of(auction),
+        sequence=auction.sequence,
+    )
+    last = await session.scalar(
+        select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.sequence.desc()).limit(1)
+    )
+    if last is not None:
+        best_own = await session.scalar(
+            select(Bid)
+            .where(
+                Bid.auction_id == auction.id,
+                Bid.organization_id == last.organization_id,
+                Bid.by_proxy.is_(False),
+            )
+            .order_by(Bid.amount_fen.desc())
+            .limit(1)
+        )
+        for bid in (best_own, last) if best_own is not None and best_own.id != last.id else (last,):
+            book.bids.append(
+                engine.Bid(bid.organization_id, bid.amount_fen, bid.sequence, bid.by_proxy)
+            )
+    proxies = await session.scalars(
+        select(ProxyBid).where(
+            ProxyBid.auction_id == auction.id,
+            ProxyBid.maximum_fen >= (last.amount_fen if last else 0),
+        )
+    )
+    book.proxies = {
+        proxy.organization_id: engine.Proxy(proxy.maximum_fen, proxy.sequence) for proxy in proxies
+    }
+    return book
+
+
+async def _open_if_started(session: AsyncSession, auction: Auction, now: datetime) -> bool:
+    if auction.state != AuctionState.scheduled or now < auction.starts_at:
+        return False
+    auction.state = AuctionState.open
+    await _emit(session, auction, "opened", {"state": "open"}, now)
+    await record_event(
+        session,
+        "auction.opened",
+        {
+            "auction_id": str(auction.id),
+            "listing_id": str(auction.listing_id),
+            "ends_at": auction.ends_at.isoformat(),
+        },
+    )
+    return True
+
+
+async def _record_bids(
+    session: AsyncSession,
+    principal: Principal,
+    auction: Auction,
+    book: engine.Book,
+    new_bids: Sequence[engine.Bid],
+    own_deposit: Deposit,
+    now: datetime,
+) -> tuple[list[Bid], bool]:
+    """Store what the engine did; extend the end (anti-sniping); emit the live events."""
+    auction.sequence = book.sequence
+    rows = [
+        Bid(
+            auction_id=auction.id,
+            organization_id=bid.bidder,
+            amount_fen=bid.amount,
+            sequence=bid.sequence,
+            by_proxy=bid.by_proxy,
+            placed_by_id=principal.user_id
+            if bid.bidder == own_deposit.organization_id and not bid.by_proxy
+            else None,
+            placed_at=now,
+        )
+        for bid in new_bids
+    ]
+    session.add_all(rows)
+    extended = False
+    if rows:
+        extension = timing.after_bid(
+            ends_at=auction.ends_at,
+            bid_at=now,
+            window=timedelta(seconds=auction.snipe_window_seconds),
+            extension=timedelta(seconds=auction.extension_seconds),
+            extensions=auction.extensions,
+            max_extensions=auction.max_extensions,
+        )
+        extended = extension.ends_at != auction.ends_at
+        auction.ends_at, auction.extensions = extension.ends_at, extension.extensions
+        paddles = await _paddles(session, auction.id, {bid.bidder for bid in new_bids})
+        for row in rows:
+            await _emit(
+                session,
+                auction,
+                "bid",
+                {
+                    "amount": Money(row.amount_fen).to_api(),
+                    "paddle": paddles.get(row.organization_id),
+                    "by_proxy": row.by_proxy,
+                    "placed_at": now.isoformat(),
+                },
+                now,
+            )
+        price = book.price
+        assert price is not None
+        await _emit(
+            session,
+            auction,
+            "price",
+            {
+                "price": Money(price).to_api(),
+                "minimum_bid": Money(book.minimum_next()).to_api(),
+                "leader_paddle": paddles.get(book.leader),
+                "reserve_met": auction.reserve_fen is None or price >= auction.reserve_fen,
+            },
+            now,
+        )
+        if extended:
+            await _emit(
+                session,
+                auction,
+                "extended",
+                {"ends_at": auction.ends_at.isoformat(), "extensions": auction.extensions},
+                now,
+            )
+        await record_event(
+            session,
+            "auction.bid_placed",
+            {
+                "auction_id": str(auction.id),
+                "listing_id": str(auction.listing_id),
+                "price": Money(price).to_api(),
+                "bids": len(rows),
+                "ends_at": auction.ends_at.isoformat(),
+            },
+        )
+        if extended:
+            await record_event(
+                session,
+                "auction.extended",
+                {
+                    "auction_id": str(auction.id),
+                    "listing_id": str(auction.listing_id),
+                    "ends_at": auction.ends_at.isoformat(),
+                },
+            )
+    if auction.event_sequence:
+        await _notify(session, auction)
+    return rows, extended
+
+
+async def _paddles(
+    session: AsyncSession, auction_id: uuid.UUID, organizations: Iterable[Any]
+) -> dict[Any, int | None]:
+    rows = await session.execute(
+        select(Deposit.organization_id, Deposit.paddle).where(
+            Deposit.auction_id == auction_id, Deposit.organization_id.in_(list(organizations))
+        )
+    )
+    return {organization_id: paddle for organization_id, paddle in rows}
+
+
+async def place_bid(
+    session: AsyncSession,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None,
+    amount: Money,
+    now: datetime,
+) -> BidOutcome:
+    """Bid `amount` for the caller's organization; proxies answer at once.
+
+    Raises NotFound; ValidationFailed(organization_id) for someone else's organization;
+    DepositRequired without a confirmed deposit; AuctionNotOpen before the start;
+    AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum.
+    """
+    organization, deposit = await _bidder(session, principal, auction_id, organization_id)
+    auction = await _get(session, auction_id, lock=True)
+    _check_open(auction, now)
+    await _open_if_started(session, auction, now)
+    book = await _load_book(session, auction)
+    try:
+        new_bids = book.place_bid(organization.id, amount.fen)
+    except engine.BidTooLow as low:
+        raise BidTooLow(Money(low.minimum)) from None
+    except engine.AlreadyLeading:
+        raise AlreadyLeading() from None
+    rows, extended = await _record_bids(session, principal, auction, book, new_bids, deposit, now)
+    return BidOutcome((await _views(session, principal, [auction]))[0], rows, extended)
+
+
+async def set_proxy(
+    session: AsyncSession,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None,
+    maximum: Money,
+    now: datetime,
+) -> tuple[ProxyBid, BidOutcome]:
+    """Set (or raise) the caller's organization's proxy maximum (代理出价); the engine bids on
+    its behalf at once if it can. Raises as `place_bid`, with ProxyMaximumTooLow for a
+    maximum below the next acceptable bid (or, for the leader, not above their current one).
+    """
+    organization, deposit = await _bidder(session, principal, auction_id, organization_id)
+    auction = await _get(session, auction_id, lock=True)
+    _check_open(auction, now)
+    await _open_if_started(session, auction, now)
+    book = await _load_book(session, auction)
+    try:
+        new_bids = book.set_proxy(organization.id, maximum.fen)
+    except engine.BidTooLow as low:
+        raise ProxyMaximumTooLow(Money(low.minimum)) from None
+    proxy = await session.get(ProxyBid, (auction.id, organization.id))
+    if proxy is None:
+        proxy = ProxyBid(auction_id=auction.id, organization_id=organization.id)
+        session.add(proxy)
+    proxy.maximum_fen = maximum.fen
+    proxy.sequence = book.proxies[organization.id].sequence
+    proxy.set_by_id = principal.user_id
+    proxy.set_at = now
+    rows, extended = await _record_bids(session, principal, auction, book, new_bids, deposit, now)
+    return proxy, BidOutcome((await _views(session, principal, [auction]))[0], rows, extended)
+
+
+async def list_proxies(
+    session: AsyncSession, principal: Principal, auction_id: uuid.UUID
+) -> list[ProxyBid]:
+    """The caller's organizations' proxy maximums on an auction (private to them)."""
+    await _get(session, auction_id)
+    rows = await session.scalars(
+        select(ProxyBid).where(
+            ProxyBid.auction_id == auction_id,
+            ProxyBid.organization_id.in_(list(principal.memberships)),
+        )
+    )
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class BidView:
+    bid: Bid
+    paddle: int | None
+    mine: bool
+
+
+async def list_bids(
+    session: AsyncSession, principal: Principal, auction_id: uuid.UUID, params: PageParams
+) -> tuple[list[BidView], str | None]:
+    """The accepted bids, newest first, by paddle number (bidders stay anonymous)."""
+    await _get(session, auction_id)
+    query = select(Bid).where(Bid.auction_id == auction_id)
+    rows, cursor = await paginate(session, query, params, key=Bid.sequence, row_id=Bid.id)
+    paddles = await _paddles(session, auction_id, {row.organization_id for row in rows})
+    return [
+        BidView(row, paddles.get(row.organization_id), principal.is_member_of(row.organization_id))
+        for row in rows
+    ], cursor
+
+
+# --- opening, closing, settling (the worker) ------------------------------------------------
+
+
+async def open_if_due(session: AsyncSession, auction_id: uuid.UUID, *, now: datetime) -> bool:
+    """Open a scheduled auction whose start has come (idempotent)."""
+    auction = await _get(session, auction_id, lock=True)
+    if now >= auction.ends_at or not await _open_if_started(session, auction, now):
+        return False
+    await _notify(session, auction)
+    return True
+
+
+async def close_if_due(session: AsyncSession, auction_id: uuid.UUID, *, now: datetime) -> bool:
+    """End the bidding of an auction whose end (after extensions) has passed (idempotent:
+    False when not yet due or already closed)."""
+    auction = await _get(session, auction_id, lock=True)
+    if auction.state not in LIVE or now < auction.ends_at:
+        return False
+    book = await _load_book(session, auction)
+    sale = timing.hammer(book, auction.reserve_fen)
+    auction.state = AuctionState.closed
+    auction.closed_at = now
+    data = {
+        "state": "closed",
+        "sold": sale is not None,
+        "price": Money(book.price).to_api() if book.price is not None else None,
+    }
+    await _emit(session, auction, "closed", data, now)
+    await _notify(session, auction)
+    await record_event(
+        session,
+        "auction.closed",
+        {"auction_id": str(auction.id), "listing_id": str(auction.listing_id), **data},
+    )
+    return True
+
+
+async def settle(
+    session: AsyncSession, provider: PaymentProvider, auction_id: uuid.UUID, *, now: datetime
+) -> AuctionState | None:
+    """Settle a closed auction exactly once: the highest bid at or above the reserve wins, the
+    winner's deposit is applied to the price and a deal opened at the hammer price (落槌价);
+    every other deposit is released. Without such a bid the auction fails (流拍). Returns the
+    new state, or None when there was nothing to settle."""
+    auction = await _get(session, auction_id, lock=True)
+    if auction.state != AuctionState.closed:
+        return None
+    sale = timing.hammer(await _load_book(session, auction), auction.reserve_fen)
+    winner = uuid.UUID(str(sale.winner)) if sale is not None else None
+    applied = await _release_deposits(session, provider, auction, keep=winner, now=now)
+    auction.settled_at = now
+    payload: dict[str, Any] = {"auction_id": str(auction.id), "listing_id": str(auction.listing_id)}
+    if sale is None or winner is None:
+        auction.state = AuctionState.failed
+        await _emit(session, auction, "failed", {"state": "failed"}, now)
+        await record_event(session, "auction.failed", payload)
+    else:
+        deal = await deals.open_deal(
+            session,
+            source=DealSource.auction,
+            listing_id=auction.listing_id,
+            seller_organization_id=auction.seller_organization_id,
+            buyer_organization_id=winner,
+            price=Money(sale.price),
+            deposit_applied=Money(applied.amount_fen if applied else 0),
+            now=now,
+        )
+        auction.state = AuctionState.settled
+        auction.winner_organization_id = winner
+        auction.hammer_price_fen = sale.price
+        auction.deal_id = deal.id
+        await _emit(
+            session,
+            auction,
+            "settled",
+            {"state": "settled", "price": Money(sale.price).to_api()},
+            now,
+        )
+        await record_event(
+            session,
+            "auction.settled",
+            {**payload, "deal_id": str(deal.id), "price": Money(sale.price).to_api()},
+        )
+    await _notify(session, auction)
+    return auction.state
+
+
+async def next_step_at(session: AsyncSession, auction_id: uuid.UUID) -> datetime | None:
+    """When the worker should look at the auction next: its start, its end, or None when it
+    needs nothing more from the clock."""
+    auction = await session.get(Auction, auction_id)
+    if auction is None or auction.state in FINISHED:
+        return None
+    if auction.state == AuctionState.scheduled:
+        return auction.starts_at
+    return auction.ends_at
+
+
+async def due_auctions(
+    session: AsyncSession, now: datetime, *, limit: int = 500
+) -> list[uuid.UUID]:
+    """Auctions needing the worker now: to open, to close, or closed and not yet settled."""
+    rows = await session.scalars(
+        select(Auction.id)
+        .where(
+            or_(
+                (Auction.state == AuctionState.scheduled) & (Auction.starts_at <= now),
+                Auction.state.in_(list(LIVE)) & (Auction.ends_at <= now),
+                Auction.state == AuctionState.closed,
+            )
+        )
+        .order_by(Auction.ends_at)
+        .limit(limit)
+    )
+    return list(rows.all())

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     )
     meili_url: str | None = None
     meili_key: SecretStr | None = None
+    bank_account_name: str = Field(
+        default="技术交易市场（示例）",
+        description="Offline payments: the receiving account's name.",
+    )
+    bank_name: str = "示例银行呼和浩特分行"
+    bank_account_number: str = "0000 0000 0000 0000 000"
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
 

@@ -196,6 +196,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "field.money_negative": ("金额不能为负数", "The amount must not be negative"),
     "field.money_currency": ("币种必须是 CNY", "The currency must be CNY"),
+    "field.money_not_positive": ("金额必须大于零", "The amount must be above zero"),
     "field.money_too_large": ("金额超出允许范围", "The amount is too large"),
     "field.patent_number_format": (
         "专利申请号格式应为 12 位（或 2003 年前 8 位）数字加校验位，如 202310123456.7",
@@ -294,6 +295,78 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.platform_kind": (
         "平台机构不能通过接口创建",
         "Platform organizations cannot be created through the API",
+    ),
+    "auction_closed": ("竞价已结束", "The auction has ended"),
+    "auction_not_open": ("竞价尚未开始", "The auction has not started"),
+    "deposit_required": ("需要先缴纳保证金", "A confirmed deposit is required"),
+    "already_leading": ("你已是最高出价人", "You are already the highest bidder"),
+    "bid_too_low": ("出价低于当前最低可接受价", "The bid is below the minimum"),
+    "proxy_maximum_too_low": ("代理出价上限过低", "The proxy maximum is too low"),
+    "idempotency_key_reused": (
+        "该幂等键已用于另一个请求",
+        "This Idempotency-Key was used with a different request",
+    ),
+    "detail.auction_closed": (
+        "竞价已结束或已取消，不再接受出价和保证金",
+        "The auction has ended or was cancelled; no more bids or deposits",
+    ),
+    "detail.auction_not_open": ("竞价尚未开始", "Bidding has not started yet"),
+    "detail.deposit_required": (
+        "出价前须缴纳保证金并经平台确认",
+        "Bidding needs a deposit confirmed by the platform",
+    ),
+    "detail.already_leading": (
+        "你的出价已领先，无需再次出价",
+        "Your bid leads already; you need not bid against yourself",
+    ),
+    "detail.bid_too_low": ("出价至少为 {minimum} 元", "The bid must be at least {minimum} CNY"),
+    "detail.proxy_maximum_too_low": (
+        "代理出价上限至少为 {minimum} 元",
+        "The proxy maximum must be at least {minimum} CNY",
+    ),
+    "detail.auction_started": (
+        "竞价已开始，不能再修改条件",
+        "The auction has started; its terms can no longer change",
+    ),
+    "detail.auction_finished": ("竞价已完成，不能取消", "The auction is finished"),
+    "detail.deposit_settled": (
+        "该保证金已处理（转付、退还或取消）",
+        "The deposit was already applied, released or cancelled",
+    ),
+    "detail.idempotency_key_reused": (
+        "同一幂等键只能用于同样的请求；新的请求请使用新的键",
+        "Use a new Idempotency-Key for a different request",
+    ),
+    "field.bid_too_low": ("出价至少为 {minimum} 元", "At least {minimum} CNY"),
+    "field.idempotency_key_reused": (
+        "该键已用于不同的请求",
+        "This key was used with a different request",
+    ),
+    "field.bid_own_listing": ("不能参与本组织挂牌的竞价", "You cannot bid on your own listing"),
+    "field.bidder_unverified": (
+        "组织通过认证后才能参与竞价",
+        "The organization must be verified to bid",
+    ),
+    "field.bidder_not_intent_holder": (
+        "本场竞价仅限登记了受让意向的组织参加",
+        "Only organizations that registered intent may bid in this auction",
+    ),
+    "field.auction_start_past": ("开始时间必须晚于当前时间", "The start must be in the future"),
+    "field.auction_end_before_start": (
+        "结束时间必须晚于开始时间",
+        "The end must be after the start",
+    ),
+    "field.reserve_below_start_price": (
+        "保留价不能低于起拍价",
+        "The reserve must not be below the start price",
+    ),
+    "field.deposit_already_requested": (
+        "已有竞买人申请保证金，不能再修改金额",
+        "Deposits were already requested; the amount can no longer change",
+    ),
+    "field.increments_order": (
+        "加价幅度须按价格上限递增，最后一档不填上限",
+        "Steps must ascend by `below`, the last one without `below`",
     ),
     "field.expiry_past": ("过期时间必须晚于当前时间", "The expiry must be in the future"),
 }

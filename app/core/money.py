@@ -145,3 +145,13 @@ def _require_non_negative(value: Money) -> Money:
 
 NonNegativeMoney = Annotated[Money, AfterValidator(_require_non_negative)]
 """Money that may be zero but never below: prices, deposits, amounts received."""
+
+
+def _require_positive(value: Money) -> Money:
+    if value.fen <= 0:
+        raise PydanticCustomError("money_not_positive", "amount must be above zero")
+    return value
+
+
+PositiveMoney = Annotated[Money, AfterValidator(_require_positive)]
+"""Money above zero: bids, maximums, reserves."""

@@ -48,19 +48,26 @@ class Page(BaseModel, Generic[T]):
     )
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+SortKey = datetime | int
+
+
+def encode_cursor(key: SortKey, row_id: uuid.UUID) -> str:
+    raw = json.dumps([key if isinstance(key, int) else key.isoformat(), str(row_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[SortKey, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        instant = datetime.fromisoformat(created)
-        if instant.tzinfo is None:
-            raise ValueError("naive cursor")
-        return instant, uuid.UUID(row_id)
+        raw_key, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key: SortKey
+        if isinstance(raw_key, int) and not isinstance(raw_key, bool):
+            key = raw_key
+        else:
+            key = datetime.fromisoformat(raw_key)
+            if key.tzinfo is None:
+                raise ValueError("naive cursor")
+        return key, uuid.UUID(row_id)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
         raise ValidationFailed("query.cursor", "cursor_invalid") from None
 
@@ -70,18 +77,19 @@ async def paginate(
     statement: Select[M],
     params: PageParams,
     *,
-    created_at: InstrumentedAttribute[datetime],
+    key: InstrumentedAttribute[datetime] | InstrumentedAttribute[int],
     row_id: InstrumentedAttribute[uuid.UUID],
 ) -> tuple[Sequence[M], str | None]:
-    """Rows of `statement` newest first, one page after `params.cursor`, and the next cursor."""
+    """Rows of `statement` by `key` descending (newest first), one page after
+    `params.cursor`, and the next cursor."""
     if params.cursor:
-        after_created, after_id = decode_cursor(params.cursor)
-        statement = statement.where(tuple_(created_at, row_id) < tuple_(after_created, after_id))
-    statement = statement.order_by(created_at.desc(), row_id.desc()).limit(params.limit + 1)
+        after_key, after_id = decode_cursor(params.cursor)
+        statement = statement.where(tuple_(key, row_id) < tuple_(after_key, after_id))
+    statement = statement.order_by(key.desc(), row_id.desc()).limit(params.limit + 1)
     rows: Sequence[M] = list((await session.scalars(statement)).all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last: Any = rows[-1]
-        next_cursor = encode_cursor(last.created_at, last.id)
+        next_cursor = encode_cursor(getattr(last, key.key), last.id)
     return rows, next_cursor

@@ -37,6 +37,8 @@ class Deal(IdMixin, Base):
     )
     price_fen: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
+    deposit_applied_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The winner's auction deposit (保证金), applied towards the price."""
     source: Mapped[DealSource] = mapped_column(pg_enum(DealSource, "deal_source"))
     state: Mapped[DealState] = mapped_column(
         pg_enum(DealState, "deal_state"), default=DealState.open

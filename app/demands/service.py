@@ -89,7 +89,7 @@ async def list_demands(
         query = query.where(
             (Demand.field_code == field) | Demand.field_code.startswith(field + ".")
         )
-    return await paginate(session, query, params, created_at=Demand.created_at, row_id=Demand.id)
+    return await paginate(session, query, params, key=Demand.created_at, row_id=Demand.id)
 
 
 async def match_demand(

@@ -28,6 +28,7 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import service as deals
+from app.deals.models import DealSource
 from app.listings.models import (
     Intent,
     Listing,
@@ -139,9 +140,7 @@ async def list_listings(
         query = query.where(Listing.state == state)
     if organization_id is not None:
         query = query.where(Listing.organization_id == organization_id)
-    rows, cursor = await paginate(
-        session, query, params, created_at=Listing.created_at, row_id=Listing.id
-    )
+    rows, cursor = await paginate(session, query, params, key=Listing.created_at, row_id=Listing.id)
     return await _views(session, rows), cursor
 
 
@@ -395,20 +394,6 @@ async def withdraw_listing(
 # --- intents -----------------------------------------------------------------------------
 
 
-async def _intending_organization(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID | None
-) -> Organization:
-    if organization_id is None:
-        candidates = await accounts.organizations_by_id(session, principal.memberships)
-        enterprises = [o for o in candidates.values() if o.kind == OrganizationKind.enterprise]
-        if len(enterprises) != 1:
-            raise ValidationFailed("body.organization_id", "missing")
-        return enterprises[0]
-    if not principal.is_member_of(organization_id):
-        raise ValidationFailed("body.organization_id", "not_your_organization")
-    return (await accounts.organizations_by_id(session, [organization_id]))[organization_id]
-
-
 async def register_intent(
     session: AsyncSession,
     principal: Principal,
@@ -426,7 +411,9 @@ async def register_intent(
     """
     # The listing row lock orders this against the window close: see the module docstring.
     listing = await _get_visible(session, principal, listing_id, lock=True)
-    organization = await _intending_organization(session, principal, organization_id)
+    organization = await accounts.acting_organization(
+        session, principal, organization_id, default_kind=OrganizationKind.enterprise
+    )
     if organization.kind != OrganizationKind.enterprise:
         raise ValidationFailed("body.organization_id", "intent_enterprise_only")
     if organization.verification_status != VerificationStatus.verified:
@@ -541,7 +528,12 @@ async def close_publication_window(
     if listing.mode == ListingMode.auction:
         assert price is not None
         await auctions.create_from_listing(
-            session, listing_id=listing.id, start_price=price, intent_holders=None, now=now
+            session,
+            listing_id=listing.id,
+            seller_organization_id=listing.organization_id,
+            start_price=price,
+            intent_holders=None,
+            now=now,
         )
         outcome = ListingOutcome.to_auction
     elif not holders:
@@ -550,8 +542,9 @@ async def close_publication_window(
         outcome = ListingOutcome.to_contract
     elif len(holders) == 1:
         assert price is not None
-        await deals.open_from_listing(
+        await deals.open_deal(
             session,
+            source=DealSource.fixed_price_listing,
             listing_id=listing.id,
             seller_organization_id=listing.organization_id,
             buyer_organization_id=holders[0],
@@ -562,7 +555,12 @@ async def close_publication_window(
     else:
         assert price is not None
         await auctions.create_from_listing(
-            session, listing_id=listing.id, start_price=price, intent_holders=holders, now=now
+            session,
+            listing_id=listing.id,
+            seller_organization_id=listing.organization_id,
+            start_price=price,
+            intent_holders=holders,
+            now=now,
         )
         outcome = ListingOutcome.to_auction
     listing.outcome = outcome

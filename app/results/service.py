@@ -121,7 +121,7 @@ async def list_results(
         query = query.where(
             (Result.field_code == field_code) | Result.field_code.startswith(field_code + ".")
         )
-    return await paginate(session, query, params, created_at=Result.created_at, row_id=Result.id)
+    return await paginate(session, query, params, key=Result.created_at, row_id=Result.id)
 
 
 async def replace_result(

@@ -1,0 +1,175 @@
+"""API shapes of the auctions package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from app.accounts.schemas import Reason, Strict
+from app.auctions.increments import IncrementTable
+from app.auctions.models import AuctionState, DepositState, Eligibility
+from app.core.money import Money, NonNegativeMoney, PositiveMoney
+
+
+class IncrementStep(BaseModel):
+    """Below `below` (or above every step when null), each bid adds at least `increment`."""
+
+    below: PositiveMoney | None = None
+    increment: PositiveMoney
+
+
+def increment_table(steps: list[IncrementStep]) -> IncrementTable:
+    return IncrementTable(
+        steps=tuple((step.below.fen, step.increment.fen) for step in steps[:-1] if step.below),
+        above=steps[-1].increment.fen,
+    )
+
+
+def increment_steps(table: IncrementTable) -> list[IncrementStep]:
+    return [
+        *(IncrementStep(below=Money(bound), increment=Money(step)) for bound, step in table.steps),
+        IncrementStep(below=None, increment=Money(table.above)),
+    ]
+
+
+class AntiSniping(BaseModel):
+    """A bid in the last `window_seconds` moves the end to the bid's time plus
+    `extension_seconds`, at most `max_extensions` times (防狙击延时)."""
+
+    window_seconds: int = Field(ge=0, le=3600)
+    extension_seconds: int = Field(ge=0, le=3600)
+    max_extensions: int = Field(ge=0, le=100)
+
+
+class DepositOut(BaseModel):
+    id: uuid.UUID
+    auction_id: uuid.UUID
+    organization_id: uuid.UUID
+    amount: Money
+    state: DepositState
+    provider: str
+    reference: str = Field(description="Put this in the transfer's remark (附言).")
+    instructions: dict[str, Any]
+    paddle: int | None = Field(description="Your bidder number (竞买号) once confirmed.")
+    created_at: datetime
+    confirmed_at: datetime | None
+    settled_at: datetime | None
+
+
+class AuctionOut(BaseModel):
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    seller_organization_id: uuid.UUID
+    state: AuctionState
+    eligibility: Eligibility
+    starts_at: datetime
+    ends_at: datetime = Field(description="The current end, after anti-sniping extensions.")
+    scheduled_end_at: datetime
+    extensions: int
+    start_price: Money
+    current_price: Money | None = Field(description="The last accepted bid; null before any.")
+    minimum_bid: Money = Field(description="The least the next bid may be.")
+    bid_count: int
+    leader_paddle: int | None
+    reserve_met: bool
+    reserve: Money | None = Field(
+        description="Hidden reserve (保留价): shown to the seller and staff only."
+    )
+    increments: list[IncrementStep]
+    deposit: Money
+    anti_sniping: AntiSniping
+    cancel_reason: str | None
+    closed_at: datetime | None
+    settled_at: datetime | None
+    hammer_price: Money | None
+    winner_organization_id: uuid.UUID | None = Field(
+        description="Shown to the seller, the winner and staff."
+    )
+    deal_id: uuid.UUID | None
+    your_deposits: list[DepositOut] = Field(
+        description="Your organizations' deposits on this auction."
+    )
+    you_lead: bool
+
+
+class TermsUpdate(Strict):
+    """Fields to change while the auction is scheduled; omitted fields stay as they are,
+    `reserve: null` removes the reserve."""
+
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    start_price: PositiveMoney | None = None
+    reserve: PositiveMoney | None = None
+    increments: list[IncrementStep] | None = Field(default=None, min_length=1, max_length=20)
+    deposit: NonNegativeMoney | None = None
+    anti_sniping: AntiSniping | None = None
+
+    @field_validator("increments")
+    @classmethod
+    def _steps_ascend(cls, steps: list[IncrementStep] | None) -> list[IncrementStep] | None:
+        if steps is None:
+            return None
+        bounds = [step.below for step in steps[:-1]]
+        if (
+            any(bound is None for bound in bounds)
+            or steps[-1].below is not None
+            or [b.fen for b in bounds if b] != sorted({b.fen for b in bounds if b})
+        ):
+            raise PydanticCustomError(
+                "increments_order",
+                "steps must ascend by `below`, the last one without `below`",
+            )
+        return steps
+
+
+class Cancellation(Strict):
+    reason: Reason
+
+
+class DepositCreate(Strict):
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="The bidding organization; defaults to your only one."
+    )
+
+
+class BidCreate(Strict):
+    amount: PositiveMoney
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="The bidding organization; defaults to your only one."
+    )
+
+
+class ProxyCreate(Strict):
+    maximum: PositiveMoney = Field(description="The most the engine may bid for you.")
+    organization_id: uuid.UUID | None = None
+
+
+class BidOut(BaseModel):
+    sequence: int
+    amount: Money
+    paddle: int | None = Field(description="The bidder's number (竞买号): bidders are anonymous.")
+    by_proxy: bool
+    mine: bool
+    placed_at: datetime
+
+
+class BidPlaced(BaseModel):
+    """The auction after the bid, and every bid it caused (proxies answer at once)."""
+
+    auction: AuctionOut
+    bids: list[BidOut]
+    extended: bool = Field(description="True when the bid moved the end (anti-sniping).")
+
+
+class ProxyOut(BaseModel):
+    organization_id: uuid.UUID
+    maximum: Money
+    set_at: datetime
+
+
+class ProxySet(BidPlaced):
+    proxy: ProxyOut

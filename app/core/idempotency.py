@@ -1,0 +1,186 @@
+"""Idempotency keys: a POST retried with the same `Idempotency-Key` gets the first answer.
+
+The key is claimed with an INSERT in the request's own transaction, before the work: a second
+request with the same key waits on that row until the first commits, then replays its stored
+answer. The answer is stored in the same transaction as the change it reports, so a change is
+never made twice and never reported without having been made. A request that fails stores
+nothing (its transaction rolls back), so retrying it runs it again. Keys live 24 hours.
+
+Routes use it explicitly, so a reader sees it:
+
+    await idempotency.claim(caller)
+    ...
+    return await idempotency.remember(answer, status_code=201)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import String, delete, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.auth import Principal
+from app.core.clock import Now
+from app.core.db import Base, Session
+from app.core.errors import Conflict, DomainError, FieldError
+
+KEY_LIFETIME = timedelta(hours=24)
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+class IdempotencyKey(Base):
+    """A claimed key and, once the request committed, the answer it got."""
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(60), primary_key=True)
+    """Who used the key ("user:<id>" or "api_key:<id>"): keys of different callers never meet."""
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the method, path and canonical body."""
+    status_code: Mapped[int | None]
+    response: Mapped[Any | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime]
+
+
+class IdempotencyKeyReused(DomainError):
+    status, code = 422, "idempotency_key_reused"
+    detail_code = "detail.idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldError("header.idempotency-key", "idempotency_key_reused")])
+
+
+class Replay(Exception):
+    """Raised by `claim` when the key has an answer already; answered by `replay_response`."""
+
+    def __init__(self, status_code: int, body: Any) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+        self.body = body
+
+
+def _owner(principal: Principal) -> str:
+    if principal.api_key_id is not None:
+        return f"api_key:{principal.api_key_id}"
+    return f"user:{principal.user_id}"
+
+
+def _canonical(body: bytes) -> bytes:
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return body
+
+
+class Idempotency:
+    """The Idempotency-Key of one request (or none: then every call runs)."""
+
+    def __init__(
+        self, session: AsyncSession, key: str | None, fingerprint: str, now: datetime
+    ) -> None:
+        self.session = session
+        self.key = key
+        self.fingerprint = fingerprint
+        self.now = now
+        self.owner: str | None = None
+
+    async def claim(self, principal: Principal) -> None:
+        """Claim the key for this request, or raise Replay with the stored answer, or
+        IdempotencyKeyReused when the key came with a different request."""
+        if self.key is None:
+            return
+        self.owner = _owner(principal)
+        claimed = await self.session.scalar(
+            insert(IdempotencyKey)
+            .values(
+                owner=self.owner,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                created_at=self.now,
+            )
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.key)
+        )
+        if claimed is not None:
+            return
+        existing = await self.session.scalar(
+            select(IdempotencyKey)
+            .where(IdempotencyKey.owner == self.owner, IdempotencyKey.key == self.key)
+            .with_for_update()
+        )
+        assert existing is not None  # the conflicting row committed before our insert returned
+        if existing.created_at <= self.now - KEY_LIFETIME:
+            existing.fingerprint = self.fingerprint
+            existing.created_at = self.now
+            existing.status_code = existing.response = None
+            return
+        if existing.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused()
+        if existing.status_code is None:
+            # Committed without an answer (a route that forgot `remember`): running it again
+            # could repeat the change, so refuse.
+            raise Conflict()
+        raise Replay(existing.status_code, existing.response)
+
+    async def remember(self, answer: Answer, *, status_code: int) -> Answer:
+        """Store the answer with the key (in the request's transaction) and return it."""
+        if self.key is not None and self.owner is not None:
+            row = await self.session.get(IdempotencyKey, (self.owner, self.key))
+            assert row is not None
+            row.status_code = status_code
+            row.response = answer.model_dump(mode="json")
+        return answer
+
+
+async def _idempotency(
+    request: Request,
+    session: Session,
+    now: Now,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Retry-safe key (printable ASCII, ≤ 255): the same key and body within "
+            "24 h returns the first answer; the same key with another body is a 422.",
+        ),
+    ] = None,
+) -> Idempotency:
+    body = await request.body()
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), _canonical(body)):
+        digest.update(part + b"\0")
+    return Idempotency(session, idempotency_key, digest.hexdigest(), now)
+
+
+IdempotencyOf = Annotated[Idempotency, Depends(_idempotency)]
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    """Forget keys older than their lifetime."""
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEY_LIFETIME)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _replay_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Replay)
+    return JSONResponse(
+        exc.body, status_code=exc.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def install_replay_handler(app: FastAPI) -> None:
+    app.add_exception_handler(Replay, _replay_handler)

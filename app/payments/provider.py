@@ -1,0 +1,98 @@
+"""The payments provider protocol, and the offline provider (bank transfer, 线下转账).
+
+A provider moves money; our tables say what the money is for. Deposits (保证金) are holds:
+`create_hold` tells the payer how to pay, the hold is confirmed (offline: by platform finance
+staff who see the transfer arrive; Stripe: by the PaymentIntent's webhook), and at the end of
+the auction it is captured (applied to the winner's price) or released. Payments for deals,
+refunds and payouts join this protocol with the deals and rewards packages.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.core.config import Settings
+from app.core.money import Money
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A hold the provider has opened: its reference and what the payer must do."""
+
+    provider: str
+    reference: str
+    instructions: dict[str, Any] = field(default_factory=dict)
+    confirmed: bool = False
+    """True when the provider holds the money already (nothing left for the payer to do)."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_hold(self, amount: Money, *, purpose: str, payer_name: str) -> Hold:
+        """Open a hold of `amount` and say how to pay it."""
+        ...
+
+    async def capture_hold(self, reference: str, amount: Money) -> None:
+        """Take the held money (the winner's deposit applied to the price)."""
+        ...
+
+    async def release_hold(self, reference: str, amount: Money) -> None:
+        """Give the held money back."""
+        ...
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    """The platform's account that receives transfers."""
+
+    name: str
+    bank: str
+    number: str
+
+
+class OfflineProvider:
+    """Bank transfer: the payer transfers with a unique reference in the remark (附言), finance
+    staff confirm receipt in the API, releases are paid back by transfer. Nothing here talks to a
+    bank, so capture and release only need recording, which the caller's tables do."""
+
+    name = "offline"
+
+    def __init__(self, account: BankAccount) -> None:
+        self.account = account
+
+    async def create_hold(self, amount: Money, *, purpose: str, payer_name: str) -> Hold:
+        reference = f"{purpose.upper()}-{secrets.token_hex(5).upper()}"
+        return Hold(
+            provider=self.name,
+            reference=reference,
+            instructions={
+                "method": "bank_transfer",
+                "account_name": self.account.name,
+                "bank": self.account.bank,
+                "account_number": self.account.number,
+                "amount": amount.to_api(),
+                "remark": reference,
+                "payer": payer_name,
+            },
+        )
+
+    async def capture_hold(self, reference: str, amount: Money) -> None:
+        return None
+
+    async def release_hold(self, reference: str, amount: Money) -> None:
+        return None
+
+
+def provider_for(settings: Settings) -> PaymentProvider:
+    """The configured provider. The Stripe provider joins with the payments issue; until then
+    every deployment takes deposits by bank transfer."""
+    return OfflineProvider(
+        BankAccount(
+            name=settings.bank_account_name,
+            bank=settings.bank_name,
+            number=settings.bank_account_number,
+        )
+    )
