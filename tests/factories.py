@@ -22,12 +22,12 @@ from app.accounts.models import (
     User,
     VerificationStatus,
 )
+from app.auctions import service as auctions
+from app.auctions.models import Auction, Deposit, DepositState
 from app.core import security
 from app.core.auth import ALL_SCOPES, MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.core.money import Money
-from app.auctions import service as auctions
-from app.auctions.models import Auction, Deposit, DepositState
 from app.listings.models import (
     Intent,
     Listing,

@@ -690,6 +690,7 @@ async def _bidder(
     principal: Principal,
     auction_id: uuid.UUID,
     organization_id: uuid.UUID | None,
+    now: datetime,
 ) -> tuple[Organization, Deposit]:
     organization = await accounts.acting_organization(session, principal, organization_id)
     deposit = await session.scalar(
@@ -698,14 +699,19 @@ async def _bidder(
         )
     )
     if deposit is None or deposit.state != DepositState.held:
-        await _get(session, auction_id)  # NotFound before DepositRequired
+        # An ended auction says so to everyone; before the start, the deposit is what to do.
+        _check_not_ended(await _get(session, auction_id), now)
         raise DepositRequired()
     return organization, deposit
 
 
-def _check_open(auction: Auction, now: datetime) -> None:
+def _check_not_ended(auction: Auction, now: datetime) -> None:
     if auction.state not in LIVE or now >= auction.ends_at:
         raise AuctionClosed(extensions={"ends_at": auction.ends_at.isoformat()})
+
+
+def _check_open(auction: Auction, now: datetime) -> None:
+    _check_not_ended(auction, now)
     if now < auction.starts_at:
         raise AuctionNotOpen(extensions={"starts_at": auction.starts_at.isoformat()})
 
@@ -872,7 +878,7 @@ async def _paddles(
             Deposit.auction_id == auction_id, Deposit.organization_id.in_(list(organizations))
         )
     )
-    return {organization_id: paddle for organization_id, paddle in rows}
+    return {row.organization_id: row.paddle for row in rows}
 
 
 async def place_bid(
@@ -890,7 +896,7 @@ async def place_bid(
     DepositRequired without a confirmed deposit; AuctionNotOpen before the start;
     AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum.
     """
-    organization, deposit = await _bidder(session, principal, auction_id, organization_id)
+    organization, deposit = await _bidder(session, principal, auction_id, organization_id, now)
     auction = await _get(session, auction_id, lock=True)
     _check_open(auction, now)
     await _open_if_started(session, auction, now)
@@ -918,7 +924,7 @@ async def set_proxy(
     its behalf at once if it can. Raises as `place_bid`, with ProxyMaximumTooLow for a
     maximum below the next acceptable bid (or, for the leader, not above their current one).
     """
-    organization, deposit = await _bidder(session, principal, auction_id, organization_id)
+    organization, deposit = await _bidder(session, principal, auction_id, organization_id, now)
     auction = await _get(session, auction_id, lock=True)
     _check_open(auction, now)
     await _open_if_started(session, auction, now)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.auctions.engine import AlreadyLeading, BidRejected, BidTooLow, Book
+from app.auctions.engine import AlreadyLeading, BidRejected, BidTooLow, Book, live_part
 from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
+from app.auctions.timing import hammer
 
 TABLE = IncrementTable(steps=((1_000, 10), (5_000, 50)), above=100)
 
@@ -130,3 +132,43 @@ def test_engine_matches_the_reference_model(steps: list[tuple[str, bool, int]]) 
     amounts = [bid.amount for bid in b.bids]
     assert amounts == sorted(set(amounts))  # strictly increasing: no bid lost or repeated
     assert (b.leader, b.price) == reference(100, accepted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(actions)
+def test_a_book_continued_from_its_live_part_behaves_as_the_whole_book(
+    steps: list[tuple[str, bool, int]],
+) -> None:
+    """The service loads only `live_part` from the database; every action must then give the
+    same answer and the same new bids as on the whole history."""
+    whole = book()
+    for bidder, manual, amount in steps:
+        part = live_part(whole)
+        outcomes = []
+        for each in (whole, part):
+            try:
+                made = each.place_bid(bidder, amount) if manual else each.set_proxy(bidder, amount)
+                outcomes.append(("accepted", made))
+            except BidRejected as refusal:
+                outcomes.append((type(refusal).__name__, getattr(refusal, "minimum", None)))
+        assert outcomes[0] == outcomes[1]
+        assert (part.price, part.leader, part.sequence) == (
+            whole.price,
+            whole.leader,
+            whole.sequence,
+        )
+
+
+@settings(max_examples=200, deadline=None)
+@given(actions)
+def test_there_is_never_more_than_one_winner(steps: list[tuple[str, bool, int]]) -> None:
+    b = book()
+    for bidder, manual, amount in steps:
+        with contextlib.suppress(BidRejected):
+            b.place_bid(bidder, amount) if manual else b.set_proxy(bidder, amount)
+    sale = hammer(b, reserve=None)
+    leaders = {bid.bidder for bid in b.bids if b.bids and bid.amount == b.price}
+    assert len(leaders) <= 1
+    assert (sale is None) == (not b.bids)
+    if sale is not None:
+        assert (sale.winner, sale.price) == (b.leader, b.price)
