@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.identifiers import division_path
@@ -208,31 +208,45 @@ async def resolve_principal(
     claims = security.read_access_token(token, now=now, key=signing_key)
     if claims is None:
         return None
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active:
-        return None
-    return await _principal_for_user(session, user.id, claims.scopes)
+    return await _principal_for_user(session, claims.user_id, claims.scopes)
 
 
 async def _principal_for_user(
     session: AsyncSession, user_id: uuid.UUID, scopes: frozenset[str]
-) -> Principal:
+) -> Principal | None:
+    """An active user's principal, read in one statement (it runs on every request)."""
     memberships = (
-        await session.execute(
-            select(Membership.organization_id, Membership.role).where(Membership.user_id == user_id)
+        select(
+            func.coalesce(
+                func.jsonb_object_agg(Membership.organization_id, Membership.role),
+                text("'{}'::jsonb"),
+            )
         )
-    ).all()
+        .where(Membership.user_id == User.id)
+        .scalar_subquery()
+    )
     roles = (
-        await session.scalars(
-            select(PlatformRoleGrant.role).where(PlatformRoleGrant.user_id == user_id)
+        select(func.array_agg(PlatformRoleGrant.role))
+        .where(PlatformRoleGrant.user_id == User.id)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(memberships, roles).where(User.id == user_id, User.is_active.is_(True))
         )
-    ).all()
+    ).first()
+    if row is None:
+        return None
+    membership_roles, platform_roles = row
     return Principal(
         kind="user",
         user_id=user_id,
         scopes=scopes,
-        memberships=dict(memberships),
-        platform_roles=frozenset(roles),
+        memberships={
+            uuid.UUID(organization): MemberRole(role)
+            for organization, role in membership_roles.items()
+        },
+        platform_roles=frozenset(PlatformRole(role) for role in platform_roles or ()),
     )
 
 
@@ -914,15 +928,14 @@ async def acting_organization(
     Raises ValidationFailed(body.organization_id): `missing` when there is no single default,
     `not_your_organization` when the caller would act on someone else's behalf.
     """
-    if organization_id is None:
+    if organization_id is None and default_kind is not None:
         candidates = await organizations_by_id(session, principal.memberships)
-        fitting = [o for o in candidates.values() if default_kind is None or o.kind == default_kind]
+        fitting = [o for o in candidates.values() if o.kind == default_kind]
         if len(fitting) != 1:
             raise ValidationFailed("body.organization_id", "missing")
         return fitting[0]
-    if not principal.is_member_of(organization_id):
-        raise ValidationFailed("body.organization_id", "not_your_organization")
-    return (await organizations_by_id(session, [organization_id]))[organization_id]
+    chosen = principal.acting_for(organization_id)
+    return (await organizations_by_id(session, [chosen]))[chosen]
 
 
 def minimum_window_days(kind: OrganizationKind, configured: dict[str, int]) -> int:

@@ -76,6 +76,8 @@ class Auction(IdMixin, Base):
     extensions: Mapped[int] = mapped_column(default=0)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     """The engine's tick: the last sequence given to a bid or proxy."""
+    bid_count: Mapped[int] = mapped_column(default=0)
+    """How many bids are stored (kept with them in the same transaction)."""
     event_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     """The last live event's number (its SSE id)."""
     cancel_reason: Mapped[str | None] = mapped_column(String(500))

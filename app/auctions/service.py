@@ -170,6 +170,29 @@ class AuctionView:
     leading: bool = False
 
 
+def _view_of_book(
+    principal: Principal,
+    auction: Auction,
+    book: engine.Book,
+    deposit: Deposit,
+    leader_paddle: int | None,
+) -> AuctionView:
+    """The view after a bid, from the book in hand (no second read of the bids)."""
+    price = book.price
+    return AuctionView(
+        auction=auction,
+        price=Money(price) if price is not None else None,
+        leader_paddle=leader_paddle,
+        bid_count=auction.bid_count,
+        minimum_bid=Money(book.minimum_next()),
+        reserve_met=price is not None
+        and (auction.reserve_fen is None or price >= auction.reserve_fen),
+        privileged=_is_privileged(principal, auction),
+        deposits=[deposit],
+        leading=book.leader in principal.memberships,
+    )
+
+
 def _is_privileged(principal: Principal, auction: Auction) -> bool:
     return principal.is_member_of(auction.seller_organization_id) or bool(principal.platform_roles)
 
@@ -187,7 +210,6 @@ async def _views(
                 Bid.auction_id,
                 Bid.amount_fen,
                 Bid.organization_id,
-                func.count().over(partition_by=Bid.auction_id).label("bid_count"),
             )
             .where(Bid.auction_id.in_(ids))
             .ext(distinct_on(Bid.auction_id))
@@ -221,7 +243,7 @@ async def _views(
                 auction=auction,
                 price=price,
                 leader_paddle=paddles.get((auction.id, last.organization_id)) if last else None,
-                bid_count=int(last.bid_count) if last else 0,
+                bid_count=auction.bid_count,
                 minimum_bid=Money(minimum),
                 reserve_met=price is not None
                 and (auction.reserve_fen is None or price.fen >= auction.reserve_fen),
@@ -691,18 +713,18 @@ async def _bidder(
     auction_id: uuid.UUID,
     organization_id: uuid.UUID | None,
     now: datetime,
-) -> tuple[Organization, Deposit]:
-    organization = await accounts.acting_organization(session, principal, organization_id)
+) -> Deposit:
+    """The caller's organization's held deposit: holding one is what admits a bidder (its
+    eligibility was checked when the deposit was requested)."""
+    bidder = principal.acting_for(organization_id)
     deposit = await session.scalar(
-        select(Deposit).where(
-            Deposit.auction_id == auction_id, Deposit.organization_id == organization.id
-        )
+        select(Deposit).where(Deposit.auction_id == auction_id, Deposit.organization_id == bidder)
     )
     if deposit is None or deposit.state != DepositState.held:
         # An ended auction says so to everyone; before the start, the deposit is what to do.
         _check_not_ended(await _get(session, auction_id), now)
         raise DepositRequired()
-    return organization, deposit
+    return deposit
 
 
 def _check_not_ended(auction: Auction, now: datetime) -> None:
@@ -726,7 +748,8 @@ async def _load_book(session: AsyncSession, auction: Auction) -> engine.Book:
     last = await session.scalar(
         select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.sequence.desc()).limit(1)
     )
-    if last is not None:
+    if last is not None and last.by_proxy:
+        # After an own bid, that bid is the leader's best own one (bids only rise).
         best_own = await session.scalar(
             select(Bid)
             .where(
@@ -737,10 +760,10 @@ async def _load_book(session: AsyncSession, auction: Auction) -> engine.Book:
             .order_by(Bid.amount_fen.desc())
             .limit(1)
         )
-        for bid in (best_own, last) if best_own is not None and best_own.id != last.id else (last,):
-            book.bids.append(
-                engine.Bid(bid.organization_id, bid.amount_fen, bid.sequence, bid.by_proxy)
-            )
+        if best_own is not None:
+            book.bids.append(_engine_bid(best_own))
+    if last is not None:
+        book.bids.append(_engine_bid(last))
     proxies = await session.scalars(
         select(ProxyBid).where(
             ProxyBid.auction_id == auction.id,
@@ -751,6 +774,10 @@ async def _load_book(session: AsyncSession, auction: Auction) -> engine.Book:
         proxy.organization_id: engine.Proxy(proxy.maximum_fen, proxy.sequence) for proxy in proxies
     }
     return book
+
+
+def _engine_bid(bid: Bid) -> engine.Bid:
+    return engine.Bid(bid.organization_id, bid.amount_fen, bid.sequence, bid.by_proxy)
 
 
 async def _open_if_started(session: AsyncSession, auction: Auction, now: datetime) -> bool:
@@ -778,8 +805,9 @@ async def _record_bids(
     new_bids: Sequence[engine.Bid],
     own_deposit: Deposit,
     now: datetime,
-) -> tuple[list[Bid], bool]:
-    """Store what the engine did; extend the end (anti-sniping); emit the live events."""
+) -> tuple[list[Bid], bool, int | None]:
+    """Store what the engine did; extend the end (anti-sniping); emit the live events.
+    Returns the stored bids, whether the end moved, and the leader's paddle."""
     auction.sequence = book.sequence
     rows = [
         Bid(
@@ -796,6 +824,7 @@ async def _record_bids(
         for bid in new_bids
     ]
     session.add_all(rows)
+    auction.bid_count += len(rows)
     extended = False
     if rows:
         extension = timing.after_bid(
@@ -808,7 +837,10 @@ async def _record_bids(
         )
         extended = extension.ends_at != auction.ends_at
         auction.ends_at, auction.extensions = extension.ends_at, extension.extensions
-        paddles = await _paddles(session, auction.id, {bid.bidder for bid in new_bids})
+        paddles: dict[Any, int | None] = {own_deposit.organization_id: own_deposit.paddle}
+        others = {bid.bidder for bid in new_bids} | {book.leader}
+        if others - set(paddles):
+            paddles = await _paddles(session, auction.id, others)
         for row in rows:
             await _emit(
                 session,
@@ -867,7 +899,7 @@ async def _record_bids(
             )
     if auction.event_sequence:
         await _notify(session, auction)
-    return rows, extended
+    return rows, extended, paddles.get(book.leader)
 
 
 async def _paddles(
@@ -896,19 +928,22 @@ async def place_bid(
     DepositRequired without a confirmed deposit; AuctionNotOpen before the start;
     AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum.
     """
-    organization, deposit = await _bidder(session, principal, auction_id, organization_id, now)
+    deposit = await _bidder(session, principal, auction_id, organization_id, now)
     auction = await _get(session, auction_id, lock=True)
     _check_open(auction, now)
     await _open_if_started(session, auction, now)
     book = await _load_book(session, auction)
     try:
-        new_bids = book.place_bid(organization.id, amount.fen)
+        new_bids = book.place_bid(deposit.organization_id, amount.fen)
     except engine.BidTooLow as low:
         raise BidTooLow(Money(low.minimum)) from None
     except engine.AlreadyLeading:
         raise AlreadyLeading() from None
-    rows, extended = await _record_bids(session, principal, auction, book, new_bids, deposit, now)
-    return BidOutcome((await _views(session, principal, [auction]))[0], rows, extended)
+    rows, extended, leader_paddle = await _record_bids(
+        session, principal, auction, book, new_bids, deposit, now
+    )
+    view = _view_of_book(principal, auction, book, deposit, leader_paddle)
+    return BidOutcome(view, rows, extended)
 
 
 async def set_proxy(
@@ -924,25 +959,28 @@ async def set_proxy(
     its behalf at once if it can. Raises as `place_bid`, with ProxyMaximumTooLow for a
     maximum below the next acceptable bid (or, for the leader, not above their current one).
     """
-    organization, deposit = await _bidder(session, principal, auction_id, organization_id, now)
+    deposit = await _bidder(session, principal, auction_id, organization_id, now)
     auction = await _get(session, auction_id, lock=True)
     _check_open(auction, now)
     await _open_if_started(session, auction, now)
     book = await _load_book(session, auction)
     try:
-        new_bids = book.set_proxy(organization.id, maximum.fen)
+        new_bids = book.set_proxy(deposit.organization_id, maximum.fen)
     except engine.BidTooLow as low:
         raise ProxyMaximumTooLow(Money(low.minimum)) from None
-    proxy = await session.get(ProxyBid, (auction.id, organization.id))
+    proxy = await session.get(ProxyBid, (auction.id, deposit.organization_id))
     if proxy is None:
-        proxy = ProxyBid(auction_id=auction.id, organization_id=organization.id)
+        proxy = ProxyBid(auction_id=auction.id, organization_id=deposit.organization_id)
         session.add(proxy)
     proxy.maximum_fen = maximum.fen
-    proxy.sequence = book.proxies[organization.id].sequence
+    proxy.sequence = book.proxies[deposit.organization_id].sequence
     proxy.set_by_id = principal.user_id
     proxy.set_at = now
-    rows, extended = await _record_bids(session, principal, auction, book, new_bids, deposit, now)
-    return proxy, BidOutcome((await _views(session, principal, [auction]))[0], rows, extended)
+    rows, extended, leader_paddle = await _record_bids(
+        session, principal, auction, book, new_bids, deposit, now
+    )
+    view = _view_of_book(principal, auction, book, deposit, leader_paddle)
+    return proxy, BidOutcome(view, rows, extended)
 
 
 async def list_proxies(

@@ -20,7 +20,14 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Session
-from app.core.errors import Forbidden, InsufficientScope, InvalidToken, NotFound, Unauthenticated
+from app.core.errors import (
+    Forbidden,
+    InsufficientScope,
+    InvalidToken,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 CallerKind = Literal["user", "api_key"]
 
@@ -94,6 +101,18 @@ class Principal:
 
     def has_platform_role(self, *roles: PlatformRole) -> bool:
         return bool(self.platform_roles & set(roles)) or PlatformRole.admin in self.platform_roles
+
+    def acting_for(self, organization_id: uuid.UUID | None) -> uuid.UUID:
+        """The organization the caller acts for: the one named, which they must belong to, or
+        their only one. Raises ValidationFailed(body.organization_id) `not_your_organization`
+        (acting on someone else's behalf) or `missing` (no single default)."""
+        if organization_id is None:
+            if len(self.memberships) != 1:
+                raise ValidationFailed("body.organization_id", "missing")
+            return next(iter(self.memberships))
+        if not self.is_member_of(organization_id):
+            raise ValidationFailed("body.organization_id", "not_your_organization")
+        return organization_id
 
     def require_member(self, organization_id: uuid.UUID) -> None:
         """NotFound unless the caller belongs to the organization: to outsiders, its private

@@ -38,6 +38,7 @@ NEW_AUCTION_COLUMNS_NOT_NULL = (
     "max_extensions",
     "extensions",
     "sequence",
+    "bid_count",
     "event_sequence",
 )
 # The default terms of app.auctions.service.DEFAULT_TERMS and DEFAULT_INCREMENTS, for auctions
@@ -51,7 +52,7 @@ UPDATE auctions SET
     increments = '{"steps": [[10000000, 100000], [100000000, 500000]], "above": 1000000}',
     deposit_fen = round(auctions.start_price_fen * 0.10),
     snipe_window_seconds = 300, extension_seconds = 300, max_extensions = 12,
-    extensions = 0, sequence = 0, event_sequence = 0
+    extensions = 0, sequence = 0, bid_count = 0, event_sequence = 0
 FROM listings WHERE listings.id = auctions.listing_id
 """
 
@@ -222,6 +223,7 @@ def upgrade() -> None:
     op.add_column("auctions", sa.Column("max_extensions", sa.Integer(), nullable=True))
     op.add_column("auctions", sa.Column("extensions", sa.Integer(), nullable=True))
     op.add_column("auctions", sa.Column("sequence", sa.BigInteger(), nullable=True))
+    op.add_column("auctions", sa.Column("bid_count", sa.Integer(), nullable=True))
     op.add_column("auctions", sa.Column("event_sequence", sa.BigInteger(), nullable=True))
     op.add_column("auctions", sa.Column("cancel_reason", sa.String(length=500), nullable=True))
     op.add_column("auctions", sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
@@ -327,6 +329,7 @@ def downgrade() -> None:
     op.drop_column("auctions", "cancel_reason")
     op.drop_column("auctions", "event_sequence")
     op.drop_column("auctions", "sequence")
+    op.drop_column("auctions", "bid_count")
     op.drop_column("auctions", "extensions")
     op.drop_column("auctions", "max_extensions")
     op.drop_column("auctions", "extension_seconds")
