@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auctions import service
 from app.auctions.auth import AuctionOrganize, AuctionRead, AuctionStaff, Bidding
 from app.auctions.live import LiveEvents
-from app.auctions.models import AuctionState, Deposit, ProxyBid
+from app.auctions.models import AuctionState, Bid, Deposit, ProxyBid
 from app.auctions.schemas import (
     AntiSniping,
     AuctionOut,
@@ -118,17 +118,25 @@ def auction_out(view: service.AuctionView) -> AuctionOut:
     )
 
 
+def bid_out(bid: Bid, *, paddle: int | None, mine: bool) -> BidOut:
+    return BidOut(
+        sequence=bid.sequence,
+        amount=Money(bid.amount_fen),
+        paddle=paddle,
+        by_proxy=bid.by_proxy,
+        mine=mine,
+        placed_at=bid.placed_at,
+    )
+
+
 def _bids_out(outcome: service.BidOutcome, paddle: int | None) -> list[BidOut]:
     # Proxies answering for others show no paddle here; GET /bids and the live events do.
     own = {d.organization_id for d in outcome.view.deposits}
     return [
-        BidOut(
-            sequence=bid.sequence,
-            amount=Money(bid.amount_fen),
+        bid_out(
+            bid,
             paddle=paddle if bid.organization_id in own else None,
-            by_proxy=bid.by_proxy,
             mine=bid.organization_id in own,
-            placed_at=bid.placed_at,
         )
         for bid in outcome.bids
     ]
@@ -313,17 +321,7 @@ async def list_bids(
     """Every accepted bid, newest first, by bidder number."""
     views, cursor = await service.list_bids(session, caller, auction_id, pagination)
     return Page(
-        items=[
-            BidOut(
-                sequence=view.bid.sequence,
-                amount=Money(view.bid.amount_fen),
-                paddle=view.paddle,
-                by_proxy=view.bid.by_proxy,
-                mine=view.mine,
-                placed_at=view.bid.placed_at,
-            )
-            for view in views
-        ],
+        items=[bid_out(view.bid, paddle=view.paddle, mine=view.mine) for view in views],
         next_cursor=cursor,
     )
 

@@ -525,22 +525,11 @@ async def close_publication_window(
         ).all()
     )
     price = Money(listing.price_fen, "CNY") if listing.price_fen is not None else None
-    if listing.mode == ListingMode.auction:
-        assert price is not None
-        await auctions.create_from_listing(
-            session,
-            listing_id=listing.id,
-            seller_organization_id=listing.organization_id,
-            start_price=price,
-            intent_holders=None,
-            now=now,
-        )
-        outcome = ListingOutcome.to_auction
-    elif not holders:
+    if listing.mode == ListingMode.negotiable:
+        outcome = ListingOutcome.to_contract if holders else ListingOutcome.expired
+    elif listing.mode == ListingMode.fixed_price and not holders:
         outcome = ListingOutcome.expired
-    elif listing.mode == ListingMode.negotiable:
-        outcome = ListingOutcome.to_contract
-    elif len(holders) == 1:
+    elif listing.mode == ListingMode.fixed_price and len(holders) == 1:
         assert price is not None
         await deals.open_deal(
             session,
@@ -553,13 +542,15 @@ async def close_publication_window(
         )
         outcome = ListingOutcome.to_contract
     else:
+        # An auction listing opens to every verified organization; a fixed price with two or
+        # more intents, to its intent holders only.
         assert price is not None
         await auctions.create_from_listing(
             session,
             listing_id=listing.id,
             seller_organization_id=listing.organization_id,
             start_price=price,
-            intent_holders=holders,
+            intent_holders=None if listing.mode == ListingMode.auction else holders,
             now=now,
         )
         outcome = ListingOutcome.to_auction
