@@ -23,9 +23,11 @@ from app.core.health import router as health_router
 from app.core.idempotency import install_replay_handler
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.observability import RequestContextMiddleware
+from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
 from app.payments.provider import provider_for
+from app.payments.router import router as payments_router
 from app.results.router import router as results_router
 from search.backend import SearchUnavailable
 from search.router import router as search_router
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(results_router)
     app.include_router(listings_router)
     app.include_router(auctions_router)
+    app.include_router(deals_router)
+    app.include_router(payments_router)
     app.include_router(search_router)
     app.include_router(demands_router)
     return app

@@ -19,9 +19,10 @@ from app.auctions.models import (
 )
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
-from app.deals.models import Deal
+from app.deals.models import Contract, ContractVersion, Deal, RegistrationCounter
 from app.demands.models import Demand, SavedSearch
 from app.listings.models import Intent, Listing, ListingTransition
+from app.payments.models import LedgerEntry, Payment, Payout
 from app.results.models import Inventor, Result
 from search.models import IndexedListing
 
@@ -31,6 +32,8 @@ __all__ = [
     "AuctionEvent",
     "Bid",
     "BrokerProfile",
+    "Contract",
+    "ContractVersion",
     "Deal",
     "Demand",
     "Deposit",
@@ -39,14 +42,18 @@ __all__ = [
     "IndexedListing",
     "Intent",
     "Inventor",
+    "LedgerEntry",
     "Listing",
     "ListingTransition",
     "Membership",
     "Organization",
     "OutboxEvent",
+    "Payment",
+    "Payout",
     "PlatformRoleGrant",
     "ProxyBid",
     "RefreshToken",
+    "RegistrationCounter",
     "Result",
     "SavedSearch",
     "User",

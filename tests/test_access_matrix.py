@@ -16,8 +16,12 @@ from fastapi import FastAPI
 
 from app.accounts.models import BrokerStatus, OrganizationKind
 from app.core.auth import MemberRole
+from app.core.money import Money
+from app.deals import service as deals
+from app.deals.models import DealSource
 from app.demands.models import Demand, DemandState, SavedSearch
 from app.listings.models import ListingState
+from app.payments.models import Payment
 from tests.factories import MarketFactory, Person
 
 PUBLIC = {
@@ -66,6 +70,15 @@ DEMAND = {
     "description": "需要高性能稀土抛光粉的制备技术与工艺包。",
     "field_code": "new_materials",
     "division_code": "150203",
+}
+CONTRACT = {
+    "contract_type": "transfer",
+    "subject": "稀土抛光粉制备技术转让",
+    "total": {"amount": "100000", "currency": "CNY"},
+    "transaction_amount": {"amount": "100000", "currency": "CNY"},
+    "starts_on": "2026-11-10",
+    "ends_on": "2027-11-09",
+    "milestones": [{"amount": {"amount": "100000", "currency": "CNY"}, "due_on": "2027-01-01"}],
 }
 UPLOAD = {
     "file": (
@@ -131,6 +144,18 @@ CASES = [
     Case("POST", "/v1/auctions/{auction}/proxy-bids", {"maximum": {"amount": "100000", "currency": "CNY"}}, 409, 409),
     Case("GET", "/v1/auctions/{auction}/proxy-bids", None, 200, 200),
     Case("GET", "/v1/auctions/{auction}/events"),
+    # Deals are private to their two parties: 404 to everyone else.
+    Case("POST", "/v1/deals", None),
+    Case("GET", "/v1/deals"),
+    Case("GET", "/v1/deals/{deal}", None, 404, 200),
+    Case("GET", "/v1/deals/{deal}/contract", None, 404, 200),
+    Case("PUT", "/v1/deals/{deal}/contract", CONTRACT, 404, 403),
+    Case("POST", "/v1/deals/{deal}/sign", {"version": 1}, 404, 403),
+    Case("POST", "/v1/deals/{deal}/register", {"decision": "register"}, 403, 403),
+    Case("POST", "/v1/deals/{deal}/payments", {"milestone": 1}, 404, 403),
+    Case("GET", "/v1/deals/{deal}/payments", None, 404, 200),
+    Case("POST", "/v1/payments/{payment}/confirm", None, 403, 403),
+    Case("POST", "/v1/deals/{deal}/payouts", None, 403, 403),
 ]  # fmt: skip
 
 
@@ -187,6 +212,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     demand, saved = await _closed_demand_and_saved_search(factory, a, owner)
     auction = await factory.auction(a)
     deposit = await factory.deposit(auction, await factory.organization(), held=False)
+    deal, payment = await _deal_with_a_payment(factory, a)
     return World(
         ids={
             "org": str(a.id),
@@ -203,6 +229,8 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "saved": str(saved.id),
             "auction": str(auction.id),
             "deposit": str(deposit.id),
+            "deal": str(deal),
+            "payment": str(payment),
         },
         outsider=outsider,
         member=member,
@@ -227,6 +255,33 @@ async def _closed_demand_and_saved_search(
     return demand, saved
 
 
+async def _deal_with_a_payment(factory: MarketFactory, seller: Any) -> tuple[Any, Any]:
+    """A deal of the world's organization (the seller) and a pending payment on it."""
+    buyer = await factory.organization()
+    async with factory.sessionmaker() as session, session.begin():
+        deal = await deals.open_deal(
+            session,
+            source=DealSource.off_platform,
+            listing_id=None,
+            seller_organization_id=seller.id,
+            buyer_organization_id=buyer.id,
+            price=Money(10_000_000),
+            now=factory.clock.now(),
+        )
+        payment = Payment(
+            deal_id=deal.id,
+            milestone=1,
+            payer_organization_id=buyer.id,
+            amount_fen=10_000_000,
+            provider="offline",
+            provider_reference="HTK-MATRIX",
+            instructions={},
+            created_at=factory.clock.now(),
+        )
+        session.add(payment)
+    return deal.id, payment.id
+
+
 def _route_keys(app: FastAPI) -> set[tuple[str, str]]:
     return {
         (method.upper(), path)
@@ -243,7 +298,8 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{result}", "{result_id}").replace("{draft}", "{listing_id}")
          .replace("{pending}", "{listing_id}").replace("{demand}", "{demand_id}")
          .replace("{saved}", "{saved_search_id}").replace("{auction}", "{auction_id}")
-         .replace("{deposit}", "{deposit_id}"))
+         .replace("{deposit}", "{deposit_id}").replace("{deal}", "{deal_id}")
+         .replace("{payment}", "{payment_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

@@ -52,6 +52,7 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import service as deals
 from app.deals.models import DealSource
+from app.payments import ledger
 from app.payments.provider import PaymentProvider
 
 NOTIFY_CHANNEL = "auction_events"
@@ -491,7 +492,7 @@ async def cancel_auction(
     auction = await _get(session, auction_id, lock=True)
     if auction.state in FINISHED:
         raise InvalidState(detail_code="detail.auction_finished")
-    await _release_deposits(session, provider, auction, keep=None, now=now)
+    await _release_deposits(session, provider, auction, winner=None, now=now)
     auction.state = AuctionState.cancelled
     auction.cancel_reason = reason
     auction.closed_at = auction.closed_at or now
@@ -603,6 +604,14 @@ async def mark_deposit_held(
     deposit.paddle = (last or 0) + 1
     deposit.confirmed_at = now
     deposit.confirmed_by_id = confirmed_by_id
+    ledger.transfer(
+        session,
+        debit=ledger.bank(deposit.provider),
+        credit=ledger.deposit_account(auction.id, deposit.organization_id),
+        amount_fen=deposit.amount_fen,
+        memo="deposit held",
+        now=now,
+    )
     await record_event(
         session,
         "deposit.held",
@@ -658,30 +667,46 @@ async def _release_deposits(
     provider: PaymentProvider,
     auction: Auction,
     *,
-    keep: uuid.UUID | None,
+    winner: tuple[uuid.UUID, uuid.UUID] | None,
     now: datetime,
-) -> Deposit | None:
-    """Release every held deposit but `keep`'s, which is applied; cancel unconfirmed ones.
-    Returns the applied deposit."""
+) -> None:
+    """Release every held deposit but the winner's, which is applied to their deal
+    (`winner` = (organization, deal)); cancel unconfirmed ones. Each movement is booked."""
     deposits = (
         await session.scalars(
             select(Deposit).where(Deposit.auction_id == auction.id).with_for_update()
         )
     ).all()
-    applied = None
     for deposit in deposits:
         amount = Money(deposit.amount_fen)
+        account = ledger.deposit_account(auction.id, deposit.organization_id)
         if deposit.state == DepositState.pending:
             deposit.state = DepositState.cancelled
         elif deposit.state != DepositState.held:
             continue
-        elif deposit.organization_id == keep:
+        elif winner is not None and deposit.organization_id == winner[0]:
             await provider.capture_hold(deposit.provider_reference, amount)
             deposit.state = DepositState.applied
-            applied = deposit
+            ledger.transfer(
+                session,
+                debit=account,
+                credit=ledger.deal_account(winner[1]),
+                amount_fen=amount.fen,
+                memo="deposit applied to the price",
+                now=now,
+                deal_id=winner[1],
+            )
         else:
             await provider.release_hold(deposit.provider_reference, amount)
             deposit.state = DepositState.released
+            ledger.transfer(
+                session,
+                debit=account,
+                credit=ledger.bank(deposit.provider),
+                amount_fen=amount.fen,
+                memo="deposit released",
+                now=now,
+            )
         deposit.settled_at = now
         await record_event(
             session,
@@ -692,7 +717,6 @@ async def _release_deposits(
                 "organization_id": str(deposit.organization_id),
             },
         )
-    return applied
 
 
 # --- bidding -------------------------------------------------------------------------------
@@ -1066,15 +1090,23 @@ async def settle(
     if auction.state != AuctionState.closed:
         return None
     sale = timing.hammer(await _load_book(session, auction), auction.reserve_fen)
-    winner = uuid.UUID(str(sale.winner)) if sale is not None else None
-    applied = await _release_deposits(session, provider, auction, keep=winner, now=now)
     auction.settled_at = now
     payload: dict[str, Any] = {"auction_id": str(auction.id), "listing_id": str(auction.listing_id)}
-    if sale is None or winner is None:
+    if sale is None:
+        await _release_deposits(session, provider, auction, winner=None, now=now)
         auction.state = AuctionState.failed
         await _emit(session, auction, "failed", {"state": "failed"}, now)
         await record_event(session, "auction.failed", payload)
     else:
+        winner = uuid.UUID(str(sale.winner))
+        # A winner bid, so they hold a deposit (bidding needs one).
+        held = await session.scalar(
+            select(Deposit.amount_fen).where(
+                Deposit.auction_id == auction.id,
+                Deposit.organization_id == winner,
+                Deposit.state == DepositState.held,
+            )
+        )
         deal = await deals.open_deal(
             session,
             source=DealSource.auction,
@@ -1082,9 +1114,10 @@ async def settle(
             seller_organization_id=auction.seller_organization_id,
             buyer_organization_id=winner,
             price=Money(sale.price),
-            deposit_applied=Money(applied.amount_fen if applied else 0),
+            deposit_applied=Money(held or 0),
             now=now,
         )
+        await _release_deposits(session, provider, auction, winner=(winner, deal.id), now=now)
         auction.state = AuctionState.settled
         auction.winner_organization_id = winner
         auction.hammer_price_fen = sale.price

@@ -368,6 +368,62 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "加价幅度须按价格上限递增，最后一档不填上限",
         "Steps must ascend by `below`, the last one without `below`",
     ),
+    "registration_incomplete": ("合同不完整，不能登记", "The contract is incomplete"),
+    "detail.registration_incomplete": (
+        "认定登记前请补全：见 reasons",
+        "Complete what `reasons` lists before registration",
+    ),
+    "detail.contract_closed": ("合同已履行完毕或已终止", "The contract is completed or terminated"),
+    "detail.version_not_awaiting_signature": (
+        "该版本不是待签署的版本",
+        "That version is not the one awaiting signatures",
+    ),
+    "detail.contract_not_signed": (
+        "只有双方已签署、尚未登记的合同才能认定登记（当前：{state}）",
+        "Only a signed, unregistered contract can be registered (now: {state})",
+    ),
+    "detail.contract_not_payable": (
+        "合同签署后、终止前才能付款（当前：{state}）",
+        "Payments are taken once the contract is signed and until it ends (now: {state})",
+    ),
+    "detail.payment_cancelled": ("该付款已取消", "The payment was cancelled"),
+    "detail.nothing_to_pay_out": (
+        "该交易账户没有待付给卖方的款项",
+        "Nothing is held for the seller",
+    ),
+    "detail.listing_not_negotiated": (
+        "只有公示期结束且有受让意向的面议挂牌才能议定成交",
+        "Only a negotiable listing whose window closed with intents can be agreed",
+    ),
+    "detail.buyer_pays": ("只有买方可以付款", "Only the buyer pays"),
+    "field.buyer_not_intent_holder": (
+        "买方必须是登记了受让意向的组织",
+        "The buyer must be one of the intent holders",
+    ),
+    "field.same_party": ("买方和卖方不能是同一组织", "Seller and buyer must differ"),
+    "field.no_such_organization": ("没有该组织", "No such organization"),
+    "field.counterparty_unverified": ("对方组织尚未通过认证", "The other party is not verified"),
+    "field.transaction_above_total": (
+        "技术交易额不能超过合同总额",
+        "The technology-transaction amount cannot exceed the total",
+    ),
+    "field.term_inverted": ("结束日期不能早于开始日期", "The term ends before it starts"),
+    "field.milestones_sum": (
+        "各付款节点金额之和必须等于合同总额 {total} 元",
+        "The milestones must add up to the total, {total} CNY",
+    ),
+    "field.licence_exclusivity": (
+        "许可合同必须写明许可方式，其他合同不填",
+        "Licences state their exclusivity; other contracts do not",
+    ),
+    "field.total_below_deposit": (
+        "合同总额不能低于已抵作价款的保证金",
+        "The total cannot be below the deposit already applied",
+    ),
+    "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
+    "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
+    "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),
+    "field.seller_required": ("线下成交须指明卖方", "An off-platform deal names its seller"),
     "field.expiry_past": ("过期时间必须晚于当前时间", "The expiry must be in the future"),
 }
 

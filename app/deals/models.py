@@ -1,12 +1,14 @@
-"""Tables of the deals package."""
+"""Tables of the deals package: deals, technology contracts and their versions."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, IdMixin, pg_enum
@@ -15,8 +17,8 @@ from app.core.db import Base, IdMixin, pg_enum
 class DealSource(StrEnum):
     fixed_price_listing = "fixed_price_listing"  # the one intent when the window closed
     auction = "auction"
-    negotiation = "negotiation"
-    off_platform = "off_platform"
+    negotiation = "negotiation"  # a negotiable listing (面议), by agreement of both parties
+    off_platform = "off_platform"  # a contract concluded elsewhere, registered here
 
 
 class DealState(StrEnum):
@@ -44,3 +46,107 @@ class Deal(IdMixin, Base):
         pg_enum(DealState, "deal_state"), default=DealState.open
     )
     opened_at: Mapped[datetime]
+    opened_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        CheckConstraint("seller_organization_id <> buyer_organization_id", name="two_parties"),
+    )
+
+
+class ContractType(StrEnum):
+    """The five kinds of technology contract (技术合同) of the Civil Code, book III ch. 20."""
+
+    development = "development"  # 技术开发
+    transfer = "transfer"  # 技术转让
+    licence = "licence"  # 技术许可
+    consulting = "consulting"  # 技术咨询
+    service = "service"  # 技术服务
+
+
+class Exclusivity(StrEnum):
+    exclusive = "exclusive"  # 独占许可
+    sole = "sole"  # 排他许可
+    non_exclusive = "non_exclusive"  # 普通许可
+
+
+class ContractState(StrEnum):
+    draft = "draft"  # no version signed by both parties yet
+    signed = "signed"
+    registered = "registered"  # 认定登记: counts for broker rewards and tax filings
+    performing = "performing"  # money has started to arrive
+    completed = "completed"  # every milestone paid
+    terminated = "terminated"
+
+
+class Contract(IdMixin, Base):
+    """The technology contract (技术合同) of a deal. Its terms live in numbered versions: once a
+    version is signed it is never edited; a change is a new version (an amendment) that both
+    parties sign again."""
+
+    __tablename__ = "contracts"
+
+    deal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deals.id"), unique=True)
+    state: Mapped[ContractState] = mapped_column(
+        pg_enum(ContractState, "contract_state"), default=ContractState.draft
+    )
+    effective_version: Mapped[int | None]
+    """The last version both parties signed."""
+    registration_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    registered_at: Mapped[datetime | None]
+    registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    rejection_reasons: Mapped[list[str] | None] = mapped_column(JSONB)
+    """The registrar's reasons when registration was last refused."""
+    terminated_at: Mapped[datetime | None]
+    termination_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class ContractVersion(IdMixin, Base):
+    """One version of a contract's terms, with each party's signature."""
+
+    __tablename__ = "contract_versions"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    contract_type: Mapped[ContractType] = mapped_column(pg_enum(ContractType, "contract_type"))
+    subject: Mapped[str] = mapped_column(String(200))
+    """The contract's subject (项目名称)."""
+    content: Mapped[str | None] = mapped_column(Text)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    transaction_fen: Mapped[int] = mapped_column(BigInteger)
+    """Technology-transaction amount (技术交易额): the total less equipment, materials and other
+    non-technology parts."""
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    licence_scope: Mapped[str | None] = mapped_column(String(500))
+    exclusivity: Mapped[Exclusivity | None] = mapped_column(pg_enum(Exclusivity, "exclusivity"))
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    """[{"number": 1, "amount_fen": n, "due_on": "YYYY-MM-DD", "description": "…"}, …]"""
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    seller_signed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    seller_signed_at: Mapped[datetime | None]
+    buyer_signed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    buyer_signed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("contract_id", "number"),
+        CheckConstraint("total_fen > 0", name="total_positive"),
+        CheckConstraint(
+            "transaction_fen > 0 AND transaction_fen <= total_fen", name="transaction_within_total"
+        ),
+        CheckConstraint("starts_on <= ends_on", name="term_order"),
+        CheckConstraint(
+            "(contract_type = 'licence') = (exclusivity IS NOT NULL)", name="licence_exclusivity"
+        ),
+    )
+
+
+class RegistrationCounter(Base):
+    """The last registration number given per region and year (numbers have no gaps)."""
+
+    __tablename__ = "contract_registration_counters"
+
+    division_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int]

@@ -1,15 +1,57 @@
-"""Rules of the deals package (opening deals; contracts come with the deals issue)."""
+"""Rules of the deals package: deals, technology contracts, signing and registration.
+
+A deal and its contract are private to the two parties (and platform staff): to anyone else
+they do not exist (404). Changing a contract or signing it needs an owner or admin of the
+party's organization; a contract version signed by both is never edited again — a change is a
+new version that both sign (an amendment).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import service as accounts
+from app.accounts.models import VerificationStatus
+from app.core.auth import PlatformRole, Principal
+from app.core.errors import (
+    AlreadyExists,
+    DomainError,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
 from app.core.money import Money
 from app.core.outbox import record_event
-from app.deals.models import Deal, DealSource
+from app.core.pagination import PageParams, paginate
+from app.deals.milestones import Milestone, outstanding
+from app.deals.models import (
+    Contract,
+    ContractState,
+    ContractType,
+    ContractVersion,
+    Deal,
+    DealSource,
+    RegistrationCounter,
+)
+from app.deals.schemas import ContractTerms
+
+
+class RegistrationRefused(DomainError):
+    """The registrar found the contract incomplete; `reasons` say what to mend."""
+
+    status, code = 422, "registration_incomplete"
+    detail_code = "detail.registration_incomplete"
+
+
+# --- opening -------------------------------------------------------------------------------
 
 
 async def open_deal(
@@ -22,10 +64,12 @@ async def open_deal(
     price: Money,
     deposit_applied: Money | None = None,
     now: datetime,
+    opened_by_id: uuid.UUID | None = None,
 ) -> Deal:
     """Open a deal at an agreed price: a fixed-price listing whose window closed with exactly
-    one intent (that buyer, at the listed price 挂牌价), or a settled auction (the winner, at the
-    hammer price 落槌价, with their deposit applied towards it)."""
+    one intent (that buyer, at the listed price 挂牌价), a settled auction (the winner, at the
+    hammer price 落槌价, with their deposit applied towards it), a negotiated listing, or a
+    contract concluded off the platform. Its contract starts as an empty draft."""
     deal = Deal(
         listing_id=listing_id,
         seller_organization_id=seller_organization_id,
@@ -35,9 +79,11 @@ async def open_deal(
         deposit_applied_fen=deposit_applied.fen if deposit_applied else 0,
         source=source,
         opened_at=now,
+        opened_by_id=opened_by_id,
     )
     session.add(deal)
     await session.flush()
+    session.add(Contract(deal_id=deal.id, state=ContractState.draft, created_at=now))
     await record_event(
         session,
         "deal.opened",
@@ -51,3 +97,479 @@ async def open_deal(
         },
     )
     return deal
+
+
+async def open_agreed_deal(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    source: DealSource,
+    listing_id: uuid.UUID | None,
+    seller_organization_id: uuid.UUID | None,
+    buyer_organization_id: uuid.UUID,
+    price: Money,
+    now: datetime,
+) -> Deal:
+    """Open a deal agreed outside the automatic paths.
+
+    Negotiation (面议): the seller's owner or admin names one of the listing's intent holders
+    and the price they agreed, after the publication window closed. Off-platform: an owner or
+    admin of either party names the other; the counterparty must be verified. Both parties
+    still sign the contract. Raises NotFound, Forbidden, ValidationFailed naming the field,
+    AlreadyExists(listing_id) for a second deal on a listing.
+    """
+    from app.listings import service as listings
+
+    if source == DealSource.negotiation:
+        assert listing_id is not None
+        negotiable = await listings.negotiation_of(session, principal, listing_id)
+        principal.require_manager(negotiable.seller_organization_id)
+        if buyer_organization_id not in negotiable.intent_holders:
+            raise ValidationFailed("body.buyer_organization_id", "buyer_not_intent_holder")
+        if await session.scalar(select(Deal.id).where(Deal.listing_id == listing_id)):
+            raise AlreadyExists("body.listing_id")
+        seller = negotiable.seller_organization_id
+    else:
+        assert seller_organization_id is not None
+        seller, listing_id = seller_organization_id, None
+        if seller == buyer_organization_id:
+            raise ValidationFailed("body.buyer_organization_id", "same_party")
+        mine = [o for o in (seller, buyer_organization_id) if principal.is_member_of(o)]
+        if not mine:
+            raise ValidationFailed("body.seller_organization_id", "not_your_organization")
+        principal.require_manager(mine[0])
+        other = buyer_organization_id if mine[0] == seller else seller
+        counterparty = (await accounts.organizations_by_id(session, [other])).get(other)
+        field = (
+            "body.buyer_organization_id"
+            if other == buyer_organization_id
+            else "body.seller_organization_id"
+        )
+        if counterparty is None:
+            raise ValidationFailed(field, "no_such_organization")
+        if counterparty.verification_status != VerificationStatus.verified:
+            raise ValidationFailed(field, "counterparty_unverified")
+    return await open_deal(
+        session,
+        source=source,
+        listing_id=listing_id,
+        seller_organization_id=seller,
+        buyer_organization_id=buyer_organization_id,
+        price=price,
+        now=now,
+        opened_by_id=principal.user_id,
+    )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal) -> ColumnElement[bool]:
+    if principal.platform_roles:
+        return Deal.id.is_not(None)
+    parties = list(principal.memberships)
+    return or_(Deal.seller_organization_id.in_(parties), Deal.buyer_organization_id.in_(parties))
+
+
+async def get_deal_for(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, lock: bool = False
+) -> Deal:
+    """A deal of the caller's organization (either side), or any for platform staff."""
+    query = select(Deal).where(Deal.id == deal_id, _visible(principal))
+    if lock:
+        query = query.with_for_update()
+    deal = await session.scalar(query)
+    if deal is None:
+        raise NotFound()
+    return deal
+
+
+async def get_deal_summary(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID
+) -> tuple[Deal, ContractState]:
+    """A deal the caller may see, with its contract's state. Raises NotFound."""
+    deal = await get_deal_for(session, principal, deal_id)
+    return deal, (await _contract(session, deal.id)).state
+
+
+async def list_deals(
+    session: AsyncSession, principal: Principal, params: PageParams
+) -> tuple[list[tuple[Deal, ContractState | None]], str | None]:
+    """The caller's organizations' deals (staff: all), newest first, with their contract's
+    state."""
+    rows, cursor = await paginate(
+        session, select(Deal).where(_visible(principal)), params, key=Deal.opened_at, row_id=Deal.id
+    )
+    states = {
+        row.deal_id: row.state
+        for row in await session.execute(
+            select(Contract.deal_id, Contract.state).where(
+                Contract.deal_id.in_([deal.id for deal in rows])
+            )
+        )
+    }
+    return [(deal, states.get(deal.id)) for deal in rows], cursor
+
+
+@dataclass(frozen=True)
+class ContractView:
+    contract: Contract
+    versions: list[ContractVersion]
+    outstanding: dict[int, int]
+    """For the effective version: milestone number → fen still due."""
+
+
+async def _contract(session: AsyncSession, deal_id: uuid.UUID, *, lock: bool = False) -> Contract:
+    query = select(Contract).where(Contract.deal_id == deal_id)
+    if lock:
+        query = query.with_for_update()
+    contract = await session.scalar(query)
+    assert contract is not None  # every deal is opened with its contract
+    return contract
+
+
+async def _versions(session: AsyncSession, contract_id: uuid.UUID) -> list[ContractVersion]:
+    rows = await session.scalars(
+        select(ContractVersion)
+        .where(ContractVersion.contract_id == contract_id)
+        .order_by(ContractVersion.number)
+    )
+    return list(rows.all())
+
+
+async def get_contract_for(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID
+) -> ContractView:
+    """The deal's contract with every version and what is still due. Raises NotFound."""
+    deal = await get_deal_for(session, principal, deal_id)
+    return await _view(session, deal)
+
+
+async def _view(session: AsyncSession, deal: Deal) -> ContractView:
+    from app.payments import service as payments
+
+    contract = await _contract(session, deal.id)
+    versions = await _versions(session, contract.id)
+    effective = _effective(contract, versions)
+    due: dict[int, int] = {}
+    if effective is not None:
+        due = outstanding(
+            _milestones(effective),
+            await payments.received_by_milestone(session, deal.id),
+            credit_fen=deal.deposit_applied_fen,
+        )
+    return ContractView(contract, versions, due)
+
+
+def _effective(contract: Contract, versions: Sequence[ContractVersion]) -> ContractVersion | None:
+    return next((v for v in versions if v.number == contract.effective_version), None)
+
+
+def _milestones(version: ContractVersion) -> list[Milestone]:
+    return [Milestone(int(m["number"]), int(m["amount_fen"])) for m in version.milestones]
+
+
+# --- drafting and signing --------------------------------------------------------------------
+
+
+def _side(principal: Principal, deal: Deal) -> str:
+    """Which party the caller signs for; Forbidden for members who may not bind it."""
+    for side, organization in (
+        ("seller", deal.seller_organization_id),
+        ("buyer", deal.buyer_organization_id),
+    ):
+        if principal.is_member_of(organization):
+            principal.require_manager(organization)
+            return side
+    raise NotFound()  # staff see deals but are not a party to them
+
+
+def _check_terms(terms: ContractTerms, deal: Deal) -> None:
+    if terms.transaction_amount.fen > terms.total.fen:
+        raise ValidationFailed("body.transaction_amount", "transaction_above_total")
+    if terms.ends_on < terms.starts_on:
+        raise ValidationFailed("body.ends_on", "term_inverted")
+    if sum(m.amount.fen for m in terms.milestones) != terms.total.fen:
+        raise ValidationFailed("body.milestones", "milestones_sum", total=str(terms.total.amount))
+    if (terms.contract_type == ContractType.licence) != (terms.exclusivity is not None):
+        raise ValidationFailed("body.exclusivity", "licence_exclusivity")
+    if deal.deposit_applied_fen > terms.total.fen:
+        raise ValidationFailed("body.total", "total_below_deposit")
+
+
+async def draft_contract(
+    session: AsyncSession,
+    principal: Principal,
+    deal_id: uuid.UUID,
+    terms: ContractTerms,
+    *,
+    now: datetime,
+) -> ContractView:
+    """Write the contract's terms (either party's owner or admin). The unsigned version is
+    replaced, and any signature on it falls; once a version is signed by both, this starts an
+    amendment (the next version).
+
+    Raises NotFound, Forbidden, InvalidState when the contract is completed or terminated,
+    ValidationFailed naming the field: milestones not summing to the total, a technology-
+    transaction amount above the total, an inverted term, exclusivity outside a licence.
+    """
+    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    _side(principal, deal)
+    _check_terms(terms, deal)
+    contract = await _contract(session, deal.id, lock=True)
+    if contract.state in {ContractState.completed, ContractState.terminated}:
+        raise InvalidState(detail_code="detail.contract_closed")
+    versions = await _versions(session, contract.id)
+    latest = versions[-1] if versions else None
+    if latest is None or latest.number == contract.effective_version:
+        latest = ContractVersion(contract_id=contract.id, number=len(versions) + 1)
+        session.add(latest)
+        versions.append(latest)
+    latest.contract_type = terms.contract_type
+    latest.subject = terms.subject
+    latest.content = terms.content
+    latest.total_fen = terms.total.fen
+    latest.transaction_fen = terms.transaction_amount.fen
+    latest.starts_on = terms.starts_on
+    latest.ends_on = terms.ends_on
+    latest.licence_scope = terms.licence_scope
+    latest.exclusivity = terms.exclusivity
+    latest.milestones = [
+        {
+            "number": number,
+            "amount_fen": milestone.amount.fen,
+            "due_on": milestone.due_on.isoformat(),
+            "description": milestone.description,
+        }
+        for number, milestone in enumerate(terms.milestones, start=1)
+    ]
+    latest.created_by_id = principal.user_id
+    latest.created_at = now
+    latest.seller_signed_by_id = latest.buyer_signed_by_id = None
+    latest.seller_signed_at = latest.buyer_signed_at = None
+    await session.flush()
+    return await _view(session, deal)
+
+
+async def sign_contract(
+    session: AsyncSession,
+    principal: Principal,
+    deal_id: uuid.UUID,
+    *,
+    version: int,
+    now: datetime,
+) -> ContractView:
+    """Sign a version for the caller's party (an owner or admin of it). When both have signed,
+    the version takes effect: a first one makes the contract `signed`; an amendment replaces
+    the terms in force.
+
+    Raises NotFound, Forbidden, InvalidState when that version is not the one awaiting
+    signatures (already in effect, replaced, or never written).
+    """
+    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    side = _side(principal, deal)
+    contract = await _contract(session, deal.id, lock=True)
+    versions = await _versions(session, contract.id)
+    latest = versions[-1] if versions else None
+    if (
+        latest is None
+        or latest.number != version
+        or latest.number == contract.effective_version
+        or contract.state in {ContractState.completed, ContractState.terminated}
+    ):
+        raise InvalidState(detail_code="detail.version_not_awaiting_signature")
+    if side == "seller":
+        latest.seller_signed_by_id, latest.seller_signed_at = principal.user_id, now
+    else:
+        latest.buyer_signed_by_id, latest.buyer_signed_at = principal.user_id, now
+    if latest.seller_signed_at and latest.buyer_signed_at:
+        amendment = contract.effective_version is not None
+        contract.effective_version = latest.number
+        if contract.state == ContractState.draft:
+            contract.state = ContractState.signed
+        await record_event(
+            session,
+            "contract.amended" if amendment else "contract.signed",
+            _contract_payload(deal, contract, latest),
+        )
+    return await _view(session, deal)
+
+
+def _contract_payload(deal: Deal, contract: Contract, version: ContractVersion) -> dict[str, Any]:
+    return {
+        "deal_id": str(deal.id),
+        "contract_id": str(contract.id),
+        "version": version.number,
+        "contract_type": version.contract_type.value,
+        "transaction_amount": Money(version.transaction_fen).to_api(),
+        "seller_organization_id": str(deal.seller_organization_id),
+        "buyer_organization_id": str(deal.buyer_organization_id),
+    }
+
+
+# --- registration (认定登记) ------------------------------------------------------------------
+
+
+def completeness_problems(version: ContractVersion, today: date) -> list[str]:
+    """What a registrar requires before registering (pure): reason codes, empty when
+    complete."""
+    problems = []
+    if not version.content or len(version.content.strip()) < 20:
+        problems.append("content_missing")
+    if version.contract_type in {ContractType.transfer, ContractType.licence} and (
+        version.transaction_fen <= 0
+    ):
+        problems.append("transaction_amount_missing")
+    if version.contract_type == ContractType.licence and not version.licence_scope:
+        problems.append("licence_scope_missing")
+    if version.ends_on < today:
+        problems.append("term_ended")
+    return problems
+
+
+async def decide_registration(
+    session: AsyncSession,
+    principal: Principal,
+    deal_id: uuid.UUID,
+    *,
+    register: bool,
+    reasons: Sequence[str],
+    now: datetime,
+) -> ContractView:
+    """A platform registrar registers a signed contract (技术合同认定登记) with the next number
+    of the seller's region and year, or refuses it with reasons.
+
+    Raises Forbidden (not a registrar), NotFound, InvalidState when the contract is not signed
+    (or already registered), RegistrationRefused listing what is incomplete, ValidationFailed
+    (reasons) for a refusal without reasons.
+    """
+    principal.require_platform_role(PlatformRole.registrar)
+    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    contract = await _contract(session, deal.id, lock=True)
+    if contract.state != ContractState.signed:
+        raise InvalidState(detail_code="detail.contract_not_signed", state=contract.state.value)
+    if not register:
+        if not reasons:
+            raise ValidationFailed("body.reasons", "missing")
+        contract.rejection_reasons = list(reasons)
+        await record_event(
+            session,
+            "contract.registration_refused",
+            {"deal_id": str(deal.id), "reasons": list(reasons)},
+        )
+        return await _view(session, deal)
+    versions = await _versions(session, contract.id)
+    effective = _effective(contract, versions)
+    assert effective is not None
+    problems = completeness_problems(effective, now.date())
+    if problems:
+        raise RegistrationRefused(extensions={"reasons": problems})
+    seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
+        deal.seller_organization_id
+    ]
+    contract.registration_number = await _next_registration_number(
+        session, seller.division_code, now.year
+    )
+    contract.registered_at = now
+    contract.registered_by_id = principal.user_id
+    contract.rejection_reasons = None
+    contract.state = ContractState.registered
+    # Money that arrived before registration (an applied deposit, early payments) counts now.
+    view = await _view(session, deal)
+    if any(view.outstanding[m.number] < m.amount_fen for m in _milestones(effective)):
+        contract.state = ContractState.performing
+    if not any(view.outstanding.values()):
+        contract.state = ContractState.completed
+    await record_event(
+        session,
+        "contract.registered",
+        {
+            **_contract_payload(deal, contract, effective),
+            "registration_number": contract.registration_number,
+        },
+    )
+    return view
+
+
+async def _next_registration_number(session: AsyncSession, division_code: str, year: int) -> str:
+    """`<year><division code><serial:06>`, without gaps per region and year (the counter row
+    is locked until the registration commits)."""
+    counter = await session.scalar(
+        select(RegistrationCounter)
+        .where(RegistrationCounter.division_code == division_code, RegistrationCounter.year == year)
+        .with_for_update()
+    )
+    if counter is None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        await session.execute(
+            insert(RegistrationCounter)
+            .values(division_code=division_code, year=year, last=0)
+            .on_conflict_do_nothing()
+        )
+        counter = await session.scalar(
+            select(RegistrationCounter)
+            .where(
+                RegistrationCounter.division_code == division_code,
+                RegistrationCounter.year == year,
+            )
+            .with_for_update()
+        )
+        assert counter is not None
+    counter.last += 1
+    return f"{year}{division_code}{counter.last:06d}"
+
+
+# --- money arriving ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payable:
+    """What the payments package needs to take a milestone payment."""
+
+    deal: Deal
+    contract_state: ContractState
+    outstanding: dict[int, int]
+
+
+async def payable(session: AsyncSession, principal: Principal, deal_id: uuid.UUID) -> Payable:
+    """The deal's milestones still due, for a payment by the buyer's owner or admin.
+
+    Raises NotFound, Forbidden, InvalidState before the contract is signed or after it ended.
+    """
+    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    if not principal.is_member_of(deal.buyer_organization_id):
+        raise Forbidden(detail_code="detail.buyer_pays")
+    principal.require_manager(deal.buyer_organization_id)
+    view = await _view(session, deal)
+    if view.contract.state not in {
+        ContractState.signed,
+        ContractState.registered,
+        ContractState.performing,
+    }:
+        raise InvalidState(
+            detail_code="detail.contract_not_payable", state=view.contract.state.value
+        )
+    return Payable(deal, view.contract.state, view.outstanding)
+
+
+async def payment_received(session: AsyncSession, deal_id: uuid.UUID, *, now: datetime) -> None:
+    """Move a registered contract to performing when money arrives, and to completed when every
+    milestone is paid (unregistered contracts wait for registration to move)."""
+    deal = await session.get(Deal, deal_id)
+    assert deal is not None
+    contract = await _contract(session, deal.id, lock=True)
+    view = await _view(session, deal)
+    if contract.state == ContractState.registered:
+        contract.state = ContractState.performing
+    if contract.state == ContractState.performing and not any(view.outstanding.values()):
+        contract.state = ContractState.completed
+        await record_event(session, "contract.completed", {"deal_id": str(deal.id)})
+
+
+async def deposits_applied(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """deal id → the auction deposit applied to its price, for deals that had one."""
+    rows = await session.execute(
+        select(Deal.id, Deal.deposit_applied_fen).where(Deal.deposit_applied_fen > 0)
+    )
+    return {deal_id: int(amount) for deal_id, amount in rows}

@@ -478,6 +478,32 @@ async def list_intents(
     return [(intent, organizations[intent.organization_id]) for intent in intents]
 
 
+@dataclass(frozen=True)
+class Negotiation:
+    """A negotiable listing (面议) whose window closed with intents: who sells, who may buy."""
+
+    seller_organization_id: uuid.UUID
+    intent_holders: frozenset[uuid.UUID]
+
+
+async def negotiation_of(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
+) -> Negotiation:
+    """The parties of a negotiation on a listing. Raises NotFound; InvalidState unless the
+    listing is negotiable and its window closed with intents."""
+    listing = await _get_visible(session, principal, listing_id, lock=True)
+    if not (
+        listing.mode == ListingMode.negotiable
+        and listing.state == ListingState.closed
+        and listing.outcome == ListingOutcome.to_contract
+    ):
+        raise InvalidState(detail_code="detail.listing_not_negotiated")
+    holders = await session.scalars(
+        select(Intent.organization_id).where(Intent.listing_id == listing.id)
+    )
+    return Negotiation(listing.organization_id, frozenset(holders.all()))
+
+
 # --- the window closes ---------------------------------------------------------------------
 
 

@@ -1,10 +1,11 @@
 """The payments provider protocol, and the offline provider (bank transfer, 线下转账).
 
-A provider moves money; our tables say what the money is for. Deposits (保证金) are holds:
+A provider moves money; our tables and the ledger say what the money is for. Payments of
+contract milestones are asked for with `create_payment` and confirmed the same way as holds;
+`pay_out` passes money on to a seller. Deposits (保证金) are holds:
 `create_hold` tells the payer how to pay, the hold is confirmed (offline: by platform finance
 staff who see the transfer arrive; Stripe: by the PaymentIntent's webhook), and at the end of
-the auction it is captured (applied to the winner's price) or released. Payments for deals,
-refunds and payouts join this protocol with the deals and rewards packages.
+the auction it is captured (applied to the winner's price) or released.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ class PaymentProvider(Protocol):
         """Give the held money back."""
         ...
 
+    async def create_payment(self, amount: Money, *, purpose: str, payer_name: str) -> Hold:
+        """Ask for a payment of `amount` and say how to pay it (confirmed later)."""
+        ...
+
+    async def pay_out(self, amount: Money, *, recipient: str, purpose: str) -> str:
+        """Send `amount` to a recipient; returns the provider's reference."""
+        ...
+
 
 @dataclass(frozen=True)
 class BankAccount:
@@ -78,6 +87,13 @@ class OfflineProvider:
                 "payer": payer_name,
             },
         )
+
+    async def create_payment(self, amount: Money, *, purpose: str, payer_name: str) -> Hold:
+        return await self.create_hold(amount, purpose=purpose, payer_name=payer_name)
+
+    async def pay_out(self, amount: Money, *, recipient: str, purpose: str) -> str:
+        # Finance makes the transfer and records it; the reference ties the two together.
+        return f"{purpose.upper()}-{secrets.token_hex(5).upper()}"
 
     async def capture_hold(self, reference: str, amount: Money) -> None:
         return None

@@ -1,0 +1,205 @@
+"""HTTP routes of the deals package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from app.core.clock import Now
+from app.core.db import Session
+from app.core.errors import problem_responses
+from app.core.idempotency import IdempotencyOf
+from app.core.money import Money
+from app.core.pagination import Page, PageParams, page_params
+from app.deals import service
+from app.deals.auth import DealRead, DealWrite, Registrar
+from app.deals.models import ContractState, ContractVersion, Deal, DealSource
+from app.deals.schemas import (
+    ContractOut,
+    ContractTerms,
+    ContractVersionOut,
+    DealCreate,
+    DealOut,
+    MilestoneOut,
+    RegistrationDecision,
+    Signature,
+    SignatureCreate,
+)
+
+router = APIRouter(
+    prefix="/v1/deals", tags=["deals"], responses=problem_responses(401, 403, 404, 422)
+)
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+def deal_out(deal: Deal, contract_state: ContractState | None) -> DealOut:
+    return DealOut(
+        id=deal.id,
+        source=deal.source,
+        listing_id=deal.listing_id,
+        seller_organization_id=deal.seller_organization_id,
+        buyer_organization_id=deal.buyer_organization_id,
+        price=Money(deal.price_fen) if deal.price_fen is not None else None,
+        deposit_applied=Money(deal.deposit_applied_fen),
+        opened_at=deal.opened_at,
+        contract_state=contract_state,
+    )
+
+
+def _signature(user_id: uuid.UUID | None, at: object) -> Signature | None:
+    if user_id is None or at is None:
+        return None
+    return Signature.model_validate({"user_id": user_id, "signed_at": at})
+
+
+def _version_out(
+    version: ContractVersion, outstanding: dict[int, int], effective: bool
+) -> ContractVersionOut:
+    return ContractVersionOut(
+        number=version.number,
+        contract_type=version.contract_type,
+        subject=version.subject,
+        content=version.content,
+        total=Money(version.total_fen),
+        transaction_amount=Money(version.transaction_fen),
+        starts_on=version.starts_on,
+        ends_on=version.ends_on,
+        licence_scope=version.licence_scope,
+        exclusivity=version.exclusivity,
+        milestones=[
+            MilestoneOut(
+                number=int(m["number"]),
+                amount=Money(int(m["amount_fen"])),
+                due_on=date.fromisoformat(m["due_on"]),
+                description=m.get("description"),
+                outstanding=Money(
+                    outstanding.get(int(m["number"]), 0) if effective else int(m["amount_fen"])
+                ),
+            )
+            for m in version.milestones
+        ],
+        seller_signature=_signature(version.seller_signed_by_id, version.seller_signed_at),
+        buyer_signature=_signature(version.buyer_signed_by_id, version.buyer_signed_at),
+        created_at=version.created_at,
+    )
+
+
+def contract_out(view: service.ContractView) -> ContractOut:
+    contract = view.contract
+    return ContractOut(
+        id=contract.id,
+        deal_id=contract.deal_id,
+        state=contract.state,
+        effective_version=contract.effective_version,
+        registration_number=contract.registration_number,
+        registered_at=contract.registered_at,
+        rejection_reasons=contract.rejection_reasons,
+        versions=[
+            _version_out(v, view.outstanding, v.number == contract.effective_version)
+            for v in view.versions
+        ],
+    )
+
+
+@router.post(
+    "",
+    response_model=DealOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a negotiated or off-platform deal",
+    responses=problem_responses(409),
+)
+async def open_deal(
+    session: Session, now: Now, caller: DealWrite, idempotency: IdempotencyOf, body: DealCreate
+) -> DealOut:
+    """Negotiation (面议): the seller's owner or admin names an intent holder of the closed
+    listing and the agreed price. Off-platform: an owner or admin of either party registers a
+    deal concluded elsewhere. Deals from fixed-price listings and auctions open by themselves."""
+    await idempotency.claim(caller)
+    deal = await service.open_agreed_deal(
+        session,
+        caller,
+        source=DealSource(body.source),
+        listing_id=body.listing_id,
+        seller_organization_id=body.seller_organization_id,
+        buyer_organization_id=body.buyer_organization_id,
+        price=body.price,
+        now=now,
+    )
+    return await idempotency.remember(deal_out(deal, ContractState.draft), status_code=201)
+
+
+@router.get("", response_model=Page[DealOut], summary="List your deals")
+async def list_deals(session: Session, caller: DealRead, pagination: Pagination) -> Page[DealOut]:
+    """Deals your organizations are a party to, newest first (staff: all)."""
+    rows, cursor = await service.list_deals(session, caller, pagination)
+    return Page(items=[deal_out(deal, state) for deal, state in rows], next_cursor=cursor)
+
+
+@router.get("/{deal_id}", response_model=DealOut, summary="Get a deal")
+async def get_deal(session: Session, caller: DealRead, deal_id: uuid.UUID) -> DealOut:
+    """A deal of yours: to anyone else it does not exist."""
+    return deal_out(*await service.get_deal_summary(session, caller, deal_id))
+
+
+@router.get("/{deal_id}/contract", response_model=ContractOut, summary="Get the contract")
+async def get_contract(session: Session, caller: DealRead, deal_id: uuid.UUID) -> ContractOut:
+    """Every version of the technology contract, each party's signatures, and what is still
+    due on each milestone of the version in force."""
+    return contract_out(await service.get_contract_for(session, caller, deal_id))
+
+
+@router.put(
+    "/{deal_id}/contract",
+    response_model=ContractOut,
+    summary="Write the contract's terms",
+    responses=problem_responses(409),
+)
+async def draft_contract(
+    session: Session, now: Now, caller: DealWrite, deal_id: uuid.UUID, body: ContractTerms
+) -> ContractOut:
+    """Either party's owner or admin writes the terms. Before both have signed this replaces
+    the draft (and any signature on it); afterwards it starts an amendment."""
+    return contract_out(await service.draft_contract(session, caller, deal_id, body, now=now))
+
+
+@router.post(
+    "/{deal_id}/sign",
+    response_model=ContractOut,
+    summary="Sign the contract for your party",
+    responses=problem_responses(409),
+)
+async def sign_contract(
+    session: Session, now: Now, caller: DealWrite, deal_id: uuid.UUID, body: SignatureCreate
+) -> ContractOut:
+    """An owner or admin signs the named version for their party; with both signatures the
+    version takes effect."""
+    return contract_out(
+        await service.sign_contract(session, caller, deal_id, version=body.version, now=now)
+    )
+
+
+@router.post(
+    "/{deal_id}/register",
+    response_model=ContractOut,
+    summary="Register the contract (认定登记, platform registrars)",
+    responses=problem_responses(409),
+)
+async def register_contract(
+    session: Session, now: Now, caller: Registrar, deal_id: uuid.UUID, body: RegistrationDecision
+) -> ContractOut:
+    """Register a signed contract with the next number of the seller's region and year, or
+    refuse it with reasons. An incomplete contract answers 422 `registration_incomplete` with
+    `reasons`. Only registered contracts count for broker rewards and tax filings."""
+    return contract_out(
+        await service.decide_registration(
+            session,
+            caller,
+            deal_id,
+            register=body.decision == "register",
+            reasons=body.reasons,
+            now=now,
+        )
+    )

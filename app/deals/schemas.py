@@ -1,0 +1,132 @@
+"""API shapes of the deals package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.accounts.schemas import Reason, Strict
+from app.core.money import Money, PositiveMoney
+from app.deals.models import ContractState, ContractType, DealSource, Exclusivity
+
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+
+
+class DealCreate(Strict):
+    """Open a deal: from a negotiable listing (面议) whose window closed with intents — the
+    seller names the buyer and the agreed price — or for a contract concluded off the
+    platform, by either party."""
+
+    source: Literal["negotiation", "off_platform"]
+    listing_id: uuid.UUID | None = Field(default=None, description="negotiation: the listing")
+    seller_organization_id: uuid.UUID | None = Field(
+        default=None, description="off_platform: the seller"
+    )
+    buyer_organization_id: uuid.UUID
+    price: PositiveMoney
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> DealCreate:
+        if self.source == "negotiation" and self.listing_id is None:
+            raise PydanticCustomError("listing_required", "a negotiation needs its listing")
+        if self.source == "off_platform" and self.seller_organization_id is None:
+            raise PydanticCustomError("seller_required", "an off-platform deal names its seller")
+        return self
+
+
+class MilestoneIn(BaseModel):
+    amount: PositiveMoney
+    due_on: date
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+
+
+class ContractTerms(Strict):
+    """The terms of a technology contract (技术合同)."""
+
+    contract_type: ContractType = Field(
+        description="development 技术开发, transfer 技术转让, licence 技术许可, "
+        "consulting 技术咨询, service 技术服务"
+    )
+    subject: Subject
+    content: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)] | None = (
+        None
+    )
+    total: PositiveMoney
+    transaction_amount: PositiveMoney = Field(
+        description="技术交易额: the total less equipment, materials and other non-technology parts"
+    )
+    starts_on: date
+    ends_on: date
+    licence_scope: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
+    ) = None
+    exclusivity: Exclusivity | None = Field(default=None, description="Licences only.")
+    milestones: list[MilestoneIn] = Field(min_length=1, max_length=50)
+
+
+class Signature(BaseModel):
+    user_id: uuid.UUID
+    signed_at: datetime
+
+
+class MilestoneOut(BaseModel):
+    number: int
+    amount: Money
+    due_on: date
+    description: str | None
+    outstanding: Money
+
+
+class ContractVersionOut(BaseModel):
+    number: int
+    contract_type: ContractType
+    subject: str
+    content: str | None
+    total: Money
+    transaction_amount: Money
+    starts_on: date
+    ends_on: date
+    licence_scope: str | None
+    exclusivity: Exclusivity | None
+    milestones: list[MilestoneOut]
+    seller_signature: Signature | None
+    buyer_signature: Signature | None
+    created_at: datetime
+
+
+class ContractOut(BaseModel):
+    id: uuid.UUID
+    deal_id: uuid.UUID
+    state: ContractState
+    effective_version: int | None
+    registration_number: str | None
+    registered_at: datetime | None
+    rejection_reasons: list[str] | None
+    versions: list[ContractVersionOut] = Field(description="Oldest first; amendments follow.")
+
+
+class DealOut(BaseModel):
+    id: uuid.UUID
+    source: DealSource
+    listing_id: uuid.UUID | None
+    seller_organization_id: uuid.UUID
+    buyer_organization_id: uuid.UUID
+    price: Money | None
+    deposit_applied: Money
+    opened_at: datetime
+    contract_state: ContractState | None
+
+
+class SignatureCreate(Strict):
+    version: int = Field(ge=1, description="The version you read and sign.")
+
+
+class RegistrationDecision(Strict):
+    decision: Literal["register", "reject"]
+    reasons: list[Reason] = Field(default_factory=list, max_length=20)

@@ -1,0 +1,40 @@
+"""API shapes of the payments package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.accounts.schemas import Strict
+from app.core.money import Money
+from app.payments.models import PaymentState
+
+
+class PaymentCreate(Strict):
+    milestone: int = Field(ge=1, description="The milestone (付款节点) to pay.")
+
+
+class PaymentOut(BaseModel):
+    id: uuid.UUID
+    deal_id: uuid.UUID
+    milestone: int
+    amount: Money
+    state: PaymentState
+    provider: str
+    reference: str = Field(description="Put this in the transfer's remark (附言).")
+    instructions: dict[str, Any]
+    created_at: datetime
+    received_at: datetime | None
+
+
+class PayoutOut(BaseModel):
+    id: uuid.UUID
+    deal_id: uuid.UUID
+    recipient_organization_id: uuid.UUID
+    amount: Money
+    provider: str
+    reference: str
+    paid_at: datetime

@@ -1,0 +1,224 @@
+"""Rules of the payments package: milestone payments, confirmation, payouts, reconciliation.
+
+Money movements are written to the ledger in the same transaction as the state they change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import PlatformRole, Principal
+from app.core.errors import InvalidState, NotFound, ValidationFailed
+from app.core.money import Money
+from app.core.outbox import record_event
+from app.deals import service as deals
+from app.payments import ledger
+from app.payments.models import Payment, PaymentState, Payout
+from app.payments.provider import PaymentProvider
+
+
+async def received_by_milestone(session: AsyncSession, deal_id: uuid.UUID) -> dict[int, int]:
+    """milestone number → fen received for it."""
+    rows = await session.execute(
+        select(Payment.milestone, func.sum(Payment.amount_fen))
+        .where(Payment.deal_id == deal_id, Payment.state == PaymentState.received)
+        .group_by(Payment.milestone)
+    )
+    return {int(milestone): int(total) for milestone, total in rows}
+
+
+async def request_payment(
+    session: AsyncSession,
+    principal: Principal,
+    provider: PaymentProvider,
+    deal_id: uuid.UUID,
+    *,
+    milestone: int,
+    now: datetime,
+) -> Payment:
+    """The buyer asks to pay a milestone: the provider says how (offline: a bank transfer with
+    a unique reference). A pending payment of the same milestone is returned again rather than
+    doubled. Raises NotFound, Forbidden, InvalidState (contract not signed, or ended),
+    ValidationFailed(milestone) for an unknown or fully paid milestone."""
+    payable = await deals.payable(session, principal, deal_id)
+    due = payable.outstanding.get(milestone)
+    if due is None:
+        raise ValidationFailed("body.milestone", "no_such_milestone")
+    pending = await session.scalar(
+        select(Payment).where(
+            Payment.deal_id == deal_id,
+            Payment.milestone == milestone,
+            Payment.state == PaymentState.pending,
+        )
+    )
+    if pending is not None and pending.amount_fen == due:
+        return pending
+    if pending is not None:
+        pending.state = PaymentState.cancelled
+    if due == 0:
+        raise ValidationFailed("body.milestone", "milestone_paid")
+    instruction = await provider.create_payment(
+        Money(due), purpose="htk", payer_name=str(payable.deal.buyer_organization_id)
+    )
+    payment = Payment(
+        deal_id=deal_id,
+        milestone=milestone,
+        payer_organization_id=payable.deal.buyer_organization_id,
+        amount_fen=due,
+        state=PaymentState.pending,
+        provider=instruction.provider,
+        provider_reference=instruction.reference,
+        instructions=instruction.instructions,
+        requested_by_id=principal.user_id,
+        created_at=now,
+    )
+    session.add(payment)
+    await session.flush()
+    return payment
+
+
+async def list_payments(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID
+) -> list[Payment]:
+    """A deal's payments, oldest first (its parties and staff). Raises NotFound."""
+    await deals.get_deal_for(session, principal, deal_id)
+    rows = await session.scalars(
+        select(Payment).where(Payment.deal_id == deal_id).order_by(Payment.created_at)
+    )
+    return list(rows.all())
+
+
+async def mark_payment_received(
+    session: AsyncSession, payment: Payment, *, now: datetime, confirmed_by_id: uuid.UUID | None
+) -> Payment:
+    """Record that a payment arrived (idempotent): the ledger takes it into the deal's account
+    and the contract moves on. The one path for offline confirmation and provider webhooks."""
+    if payment.state == PaymentState.received:
+        return payment
+    if payment.state != PaymentState.pending:
+        raise InvalidState(detail_code="detail.payment_cancelled")
+    payment.state = PaymentState.received
+    payment.received_at = now
+    payment.confirmed_by_id = confirmed_by_id
+    ledger.transfer(
+        session,
+        debit=ledger.bank(payment.provider),
+        credit=ledger.deal_account(payment.deal_id),
+        amount_fen=payment.amount_fen,
+        memo=f"milestone {payment.milestone} paid",
+        now=now,
+        deal_id=payment.deal_id,
+    )
+    await session.flush()
+    await deals.payment_received(session, payment.deal_id, now=now)
+    await record_event(
+        session,
+        "payment.received",
+        {
+            "payment_id": str(payment.id),
+            "deal_id": str(payment.deal_id),
+            "milestone": payment.milestone,
+            "amount": Money(payment.amount_fen).to_api(),
+        },
+    )
+    return payment
+
+
+async def confirm_payment(
+    session: AsyncSession, principal: Principal, payment_id: uuid.UUID, *, now: datetime
+) -> Payment:
+    """Platform finance confirms that an offline payment arrived. Raises Forbidden, NotFound,
+    InvalidState for a cancelled payment."""
+    principal.require_platform_role(PlatformRole.finance)
+    payment = await session.scalar(
+        select(Payment).where(Payment.id == payment_id).with_for_update()
+    )
+    if payment is None:
+        raise NotFound()
+    return await mark_payment_received(session, payment, now=now, confirmed_by_id=principal.user_id)
+
+
+async def pay_out(
+    session: AsyncSession,
+    principal: Principal,
+    provider: PaymentProvider,
+    deal_id: uuid.UUID,
+    *,
+    now: datetime,
+) -> Payout:
+    """Platform finance passes what the deal's account holds to the seller. Raises Forbidden,
+    NotFound, InvalidState when there is nothing to pass on."""
+    principal.require_platform_role(PlatformRole.finance)
+    deal = await deals.get_deal_for(session, principal, deal_id, lock=True)
+    account = ledger.deal_account(deal.id)
+    # The account is a liability: credits (negative) are money held for the seller.
+    held = -await ledger.balance(session, account)
+    if held <= 0:
+        raise InvalidState(detail_code="detail.nothing_to_pay_out")
+    reference = await provider.pay_out(
+        Money(held), recipient=str(deal.seller_organization_id), purpose="fk"
+    )
+    payout = Payout(
+        deal_id=deal.id,
+        recipient_organization_id=deal.seller_organization_id,
+        amount_fen=held,
+        provider=provider.name,
+        provider_reference=reference,
+        paid_at=now,
+        paid_by_id=principal.user_id,
+    )
+    session.add(payout)
+    ledger.transfer(
+        session,
+        debit=account,
+        credit=ledger.bank(provider.name),
+        amount_fen=held,
+        memo="paid out to the seller",
+        now=now,
+        deal_id=deal.id,
+    )
+    await session.flush()
+    await record_event(
+        session,
+        "payout.paid",
+        {"payout_id": str(payout.id), "deal_id": str(deal.id), "amount": Money(held).to_api()},
+    )
+    return payout
+
+
+async def reconcile(session: AsyncSession) -> list[ledger.Imbalance]:
+    """The ledger against the tables: every journal balanced, and each deal's account holding
+    exactly what was received for it (payments and an applied deposit) less what was paid out.
+    Empty when everything reconciles."""
+    problems = await ledger.unbalanced_journals(session)
+    booked = await ledger.balances(session, "deal:")
+    received = {
+        deal_id: int(total)
+        for deal_id, total in await session.execute(
+            select(Payment.deal_id, func.sum(Payment.amount_fen))
+            .where(Payment.state == PaymentState.received)
+            .group_by(Payment.deal_id)
+        )
+    }
+    paid_out = {
+        deal_id: int(total)
+        for deal_id, total in await session.execute(
+            select(Payout.deal_id, func.sum(Payout.amount_fen)).group_by(Payout.deal_id)
+        )
+    }
+    deposits = await deals.deposits_applied(session)
+    for deal_id in (
+        set(received)
+        | set(paid_out)
+        | set(deposits)
+        | {uuid.UUID(account.removeprefix("deal:")) for account in booked}
+    ):
+        expected = received.get(deal_id, 0) + deposits.get(deal_id, 0) - paid_out.get(deal_id, 0)
+        actual = -booked.get(ledger.deal_account(deal_id), 0)
+        if actual != expected:
+            problems.append(ledger.Imbalance(f"deal {deal_id}", actual - expected))
+    return problems
