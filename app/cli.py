@@ -206,6 +206,32 @@ def reindex(
     raise typer.Exit(asyncio.run(run()))
 
 
+@cli.command("ledger-check")
+def ledger_check() -> None:
+    """Reconcile the ledger: every journal balanced, each deal's account equal to what was
+    received for it less what was paid out. Exits 1 and lists what does not reconcile."""
+    from app.core.db import create_engine, create_sessionmaker
+    from app.payments import service
+
+    settings = _settings()
+    _configure_logging(settings)
+    assert settings.database_url
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url or "", pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                problems = await service.reconcile(session)
+        finally:
+            await engine.dispose()
+        for problem in problems:
+            typer.echo(f"{problem.what}: off by {problem.amount_fen} fen")
+        typer.echo("ledger reconciles" if not problems else f"{len(problems)} problem(s)")
+        return 1 if problems else 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(prompt=True, help="The admin's email.")],

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.accounts.models import Organization, OrganizationKind
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
+from app.core.db import libpq_url
 from app.core.money import Money
 from app.deals import service as deals
 from app.deals.models import DealSource
@@ -541,3 +543,34 @@ async def test_the_ledger_refuses_unbalanced_journals_and_changes(
         assert await ledger.balance(session, ledger.deal_account(deal_id)) == -100
         problems = await payments.reconcile(session)
     assert [problem.what for problem in problems] == [f"deal {deal_id}"]  # no payment behind it
+
+
+def test_techx_ledger_check_reports_what_does_not_reconcile(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.core.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        clean = CliRunner().invoke(cli, ["ledger-check"])
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+            deal_id = connection.execute("SELECT gen_random_uuid()").fetchone()[0]  # type: ignore[index]
+            # A balanced journal that no payment stands behind.
+            connection.execute(
+                "INSERT INTO ledger_entries (journal_id, account, amount_fen, memo, at) "
+                "SELECT j, account, amount, 'stray', now() FROM gen_random_uuid() AS j, "
+                "(VALUES (%s, -500), ('bank:offline', 500)) AS lines (account, amount)",
+                (f"deal:{deal_id}",),
+            )
+        broken = CliRunner().invoke(cli, ["ledger-check"])
+    finally:
+        get_settings.cache_clear()
+
+    assert clean.exit_code == 0, clean.output
+    assert "ledger reconciles" in clean.output
+    assert broken.exit_code == 1
+    assert f"deal {deal_id}: off by 500 fen" in broken.output
