@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Numeric,
     String,
     UniqueConstraint,
     func,
@@ -68,9 +70,15 @@ class Organization(IdMixin, TimestampMixin, Base):
     verified_at: Mapped[datetime | None]
     verified_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     verification_note: Mapped[str | None] = mapped_column(String(500))
+    inventor_reward_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal(50), server_default="50"
+    )
+    """Universities and institutes: the part of net transformation income that goes to the
+    inventors (科技成果转化奖励); the law's floor is 50 % (促进科技成果转化法 第四十五条)."""
 
     __table_args__ = (
         CheckConstraint("division_code ~ '^[0-9]{6}$'", name="division_code_digits"),
+        CheckConstraint("inventor_reward_percent BETWEEN 50 AND 100", name="inventor_reward_floor"),
         CheckConstraint("credit_code ~ '^[0-9A-HJ-NPQRTUWXY]{18}$'", name="credit_code_chars"),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -168,6 +169,14 @@ class OrganizationUpdate(Strict):
     name: Name | None = None
     credit_code: CreditCode | None = None
     division_code: DivisionCode | None = None
+    inventor_reward_percent: Decimal | None = Field(
+        default=None,
+        ge=50,
+        le=100,
+        decimal_places=2,
+        description="Universities and institutes: inventors' part of net transformation income "
+        "(at least 50 %, 促进科技成果转化法 第四十五条).",
+    )
 
 
 class OrganizationOut(BaseModel):
@@ -182,6 +191,7 @@ class OrganizationOut(BaseModel):
     verification_status: VerificationStatus
     verified_at: datetime | None
     verification_note: str | None
+    inventor_reward_percent: Decimal
     created_at: datetime
 
 

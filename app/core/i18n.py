@@ -420,6 +420,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "合同总额不能低于已抵作价款的保证金",
         "The total cannot be below the deposit already applied",
     ),
+    "detail.payment_not_received": ("该付款尚未到账", "The payment has not arrived"),
+    "detail.rewards_research_sellers": (
+        "只有高校和科研院所卖方需要登记科技成果转化奖励",
+        "Inventors' rewards are for university and institute sellers",
+    ),
+    "detail.no_inventors": ("该成果没有登记完成人", "The result names no inventors"),
+    "field.costs_above_income": ("成本不能超过收入", "Costs cannot exceed the income"),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

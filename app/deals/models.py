@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -150,3 +159,48 @@ class RegistrationCounter(Base):
     division_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int]
+
+
+class TransformationIncome(IdMixin, Base):
+    """The net income (净收入) a university or institute seller declares for one received
+    payment, and the inventors' pool taken from it."""
+
+    __tablename__ = "transformation_incomes"
+
+    deal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deals.id"), index=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), unique=True)
+    income_fen: Mapped[int] = mapped_column(BigInteger)
+    costs_fen: Mapped[int] = mapped_column(BigInteger)
+    """Costs the seller declares against the income (evaluation, filing, agency fees …)."""
+    reward_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    pool_fen: Mapped[int] = mapped_column(BigInteger)
+    declared_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    declared_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("costs_fen >= 0 AND costs_fen <= income_fen", name="costs_within_income"),
+        CheckConstraint("reward_percent BETWEEN 50 AND 100", name="legal_floor"),
+    )
+
+
+class InventorReward(IdMixin, Base):
+    """One inventor's reward (科技成果转化奖励) from one declared income, kept for the
+    researchers' individual income-tax relief (财税〔2018〕58号)."""
+
+    __tablename__ = "inventor_rewards"
+
+    income_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transformation_incomes.id", ondelete="CASCADE"), index=True
+    )
+    inventor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("result_inventors.id", ondelete="SET NULL")
+    )
+    """None once the result's inventor list was rewritten; name and share are kept here."""
+    inventor_name: Mapped[str] = mapped_column(String(60))
+    share: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("income_id", "inventor_id"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+    )

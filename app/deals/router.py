@@ -23,6 +23,9 @@ from app.deals.schemas import (
     ContractVersionOut,
     DealCreate,
     DealOut,
+    IncomeDeclaration,
+    IncomeOut,
+    InventorRewardOut,
     MilestoneOut,
     RegistrationDecision,
     Signature,
@@ -203,3 +206,64 @@ async def register_contract(
             now=now,
         )
     )
+
+
+def income_out(view: service.IncomeView) -> IncomeOut:
+    income = view.income
+    return IncomeOut(
+        id=income.id,
+        payment_id=income.payment_id,
+        income=Money(income.income_fen),
+        costs=Money(income.costs_fen),
+        net_income=Money(income.income_fen - income.costs_fen),
+        reward_percent=income.reward_percent,
+        pool=Money(income.pool_fen),
+        rewards=[
+            InventorRewardOut(
+                inventor_id=reward.inventor_id,
+                name=reward.inventor_name,
+                share=reward.share,
+                amount=Money(reward.amount_fen),
+            )
+            for reward in view.rewards
+        ],
+        declared_at=income.declared_at,
+    )
+
+
+@router.post(
+    "/{deal_id}/inventor-shares",
+    response_model=IncomeOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Declare a payment's net income and reward the inventors (科技成果转化奖励)",
+    responses=problem_responses(409),
+)
+async def declare_income(
+    session: Session,
+    now: Now,
+    caller: DealWrite,
+    idempotency: IdempotencyOf,
+    deal_id: uuid.UUID,
+    body: IncomeDeclaration,
+) -> IncomeOut:
+    """A university or institute seller's owner or admin declares the costs against a received
+    payment; the inventors' part of the net income (the organization's rate, at least 50 %) is
+    split by their shares and recorded for the researchers' income-tax relief."""
+    await idempotency.claim(caller)
+    view = await service.declare_transformation_income(
+        session, caller, deal_id, payment_id=body.payment_id, costs=body.costs, now=now
+    )
+    return await idempotency.remember(income_out(view), status_code=201)
+
+
+@router.get(
+    "/{deal_id}/inventor-shares",
+    response_model=list[IncomeOut],
+    summary="Declared incomes and inventors' rewards",
+)
+async def list_incomes(session: Session, caller: DealRead, deal_id: uuid.UUID) -> list[IncomeOut]:
+    """The seller's declarations on the deal (the buyer does not see them)."""
+    return [
+        income_out(view)
+        for view in await service.list_transformation_incomes(session, caller, deal_id)
+    ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
-from app.core.money import Money, PositiveMoney
+from app.core.money import Money, NonNegativeMoney, PositiveMoney
 from app.deals.models import ContractState, ContractType, DealSource, Exclusivity
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -130,3 +131,27 @@ class SignatureCreate(Strict):
 class RegistrationDecision(Strict):
     decision: Literal["register", "reject"]
     reasons: list[Reason] = Field(default_factory=list, max_length=20)
+
+
+class IncomeDeclaration(Strict):
+    payment_id: uuid.UUID = Field(description="A received payment of the deal.")
+    costs: NonNegativeMoney = Field(description="Costs declared against this income.")
+
+
+class InventorRewardOut(BaseModel):
+    inventor_id: uuid.UUID | None
+    name: str
+    share: Decimal | None = Field(description="Percent of the inventors' part; null: equal parts.")
+    amount: Money
+
+
+class IncomeOut(BaseModel):
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    income: Money
+    costs: Money
+    net_income: Money
+    reward_percent: Decimal
+    pool: Money = Field(description="The inventors' part of the net income.")
+    rewards: list[InventorRewardOut]
+    declared_at: datetime

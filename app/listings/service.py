@@ -504,6 +504,14 @@ async def negotiation_of(
     return Negotiation(listing.organization_id, frozenset(holders.all()))
 
 
+async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUID:
+    """The result a listing offers."""
+    result_id = await session.scalar(select(Listing.result_id).where(Listing.id == listing_id))
+    if result_id is None:
+        raise NotFound()
+    return result_id
+
+
 # --- the window closes ---------------------------------------------------------------------
 
 

@@ -81,6 +81,20 @@ async def request_payment(
     return payment
 
 
+async def received_payment(
+    session: AsyncSession, deal_id: uuid.UUID, payment_id: uuid.UUID
+) -> Payment:
+    """A payment of the deal that has arrived. Raises NotFound, InvalidState (not received)."""
+    payment = await session.scalar(
+        select(Payment).where(Payment.id == payment_id, Payment.deal_id == deal_id)
+    )
+    if payment is None:
+        raise NotFound()
+    if payment.state != PaymentState.received:
+        raise InvalidState(detail_code="detail.payment_not_received")
+    return payment
+
+
 async def list_payments(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID
 ) -> list[Payment]:

@@ -248,3 +248,11 @@ async def get_result_to_offer(
     result = await get_result_for(session, principal, result_id)
     principal.require_member(result.organization_id)
     return result
+
+
+async def inventors_of(session: AsyncSession, result_id: uuid.UUID) -> list[Inventor]:
+    """A result's inventors in the order named (for the inventors' rewards)."""
+    rows = await session.scalars(
+        select(Inventor).where(Inventor.result_id == result_id).order_by(Inventor.position)
+    )
+    return list(rows.all())
