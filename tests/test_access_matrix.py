@@ -34,6 +34,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/v1/taxonomy/fields"),
     ("GET", "/v1/search/listings"),
+    ("POST", "/v1/payments/stripe/webhook"),  # authenticated by Stripe's signature
 }
 
 

@@ -75,6 +75,8 @@ class Organization(IdMixin, TimestampMixin, Base):
     )
     """Universities and institutes: the part of net transformation income that goes to the
     inventors (科技成果转化奖励); the law's floor is 50 % (促进科技成果转化法 第四十五条)."""
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64))
+    """The organization's Stripe Connect account (`acct_…`) that payouts go to."""
 
     __table_args__ = (
         CheckConstraint("division_code ~ '^[0-9]{6}$'", name="division_code_digits"),

@@ -177,6 +177,11 @@ class OrganizationUpdate(Strict):
         description="Universities and institutes: inventors' part of net transformation income "
         "(at least 50 %, 促进科技成果转化法 第四十五条).",
     )
+    stripe_account_id: str | None = Field(
+        default=None,
+        pattern=r"^acct_[A-Za-z0-9]{6,60}$",
+        description="Stripe Connect account (`acct_…`) for payouts when Stripe is the provider.",
+    )
 
 
 class OrganizationOut(BaseModel):
@@ -192,6 +197,7 @@ class OrganizationOut(BaseModel):
     verified_at: datetime | None
     verification_note: str | None
     inventor_reward_percent: Decimal
+    stripe_account_id: str | None
     created_at: datetime
 
 

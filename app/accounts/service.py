@@ -56,6 +56,7 @@ from app.core.errors import (
 )
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
+from app.payments.provider import Recipient
 
 # An API key's last_used_at is written at most this often, so busy keys do not write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -936,6 +937,16 @@ async def acting_organization(
         return fitting[0]
     chosen = principal.acting_for(organization_id)
     return (await organizations_by_id(session, [chosen]))[chosen]
+
+
+async def organization_for_payout(session: AsyncSession, organization_id: uuid.UUID) -> Recipient:
+    """Where a payout to the organization goes."""
+    organization = (await organizations_by_id(session, [organization_id]))[organization_id]
+    return Recipient(
+        organization_id=str(organization.id),
+        name=organization.name,
+        stripe_account_id=organization.stripe_account_id,
+    )
 
 
 def minimum_window_days(kind: OrganizationKind, configured: dict[str, int]) -> int:

@@ -624,6 +624,21 @@ async def mark_deposit_held(
     return deposit
 
 
+async def deposit_by_reference(session: AsyncSession, reference: str) -> Deposit | None:
+    """The deposit a provider knows by `reference` (locked), or None."""
+    return await session.scalar(
+        select(Deposit).where(Deposit.provider_reference == reference).with_for_update()
+    )
+
+
+async def cancel_pending_deposit(session: AsyncSession, deposit: Deposit, *, now: datetime) -> None:
+    """The provider dropped a deposit that was never confirmed (idempotent; a confirmed deposit
+    is released only by the auction's end)."""
+    if deposit.state == DepositState.pending:
+        deposit.state = DepositState.cancelled
+        deposit.settled_at = now
+
+
 async def confirm_deposit(
     session: AsyncSession,
     principal: Principal,

@@ -427,6 +427,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "detail.no_inventors": ("该成果没有登记完成人", "The result names no inventors"),
     "field.costs_above_income": ("成本不能超过收入", "Costs cannot exceed the income"),
+    "invalid_signature": ("签名无效", "The signature is invalid"),
+    "detail.invalid_signature": (
+        "Stripe-Signature 校验失败或已过期",
+        "Stripe-Signature did not verify, or is too old",
+    ),
+    "unhandled_event": ("不处理的事件类型", "Unhandled event type"),
+    "detail.unhandled_event": ("不处理 {type} 类型的事件", "Events of type {type} are not handled"),
+    "payout_account_missing": ("缺少收款账户", "No payout account"),
+    "detail.payout_account_missing": (
+        "卖方尚未设置 Stripe 收款账户（stripe_account_id）",
+        "The seller has no Stripe account (stripe_account_id) for payouts",
+    ),
+    "payment_provider_unavailable": ("支付服务暂不可用", "The payment provider is unavailable"),
+    "detail.payment_provider_unavailable": (
+        "支付服务暂时无法处理请求，请稍后重试",
+        "The payment provider could not be reached; try again later",
+    ),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

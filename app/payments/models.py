@@ -77,3 +77,13 @@ class LedgerEntry(Base):
     at: Mapped[datetime]
 
     __table_args__ = (CheckConstraint("amount_fen <> 0", name="amount_not_zero"),)
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event already processed: each event id changes state once."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime]

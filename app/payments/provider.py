@@ -29,6 +29,15 @@ class Hold:
     """True when the provider holds the money already (nothing left for the payer to do)."""
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Who a payout goes to."""
+
+    organization_id: str
+    name: str
+    stripe_account_id: str | None = None
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -48,7 +57,7 @@ class PaymentProvider(Protocol):
         """Ask for a payment of `amount` and say how to pay it (confirmed later)."""
         ...
 
-    async def pay_out(self, amount: Money, *, recipient: str, purpose: str) -> str:
+    async def pay_out(self, amount: Money, *, recipient: Recipient, purpose: str) -> str:
         """Send `amount` to a recipient; returns the provider's reference."""
         ...
 
@@ -91,7 +100,7 @@ class OfflineProvider:
     async def create_payment(self, amount: Money, *, purpose: str, payer_name: str) -> Hold:
         return await self.create_hold(amount, purpose=purpose, payer_name=payer_name)
 
-    async def pay_out(self, amount: Money, *, recipient: str, purpose: str) -> str:
+    async def pay_out(self, amount: Money, *, recipient: Recipient, purpose: str) -> str:
         # Finance makes the transfer and records it; the reference ties the two together.
         return f"{purpose.upper()}-{secrets.token_hex(5).upper()}"
 
@@ -103,8 +112,11 @@ class OfflineProvider:
 
 
 def provider_for(settings: Settings) -> PaymentProvider:
-    """The configured provider. The Stripe provider joins with the payments issue; until then
-    every deployment takes deposits by bank transfer."""
+    """Stripe when `STRIPE_API_KEY` is set, else bank transfer confirmed by finance staff."""
+    if settings.stripe_api_key is not None:
+        from app.payments.stripe_provider import StripeProvider
+
+        return StripeProvider(settings.stripe_api_key.get_secret_value())
     return OfflineProvider(
         BankAccount(
             name=settings.bank_account_name,

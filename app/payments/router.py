@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
+from pydantic import BaseModel
 
 from app.core.clock import Now
 from app.core.db import Session
-from app.core.errors import problem_responses
+from app.core.errors import NotFound, problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.deals.auth import DealRead, DealWrite
@@ -116,3 +117,35 @@ async def pay_out(
 ) -> PayoutOut:
     """Pay the seller everything the deal's account holds (payments and an applied deposit)."""
     return payout_out(await service.pay_out(session, caller, provider, deal_id, now=now))
+
+
+class WebhookAck(BaseModel):
+    outcome: Literal["applied", "duplicate"]
+
+
+@router.post(
+    "/v1/payments/stripe/webhook",
+    response_model=WebhookAck,
+    summary="Stripe webhook",
+    responses=problem_responses(400, 404),
+)
+async def stripe_webhook(
+    request: Request,
+    session: Session,
+    now: Now,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> WebhookAck:
+    """Stripe's events about PaymentIntents (deposits authorized, payments succeeded,
+    cancellations). The `Stripe-Signature` header is verified with `STRIPE_WEBHOOK_SECRET`; each
+    event id is applied once. 404 when Stripe is not configured."""
+    secret = request.app.state.settings.stripe_webhook_secret
+    if secret is None:
+        raise NotFound()
+    outcome = await service.handle_stripe_webhook(
+        session,
+        await request.body(),
+        stripe_signature,
+        secret=secret.get_secret_value(),
+        now=now,
+    )
+    return WebhookAck(outcome="duplicate" if outcome == "duplicate" else "applied")

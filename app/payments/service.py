@@ -9,15 +9,17 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import service as accounts
 from app.core.auth import PlatformRole, Principal
-from app.core.errors import InvalidState, NotFound, ValidationFailed
+from app.core.errors import DomainError, InvalidState, NotFound, ValidationFailed
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import service as deals
 from app.payments import ledger
-from app.payments.models import Payment, PaymentState, Payout
+from app.payments.models import Payment, PaymentState, Payout, StripeEvent
 from app.payments.provider import PaymentProvider
 
 
@@ -173,9 +175,8 @@ async def pay_out(
     held = -await ledger.balance(session, account)
     if held <= 0:
         raise InvalidState(detail_code="detail.nothing_to_pay_out")
-    reference = await provider.pay_out(
-        Money(held), recipient=str(deal.seller_organization_id), purpose="fk"
-    )
+    seller = await accounts.organization_for_payout(session, deal.seller_organization_id)
+    reference = await provider.pay_out(Money(held), recipient=seller, purpose="fk")
     payout = Payout(
         deal_id=deal.id,
         recipient_organization_id=deal.seller_organization_id,
@@ -236,3 +237,63 @@ async def reconcile(session: AsyncSession) -> list[ledger.Imbalance]:
         if actual != expected:
             problems.append(ledger.Imbalance(f"deal {deal_id}", actual - expected))
     return problems
+
+
+# --- Stripe webhooks ------------------------------------------------------------------------
+
+AUTHORIZED = "payment_intent.amount_capturable_updated"
+SUCCEEDED = "payment_intent.succeeded"
+CANCELED = "payment_intent.canceled"
+FAILED = "payment_intent.payment_failed"
+HANDLED = frozenset({AUTHORIZED, SUCCEEDED, CANCELED, FAILED})
+
+
+class UnhandledEvent(DomainError):
+    status, code = 400, "unhandled_event"
+    detail_code = "detail.unhandled_event"
+
+
+async def handle_stripe_webhook(
+    session: AsyncSession, payload: bytes, signature: str | None, *, secret: str, now: datetime
+) -> str:
+    """Apply a signed Stripe event once: "applied", or "duplicate" for an event id seen before.
+
+    Each handler re-reads our state and moves it only forward, so events arriving late or out
+    of order change nothing twice: an authorization holds a pending deposit; a success marks a
+    pending payment received (or holds a pending deposit); a cancellation drops what is still
+    pending. Raises InvalidSignature (bad or stale), UnhandledEvent (a type we did not
+    subscribe to), NotFound (a PaymentIntent we do not know: Stripe retries, by which time our
+    side may have committed it). A failure stores nothing, so the retry is applied in full.
+    """
+    from app.auctions import service as auctions
+    from app.payments.stripe_provider import verify_event
+
+    event = verify_event(payload, signature, secret)
+    if event.type not in HANDLED:
+        raise UnhandledEvent(type=event.type)
+    first = await session.scalar(
+        insert(StripeEvent)
+        .values(id=event.id, type=event.type, received_at=now)
+        .on_conflict_do_nothing()
+        .returning(StripeEvent.id)
+    )
+    if first is None:
+        return "duplicate"
+    reference = str(event.object.get("id", ""))
+    deposit = await auctions.deposit_by_reference(session, reference)
+    payment = await session.scalar(
+        select(Payment).where(Payment.provider_reference == reference).with_for_update()
+    )
+    if deposit is None and payment is None:
+        raise NotFound()
+    if deposit is not None:
+        if event.type in {AUTHORIZED, SUCCEEDED}:
+            await auctions.mark_deposit_held(session, deposit, now=now, confirmed_by_id=None)
+        elif event.type == CANCELED:
+            await auctions.cancel_pending_deposit(session, deposit, now=now)
+    if payment is not None:
+        if event.type == SUCCEEDED:
+            await mark_payment_received(session, payment, now=now, confirmed_by_id=None)
+        elif event.type == CANCELED and payment.state == PaymentState.pending:
+            payment.state = PaymentState.cancelled
+    return "applied"
