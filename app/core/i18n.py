@@ -444,6 +444,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "支付服务暂时无法处理请求，请稍后重试",
         "The payment provider could not be reached; try again later",
     ),
+    "detail.contract_empty": ("合同尚无条款", "The contract has no terms yet"),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.core.clock import Now
 from app.core.db import Session
@@ -16,6 +16,7 @@ from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.deals import service
 from app.deals.auth import DealRead, DealWrite, Registrar
+from app.deals.documents import render_contract_pdf
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
 from app.deals.schemas import (
     ContractOut,
@@ -152,6 +153,24 @@ async def get_contract(session: Session, caller: DealRead, deal_id: uuid.UUID) -
     """Every version of the technology contract, each party's signatures, and what is still
     due on each milestone of the version in force."""
     return contract_out(await service.get_contract_for(session, caller, deal_id))
+
+
+@router.get(
+    "/{deal_id}/contract.pdf",
+    response_class=Response,
+    summary="The contract summary as PDF",
+    responses={200: {"content": {"application/pdf": {}}, "description": "技术合同摘要"}},
+)
+async def contract_pdf(
+    session: Session, now: Now, caller: DealRead, deal_id: uuid.UUID
+) -> Response:
+    """The version in force (or the draft) on one A4 page, Chinese font embedded."""
+    summary = await service.contract_summary(session, caller, deal_id, now=now)
+    return Response(
+        render_contract_pdf(summary),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="contract-{deal_id}.pdf"'},
+    )
 
 
 @router.put(

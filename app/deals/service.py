@@ -31,6 +31,7 @@ from app.core.errors import (
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
+from app.deals.documents import ROLES, ContractSummary, MilestoneLine, Party
 from app.deals.inventor_rewards import reward_pool, split
 from app.deals.milestones import Milestone, outstanding
 from app.deals.models import (
@@ -697,3 +698,63 @@ async def list_transformation_incomes(
     return [
         IncomeView(income, [r for r in rewards if r.income_id == income.id]) for income in incomes
     ]
+
+
+# --- documents -------------------------------------------------------------------------------
+
+
+async def contract_summary(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, now: datetime
+) -> ContractSummary:
+    """What the contract PDF shows: the version in force (or the draft), the parties, the
+    milestones and what is still due. Raises NotFound; InvalidState before any terms exist."""
+    deal = await get_deal_for(session, principal, deal_id)
+    view = await _view(session, deal)
+    version = _effective(view.contract, view.versions) or (
+        view.versions[-1] if view.versions else None
+    )
+    if version is None:
+        raise InvalidState(detail_code="detail.contract_empty")
+    organizations = await accounts.organizations_by_id(
+        session, [deal.seller_organization_id, deal.buyer_organization_id]
+    )
+    seller_role, buyer_role = ROLES[version.contract_type.value]
+    effective = version.number == view.contract.effective_version
+    return ContractSummary(
+        contract_type=version.contract_type.value,
+        subject=version.subject,
+        state=view.contract.state.value,
+        version=version.number,
+        registration_number=view.contract.registration_number,
+        registered_at=view.contract.registered_at,
+        parties=[
+            Party(
+                role,
+                organizations[organization_id].name,
+                organizations[organization_id].credit_code,
+                signed_at,
+            )
+            for role, organization_id, signed_at in (
+                (seller_role, deal.seller_organization_id, version.seller_signed_at),
+                (buyer_role, deal.buyer_organization_id, version.buyer_signed_at),
+            )
+        ],
+        total=Money(version.total_fen),
+        transaction_amount=Money(version.transaction_fen),
+        starts_on=version.starts_on,
+        ends_on=version.ends_on,
+        exclusivity=version.exclusivity.value if version.exclusivity else None,
+        licence_scope=version.licence_scope,
+        milestones=[
+            MilestoneLine(
+                int(m["number"]),
+                Money(int(m["amount_fen"])),
+                date.fromisoformat(m["due_on"]),
+                Money(
+                    view.outstanding.get(int(m["number"]), 0) if effective else int(m["amount_fen"])
+                ),
+            )
+            for m in version.milestones
+        ],
+        printed_at=now,
+    )

@@ -574,3 +574,46 @@ def test_techx_ledger_check_reports_what_does_not_reconcile(
     assert "ledger reconciles" in clean.output
     assert broken.exit_code == 1
     assert f"deal {deal_id}: off by 500 fen" in broken.output
+
+
+async def test_the_contract_pdf_embeds_its_chinese_font_and_reads_back(
+    client: httpx.AsyncClient, factory: MarketFactory, tmp_path: Any
+) -> None:
+    import pypdfium2
+    from pypdf import PdfReader
+
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    deal_id = await off_platform_deal(factory, p)
+    empty = await client.get(f"/v1/deals/{deal_id}/contract.pdf", headers=p.buyer_owner.headers)
+    await sign_and_register(client, deal_id, p, registrar, terms())
+    outsider = await factory.person(await factory.organization(), MemberRole.owner)
+
+    response = await client.get(f"/v1/deals/{deal_id}/contract.pdf", headers=p.buyer_owner.headers)
+    hidden = await client.get(f"/v1/deals/{deal_id}/contract.pdf", headers=outsider.headers)
+
+    assert empty.status_code == 409
+    assert hidden.status_code == 404
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    path = tmp_path / "contract.pdf"
+    path.write_bytes(response.content)
+    reader = PdfReader(path)
+    fonts = [
+        font.get_object() for page in reader.pages for font in page["/Resources"]["/Font"].values()
+    ]
+    descriptor = fonts[0]["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+    assert "/FontFile2" in descriptor  # the TrueType font travels inside the file
+    text = reader.pages[0].extract_text()
+    for expected in (
+        "技术合同摘要",
+        "稀土永磁材料制备技术转让",
+        "2026150203000001",
+        "让与人（卖方）",
+        "250,000.00 元",
+    ):
+        assert expected in text
+    # Rendered, the page has ink on it (glyphs, not empty boxes, were embedded).
+    image = pypdfium2.PdfDocument(str(path))[0].render(scale=1).to_pil().convert("L")
+    dark = sum(image.histogram()[:128])
+    assert dark > 2_000
