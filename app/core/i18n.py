@@ -445,6 +445,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The payment provider could not be reached; try again later",
     ),
     "detail.contract_empty": ("合同尚无条款", "The contract has no terms yet"),
+    "detail.refund_after_payout": (
+        "款项已付给卖方，不能再从平台退款",
+        "The money was already passed to the seller; it cannot be refunded here",
+    ),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

@@ -31,6 +31,7 @@ from app.deals.schemas import (
     RegistrationDecision,
     Signature,
     SignatureCreate,
+    Termination,
 )
 
 router = APIRouter(
@@ -101,6 +102,8 @@ def contract_out(view: service.ContractView) -> ContractOut:
         registration_number=contract.registration_number,
         registered_at=contract.registered_at,
         rejection_reasons=contract.rejection_reasons,
+        terminated_at=contract.terminated_at,
+        termination_reason=contract.termination_reason,
         versions=[
             _version_out(v, view.outstanding, v.number == contract.effective_version)
             for v in view.versions
@@ -224,6 +227,22 @@ async def register_contract(
             reasons=body.reasons,
             now=now,
         )
+    )
+
+
+@router.post(
+    "/{deal_id}/terminate",
+    response_model=ContractOut,
+    summary="Record the contract's termination (platform registrars)",
+    responses=problem_responses(409),
+)
+async def terminate_contract(
+    session: Session, now: Now, caller: Registrar, deal_id: uuid.UUID, body: Termination
+) -> ContractOut:
+    """On the parties' joint request or a ruling, with the reason. Money received stays with the
+    deal until refunded (`POST /v1/payments/{id}/refund`) or paid out."""
+    return contract_out(
+        await service.terminate_contract(session, caller, deal_id, reason=body.reason, now=now)
     )
 
 

@@ -109,6 +109,8 @@ class ContractOut(BaseModel):
     registration_number: str | None
     registered_at: datetime | None
     rejection_reasons: list[str] | None
+    terminated_at: datetime | None
+    termination_reason: str | None
     versions: list[ContractVersionOut] = Field(description="Oldest first; amendments follow.")
 
 
@@ -126,6 +128,10 @@ class DealOut(BaseModel):
 
 class SignatureCreate(Strict):
     version: int = Field(ge=1, description="The version you read and sign.")
+
+
+class Termination(Strict):
+    reason: Reason
 
 
 class RegistrationDecision(Strict):

@@ -526,6 +526,24 @@ async def _next_registration_number(session: AsyncSession, division_code: str, y
     return f"{year}{division_code}{counter.last:06d}"
 
 
+async def terminate_contract(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, reason: str, now: datetime
+) -> ContractView:
+    """A platform registrar records a contract's termination (解除) — agreed by the parties or
+    ruled — with the reason. Money already received stays booked to the deal until refunded or
+    paid out. Raises Forbidden, NotFound, InvalidState when it is completed or terminated."""
+    principal.require_platform_role(PlatformRole.registrar)
+    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    contract = await _contract(session, deal.id, lock=True)
+    if contract.state in {ContractState.completed, ContractState.terminated}:
+        raise InvalidState(detail_code="detail.contract_closed")
+    contract.state = ContractState.terminated
+    contract.terminated_at = now
+    contract.termination_reason = reason
+    await record_event(session, "contract.terminated", {"deal_id": str(deal.id), "reason": reason})
+    return await _view(session, deal)
+
+
 # --- money arriving ---------------------------------------------------------------------------
 
 
@@ -559,18 +577,22 @@ async def payable(session: AsyncSession, principal: Principal, deal_id: uuid.UUI
     return Payable(deal, view.contract.state, view.outstanding)
 
 
-async def payment_received(session: AsyncSession, deal_id: uuid.UUID, *, now: datetime) -> None:
-    """Move a registered contract to performing when money arrives, and to completed when every
-    milestone is paid (unregistered contracts wait for registration to move)."""
+async def follow_payments(session: AsyncSession, deal_id: uuid.UUID, *, now: datetime) -> None:
+    """Move a registered contract along with its money: performing once money has arrived,
+    completed when nothing is due, back to performing when a refund makes a milestone due
+    again. Unregistered contracts wait: registration looks at the money already there."""
     deal = await session.get(Deal, deal_id)
     assert deal is not None
     contract = await _contract(session, deal.id, lock=True)
     view = await _view(session, deal)
+    due = any(view.outstanding.values())
     if contract.state == ContractState.registered:
         contract.state = ContractState.performing
-    if contract.state == ContractState.performing and not any(view.outstanding.values()):
+    if contract.state == ContractState.performing and not due:
         contract.state = ContractState.completed
         await record_event(session, "contract.completed", {"deal_id": str(deal.id)})
+    elif contract.state == ContractState.completed and due:
+        contract.state = ContractState.performing
 
 
 async def deposits_applied(session: AsyncSession) -> dict[uuid.UUID, int]:

@@ -18,6 +18,7 @@ class PaymentState(StrEnum):
     pending = "pending"  # instructions given, money not yet seen
     received = "received"
     cancelled = "cancelled"
+    refunded = "refunded"
 
 
 class Payment(IdMixin, Base):
@@ -39,6 +40,9 @@ class Payment(IdMixin, Base):
     created_at: Mapped[datetime]
     received_at: Mapped[datetime | None]
     confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    refunded_at: Mapped[datetime | None]
+    refund_reference: Mapped[str | None] = mapped_column(String(100))
+    refund_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
 

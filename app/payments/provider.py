@@ -61,6 +61,10 @@ class PaymentProvider(Protocol):
         """Send `amount` to a recipient; returns the provider's reference."""
         ...
 
+    async def refund(self, reference: str, amount: Money) -> str:
+        """Give back `amount` of the payment `reference`; returns the refund's reference."""
+        ...
+
 
 @dataclass(frozen=True)
 class BankAccount:
@@ -103,6 +107,10 @@ class OfflineProvider:
     async def pay_out(self, amount: Money, *, recipient: Recipient, purpose: str) -> str:
         # Finance makes the transfer and records it; the reference ties the two together.
         return f"{purpose.upper()}-{secrets.token_hex(5).upper()}"
+
+    async def refund(self, reference: str, amount: Money) -> str:
+        # Finance transfers the money back; this reference goes in that transfer's remark.
+        return f"TK-{secrets.token_hex(5).upper()}"
 
     async def capture_hold(self, reference: str, amount: Money) -> None:
         return None

@@ -18,7 +18,7 @@ from app.payments import service
 from app.payments.auth import FinanceStaff
 from app.payments.models import Payment, Payout
 from app.payments.provider import PaymentProvider
-from app.payments.schemas import PaymentCreate, PaymentOut, PayoutOut
+from app.payments.schemas import PaymentCreate, PaymentOut, PayoutOut, Refund
 
 router = APIRouter(tags=["payments"], responses=problem_responses(401, 403, 404, 422))
 
@@ -43,6 +43,8 @@ def payment_out(payment: Payment) -> PaymentOut:
         instructions=payment.instructions,
         created_at=payment.created_at,
         received_at=payment.received_at,
+        refunded_at=payment.refunded_at,
+        refund_reason=payment.refund_reason,
     )
 
 
@@ -103,6 +105,29 @@ async def confirm_payment(
     """Finance staff record that the transfer arrived: the ledger books it and the contract
     moves on (performing; completed when every milestone is paid)."""
     return payment_out(await service.confirm_payment(session, caller, payment_id, now=now))
+
+
+@router.post(
+    "/v1/payments/{payment_id}/refund",
+    response_model=PaymentOut,
+    summary="Refund a received payment (platform finance)",
+    responses=problem_responses(409),
+)
+async def refund_payment(
+    session: Session,
+    now: Now,
+    provider: Provider,
+    caller: FinanceStaff,
+    payment_id: uuid.UUID,
+    body: Refund,
+) -> PaymentOut:
+    """Give a received payment back to the buyer, with a reason, while it has not yet been
+    passed to the seller; its milestone is due again."""
+    return payment_out(
+        await service.refund_payment(
+            session, caller, provider, payment_id, reason=body.reason, now=now
+        )
+    )
 
 
 @router.post(

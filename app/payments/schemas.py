@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.accounts.schemas import Strict
+from app.accounts.schemas import Reason, Strict
 from app.core.money import Money
 from app.payments.models import PaymentState
 
@@ -28,6 +28,8 @@ class PaymentOut(BaseModel):
     instructions: dict[str, Any]
     created_at: datetime
     received_at: datetime | None
+    refunded_at: datetime | None
+    refund_reason: str | None
 
 
 class PayoutOut(BaseModel):
@@ -38,3 +40,7 @@ class PayoutOut(BaseModel):
     provider: str
     reference: str
     paid_at: datetime
+
+
+class Refund(Strict):
+    reason: Reason

@@ -130,7 +130,7 @@ async def mark_payment_received(
         deal_id=payment.deal_id,
     )
     await session.flush()
-    await deals.payment_received(session, payment.deal_id, now=now)
+    await deals.follow_payments(session, payment.deal_id, now=now)
     await record_event(
         session,
         "payment.received",
@@ -156,6 +156,59 @@ async def confirm_payment(
     if payment is None:
         raise NotFound()
     return await mark_payment_received(session, payment, now=now, confirmed_by_id=principal.user_id)
+
+
+async def refund_payment(
+    session: AsyncSession,
+    principal: Principal,
+    provider: PaymentProvider,
+    payment_id: uuid.UUID,
+    *,
+    reason: str,
+    now: datetime,
+) -> Payment:
+    """Platform finance gives a received payment back to the buyer, while the deal's account
+    still holds it (not yet paid out to the seller). The milestone is due again. Raises
+    Forbidden, NotFound, InvalidState (not received, or already passed to the seller)."""
+    principal.require_platform_role(PlatformRole.finance)
+    payment = await session.scalar(
+        select(Payment).where(Payment.id == payment_id).with_for_update()
+    )
+    if payment is None:
+        raise NotFound()
+    if payment.state != PaymentState.received:
+        raise InvalidState(detail_code="detail.payment_not_received")
+    await deals.get_deal_for(session, principal, payment.deal_id, lock=True)
+    account = ledger.deal_account(payment.deal_id)
+    if -await ledger.balance(session, account) < payment.amount_fen:
+        raise InvalidState(detail_code="detail.refund_after_payout")
+    payment.refund_reference = await provider.refund(
+        payment.provider_reference, Money(payment.amount_fen)
+    )
+    payment.state = PaymentState.refunded
+    payment.refunded_at = now
+    payment.refund_reason = reason
+    ledger.transfer(
+        session,
+        debit=account,
+        credit=ledger.bank(payment.provider),
+        amount_fen=payment.amount_fen,
+        memo=f"milestone {payment.milestone} refunded",
+        now=now,
+        deal_id=payment.deal_id,
+    )
+    await session.flush()
+    await deals.follow_payments(session, payment.deal_id, now=now)
+    await record_event(
+        session,
+        "payment.refunded",
+        {
+            "payment_id": str(payment.id),
+            "deal_id": str(payment.deal_id),
+            "amount": Money(payment.amount_fen).to_api(),
+        },
+    )
+    return payment
 
 
 async def pay_out(

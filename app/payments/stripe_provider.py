@@ -89,6 +89,16 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise StripeUnavailable() from error
 
+    async def refund(self, reference: str, amount: Money) -> str:
+        try:
+            refund = await self.client.v1.refunds.create_async(
+                {"payment_intent": reference, "amount": amount.fen},
+                {"idempotency_key": f"refund-{reference}-{amount.fen}"},
+            )
+        except stripe.StripeError as error:
+            raise StripeUnavailable() from error
+        return str(refund.id)
+
     async def pay_out(self, amount: Money, *, recipient: Recipient, purpose: str) -> str:
         if not recipient.stripe_account_id:
             raise PayoutAccountMissing()

@@ -109,7 +109,7 @@ def upgrade() -> None:
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column(
             "state",
-            sa.Enum("pending", "received", "cancelled", name="payment_state"),
+            sa.Enum("pending", "received", "cancelled", "refunded", name="payment_state"),
             nullable=False,
         ),
         sa.Column("provider", sa.String(length=20), nullable=False),
@@ -119,6 +119,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("confirmed_by_id", sa.Uuid(), nullable=True),
+        sa.Column("refunded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refund_reference", sa.String(length=100), nullable=True),
+        sa.Column("refund_reason", sa.String(length=500), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint("amount_fen > 0", name=op.f("ck_payments_amount_positive")),
         sa.ForeignKeyConstraint(

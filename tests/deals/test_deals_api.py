@@ -617,3 +617,75 @@ async def test_the_contract_pdf_embeds_its_chinese_font_and_reads_back(
     image = pypdfium2.PdfDocument(str(path))[0].render(scale=1).to_pil().convert("L")
     dark = sum(image.histogram()[:128])
     assert dark > 2_000
+
+
+async def test_a_refund_before_the_payout_makes_the_milestone_due_again_and_the_ledger_still_reconciles(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p = await parties(factory)
+    finance = await factory.staff(PlatformRole.finance)
+    registrar = await factory.staff(PlatformRole.registrar)
+    deal_id = await off_platform_deal(factory, p)
+    await sign_and_register(client, deal_id, p, registrar, terms())
+    first, second = await pay_everything(client, deal_id, p, finance)
+    assert (
+        await client.get(f"/v1/deals/{deal_id}/contract", headers=p.buyer_owner.headers)
+    ).json()["state"] == "completed"
+
+    refunded = await client.post(
+        f"/v1/payments/{second['id']}/refund", json={"reason": "重复付款"}, headers=finance.headers
+    )
+    again = await client.post(
+        f"/v1/payments/{second['id']}/refund", json={"reason": "x"}, headers=finance.headers
+    )
+    contract = (
+        await client.get(f"/v1/deals/{deal_id}/contract", headers=p.buyer_owner.headers)
+    ).json()
+    await client.post(f"/v1/deals/{deal_id}/payouts", headers=finance.headers)
+    after_payout = await client.post(
+        f"/v1/payments/{first['id']}/refund", json={"reason": "x"}, headers=finance.headers
+    )
+
+    assert refunded.json()["state"] == "refunded"
+    assert refunded.json()["refund_reason"] == "重复付款"
+    assert again.status_code == 409
+    assert contract["state"] == "performing"
+    assert contract["versions"][0]["milestones"][1]["outstanding"] == cny("250000.00")
+    assert after_payout.json()["code"] == "invalid_state"
+    async with sessionmaker() as session:
+        assert await payments.reconcile(session) == []
+        assert await ledger.balance(session, ledger.deal_account(uuid.UUID(deal_id))) == 0
+
+
+async def test_a_registrar_records_a_termination_with_its_reason(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    deal_id = await off_platform_deal(factory, p)
+    await sign_and_register(client, deal_id, p, registrar, terms())
+
+    by_party = await client.post(
+        f"/v1/deals/{deal_id}/terminate", json={"reason": "x"}, headers=p.seller_owner.headers
+    )
+    ended = await client.post(
+        f"/v1/deals/{deal_id}/terminate", json={"reason": "双方协商解除"}, headers=registrar.headers
+    )
+    twice = await client.post(
+        f"/v1/deals/{deal_id}/terminate", json={"reason": "x"}, headers=registrar.headers
+    )
+    pay = await client.post(
+        f"/v1/deals/{deal_id}/payments", json={"milestone": 1}, headers=p.buyer_owner.headers
+    )
+    amend = await client.put(
+        f"/v1/deals/{deal_id}/contract", json=terms(), headers=p.buyer_owner.headers
+    )
+
+    assert by_party.status_code == 403
+    assert (ended.json()["state"], ended.json()["termination_reason"]) == (
+        "terminated",
+        "双方协商解除",
+    )
+    assert twice.status_code == amend.status_code == pay.status_code == 409

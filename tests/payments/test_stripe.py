@@ -144,6 +144,32 @@ async def test_a_payout_is_a_connect_transfer_and_needs_the_account() -> None:
 
 
 @respx.mock
+async def test_a_refund_is_a_stripe_refund_of_the_payment_intent() -> None:
+    route = respx.post(f"{API}/v1/refunds").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "id": "re_1",
+                "object": "refund",
+                "amount": 700,
+                "currency": "cny",
+                "payment_intent": "pi_9",
+                "status": "succeeded",
+            },
+        )
+    )
+
+    reference = await StripeProvider("sk_test_x", max_network_retries=0).refund("pi_9", Money(700))
+
+    assert reference == "re_1"
+    assert dict(httpx.QueryParams(route.calls[0].request.content.decode())) == {
+        "payment_intent": "pi_9",
+        "amount": "700",
+    }
+    assert route.calls[0].request.headers["idempotency-key"] == "refund-pi_9-700"
+
+
+@respx.mock
 async def test_stripe_errors_are_a_503_not_a_500() -> None:
     respx.post(f"{API}/v1/payment_intents").mock(
         return_value=httpx.Response(500, json={"error": {"type": "api_error", "message": "boom"}})
