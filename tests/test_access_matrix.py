@@ -159,6 +159,7 @@ CASES = [
     Case("POST", "/v1/payments/{payment}/confirm", None, 403, 403),
     Case("POST", "/v1/payments/{payment}/refund", {"reason": "x"}, 403, 403),
     Case("POST", "/v1/deals/{deal}/terminate", {"reason": "x"}, 403, 403),
+    Case("PUT", "/v1/deals/{deal}/brokers", {"broker_ids": []}, 404, 403),
     Case("POST", "/v1/deals/{deal}/payouts", None, 403, 403),
     Case("POST", "/v1/deals/{deal}/inventor-shares", {"payment_id": "{payment}", "costs": {"amount": "0", "currency": "CNY"}}, 404, 403),
     Case("GET", "/v1/deals/{deal}/inventor-shares", None, 404, 200),

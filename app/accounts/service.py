@@ -939,6 +939,23 @@ async def acting_organization(
     return (await organizations_by_id(session, [chosen]))[chosen]
 
 
+async def inactive_brokers(
+    session: AsyncSession, broker_ids: Iterable[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Of `broker_ids`, those that are not an active broker profile."""
+    wanted = set(broker_ids)
+    active = set(
+        (
+            await session.scalars(
+                select(BrokerProfile.id).where(
+                    BrokerProfile.id.in_(list(wanted)), BrokerProfile.status == BrokerStatus.active
+                )
+            )
+        ).all()
+    )
+    return sorted(wanted - active)
+
+
 async def organization_for_payout(session: AsyncSession, organization_id: uuid.UUID) -> Recipient:
     """Where a payout to the organization goes."""
     organization = (await organizations_by_id(session, [organization_id]))[organization_id]

@@ -449,6 +449,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "款项已付给卖方，不能再从平台退款",
         "The money was already passed to the seller; it cannot be refunded here",
     ),
+    "detail.brokers_fixed": (
+        "合同登记后不能再更改经纪人",
+        "Brokers cannot change once the contract is registered",
+    ),
+    "field.broker_inactive": ("以下经纪人不可用：{brokers}", "Not active brokers: {brokers}"),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

@@ -62,6 +62,20 @@ class Deal(IdMixin, Base):
     )
 
 
+class DealBroker(Base):
+    """A technology broker (技术经纪人) the parties name as having helped bring the deal about;
+    reward claims (the rewards package) start from here."""
+
+    __tablename__ = "deal_brokers"
+
+    deal_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True
+    )
+    broker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("broker_profiles.id"), primary_key=True)
+    named_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    named_at: Mapped[datetime]
+
+
 class ContractType(StrEnum):
     """The five kinds of technology contract (技术合同) of the Civil Code, book III ch. 20."""
 

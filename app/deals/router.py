@@ -19,6 +19,7 @@ from app.deals.auth import DealRead, DealWrite, Registrar
 from app.deals.documents import render_contract_pdf
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
 from app.deals.schemas import (
+    BrokersNamed,
     ContractOut,
     ContractTerms,
     ContractVersionOut,
@@ -40,7 +41,9 @@ router = APIRouter(
 Pagination = Annotated[PageParams, Depends(page_params)]
 
 
-def deal_out(deal: Deal, contract_state: ContractState | None) -> DealOut:
+def deal_out(
+    deal: Deal, contract_state: ContractState | None, broker_ids: list[uuid.UUID] | None = None
+) -> DealOut:
     return DealOut(
         id=deal.id,
         source=deal.source,
@@ -51,6 +54,7 @@ def deal_out(deal: Deal, contract_state: ContractState | None) -> DealOut:
         deposit_applied=Money(deal.deposit_applied_fen),
         opened_at=deal.opened_at,
         contract_state=contract_state,
+        broker_ids=broker_ids,
     )
 
 
@@ -148,6 +152,21 @@ async def list_deals(session: Session, caller: DealRead, pagination: Pagination)
 @router.get("/{deal_id}", response_model=DealOut, summary="Get a deal")
 async def get_deal(session: Session, caller: DealRead, deal_id: uuid.UUID) -> DealOut:
     """A deal of yours: to anyone else it does not exist."""
+    return deal_out(*await service.get_deal_summary(session, caller, deal_id))
+
+
+@router.put(
+    "/{deal_id}/brokers",
+    response_model=DealOut,
+    summary="Name the deal's brokers",
+    responses=problem_responses(409),
+)
+async def name_brokers(
+    session: Session, now: Now, caller: DealWrite, deal_id: uuid.UUID, body: BrokersNamed
+) -> DealOut:
+    """Either party's owner or admin names the technology brokers (技术经纪人) who helped, until
+    the contract is registered; their reward claims start from this list."""
+    await service.name_brokers(session, caller, deal_id, body.broker_ids, now=now)
     return deal_out(*await service.get_deal_summary(session, caller, deal_id))
 
 

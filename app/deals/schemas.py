@@ -124,6 +124,13 @@ class DealOut(BaseModel):
     deposit_applied: Money
     opened_at: datetime
     contract_state: ContractState | None
+    broker_ids: list[uuid.UUID] | None = Field(
+        default=None, description="The brokers the parties named (on a single deal's page)."
+    )
+
+
+class BrokersNamed(Strict):
+    broker_ids: list[uuid.UUID] = Field(max_length=10, description="Active broker profiles.")
 
 
 class SignatureCreate(Strict):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
@@ -40,6 +40,7 @@ from app.deals.models import (
     ContractType,
     ContractVersion,
     Deal,
+    DealBroker,
     DealSource,
     InventorReward,
     RegistrationCounter,
@@ -192,10 +193,50 @@ async def get_deal_for(
 
 async def get_deal_summary(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID
-) -> tuple[Deal, ContractState]:
-    """A deal the caller may see, with its contract's state. Raises NotFound."""
+) -> tuple[Deal, ContractState, list[uuid.UUID]]:
+    """A deal the caller may see, with its contract's state and its brokers. Raises NotFound."""
     deal = await get_deal_for(session, principal, deal_id)
-    return deal, (await _contract(session, deal.id)).state
+    return deal, (await _contract(session, deal.id)).state, await brokers_of(session, deal.id)
+
+
+async def name_brokers(
+    session: AsyncSession,
+    principal: Principal,
+    deal_id: uuid.UUID,
+    broker_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
+) -> list[uuid.UUID]:
+    """Either party's owner or admin names the brokers of the deal (replacing the list), until
+    the contract is registered. Raises NotFound, Forbidden, InvalidState after registration,
+    ValidationFailed(broker_ids) naming brokers that are not active."""
+    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    _side(principal, deal)
+    contract = await _contract(session, deal.id)
+    if contract.state not in {ContractState.draft, ContractState.signed}:
+        raise InvalidState(detail_code="detail.brokers_fixed")
+    inactive = await accounts.inactive_brokers(session, broker_ids)
+    if inactive:
+        raise ValidationFailed(
+            "body.broker_ids", "broker_inactive", brokers=", ".join(map(str, inactive))
+        )
+    await session.execute(delete(DealBroker).where(DealBroker.deal_id == deal.id))
+    session.add_all(
+        DealBroker(
+            deal_id=deal.id, broker_id=broker_id, named_by_id=principal.user_id, named_at=now
+        )
+        for broker_id in dict.fromkeys(broker_ids)
+    )
+    return list(dict.fromkeys(broker_ids))
+
+
+async def brokers_of(session: AsyncSession, deal_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(DealBroker.broker_id)
+        .where(DealBroker.deal_id == deal_id)
+        .order_by(DealBroker.named_at)
+    )
+    return list(rows.all())
 
 
 async def list_deals(

@@ -689,3 +689,36 @@ async def test_a_registrar_records_a_termination_with_its_reason(
         "双方协商解除",
     )
     assert twice.status_code == amend.status_code == pay.status_code == 409
+
+
+async def test_the_parties_name_active_brokers_until_registration(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    from app.accounts.models import BrokerStatus
+
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    active = await factory.broker(await factory.person())
+    pending = await factory.broker(await factory.person(), status=BrokerStatus.pending)
+    deal_id = await off_platform_deal(factory, p)
+
+    refused = await client.put(
+        f"/v1/deals/{deal_id}/brokers",
+        json={"broker_ids": [str(active.id), str(pending.id)]},
+        headers=p.buyer_owner.headers,
+    )
+    named = await client.put(
+        f"/v1/deals/{deal_id}/brokers",
+        json={"broker_ids": [str(active.id), str(active.id)]},
+        headers=p.buyer_owner.headers,
+    )
+    await sign_and_register(client, deal_id, p, registrar, terms())
+    late = await client.put(
+        f"/v1/deals/{deal_id}/brokers", json={"broker_ids": []}, headers=p.seller_owner.headers
+    )
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["code"] == "broker_inactive"
+    assert str(pending.id) in refused.json()["errors"][0]["message"]
+    assert named.json()["broker_ids"] == [str(active.id)]
+    assert late.status_code == 409
