@@ -39,7 +39,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
-from app.payments.provider import PaymentProvider
+from app.payments.provider import Provider
 
 router = APIRouter(
     prefix="/v1/auctions", tags=["auctions"], responses=problem_responses(401, 403, 404, 422)
@@ -47,14 +47,6 @@ router = APIRouter(
 Pagination = Annotated[PageParams, Depends(page_params)]
 FINAL_KINDS = frozenset({"settled", "failed", "cancelled"})
 POLL_SECONDS = 5.0
-
-
-def _provider(request: Request) -> PaymentProvider:
-    provider: PaymentProvider = request.app.state.payments
-    return provider
-
-
-Provider = Annotated[PaymentProvider, Depends(_provider)]
 
 
 def deposit_out(deposit: Deposit) -> DepositOut:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
 
 from app.core.config import Settings
 from app.core.money import Money
@@ -132,3 +134,12 @@ def provider_for(settings: Settings) -> PaymentProvider:
             number=settings.bank_account_number,
         )
     )
+
+
+def _provider(request: Request) -> PaymentProvider:
+    provider: PaymentProvider = request.app.state.payments
+    return provider
+
+
+Provider = Annotated[PaymentProvider, Depends(_provider)]
+"""The application's payments provider, for routes."""

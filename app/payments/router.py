@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi import APIRouter, Header, Request, status
 from pydantic import BaseModel
 
 from app.core.clock import Now
@@ -17,18 +17,10 @@ from app.deals.auth import DealRead, DealWrite
 from app.payments import service
 from app.payments.auth import FinanceStaff
 from app.payments.models import Payment, Payout
-from app.payments.provider import PaymentProvider
+from app.payments.provider import Provider
 from app.payments.schemas import PaymentCreate, PaymentOut, PayoutOut, Refund
 
 router = APIRouter(tags=["payments"], responses=problem_responses(401, 403, 404, 422))
-
-
-def _provider(request: Request) -> PaymentProvider:
-    provider: PaymentProvider = request.app.state.payments
-    return provider
-
-
-Provider = Annotated[PaymentProvider, Depends(_provider)]
 
 
 def payment_out(payment: Payment) -> PaymentOut:
