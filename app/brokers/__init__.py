@@ -1,0 +1,1 @@
+"""Rewards and subsidies: reward policies, broker and party claims, rewards, payouts."""
