@@ -15,6 +15,7 @@ from app.accounts.router import auth_router
 from app.accounts.router import router as accounts_router
 from app.auctions.live import LiveEvents
 from app.auctions.router import router as auctions_router
+from app.brokers.router import router as rewards_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auctions_router)
     app.include_router(deals_router)
     app.include_router(payments_router)
+    app.include_router(rewards_router)
     app.include_router(search_router)
     app.include_router(demands_router)
     return app

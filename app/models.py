@@ -17,6 +17,7 @@ from app.auctions.models import (
     EligibleBidder,
     ProxyBid,
 )
+from app.brokers.models import Claim, RewardEntry, RewardPayout
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
 from app.deals.models import Contract, ContractVersion, Deal, RegistrationCounter
@@ -32,6 +33,7 @@ __all__ = [
     "AuctionEvent",
     "Bid",
     "BrokerProfile",
+    "Claim",
     "Contract",
     "ContractVersion",
     "Deal",
@@ -55,6 +57,8 @@ __all__ = [
     "RefreshToken",
     "RegistrationCounter",
     "Result",
+    "RewardEntry",
+    "RewardPayout",
     "SavedSearch",
     "User",
 ]

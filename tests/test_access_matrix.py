@@ -8,6 +8,7 @@ app without a row here fails `test_every_route_is_in_the_matrix`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.accounts.models import BrokerStatus, OrganizationKind
+from app.brokers.models import BrokerRole, Claim, ClaimKind, ClaimState
 from app.core.auth import MemberRole
 from app.core.money import Money
 from app.deals import service as deals
@@ -160,6 +162,19 @@ CASES = [
     Case("POST", "/v1/payments/{payment}/refund", {"reason": "x"}, 403, 403),
     Case("POST", "/v1/deals/{deal}/terminate", {"reason": "x"}, 403, 403),
     Case("PUT", "/v1/deals/{deal}/brokers", {"broker_ids": []}, 404, 403),
+    # Claims are seen by the claimant, both parties and staff.
+    Case("GET", "/v1/reward-policies"),
+    Case("POST", "/v1/broker-claims", None),
+    Case("GET", "/v1/broker-claims"),
+    Case("GET", "/v1/broker-claims/{claim}", None, 404, 200),
+    Case("POST", "/v1/broker-claims/{claim}/confirm", None, 404, 403),
+    Case("POST", "/v1/broker-claims/{claim}/dispute", {"reason": "x"}, 404, 403),
+    Case("POST", "/v1/broker-claims/{claim}/approve", None, 403, 403),
+    Case("POST", "/v1/broker-claims/{claim}/reject", {"reason": "x"}, 403, 403),
+    Case("GET", "/v1/rewards"),
+    Case("GET", "/v1/rewards/year-to-date?year=2026"),
+    Case("POST", "/v1/payouts", {"period": "2026-11"}, 403, 403),
+    Case("GET", "/v1/payouts"),
     Case("POST", "/v1/deals/{deal}/payouts", None, 403, 403),
     Case("POST", "/v1/deals/{deal}/inventor-shares", {"payment_id": "{payment}", "costs": {"amount": "0", "currency": "CNY"}}, 404, 403),
     Case("GET", "/v1/deals/{deal}/inventor-shares", None, 404, 200),
@@ -220,6 +235,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     auction = await factory.auction(a)
     deposit = await factory.deposit(auction, await factory.organization(), held=False)
     deal, payment = await _deal_with_a_payment(factory, a)
+    claim = await _pending_claim(factory, deal, broker.id)
     return World(
         ids={
             "org": str(a.id),
@@ -238,6 +254,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "deposit": str(deposit.id),
             "deal": str(deal),
             "payment": str(payment),
+            "claim": str(claim),
         },
         outsider=outsider,
         member=member,
@@ -289,6 +306,23 @@ async def _deal_with_a_payment(factory: MarketFactory, seller: Any) -> tuple[Any
     return deal.id, payment.id
 
 
+async def _pending_claim(factory: MarketFactory, deal_id: Any, broker_id: Any) -> Any:
+    async with factory.sessionmaker() as session, session.begin():
+        claim = Claim(
+            deal_id=deal_id,
+            kind=ClaimKind.broker,
+            policy_code="nm-broker-commission-example",
+            policy_year=2026,
+            broker_id=broker_id,
+            role=BrokerRole.matching,
+            share_percent=Decimal(10),
+            state=ClaimState.pending,
+            filed_at=factory.clock.now(),
+        )
+        session.add(claim)
+    return claim.id
+
+
 def _route_keys(app: FastAPI) -> set[tuple[str, str]]:
     return {
         (method.upper(), path)
@@ -306,7 +340,7 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{pending}", "{listing_id}").replace("{demand}", "{demand_id}")
          .replace("{saved}", "{saved_search_id}").replace("{auction}", "{auction_id}")
          .replace("{deposit}", "{deposit_id}").replace("{deal}", "{deal_id}")
-         .replace("{payment}", "{payment_id}"))
+         .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

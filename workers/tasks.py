@@ -11,6 +11,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auctions import service as auctions
+from app.brokers import service as rewards
 from app.core import idempotency
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
@@ -165,6 +166,20 @@ async def purge_idempotency_keys(timestamp: int) -> int:
     """Forget Idempotency-Keys older than 24 hours (hourly)."""
     async with sessionmaker()() as session, session.begin():
         return await idempotency.purge_expired(session, _now())
+
+
+# --- rewards ------------------------------------------------------------------------------
+
+
+@subscribe("contract.registered")
+@subscribe("payment.received")
+@subscribe("payment.refunded")
+@subscribe("claim.approved")
+async def compute_rewards(event: OutboxEvent) -> None:
+    """Recompute the deal's rewards when its contract is registered, money moves or a claim is
+    approved (idempotent: equal results append nothing)."""
+    async with sessionmaker()() as session, session.begin():
+        await rewards.compute_rewards(session, uuid.UUID(event.payload["deal_id"]), now=_now())
 
 
 # --- search -------------------------------------------------------------------------------

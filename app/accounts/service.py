@@ -956,6 +956,68 @@ async def inactive_brokers(
     return sorted(wanted - active)
 
 
+@dataclass(frozen=True)
+class BrokerSummary:
+    """What other packages need of a broker."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    level: str
+    agency_id: uuid.UUID | None
+    active: bool
+    name: str
+
+
+async def broker_of_user(session: AsyncSession, user_id: uuid.UUID | None) -> BrokerSummary | None:
+    """The caller's own broker profile, if they have one."""
+    if user_id is None:
+        return None
+    row = await session.execute(
+        select(BrokerProfile, User.display_name)
+        .join(User, User.id == BrokerProfile.user_id)
+        .where(BrokerProfile.user_id == user_id)
+    )
+    found = row.first()
+    if found is None:
+        return None
+    profile, name = found
+    return BrokerSummary(
+        profile.id,
+        profile.user_id,
+        profile.level.value,
+        profile.agency_id,
+        profile.status == BrokerStatus.active,
+        name,
+    )
+
+
+async def brokers_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, BrokerSummary]:
+    rows = await session.execute(
+        select(BrokerProfile, User.display_name)
+        .join(User, User.id == BrokerProfile.user_id)
+        .where(BrokerProfile.id.in_(list(set(ids))))
+    )
+    return {
+        profile.id: BrokerSummary(
+            profile.id,
+            profile.user_id,
+            profile.level.value,
+            profile.agency_id,
+            profile.status == BrokerStatus.active,
+            name,
+        )
+        for profile, name in rows
+    }
+
+
+async def recipient_for_broker(session: AsyncSession, broker_id: uuid.UUID) -> Recipient:
+    """Where a broker's reward payout goes (their own name; no Stripe account for people)."""
+    broker = (await brokers_by_id(session, [broker_id]))[broker_id]
+    return Recipient(organization_id=str(broker.user_id), name=broker.name)
+
+
 async def organization_for_payout(session: AsyncSession, organization_id: uuid.UUID) -> Recipient:
     """Where a payout to the organization goes."""
     organization = (await organizations_by_id(session, [organization_id]))[organization_id]

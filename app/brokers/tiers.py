@@ -8,7 +8,8 @@ The order is stated once and kept everywhere:
 3. the claimant's share (percent);
 4. pro rata to the money actually received, when the policy says so;
 5. rounded half-up to the fen — the only rounding;
-6. the beneficiary's per-year cap, less what earlier rewards that year used of it.
+6. the beneficiary's per-year cap, less what earlier rewards that year used of it;
+7. for a broker, their agency's per-year cap likewise.
 """
 
 from __future__ import annotations
@@ -75,9 +76,10 @@ class Working:
     rounded_fen: int
     year_cap_fen: int | None
     year_used_fen: int
+    agency_room_fen: int | None
     amount_fen: int
     cap_applied: str | None
-    """"contract", "year" or None: which cap cut the reward."""
+    """"contract", "year", "agency_year" or None: which cap cut the reward last."""
 
 
 def compute(
@@ -89,9 +91,11 @@ def compute(
     received_fen: int | None,
     year_cap_fen: int | None,
     year_used_fen: int,
+    agency_room_fen: int | None = None,
 ) -> Working:
     """One claim's reward. `received_fen` is None unless the policy pays pro rata to money
-    received; `year_used_fen` is what earlier rewards of the same beneficiary and year took."""
+    received; `year_used_fen` is what earlier rewards of the same beneficiary and year took;
+    `agency_room_fen` what is left of the broker's agency's year cap."""
     if not Decimal(0) <= share <= Decimal(100):
         raise ValueError("a share is between 0 and 100 percent")
     lines = marginal(transaction_fen, tiers)
@@ -111,6 +115,8 @@ def compute(
         room = max(year_cap_fen - year_used_fen, 0)
         if rounded > room:
             amount, cap_applied = room, "year"
+    if agency_room_fen is not None and amount > max(agency_room_fen, 0):
+        amount, cap_applied = max(agency_room_fen, 0), "agency_year"
     return Working(
         transaction_fen=transaction_fen,
         lines=lines,
@@ -124,6 +130,7 @@ def compute(
         rounded_fen=rounded,
         year_cap_fen=year_cap_fen,
         year_used_fen=year_used_fen,
+        agency_room_fen=agency_room_fen,
         amount_fen=amount,
         cap_applied=cap_applied,
     )

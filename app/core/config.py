@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     meili_url: str | None = None
     meili_key: SecretStr | None = None
+    claim_deadline_days: int = Field(
+        default=365, ge=1, description="Reward claims close this many days after registration."
+    )
     bank_account_name: str = Field(
         default="技术交易市场（示例）",
         description="Offline payments: the receiving account's name.",

@@ -454,6 +454,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Brokers cannot change once the contract is registered",
     ),
     "field.broker_inactive": ("以下经纪人不可用：{brokers}", "Not active brokers: {brokers}"),
+    "share_over_remainder": ("份额超过剩余可分配比例", "The share exceeds what is left"),
+    "detail.share_over_remainder": (
+        "同一合同已批准的经纪人份额合计不能超过 100%",
+        "Approved broker shares on one contract cannot exceed 100 %",
+    ),
+    "detail.party_confirms": (
+        "只有交易一方可以确认或异议",
+        "Only a party to the deal confirms or disputes",
+    ),
+    "detail.claim_state": ("申请当前状态（{state}）不允许此操作", "Not possible in state {state}"),
+    "field.share_over_remainder": (
+        "份额超过该合同尚未分配的比例",
+        "The share exceeds what is left on this contract",
+    ),
+    "field.contract_not_registered": (
+        "合同尚未认定登记",
+        "The contract is not registered",
+    ),
+    "field.contract_not_paid": ("合同尚未付款", "Nothing has been paid on the contract yet"),
+    "field.claim_deadline_passed": (
+        "已超过登记后 {days} 天的申请期限",
+        "Claims close {days} days after registration",
+    ),
+    "field.not_a_broker": ("你不是在册的技术经纪人", "You are not an active broker"),
+    "field.policy_not_applicable": ("该政策不适用", "This policy does not apply"),
+    "field.not_eligible_outside_region": ("不在政策适用地区", "Outside the policy's region"),
+    "field.not_eligible_contract_type": (
+        "该合同类型不在政策范围内",
+        "The policy does not cover this contract type",
+    ),
+    "field.not_eligible_below_minimum": (
+        "技术交易额低于政策起点",
+        "The amount is below the policy's minimum",
+    ),
+    "field.not_eligible_broker_level": (
+        "经纪人等级不符合政策要求",
+        "The broker's level does not qualify",
+    ),
+    "field.period_in_future": ("期间尚未开始", "The period has not begun"),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

@@ -68,9 +68,18 @@ def read_access_token(token: str, *, now: datetime, key: str) -> AccessClaims | 
             key,
             algorithms=[JWT_ALGORITHM],
             audience=JWT_AUDIENCE,
-            options={"require": ["sub", "exp", "iat", "typ"], "verify_exp": False},
+            # Times are checked against our clock, not the machine's (PyJWT would use the latter).
+            options={
+                "require": ["sub", "exp", "iat", "typ"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
-        if claims.get("typ") != "access" or int(claims["exp"]) <= int(now.timestamp()):
+        if (
+            claims.get("typ") != "access"
+            or int(claims["exp"]) <= int(now.timestamp())
+            or int(claims["iat"]) > int(now.timestamp()) + 60
+        ):
             return None
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),

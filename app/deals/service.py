@@ -821,3 +821,87 @@ async def contract_summary(
         ],
         printed_at=now,
     )
+
+
+# --- for rewards ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisteredContract:
+    """What reward rules need to know of a registered contract."""
+
+    deal_id: uuid.UUID
+    seller_organization_id: uuid.UUID
+    buyer_organization_id: uuid.UUID
+    seller_division_code: str
+    buyer_division_code: str
+    contract_type: ContractType
+    transaction_fen: int
+    registered_at: datetime
+    received_fen: int
+    """Money received so far (payments and an applied deposit), at most the total."""
+
+
+async def registered_contract(
+    session: AsyncSession, deal_id: uuid.UUID, *, lock: bool = False
+) -> RegisteredContract | None:
+    """The deal's contract if it is registered (registered, performing or completed), else
+    None. No visibility rule: the rewards package decides who may see what. `lock` takes the
+    deal row, which serializes decisions about the same contract."""
+    from app.payments import service as payments
+
+    query = select(Deal).where(Deal.id == deal_id)
+    if lock:
+        query = query.with_for_update()
+    deal = await session.scalar(query)
+    if deal is None:
+        return None
+    contract = await _contract(session, deal.id)
+    if contract.state not in {
+        ContractState.registered,
+        ContractState.performing,
+        ContractState.completed,
+    }:
+        return None
+    versions = await _versions(session, contract.id)
+    effective = _effective(contract, versions)
+    assert effective is not None
+    assert contract.registered_at is not None
+    received = sum((await payments.received_by_milestone(session, deal.id)).values())
+    organizations = await accounts.organizations_by_id(
+        session, [deal.seller_organization_id, deal.buyer_organization_id]
+    )
+    return RegisteredContract(
+        deal_id=deal.id,
+        seller_organization_id=deal.seller_organization_id,
+        buyer_organization_id=deal.buyer_organization_id,
+        seller_division_code=organizations[deal.seller_organization_id].division_code,
+        buyer_division_code=organizations[deal.buyer_organization_id].division_code,
+        contract_type=effective.contract_type,
+        transaction_fen=effective.transaction_fen,
+        registered_at=contract.registered_at,
+        received_fen=min(received + deal.deposit_applied_fen, effective.total_fen),
+    )
+
+
+async def parties_of(session: AsyncSession, deal_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """(seller, buyer) organizations of a deal. Raises NotFound."""
+    deal = await session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound()
+    return deal.seller_organization_id, deal.buyer_organization_id
+
+
+async def deal_ids_of(session: AsyncSession, organizations: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The deals these organizations are a party to."""
+    if not organizations:
+        return []
+    rows = await session.scalars(
+        select(Deal.id).where(
+            or_(
+                Deal.seller_organization_id.in_(list(organizations)),
+                Deal.buyer_organization_id.in_(list(organizations)),
+            )
+        )
+    )
+    return list(rows.all())

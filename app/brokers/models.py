@@ -1,0 +1,135 @@
+"""Tables of the brokers package: reward claims, reward entries and reward payouts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, IdMixin, pg_enum
+from app.core.errors import register_unique_field
+
+
+class ClaimKind(StrEnum):
+    broker = "broker"  # a broker's attribution (促成) of a deal
+    party = "party"  # a buyer's or seller's post-subsidy application (技术交易后补助)
+
+
+class BrokerRole(StrEnum):
+    sourcing = "sourcing"  # 项目挖掘
+    matching = "matching"  # 供需对接
+    negotiation = "negotiation"  # 商务谈判
+    drafting = "drafting"  # 合同起草
+
+
+class ClaimState(StrEnum):
+    pending = "pending"  # awaiting a party's confirmation (broker claims)
+    confirmed = "confirmed"
+    disputed = "disputed"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class Claim(IdMixin, Base):
+    """A claim to a reward under a policy on one deal's registered contract."""
+
+    __tablename__ = "reward_claims"
+
+    deal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deals.id"), index=True)
+    kind: Mapped[ClaimKind] = mapped_column(pg_enum(ClaimKind, "claim_kind"))
+    policy_code: Mapped[str] = mapped_column(String(60))
+    policy_year: Mapped[int]
+    """The year of the contract's registration (Beijing time): the year caps count in."""
+    broker_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("broker_profiles.id"))
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    """The broker's transfer agency when the claim was filed (its year cap)."""
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    """The applying party (party claims)."""
+    role: Mapped[BrokerRole | None] = mapped_column(pg_enum(BrokerRole, "broker_role"))
+    share_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    state: Mapped[ClaimState] = mapped_column(pg_enum(ClaimState, "claim_state"))
+    filed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[datetime]
+    confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None]
+    dispute_reason: Mapped[str | None] = mapped_column(String(500))
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        CheckConstraint("share_percent > 0 AND share_percent <= 100", name="share_range"),
+        CheckConstraint(
+            "(kind = 'broker') = (broker_id IS NOT NULL AND role IS NOT NULL)"
+            " AND (kind = 'party') = (organization_id IS NOT NULL)",
+            name="claimant_by_kind",
+        ),
+        # One application per party per contract per policy year.
+        Index(
+            "uq_reward_claims_party_application",
+            "deal_id",
+            "organization_id",
+            "policy_code",
+            "policy_year",
+            unique=True,
+            postgresql_where=text("kind = 'party'"),
+        ),
+        # A broker claims a deal once (a rejected claim may be filed again).
+        Index(
+            "uq_reward_claims_broker_deal",
+            "deal_id",
+            "broker_id",
+            unique=True,
+            postgresql_where=text("kind = 'broker' AND state <> 'rejected'"),
+        ),
+    )
+
+
+class RewardEntry(IdMixin, Base):
+    """One step of a claim's reward: the first computation, then an adjustment whenever a
+    recomputation gives another amount. Entries are never rewritten, so a paid reward stays
+    paid; the reward is the sum of its entries."""
+
+    __tablename__ = "reward_entries"
+
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_claims.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    """The change this entry makes (negative for a downward adjustment)."""
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    """The reward after this entry."""
+    policy_code: Mapped[str] = mapped_column(String(60))
+    policy_version: Mapped[int]
+    working: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime]
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reward_payouts.id"), index=True)
+
+
+class RewardPayout(IdMixin, Base):
+    """Rewards of one beneficiary and period, paid together."""
+
+    __tablename__ = "reward_payouts"
+
+    period: Mapped[str] = mapped_column(String(7))
+    """YYYY-MM: entries computed up to the end of this month (Beijing time)."""
+    broker_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("broker_profiles.id"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_reference: Mapped[str] = mapped_column(String(100), unique=True)
+    paid_at: Mapped[datetime]
+    paid_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("(broker_id IS NULL) <> (organization_id IS NULL)", name="one_payee"),
+    )
+
+
+register_unique_field("uq_reward_claims_party_application", "body.deal_id")
+register_unique_field("uq_reward_claims_broker_deal", "body.deal_id")

@@ -1,0 +1,124 @@
+"""API shapes of the brokers package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.accounts.schemas import Reason, Strict
+from app.brokers.models import BrokerRole, ClaimKind, ClaimState
+from app.core.money import Money
+
+
+class ClaimCreate(Strict):
+    """A broker's attribution (`kind: broker`, with role and share) or a party's post-subsidy
+    application (`kind: party`)."""
+
+    kind: ClaimKind
+    deal_id: uuid.UUID
+    role: BrokerRole | None = Field(
+        default=None,
+        description="sourcing 项目挖掘, matching 供需对接, negotiation 商务谈判, drafting 合同起草",
+    )
+    share: Decimal | None = Field(
+        default=None, gt=0, le=100, decimal_places=2, description="Percent of the reward."
+    )
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="party: the applying party (defaults to your only one)."
+    )
+    policy_code: str | None = Field(
+        default=None, description="The policy; defaults to the one that applies in the region."
+    )
+
+    @model_validator(mode="after")
+    def _fields_by_kind(self) -> ClaimCreate:
+        if self.kind == ClaimKind.broker and (self.role is None or self.share is None):
+            raise PydanticCustomError("broker_claim_fields", "a broker claims a role and a share")
+        if self.kind == ClaimKind.party and (self.role is not None or self.share is not None):
+            raise PydanticCustomError("party_claim_fields", "a party claims no role or share")
+        return self
+
+
+class ClaimResponse(Strict):
+    reason: Reason | None = None
+
+
+class ClaimOut(BaseModel):
+    id: uuid.UUID
+    kind: ClaimKind
+    deal_id: uuid.UUID
+    policy_code: str
+    policy_year: int
+    broker_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    role: BrokerRole | None
+    share: Decimal
+    state: ClaimState
+    filed_at: datetime
+    dispute_reason: str | None
+    rejection_reason: str | None
+
+
+class RewardOut(BaseModel):
+    claim: ClaimOut
+    amount: Money
+    paid: Money
+    policy_code: str
+    policy_version: int
+    working: dict[str, Any] = Field(
+        description="Tier lines, share, pro rata, rounding and caps, as computed last."
+    )
+    computed_at: datetime
+
+
+class YearTotalOut(BaseModel):
+    policy_code: str
+    year: int
+    total: Money
+    paid: Money
+    year_cap: Money | None
+
+
+class PayoutRun(Strict):
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+
+
+class RewardPayoutOut(BaseModel):
+    id: uuid.UUID
+    period: str
+    broker_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    amount: Money
+    provider: str
+    reference: str
+    paid_at: datetime
+
+
+class TierOut(BaseModel):
+    upper: Money | None
+    rate: Decimal
+
+
+class PolicyOut(BaseModel):
+    code: str
+    version: int
+    title: str
+    region: str
+    beneficiary: Literal["broker", "transfer_agency", "buyer", "seller"]
+    effective_from: date
+    effective_to: date | None
+    contract_types: list[str]
+    broker_levels: list[str] | None
+    tiers: list[TierOut]
+    contract_cap: Money | None
+    year_cap: Money | None
+    agency_year_cap: Money | None
+    minimum_contract: Money | None
+    pro_rata_to_received: bool
+    example: bool
+    source: str

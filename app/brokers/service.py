@@ -1,0 +1,648 @@
+"""Rules of the brokers package: claims, their review, reward computation and payouts.
+
+A claim is visible to its claimant (the broker, or the applying party's members), to both
+parties of the deal, and to platform staff. Approving a broker's claim locks the deal's row, so
+the approved shares of one contract never add up to more than 100 % however many reviewers
+approve at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service as accounts
+from app.brokers.models import (
+    BrokerRole,
+    Claim,
+    ClaimKind,
+    ClaimState,
+    RewardEntry,
+    RewardPayout,
+)
+from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
+from app.brokers.tiers import Working, compute
+from app.core.auth import PlatformRole, Principal
+from app.core.errors import (
+    DomainError,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
+from app.core.money import Money
+from app.core.outbox import record_event
+from app.core.pagination import PageParams, paginate
+from app.deals import service as deals
+from app.deals.service import RegisteredContract
+from app.payments import ledger
+from app.payments.provider import PaymentProvider
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+REWARD_FUND = "fund:rewards"
+
+
+class ShareOverRemainder(DomainError):
+    """The approved shares of one contract would exceed 100 %."""
+
+    status, code = 409, "share_over_remainder"
+    detail_code = "detail.share_over_remainder"
+
+
+def _local_date(instant: datetime) -> Any:
+    return instant.astimezone(BEIJING).date()
+
+
+# --- filing ----------------------------------------------------------------------------------
+
+
+def _policy_for(
+    code: str | None, beneficiary: set[str], contract: RegisteredContract
+) -> RewardPolicy:
+    on = _local_date(contract.registered_at)
+    if code is not None:
+        policy = policy_in_force(code, on)
+        if policy is None or policy.beneficiary not in beneficiary:
+            raise ValidationFailed("body.policy_code", "policy_not_applicable")
+        return policy
+    fitting = [
+        p
+        for p in all_policies()
+        if p.beneficiary in beneficiary
+        and p.in_force(on)
+        and contract.seller_division_code.startswith(p.region)
+    ]
+    if len({p.code for p in fitting}) != 1:
+        raise ValidationFailed("body.policy_code", "missing")
+    return max(fitting, key=lambda p: p.version)
+
+
+def ineligibility(
+    policy: RewardPolicy, contract: RegisteredContract, region_code: str, broker_level: str | None
+) -> str | None:
+    """Why a contract does not qualify under a policy (a reason code), or None (pure)."""
+    if not region_code.startswith(policy.region):
+        return "outside_region"
+    if contract.contract_type.value not in policy.contract_types:
+        return "contract_type"
+    minimum = policy.fen(policy.minimum_contract)
+    if minimum is not None and contract.transaction_fen < minimum:
+        return "below_minimum"
+    levels = policy.broker_levels
+    if broker_level is not None and levels is not None and broker_level not in levels:
+        return "broker_level"
+    return None
+
+
+async def _approved_share(session: AsyncSession, deal_id: uuid.UUID) -> Decimal:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Claim.share_percent), 0)).where(
+            Claim.deal_id == deal_id,
+            Claim.kind == ClaimKind.broker,
+            Claim.state == ClaimState.approved,
+        )
+    )
+    return Decimal(total or 0)
+
+
+async def file_claim(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    deal_id: uuid.UUID,
+    kind: ClaimKind,
+    role: BrokerRole | None,
+    share: Decimal | None,
+    organization_id: uuid.UUID | None,
+    policy_code: str | None,
+    deadline_days: int,
+    now: datetime,
+) -> Claim:
+    """File a claim on a registered contract: a broker's attribution (role and share), or a
+    party's post-subsidy application (once per party, contract, policy and year; the contract
+    must have been paid).
+
+    Raises ValidationFailed naming the field: no active broker profile, a share over what is
+    left, an unregistered or unpaid contract, a policy that does not apply, a claim after the
+    deadline; NotFound for a party claim on someone else's deal; AlreadyExists through the
+    unique indexes for a second claim.
+    """
+    contract = await deals.registered_contract(session, deal_id)
+    if contract is None:
+        raise ValidationFailed("body.deal_id", "contract_not_registered")
+    if now > contract.registered_at + timedelta(days=deadline_days):
+        raise ValidationFailed("body.deal_id", "claim_deadline_passed", days=deadline_days)
+    year = _local_date(contract.registered_at).year
+    if kind == ClaimKind.broker:
+        broker = await accounts.broker_of_user(session, principal.user_id)
+        if broker is None or not broker.active:
+            raise ValidationFailed("body.kind", "not_a_broker")
+        if role is None or share is None:
+            raise ValidationFailed("body.role" if role is None else "body.share", "missing")
+        policy = _policy_for(policy_code, {"broker"}, contract)
+        reason = ineligibility(policy, contract, contract.seller_division_code, broker.level)
+        if reason:
+            raise ValidationFailed("body.policy_code", f"not_eligible_{reason}")
+        if share > Decimal(100) - await _approved_share(session, deal_id):
+            raise ValidationFailed("body.share", "share_over_remainder")
+        claim = Claim(
+            deal_id=deal_id,
+            kind=kind,
+            policy_code=policy.code,
+            policy_year=year,
+            broker_id=broker.id,
+            agency_id=broker.agency_id,
+            role=role,
+            share_percent=share,
+            state=ClaimState.pending,
+        )
+    else:
+        side = principal.acting_for(organization_id)
+        principal.require_manager(side)
+        if side not in (contract.seller_organization_id, contract.buyer_organization_id):
+            raise NotFound()
+        beneficiary = "seller" if side == contract.seller_organization_id else "buyer"
+        policy = _policy_for(policy_code, {beneficiary}, contract)
+        region = (
+            contract.seller_division_code
+            if beneficiary == "seller"
+            else contract.buyer_division_code
+        )
+        reason = ineligibility(policy, contract, region, None)
+        if reason:
+            raise ValidationFailed("body.policy_code", f"not_eligible_{reason}")
+        if contract.received_fen <= 0:
+            raise ValidationFailed("body.deal_id", "contract_not_paid")
+        claim = Claim(
+            deal_id=deal_id,
+            kind=kind,
+            policy_code=policy.code,
+            policy_year=year,
+            organization_id=side,
+            share_percent=Decimal(100),
+            # The party applies for itself: nobody else has to confirm it.
+            state=ClaimState.confirmed,
+            confirmed_by_id=principal.user_id,
+            confirmed_at=now,
+        )
+    claim.filed_by_id = principal.user_id
+    claim.filed_at = now
+    session.add(claim)
+    await session.flush()
+    await record_event(session, "claim.filed", _payload(claim))
+    return claim
+
+
+def _payload(claim: Claim) -> dict[str, Any]:
+    return {
+        "claim_id": str(claim.id),
+        "deal_id": str(claim.deal_id),
+        "kind": claim.kind.value,
+        "state": claim.state.value,
+    }
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def _visible(session: AsyncSession, principal: Principal) -> ColumnElement[bool]:
+    if principal.platform_roles:
+        return Claim.id.is_not(None)
+    broker = await accounts.broker_of_user(session, principal.user_id)
+    organizations = list(principal.memberships)
+    return or_(
+        Claim.broker_id == broker.id if broker else false(),
+        Claim.organization_id.in_(organizations),
+        Claim.deal_id.in_(await deals.deal_ids_of(session, organizations)),
+    )
+
+
+async def get_claim_for(
+    session: AsyncSession, principal: Principal, claim_id: uuid.UUID, *, lock: bool = False
+) -> Claim:
+    """A claim the caller may see (claimant, either party, staff). Raises NotFound."""
+    query = select(Claim).where(Claim.id == claim_id, await _visible(session, principal))
+    if lock:
+        query = query.with_for_update()
+    claim = await session.scalar(query)
+    if claim is None:
+        raise NotFound()
+    return claim
+
+
+async def list_claims(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    deal_id: uuid.UUID | None = None,
+    state: ClaimState | None = None,
+) -> tuple[Sequence[Claim], str | None]:
+    """Claims the caller may see, newest first."""
+    query = select(Claim).where(await _visible(session, principal))
+    if deal_id is not None:
+        query = query.where(Claim.deal_id == deal_id)
+    if state is not None:
+        query = query.where(Claim.state == state)
+    return await paginate(session, query, params, key=Claim.filed_at, row_id=Claim.id)
+
+
+# --- review ----------------------------------------------------------------------------------
+
+
+async def respond_to_claim(
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    *,
+    confirm: bool,
+    reason: str | None,
+    now: datetime,
+) -> Claim:
+    """A party to the deal (owner or admin) confirms a broker's claim or disputes it with a
+    reason. Raises NotFound, Forbidden (not a party's manager), InvalidState (not pending),
+    ValidationFailed(reason) for a dispute without one."""
+    claim = await get_claim_for(session, principal, claim_id, lock=True)
+    seller, buyer = await deals.parties_of(session, claim.deal_id)
+    sides = [o for o in (seller, buyer) if principal.is_member_of(o)]
+    if not sides:
+        raise Forbidden(detail_code="detail.party_confirms")
+    principal.require_manager(sides[0])
+    if claim.state != ClaimState.pending:
+        raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
+    if not confirm and not reason:
+        raise ValidationFailed("body.reason", "missing")
+    claim.state = ClaimState.confirmed if confirm else ClaimState.disputed
+    claim.confirmed_by_id, claim.confirmed_at = principal.user_id, now
+    claim.dispute_reason = None if confirm else reason
+    await record_event(session, f"claim.{claim.state.value}", _payload(claim))
+    return claim
+
+
+async def decide_claim(
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    *,
+    approve: bool,
+    reason: str | None,
+    now: datetime,
+) -> Claim:
+    """A platform reviewer approves a confirmed claim or rejects a claim with a reason.
+
+    Raises Forbidden, NotFound, InvalidState (approving what is not confirmed, deciding twice),
+    ShareOverRemainder when approval would take the contract's approved shares over 100 %,
+    ValidationFailed(reason) for a rejection without one.
+    """
+    principal.require_platform_role(PlatformRole.reviewer)
+    claim = await get_claim_for(session, principal, claim_id)
+    # The deal row orders every decision on this contract's shares.
+    await deals.registered_contract(session, claim.deal_id, lock=True)
+    await session.refresh(claim, with_for_update=True)
+    if claim.state in {ClaimState.approved, ClaimState.rejected}:
+        raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
+    if approve:
+        if claim.state != ClaimState.confirmed:
+            raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
+        if claim.kind == ClaimKind.broker:
+            left = Decimal(100) - await _approved_share(session, claim.deal_id)
+            if claim.share_percent > left:
+                raise ShareOverRemainder(extensions={"remaining_share": str(left)})
+        claim.state = ClaimState.approved
+    else:
+        if not reason:
+            raise ValidationFailed("body.reason", "missing")
+        claim.state = ClaimState.rejected
+        claim.rejection_reason = reason
+    claim.decided_by_id, claim.decided_at = principal.user_id, now
+    await record_event(session, f"claim.{claim.state.value}", _payload(claim))
+    return claim
+
+
+# --- computation -----------------------------------------------------------------------------
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _working_data(
+    working: Working | None, policy: RewardPolicy, reason: str | None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "policy": policy.code,
+        "version": policy.version,
+        "source": policy.source,
+    }
+    if reason is not None:
+        data["not_eligible"] = reason
+    if working is not None:
+        data.update({k: _plain(v) for k, v in asdict(working).items() if k != "lines"})
+        data["lines"] = [{k: _plain(v) for k, v in asdict(line).items()} for line in working.lines]
+    return data
+
+
+async def _recorded(session: AsyncSession, claim_id: uuid.UUID) -> int | None:
+    """The claim's reward so far, or None before its first computation."""
+    row = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(RewardEntry.amount_fen), 0)).where(
+                RewardEntry.claim_id == claim_id
+            )
+        )
+    ).one()
+    return int(row[1]) if row[0] else None
+
+
+async def _agency_used(
+    session: AsyncSession, agency_id: uuid.UUID, year: int, except_broker: uuid.UUID
+) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(RewardEntry.amount_fen), 0))
+        .join(Claim, Claim.id == RewardEntry.claim_id)
+        .where(
+            Claim.agency_id == agency_id,
+            Claim.policy_year == year,
+            Claim.broker_id != except_broker,
+        )
+    )
+    return int(total or 0)
+
+
+async def compute_rewards(session: AsyncSession, deal_id: uuid.UUID, *, now: datetime) -> int:
+    """Compute the rewards of every approved claim on a deal, and — because per-year caps tie
+    them together — of the same beneficiaries' other approved claims that year, in the order of
+    their contracts' registration. A result differing from what is recorded is appended as an
+    adjustment; equal results append nothing, so this is idempotent and may run any number of
+    times. Returns the number of entries appended."""
+    claims = (
+        await session.scalars(
+            select(Claim).where(Claim.deal_id == deal_id, Claim.state == ClaimState.approved)
+        )
+    ).all()
+    appended = 0
+    for beneficiary, year in {(c.broker_id or c.organization_id, c.policy_year) for c in claims}:
+        appended += await _compute_beneficiary_year(session, beneficiary, year, now=now)
+    return appended
+
+
+async def _compute_beneficiary_year(
+    session: AsyncSession, beneficiary: uuid.UUID | None, year: int, *, now: datetime
+) -> int:
+    rows = (
+        await session.scalars(
+            select(Claim)
+            .where(
+                or_(Claim.broker_id == beneficiary, Claim.organization_id == beneficiary),
+                Claim.policy_year == year,
+                Claim.state == ClaimState.approved,
+            )
+            .with_for_update()
+        )
+    ).all()
+    contracts = {c.deal_id: await deals.registered_contract(session, c.deal_id) for c in rows}
+    ordered = sorted(
+        (c for c in rows if contracts[c.deal_id] is not None),
+        key=lambda c: (contracts[c.deal_id].registered_at, str(c.id)),  # type: ignore[union-attr]
+    )
+    brokers = await accounts.brokers_by_id(session, [c.broker_id for c in ordered if c.broker_id])
+    used: dict[str, int] = {}
+    appended = 0
+    for claim in ordered:
+        contract = contracts[claim.deal_id]
+        assert contract is not None
+        policy = policy_in_force(claim.policy_code, _local_date(contract.registered_at))
+        if policy is None:
+            continue
+        broker = brokers.get(claim.broker_id) if claim.broker_id else None
+        if (
+            claim.kind == ClaimKind.party
+            and claim.organization_id == contract.buyer_organization_id
+        ):
+            region = contract.buyer_division_code
+        else:
+            region = contract.seller_division_code
+        reason = ineligibility(policy, contract, region, broker.level if broker else None)
+        working = None
+        amount = 0
+        if reason is None:
+            agency_room = None
+            agency_cap = policy.fen(policy.agency_year_cap)
+            if (
+                claim.agency_id is not None
+                and claim.broker_id is not None
+                and agency_cap is not None
+            ):
+                agency_room = agency_cap - await _agency_used(
+                    session, claim.agency_id, year, claim.broker_id
+                )
+            working = compute(
+                transaction_fen=contract.transaction_fen,
+                tiers=policy.rate_tiers(),
+                contract_cap_fen=policy.fen(policy.contract_cap),
+                share=claim.share_percent,
+                received_fen=contract.received_fen if policy.pro_rata_to_received else None,
+                year_cap_fen=policy.fen(policy.year_cap),
+                year_used_fen=used.get(policy.code, 0),
+                agency_room_fen=agency_room,
+            )
+            amount = working.amount_fen
+            used[policy.code] = used.get(policy.code, 0) + amount
+        # The first computation is recorded even at zero, so its working shows why.
+        recorded = await _recorded(session, claim.id)
+        if amount == recorded:
+            continue
+        recorded = recorded or 0
+        session.add(
+            RewardEntry(
+                claim_id=claim.id,
+                amount_fen=amount - recorded,
+                total_fen=amount,
+                policy_code=policy.code,
+                policy_version=policy.version,
+                working=_working_data(working, policy, reason),
+                computed_at=now,
+            )
+        )
+        appended += 1
+        await session.flush()
+        await record_event(
+            session,
+            "reward.computed",
+            {
+                "claim_id": str(claim.id),
+                "deal_id": str(claim.deal_id),
+                "amount": Money(amount).to_api(),
+            },
+        )
+    return appended
+
+
+# --- rewards and payouts -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardView:
+    claim: Claim
+    total_fen: int
+    paid_fen: int
+    latest: RewardEntry
+
+
+async def list_rewards(
+    session: AsyncSession, principal: Principal, *, year: int | None = None
+) -> list[RewardView]:
+    """The rewards of the claims the caller may see: amount, paid part, and the working of the
+    latest computation."""
+    query = select(Claim).where(await _visible(session, principal))
+    if year is not None:
+        query = query.where(Claim.policy_year == year)
+    claims = {c.id: c for c in (await session.scalars(query)).all()}
+    entries = (
+        await session.scalars(
+            select(RewardEntry)
+            .where(RewardEntry.claim_id.in_(list(claims)))
+            .order_by(RewardEntry.computed_at, RewardEntry.id)
+        )
+    ).all()
+    views: dict[uuid.UUID, RewardView] = {}
+    for entry in entries:
+        previous = views.get(entry.claim_id)
+        total = (previous.total_fen if previous else 0) + entry.amount_fen
+        paid = (previous.paid_fen if previous else 0) + (entry.amount_fen if entry.payout_id else 0)
+        views[entry.claim_id] = RewardView(claims[entry.claim_id], total, paid, entry)
+    return sorted(views.values(), key=lambda v: (v.claim.policy_year, v.claim.filed_at))
+
+
+def _period_end(period: str) -> datetime:
+    year, month = (int(part) for part in period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=BEIJING)
+
+
+async def pay_rewards(
+    session: AsyncSession,
+    principal: Principal,
+    provider: PaymentProvider,
+    *,
+    period: str,
+    now: datetime,
+) -> list[RewardPayout]:
+    """Platform finance pays every beneficiary the rewards computed up to the end of `period`
+    and not yet paid, one payout each, booked from the reward fund. A beneficiary whose unpaid
+    total is not positive (a downward adjustment) waits for the next period. Entries are locked,
+    so two runs at once pay once."""
+    principal.require_platform_role(PlatformRole.finance)
+    end = _period_end(period)
+    if end > now + timedelta(days=31):
+        raise ValidationFailed("body.period", "period_in_future")
+    entries = (
+        await session.execute(
+            select(RewardEntry, Claim)
+            .join(Claim, Claim.id == RewardEntry.claim_id)
+            .where(RewardEntry.payout_id.is_(None), RewardEntry.computed_at < end)
+            .order_by(RewardEntry.computed_at, RewardEntry.id)
+            .with_for_update(of=RewardEntry)
+        )
+    ).all()
+    by_payee: dict[tuple[str, uuid.UUID], list[RewardEntry]] = {}
+    for entry, claim in entries:
+        payee = (
+            ("broker", claim.broker_id)
+            if claim.broker_id
+            else ("organization", claim.organization_id)
+        )
+        by_payee.setdefault(payee, []).append(entry)  # type: ignore[arg-type]
+    payouts = []
+    for (kind, payee_id), items in sorted(by_payee.items(), key=lambda item: str(item[0][1])):
+        amount = sum(item.amount_fen for item in items)
+        if amount <= 0:
+            continue
+        recipient = (
+            await accounts.recipient_for_broker(session, payee_id)
+            if kind == "broker"
+            else await accounts.organization_for_payout(session, payee_id)
+        )
+        reference = await provider.pay_out(Money(amount), recipient=recipient, purpose="jb")
+        payout = RewardPayout(
+            period=period,
+            broker_id=payee_id if kind == "broker" else None,
+            organization_id=payee_id if kind == "organization" else None,
+            amount_fen=amount,
+            provider=provider.name,
+            provider_reference=reference,
+            paid_at=now,
+            paid_by_id=principal.user_id,
+        )
+        session.add(payout)
+        await session.flush()
+        for item in items:
+            item.payout_id = payout.id
+        ledger.transfer(
+            session,
+            debit=REWARD_FUND,
+            credit=ledger.bank(provider.name),
+            amount_fen=amount,
+            memo=f"rewards {period}",
+            now=now,
+        )
+        await record_event(
+            session,
+            "payout.paid",
+            {
+                "reward_payout_id": str(payout.id),
+                "period": period,
+                "amount": Money(amount).to_api(),
+            },
+        )
+        payouts.append(payout)
+    return payouts
+
+
+async def list_reward_payouts(session: AsyncSession, principal: Principal) -> list[RewardPayout]:
+    """Reward payouts to the caller (as broker or organization); all of them for staff."""
+    query = select(RewardPayout).order_by(RewardPayout.paid_at.desc())
+    if not principal.platform_roles:
+        broker = await accounts.broker_of_user(session, principal.user_id)
+        query = query.where(
+            or_(
+                RewardPayout.broker_id == broker.id if broker else false(),
+                RewardPayout.organization_id.in_(list(principal.memberships)),
+            )
+        )
+    return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class YearTotal:
+    policy: RewardPolicy
+    year: int
+    total_fen: int
+    paid_fen: int
+    year_cap_fen: int | None
+
+
+async def year_to_date(
+    session: AsyncSession, principal: Principal, *, year: int
+) -> list[YearTotal]:
+    """The caller's reward totals for a year, per policy, against the policy's year cap."""
+    totals: dict[str, list[int]] = {}
+    for view in await list_rewards(session, principal, year=year):
+        totals.setdefault(view.claim.policy_code, [0, 0])
+        totals[view.claim.policy_code][0] += view.total_fen
+        totals[view.claim.policy_code][1] += view.paid_fen
+    result = []
+    for code, (total, paid) in sorted(totals.items()):
+        policy = policy_in_force(code, datetime(year, 12, 31, tzinfo=BEIJING).date()) or next(
+            p for p in all_policies() if p.code == code
+        )
+        result.append(YearTotal(policy, year, total, paid, policy.fen(policy.year_cap)))
+    return result
