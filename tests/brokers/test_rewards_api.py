@@ -412,3 +412,49 @@ async def test_a_policy_change_never_rewrites_a_paid_reward_it_adjusts(
         2,
     )
     assert [x["amount"] for x in paid.json()] == [cny("20000.00")]
+
+
+async def test_a_policy_replaced_mid_year_applies_from_its_date_on(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import date
+
+    current = policies.all_policies()
+    v1 = next(x for x in current if x.code == "nm-buyer-post-subsidy")
+    ended = v1.model_copy(update={"effective_to": date(2026, 11, 3)})
+    flat = v1.model_copy(
+        update={
+            "version": 2,
+            "effective_from": date(2026, 11, 4),
+            "tiers": [policies._TierData(upper=None, rate=Decimal("0.08"))],
+        }
+    )
+    others = tuple(x for x in current if x.code != v1.code)
+    monkeypatch.setattr(policies, "all_policies", lambda: (*others, ended, flat))
+    reviewer = await factory.staff(PlatformRole.reviewer)
+    p = await parties(factory)
+    amounts = {}
+    for day in (3, 5):
+        clock.set(clock.now().replace(day=day))
+        deal_id = await registered_deal(client, factory, p, "2000000")
+        applied = await client.post(
+            "/v1/broker-claims",
+            json={"kind": "party", "deal_id": deal_id},
+            headers=p.buyer_owner.headers,
+        )
+        await client.post(
+            f"/v1/broker-claims/{applied.json()['id']}/approve", headers=reviewer.headers
+        )
+        await compute(sessionmaker, deal_id, clock)
+        amounts[day] = deal_id
+
+    seen = {
+        r["claim"]["deal_id"]: r
+        for r in (await client.get("/v1/rewards", headers=p.buyer_owner.headers)).json()
+    }
+    assert (seen[amounts[3]]["amount"], seen[amounts[3]]["policy_version"]) == (cny("150000.00"), 1)
+    assert (seen[amounts[5]]["amount"], seen[amounts[5]]["policy_version"]) == (cny("160000.00"), 2)
