@@ -968,6 +968,17 @@ class BrokerSummary:
     name: str
 
 
+def _broker_summary(profile: BrokerProfile, name: str) -> BrokerSummary:
+    return BrokerSummary(
+        profile.id,
+        profile.user_id,
+        profile.level.value,
+        profile.agency_id,
+        profile.status == BrokerStatus.active,
+        name,
+    )
+
+
 async def broker_of_user(session: AsyncSession, user_id: uuid.UUID | None) -> BrokerSummary | None:
     """The caller's own broker profile, if they have one."""
     if user_id is None:
@@ -980,15 +991,7 @@ async def broker_of_user(session: AsyncSession, user_id: uuid.UUID | None) -> Br
     found = row.first()
     if found is None:
         return None
-    profile, name = found
-    return BrokerSummary(
-        profile.id,
-        profile.user_id,
-        profile.level.value,
-        profile.agency_id,
-        profile.status == BrokerStatus.active,
-        name,
-    )
+    return _broker_summary(*found)
 
 
 async def brokers_by_id(
@@ -999,17 +1002,7 @@ async def brokers_by_id(
         .join(User, User.id == BrokerProfile.user_id)
         .where(BrokerProfile.id.in_(list(set(ids))))
     )
-    return {
-        profile.id: BrokerSummary(
-            profile.id,
-            profile.user_id,
-            profile.level.value,
-            profile.agency_id,
-            profile.status == BrokerStatus.active,
-            name,
-        )
-        for profile, name in rows
-    }
+    return {profile.id: _broker_summary(profile, name) for profile, name in rows}
 
 
 async def recipient_for_broker(session: AsyncSession, broker_id: uuid.UUID) -> Recipient:
