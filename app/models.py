@@ -25,6 +25,7 @@ from app.demands.models import Demand, SavedSearch
 from app.listings.models import Intent, Listing, ListingTransition
 from app.payments.models import LedgerEntry, Payment, Payout
 from app.results.models import Inventor, Result
+from app.tax.models import Filing
 from search.models import IndexedListing
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Demand",
     "Deposit",
     "EligibleBidder",
+    "Filing",
     "IdempotencyKey",
     "IndexedListing",
     "Intent",

@@ -24,6 +24,7 @@ from app.deals.models import DealSource
 from app.demands.models import Demand, DemandState, SavedSearch
 from app.listings.models import ListingState
 from app.payments.models import Payment
+from app.tax.models import Filing, FilingKind, FilingState
 from tests.factories import MarketFactory, Person
 
 PUBLIC = {
@@ -175,6 +176,10 @@ CASES = [
     Case("GET", "/v1/rewards/year-to-date?year=2026"),
     Case("POST", "/v1/payouts", {"period": "2026-11"}, 403, 403),
     Case("GET", "/v1/payouts"),
+    Case("GET", "/v1/tax/policies"),
+    Case("POST", "/v1/tax/filings", None),
+    Case("GET", "/v1/tax/filings"),
+    Case("GET", "/v1/tax/filings/{filing}", None, 404, 200),
     Case("POST", "/v1/deals/{deal}/payouts", None, 403, 403),
     Case("POST", "/v1/deals/{deal}/inventor-shares", {"payment_id": "{payment}", "costs": {"amount": "0", "currency": "CNY"}}, 404, 403),
     Case("GET", "/v1/deals/{deal}/inventor-shares", None, 404, 200),
@@ -236,6 +241,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     deposit = await factory.deposit(auction, await factory.organization(), held=False)
     deal, payment = await _deal_with_a_payment(factory, a)
     claim = await _pending_claim(factory, deal, broker.id)
+    filing = await _filing(factory, a)
     return World(
         ids={
             "org": str(a.id),
@@ -255,6 +261,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "deal": str(deal),
             "payment": str(payment),
             "claim": str(claim),
+            "filing": str(filing),
         },
         outsider=outsider,
         member=member,
@@ -323,6 +330,23 @@ async def _pending_claim(factory: MarketFactory, deal_id: Any, broker_id: Any) -
     return claim.id
 
 
+async def _filing(factory: MarketFactory, taxpayer: Any) -> Any:
+    async with factory.sessionmaker() as session, session.begin():
+        filing = Filing(
+            taxpayer_organization_id=taxpayer.id,
+            kind=FilingKind.vat_exemption,
+            period="2026-10",
+            version=1,
+            state=FilingState.ready,
+            content={},
+            content_sha256="0" * 64,
+            rule_set_version=1,
+            computed_at=factory.clock.now(),
+        )
+        session.add(filing)
+    return filing.id
+
+
 def _route_keys(app: FastAPI) -> set[tuple[str, str]]:
     return {
         (method.upper(), path)
@@ -340,7 +364,8 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{pending}", "{listing_id}").replace("{demand}", "{demand_id}")
          .replace("{saved}", "{saved_search_id}").replace("{auction}", "{auction_id}")
          .replace("{deposit}", "{deposit_id}").replace("{deal}", "{deal_id}")
-         .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}"))
+         .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}")
+         .replace("{filing}", "{filing_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

@@ -16,9 +16,11 @@ from app.core import idempotency
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.outbox import OutboxEvent
+from app.deals import service as deals
 from app.demands import service as demands
 from app.listings import service as listings
 from app.payments.provider import PaymentProvider, provider_for
+from app.tax import service as tax
 from search.backend import SearchBackend
 from search.service import backend_for, documents_for, sync_listings
 from workers.app import database_url, worker_app
@@ -180,6 +182,48 @@ async def compute_rewards(event: OutboxEvent) -> None:
     approved (idempotent: equal results append nothing)."""
     async with sessionmaker()() as session, session.begin():
         await rewards.compute_rewards(session, uuid.UUID(event.payload["deal_id"]), now=_now())
+
+
+# --- tax filings --------------------------------------------------------------------------
+
+
+@subscribe("payment.received")
+@subscribe("payment.refunded")
+@subscribe("contract.registered")
+@subscribe("inventor_rewards.recorded")
+async def recompute_filings(event: OutboxEvent) -> None:
+    """Recompute the seller's existing filings (an amendment when a submitted one changes);
+    periods not filed yet are filed when they end (`file_closed_periods`)."""
+    deal_id = uuid.UUID(event.payload["deal_id"])
+    now = _now()
+    async with sessionmaker()() as session:
+        seller, _ = await deals.parties_of(session, deal_id)
+        filed = await tax.filed_periods(session, seller)
+    for kind, period in filed:
+        async with sessionmaker()() as session, session.begin():
+            await tax.compute_filing(session, seller, kind, period, now=now)
+
+
+@worker_app.periodic(cron="5 0 * * *", periodic_id="file_closed_periods")
+@worker_app.task(name="file_closed_periods", queue="tax", queueing_lock="file_closed_periods")
+async def file_closed_periods(timestamp: int) -> int:
+    """Daily: file the last closed period of every kind for each seller that received money in
+    it (idempotent: existing, unchanged filings stay as they are), one transaction each."""
+    return await file_period_end(sessionmaker(), _now())
+
+
+async def file_period_end(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    computed = 0
+    for kind in tax.SUPPORTED:
+        period = tax.last_closed_period(kind, now)
+        async with maker() as session:
+            taxpayers = await tax.taxpayers_to_file(session, kind, period)
+        for taxpayer in taxpayers:
+            async with maker() as session, session.begin():
+                computed += (
+                    await tax.compute_filing(session, taxpayer, kind, period, now=now) is not None
+                )
+    return computed
 
 
 # --- search -------------------------------------------------------------------------------

@@ -493,6 +493,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The broker's level does not qualify",
     ),
     "field.period_in_future": ("期间尚未开始", "The period has not begun"),
+    "detail.nothing_to_file": ("该期间没有需要申报的事项", "Nothing to file for this period"),
+    "field.period_not_closed": ("申报期间尚未结束", "The period has not ended yet"),
+    "field.period_format": ("期间格式应为 YYYY 或 YYYY-MM", "A period is YYYY or YYYY-MM"),
+    "field.filing_kind_not_supported": (
+        "该类申报尚未支持自动计算",
+        "This kind of filing is not computed yet",
+    ),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

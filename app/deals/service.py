@@ -905,3 +905,64 @@ async def deal_ids_of(session: AsyncSession, organizations: Sequence[uuid.UUID])
         )
     )
     return list(rows.all())
+
+
+@dataclass(frozen=True)
+class ContractFacts:
+    """What tax rules need of a deal's contract (the version in force)."""
+
+    deal_id: uuid.UUID
+    seller_organization_id: uuid.UUID
+    buyer_organization_id: uuid.UUID
+    listing_id: uuid.UUID | None
+    state: ContractState
+    registered: bool
+    registration_number: str | None
+    contract_type: ContractType | None
+    exclusivity: str | None
+    signed_on: date | None
+    total_fen: int | None
+    transaction_fen: int | None
+
+
+async def contract_facts(
+    session: AsyncSession, deal_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ContractFacts]:
+    """Facts of the deals' contracts, for the tax filings."""
+    deals = (await session.scalars(select(Deal).where(Deal.id.in_(list(deal_ids))))).all()
+    facts = {}
+    for deal in deals:
+        contract = await _contract(session, deal.id)
+        effective = _effective(contract, await _versions(session, contract.id))
+        signed = None
+        if effective is not None and effective.seller_signed_at and effective.buyer_signed_at:
+            signed = max(effective.seller_signed_at, effective.buyer_signed_at).date()
+        facts[deal.id] = ContractFacts(
+            deal_id=deal.id,
+            seller_organization_id=deal.seller_organization_id,
+            buyer_organization_id=deal.buyer_organization_id,
+            listing_id=deal.listing_id,
+            state=contract.state,
+            registered=contract.registration_number is not None,
+            registration_number=contract.registration_number,
+            contract_type=effective.contract_type if effective else None,
+            exclusivity=effective.exclusivity.value
+            if effective and effective.exclusivity
+            else None,
+            signed_on=signed,
+            total_fen=effective.total_fen if effective else None,
+            transaction_fen=effective.transaction_fen if effective else None,
+        )
+    return facts
+
+
+async def declared_costs(
+    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """payment id → the costs its seller declared against it (科技成果转化净收入)."""
+    rows = await session.execute(
+        select(TransformationIncome.payment_id, TransformationIncome.costs_fen).where(
+            TransformationIncome.payment_id.in_(list(payment_ids))
+        )
+    )
+    return {payment_id: int(costs) for payment_id, costs in rows}

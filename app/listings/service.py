@@ -512,6 +512,25 @@ async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUI
     return result_id
 
 
+@dataclass(frozen=True)
+class OfferedResult:
+    """What tax rules need of a listing: the kind of result it offered and the licence term."""
+
+    result_kind: str
+    licence_years: int | None
+
+
+async def offered_results(
+    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, OfferedResult]:
+    rows = await session.execute(
+        select(Listing.id, Result.kind, Listing.licence_years)
+        .join(Result, Result.id == Listing.result_id)
+        .where(Listing.id.in_(list(listing_ids)))
+    )
+    return {row[0]: OfferedResult(row[1].value, row[2]) for row in rows}
+
+
 # --- the window closes ---------------------------------------------------------------------
 
 

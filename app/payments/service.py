@@ -6,6 +6,7 @@ Money movements are written to the ledger in the same transaction as the state t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -95,6 +96,41 @@ async def received_payment(
     if payment.state != PaymentState.received:
         raise InvalidState(detail_code="detail.payment_not_received")
     return payment
+
+
+async def received_between(
+    session: AsyncSession, deal_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> list[Payment]:
+    """Payments of these deals received in [start, end), in order of receipt."""
+    if not deal_ids:
+        return []
+    rows = await session.scalars(
+        select(Payment)
+        .where(
+            Payment.deal_id.in_(list(deal_ids)),
+            Payment.state == PaymentState.received,
+            Payment.received_at >= start,
+            Payment.received_at < end,
+        )
+        .order_by(Payment.received_at, Payment.id)
+    )
+    return list(rows.all())
+
+
+async def deals_paid_between(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[uuid.UUID]:
+    """Deals that received money in [start, end)."""
+    rows = await session.scalars(
+        select(Payment.deal_id)
+        .where(
+            Payment.state == PaymentState.received,
+            Payment.received_at >= start,
+            Payment.received_at < end,
+        )
+        .distinct()
+    )
+    return list(rows.all())
 
 
 async def list_payments(

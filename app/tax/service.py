@@ -1,0 +1,376 @@
+"""Rules of the tax package: computing filings from registered contracts and received money.
+
+A filing's content is built from the facts of its period only, in a canonical form (sorted
+keys, money as decimal strings, no timestamps), so recomputing unchanged inputs yields the
+same bytes. A change before submission rewrites the draft; after submission it creates the
+next version — an amendment carrying the difference — and marks the earlier one amended.
+Computations of one taxpayer, kind and period are serialized by an advisory lock (and a unique
+key), so many workers never duplicate a filing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service as accounts
+from app.core.auth import PlatformRole, Principal
+from app.core.errors import NotFound, ValidationFailed
+from app.core.money import Money
+from app.core.outbox import record_event
+from app.core.pagination import PageParams, paginate
+from app.deals import service as deals
+from app.deals.models import ContractType
+from app.listings import service as listings
+from app.payments import service as payments
+from app.tax import rules
+from app.tax.models import Filing, FilingKind, FilingState
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+ANNUAL = frozenset({FilingKind.eit_transfer_income, FilingKind.rd_super_deduction})
+SUPPORTED = frozenset({FilingKind.eit_transfer_income, FilingKind.vat_exemption})
+logger = structlog.get_logger(__name__)
+
+
+def period_bounds(kind: FilingKind, period: str) -> tuple[datetime, datetime]:
+    """[start, end) of a period in Beijing time: a year for annual kinds, else a month.
+    Raises ValidationFailed(period) for a malformed period."""
+    try:
+        if kind in ANNUAL:
+            year = int(period)
+            if len(period) != 4:
+                raise ValueError(period)
+            return datetime(year, 1, 1, tzinfo=BEIJING), datetime(year + 1, 1, 1, tzinfo=BEIJING)
+        year_text, month_text = period.split("-")
+        year, month = int(year_text), int(month_text)
+        start = datetime(year, month, 1, tzinfo=BEIJING)
+    except ValueError:
+        raise ValidationFailed("body.period", "period_format") from None
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=BEIJING)
+    return start, end
+
+
+def _yuan(fen: int) -> str:
+    return str(Money(fen).amount)
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# --- content of each kind --------------------------------------------------------------------
+
+
+async def _receipts(
+    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[list[Any], dict[uuid.UUID, deals.ContractFacts]]:
+    deal_ids = await deals.deal_ids_of(session, [taxpayer_id])
+    facts = await deals.contract_facts(session, deal_ids)
+    selling = [d for d, f in facts.items() if f.seller_organization_id == taxpayer_id]
+    return await payments.received_between(session, selling, start, end), facts
+
+
+async def _eit_content(
+    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[dict[str, Any], int]:
+    rule_set = rules.rule_set("eit_transfer_income", (end - (end - start) / 2).date())
+    received, facts = await _receipts(session, taxpayer_id, start, end)
+    costs = await deals.declared_costs(session, [p.id for p in received])
+    offered = await listings.offered_results(
+        session, [f.listing_id for f in facts.values() if f.listing_id]
+    )
+    by_deal: dict[uuid.UUID, list[Any]] = {}
+    for payment in received:
+        by_deal.setdefault(payment.deal_id, []).append(payment)
+    contracts, unclassified = [], []
+    for deal_id, paid in sorted(by_deal.items(), key=lambda item: str(item[0])):
+        fact = facts[deal_id]
+        result = offered.get(fact.listing_id) if fact.listing_id else None
+        if fact.contract_type not in {ContractType.transfer, ContractType.licence}:
+            continue  # not a transfer: no technology-transfer income
+        if result is None or fact.signed_on is None:
+            # Off-platform contracts name no result: marked for a person, not guessed.
+            logger.warning("tax_contract_unclassified", deal_id=str(deal_id))
+            unclassified.append({"deal_id": str(deal_id), "reason": "unclassified"})
+            continue
+        contracts.append(
+            rules.TransferContract(
+                contract_id=str(deal_id),
+                transfer="licence" if fact.contract_type == ContractType.licence else "assignment",
+                exclusive=fact.exclusivity in {"exclusive", "sole"},
+                licence_years=result.licence_years,
+                result_kind=result.result_kind,
+                registered=fact.registered,
+                related_party_100=False,
+                signed_on=fact.signed_on,
+                revenue_fen=sum(p.amount_fen for p in paid),
+                costs_fen=sum(costs.get(p.id, 0) for p in paid),
+                taxes_fen=0,
+            )
+        )
+    outcome = rules.eit_transfer_income(rule_set, contracts)
+    content = {
+        "lines": [
+            {
+                "deal_id": c.contract_id,
+                "registration_number": facts[uuid.UUID(c.contract_id)].registration_number,
+                "revenue": _yuan(c.revenue_fen),
+                "costs": _yuan(c.costs_fen),
+                "income": _yuan(c.revenue_fen - c.costs_fen - c.taxes_fen),
+                "included": c.contract_id in outcome.included,
+            }
+            for c in contracts
+        ],
+        "excluded": [{"deal_id": e.contract_id, "reason": e.reason} for e in outcome.excluded]
+        + unclassified,
+        "totals": {
+            "income": _yuan(outcome.income_fen),
+            "exempt": _yuan(outcome.exempt_fen),
+            "excess": _yuan(outcome.halved_fen),
+            "taxable_half": _yuan(outcome.taxable_fen),
+            "reduced": _yuan(outcome.reduced_fen),
+        },
+        "rule_set": {"version": rule_set.version, "citations": rule_set.citations},
+    }
+    return content, rule_set.version
+
+
+async def _vat_content(
+    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[dict[str, Any], int]:
+    rule_set = rules.rule_set("vat_exemption", start.date())
+    received, facts = await _receipts(session, taxpayer_id, start, end)
+    outcome = rules.vat_exemption(
+        rule_set,
+        taxpayer_kind="general",
+        receipts=[
+            (
+                str(p.id),
+                str(facts[p.deal_id].contract_type or ""),
+                facts[p.deal_id].registered,
+                p.amount_fen,
+            )
+            for p in received
+        ],
+    )
+    deal_of = {str(p.id): p.deal_id for p in received}
+    content = {
+        "lines": [
+            {
+                "payment_id": line.contract_id,
+                "deal_id": str(deal_of[line.contract_id]),
+                "registration_number": facts[deal_of[line.contract_id]].registration_number,
+                "received": _yuan(line.received_fen),
+                "exempt": line.exempt,
+                "reason": line.reason,
+            }
+            for line in outcome.lines
+        ],
+        "totals": {
+            "exempt_sales": _yuan(outcome.exempt_sales_fen),
+            "taxable_sales": _yuan(outcome.taxable_sales_fen),
+            "rate": str(outcome.rate),
+            "vat_forgone": _yuan(outcome.vat_forgone_fen),
+        },
+        "rule_set": {"version": rule_set.version, "citations": rule_set.citations},
+    }
+    return content, rule_set.version
+
+
+# --- filings ---------------------------------------------------------------------------------
+
+
+def _difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    keys = sorted(set(before) | set(after))
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in keys
+        if before.get(key) != after.get(key)
+    }
+
+
+async def compute_filing(
+    session: AsyncSession,
+    taxpayer_id: uuid.UUID,
+    kind: FilingKind,
+    period: str,
+    *,
+    now: datetime,
+) -> Filing | None:
+    """Compute (or recompute) a taxpayer's filing for a closed period; returns the current
+    version, or None when the period has nothing to file. Idempotent: unchanged inputs change
+    nothing. Raises ValidationFailed(period) for an open or malformed period, or a kind not
+    computed yet."""
+    if kind not in SUPPORTED:
+        raise ValidationFailed("body.kind", "filing_kind_not_supported")
+    start, end = period_bounds(kind, period)
+    if end > now:
+        raise ValidationFailed("body.period", "period_not_closed")
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext(f"{taxpayer_id}:{kind}:{period}")))
+    )
+    builder = _eit_content if kind == FilingKind.eit_transfer_income else _vat_content
+    body, rule_set_version = await builder(session, taxpayer_id, start, end)
+    latest = await session.scalar(
+        select(Filing)
+        .where(
+            Filing.taxpayer_organization_id == taxpayer_id,
+            Filing.kind == kind,
+            Filing.period == period,
+        )
+        .order_by(Filing.version.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if latest is None and not body["lines"] and not body.get("excluded"):
+        return None
+    organization = (await accounts.organizations_by_id(session, [taxpayer_id]))[taxpayer_id]
+    content = {
+        "kind": kind.value,
+        "period": period,
+        "taxpayer": {
+            "id": str(taxpayer_id),
+            "name": organization.name,
+            "credit_code": organization.credit_code,
+        },
+        **body,
+    }
+    digest = hashlib.sha256(canonical(content)).hexdigest()
+    if latest is not None and latest.content_sha256 == digest:
+        return latest
+    if latest is not None and latest.state in {FilingState.draft, FilingState.ready}:
+        latest.content, latest.content_sha256 = content, digest
+        latest.rule_set_version, latest.computed_at = rule_set_version, now
+        return latest
+    version = 1
+    amends = None
+    if latest is not None:
+        version, amends = latest.version + 1, latest
+        content["amends_version"] = latest.version
+        content["difference"] = _difference(latest.content["totals"], content["totals"])
+        digest = hashlib.sha256(canonical(content)).hexdigest()
+        latest.state = FilingState.amended
+    filing = Filing(
+        taxpayer_organization_id=taxpayer_id,
+        kind=kind,
+        period=period,
+        version=version,
+        state=FilingState.ready,
+        content=content,
+        content_sha256=digest,
+        rule_set_version=rule_set_version,
+        amends_id=amends.id if amends else None,
+        computed_at=now,
+    )
+    session.add(filing)
+    await session.flush()
+    await record_event(
+        session,
+        "filing.ready",
+        {"filing_id": str(filing.id), "kind": kind.value, "period": period, "version": version},
+    )
+    return filing
+
+
+async def request_filing(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    taxpayer_id: uuid.UUID | None,
+    kind: FilingKind,
+    period: str,
+    now: datetime,
+) -> Filing:
+    """Compute a filing now for the caller's organization (its owners and admins) or, for
+    finance staff, any taxpayer. Raises ValidationFailed naming the field (someone else's
+    organization, an open period), NotFound when the period has nothing to file."""
+    if taxpayer_id is not None and principal.has_platform_role(PlatformRole.finance):
+        chosen = taxpayer_id
+    else:
+        chosen = principal.acting_for(taxpayer_id)
+        principal.require_manager(chosen)
+    filing = await compute_filing(session, chosen, kind, period, now=now)
+    if filing is None:
+        raise NotFound(detail_code="detail.nothing_to_file")
+    return filing
+
+
+def _visible(principal: Principal) -> ColumnElement[bool]:
+    if principal.has_platform_role(PlatformRole.finance):
+        return Filing.id.is_not(None)
+    return Filing.taxpayer_organization_id.in_(list(principal.memberships))
+
+
+async def list_filings(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    taxpayer_id: uuid.UUID | None = None,
+    kind: FilingKind | None = None,
+    period: str | None = None,
+    state: FilingState | None = None,
+) -> tuple[Sequence[Filing], str | None]:
+    """The caller's organizations' filings (finance staff: all), newest first."""
+    query = select(Filing).where(_visible(principal))
+    for column, value in (
+        (Filing.taxpayer_organization_id, taxpayer_id),
+        (Filing.kind, kind),
+        (Filing.period, period),
+        (Filing.state, state),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return await paginate(session, query, params, key=Filing.computed_at, row_id=Filing.id)
+
+
+async def get_filing_for(
+    session: AsyncSession, principal: Principal, filing_id: uuid.UUID
+) -> Filing:
+    """A filing of the caller's organization, or any for finance staff. Raises NotFound."""
+    filing = await session.scalar(select(Filing).where(Filing.id == filing_id, _visible(principal)))
+    if filing is None:
+        raise NotFound()
+    return filing
+
+
+async def filed_periods(
+    session: AsyncSession, taxpayer_id: uuid.UUID
+) -> list[tuple[FilingKind, str]]:
+    """The (kind, period) pairs a taxpayer has filings for: what a change may amend."""
+    rows = await session.execute(
+        select(Filing.kind, Filing.period)
+        .where(Filing.taxpayer_organization_id == taxpayer_id)
+        .distinct()
+        .order_by(Filing.kind, Filing.period)
+    )
+    return [(kind, period) for kind, period in rows]
+
+
+def last_closed_period(kind: FilingKind, now: datetime) -> str:
+    """The most recent period of a kind that has ended by `now` (Beijing time)."""
+    local = now.astimezone(BEIJING)
+    if kind in ANNUAL:
+        return str(local.year - 1)
+    year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
+    return f"{year}-{month:02d}"
+
+
+async def taxpayers_to_file(
+    session: AsyncSession, kind: FilingKind, period: str
+) -> list[uuid.UUID]:
+    """Sellers that received money in the period."""
+    start, end = period_bounds(kind, period)
+    facts = await deals.contract_facts(
+        session, await payments.deals_paid_between(session, start, end)
+    )
+    return sorted({f.seller_organization_id for f in facts.values()}, key=str)
