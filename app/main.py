@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 
+import httpx
 import structlog
 from fastapi import FastAPI
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             # Serve anyway: the marketplace works without search, and sync catches up.
             logger.warning("search_not_configured")
         yield
+        await app.state.http.aclose()
         await app.state.live.close()
         await engine.dispose()
 
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.rate_windows = {}
     app.state.live = LiveEvents(settings.database_url)
     app.state.payments = provider_for(settings)
+    # One client for calls to outside services (tax filing endpoint), closed at shutdown.
+    app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     signing_key = settings.signing_key()
     app.state.token_settings = accounts_service.TokenSettings(
         signing_key=signing_key,

@@ -180,6 +180,8 @@ CASES = [
     Case("POST", "/v1/tax/filings", None),
     Case("GET", "/v1/tax/filings"),
     Case("GET", "/v1/tax/filings/{filing}", None, 404, 200),
+    Case("POST", "/v1/tax/filings/{filing}/submit", None, 404, 403),
+    Case("POST", "/v1/tax/filings/{filing}/decision", {"decision": "accepted"}, 403, 403),
     Case("POST", "/v1/deals/{deal}/payouts", None, 403, 403),
     Case("POST", "/v1/deals/{deal}/inventor-shares", {"payment_id": "{payment}", "costs": {"amount": "0", "currency": "CNY"}}, 404, 403),
     Case("GET", "/v1/deals/{deal}/inventor-shares", None, 404, 200),

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     claim_deadline_days: int = Field(
         default=365, ge=1, description="Reward claims close this many days after registration."
     )
+    tax_filing_url: str | None = Field(
+        default=None,
+        description="Where filings are submitted (HTTPS); unset: submission records a manual "
+        "filing receipt.",
+    )
+    tax_filing_token: SecretStr | None = None
     bank_account_name: str = Field(
         default="技术交易市场（示例）",
         description="Offline payments: the receiving account's name.",

@@ -500,6 +500,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该类申报尚未支持自动计算",
         "This kind of filing is not computed yet",
     ),
+    "filing_endpoint_unavailable": ("申报系统暂不可用", "The filing endpoint is unavailable"),
+    "detail.filing_endpoint_unavailable": (
+        "多次重试后仍无法提交，请稍后再试（提交编号已保留）",
+        "Submission failed after retries; try again later (the submission id is kept)",
+    ),
+    "detail.filing_state": (
+        "申报表当前状态（{state}）不允许此操作",
+        "Not possible in state {state}",
+    ),
     "field.no_such_milestone": ("没有该付款节点", "No such milestone"),
     "field.milestone_paid": ("该付款节点已付清", "This milestone is paid"),
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
-from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from app.core.money import Money
-
-FONT = Path(__file__).parent / "data" / "fonts" / "wqy-microhei.ttf"
+from app.core.pdf import FONT_NAME, new_document
 
 CONTRACT_TYPES = {
     "development": "技术开发合同",
@@ -82,21 +79,16 @@ def _yuan(money: Money) -> str:
 
 def render_contract_pdf(summary: ContractSummary) -> bytes:
     """The one-page summary of a technology contract (技术合同摘要)."""
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(summary.printed_at)
-    pdf.set_title(f"技术合同摘要 {summary.subject}")
-    pdf.set_creator("techexchange")
-    pdf.add_font("wqy", fname=str(FONT))
-    pdf.add_page()
-    pdf.set_font("wqy", size=18)
+    pdf = new_document(title=f"技术合同摘要 {summary.subject}", created_at=summary.printed_at)
+    pdf.set_font(FONT_NAME, size=18)
     pdf.cell(0, 12, "技术合同摘要", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("wqy", size=10)
+    pdf.set_font(FONT_NAME, size=10)
     number = summary.registration_number or "（尚未认定登记）"
     pdf.cell(0, 7, f"登记编号：{number}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
     def line(label: str, value: str) -> None:
-        pdf.set_font("wqy", size=11)
+        pdf.set_font(FONT_NAME, size=11)
         pdf.cell(38, 8, label)
         pdf.multi_cell(0, 8, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -116,9 +108,9 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
     if summary.registered_at:
         line("登记日期", summary.registered_at.date().isoformat())
     pdf.ln(4)
-    pdf.set_font("wqy", size=11)
+    pdf.set_font(FONT_NAME, size=11)
     pdf.cell(0, 8, "付款节点", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("wqy", size=10)
+    pdf.set_font(FONT_NAME, size=10)
     # The font has no bold face: headings stay regular (fpdf2 would ask for one).
     headings = FontFace(emphasis="")
     with pdf.table(
@@ -136,7 +128,7 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
             row.cell(milestone.due_on.isoformat())
             row.cell(_yuan(milestone.outstanding))
     pdf.ln(6)
-    pdf.set_font("wqy", size=8)
+    pdf.set_font(FONT_NAME, size=8)
     printed = summary.printed_at.isoformat(timespec="seconds")
     pdf.cell(0, 6, f"打印时间：{printed}（techexchange 技术交易市场）")
     return bytes(pdf.output())

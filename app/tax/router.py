@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageParams, page_params
-from app.tax import rules, service
+from app.tax import exports, rules, service
 from app.tax.auth import TaxRead, TaxWrite
 from app.tax.models import Filing, FilingKind, FilingState
-from app.tax.schemas import FilingOut, FilingRequest, RuleSetOut
+from app.tax.schemas import FilingDecision, FilingOut, FilingRequest, RuleSetOut
 
 router = APIRouter(prefix="/v1/tax", tags=["tax"], responses=problem_responses(401, 403, 404, 422))
 Pagination = Annotated[PageParams, Depends(page_params)]
@@ -33,6 +33,8 @@ def filing_out(filing: Filing) -> FilingOut:
         amends_id=filing.amends_id,
         computed_at=filing.computed_at,
         submitted_at=filing.submitted_at,
+        receipt=filing.receipt,
+        rejection_reason=filing.rejection_reason,
         content=filing.content,
     )
 
@@ -78,7 +80,90 @@ async def list_filings(
     return Page(items=[filing_out(f) for f in rows], next_cursor=cursor)
 
 
-@router.get("/filings/{filing_id}", response_model=FilingOut, summary="Get a filing")
-async def get_filing(session: Session, caller: TaxRead, filing_id: uuid.UUID) -> FilingOut:
-    """A filing with its lines, totals, exclusions and citations."""
-    return filing_out(await service.get_filing_for(session, caller, filing_id))
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF = "application/pdf"
+
+
+@router.get(
+    "/filings/{filing_id}",
+    response_model=FilingOut,
+    summary="Get a filing (JSON, XLSX or PDF)",
+    responses={200: {"content": {XLSX: {}, PDF: {}}}},
+)
+async def get_filing(
+    request: Request, session: Session, caller: TaxRead, filing_id: uuid.UUID
+) -> Response | FilingOut:
+    """A filing with its lines, totals, exclusions and citations: JSON by default,
+    `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` for XLSX,
+    `Accept: application/pdf` for PDF (Chinese font embedded)."""
+    filing = await service.get_filing_for(session, caller, filing_id)
+    accept = request.headers.get("accept", "")
+    name = f"filing-{filing.kind.value}-{filing.period}-v{filing.version}"
+    if XLSX in accept:
+        return Response(
+            exports.filing_xlsx(filing.content, version=filing.version),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    if PDF in accept:
+        return Response(
+            exports.filing_pdf(
+                filing.content, version=filing.version, computed_at=filing.computed_at
+            ),
+            media_type=PDF,
+            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+        )
+    return filing_out(filing)
+
+
+def _endpoint(request: Request) -> service.FilingEndpoint:
+    settings = request.app.state.settings
+    token = settings.tax_filing_token
+    return service.FilingEndpoint(
+        url=settings.tax_filing_url, token=token.get_secret_value() if token else None
+    )
+
+
+@router.post(
+    "/filings/{filing_id}/submit",
+    response_model=FilingOut,
+    summary="Submit a filing",
+    responses=problem_responses(409, 503),
+)
+async def submit_filing(
+    request: Request, session: Session, now: Now, caller: TaxWrite, filing_id: uuid.UUID
+) -> FilingOut:
+    """Send the filing to the configured filing endpoint (retried with backoff under one
+    submission id), or record a manual-filing receipt when none is configured. Submitting a
+    submitted filing again changes nothing."""
+    filing = await service.submit_filing(
+        session,
+        caller,
+        filing_id,
+        endpoint=_endpoint(request),
+        http=request.app.state.http,
+        now=now,
+    )
+    return filing_out(filing)
+
+
+@router.post(
+    "/filings/{filing_id}/decision",
+    response_model=FilingOut,
+    summary="Record the tax office's decision (platform finance)",
+    responses=problem_responses(409),
+)
+async def record_decision(
+    session: Session, now: Now, caller: TaxWrite, filing_id: uuid.UUID, body: FilingDecision
+) -> FilingOut:
+    """Accepted, or rejected with the reason; a rejected filing can be recomputed and
+    submitted again."""
+    filing = await service.record_decision(
+        session,
+        caller,
+        filing_id,
+        accepted=body.decision == "accepted",
+        reason=body.reason,
+        now=now,
+    )
+    return filing_out(filing)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.accounts.schemas import Strict
+from app.accounts.schemas import Reason, Strict
 from app.tax.models import FilingKind, FilingState
 
 
@@ -46,7 +46,14 @@ class FilingOut(BaseModel):
     amends_id: uuid.UUID | None
     computed_at: datetime
     submitted_at: datetime | None
+    receipt: dict[str, Any] | None
+    rejection_reason: str | None
     content: dict[str, Any] = Field(
         description="Lines that trace to contracts and payments, totals, exclusions with "
         "reasons, the rule-set version and its citations."
     )
+
+
+class FilingDecision(Strict):
+    decision: Literal["accepted", "rejected"]
+    reason: Reason | None = None

@@ -4,17 +4,26 @@ byte-identical on recomputation, amended after submission, private to the taxpay
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+import pytest
+import respx
+from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
+from app.core.config import Settings
 from app.listings import service as listings
+from app.main import create_app
 from app.results.models import ResultKind
 from app.tax import service as tax
 from app.tax.models import Filing, FilingKind, FilingState
@@ -243,3 +252,165 @@ async def test_workers_racing_at_the_period_end_file_once(
     # nothing to file.
     assert counts == {FilingKind.eit_transfer_income: 1}
     assert tax.last_closed_period(FilingKind.vat_exemption, clock.now()) == "2026-12"
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ENDPOINT = "https://filing.tax.example/v1/submissions"
+
+
+async def ready_filing(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> tuple[Parties, dict[str, object]]:
+    p, _ = await sold_patent(client, factory, clock, sessionmaker, "6000000")
+    clock.set(NEW_YEAR)
+    filing = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "eit_transfer_income", "period": "2026"},
+        headers=p.seller_owner.headers,
+    )
+    return p, filing.json()
+
+
+async def test_a_filing_exports_as_xlsx_and_as_a_pdf_with_its_chinese_text(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    import pypdfium2
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    p, filing = await ready_filing(client, factory, clock, sessionmaker)
+    url = f"/v1/tax/filings/{filing['id']}"
+
+    xlsx = await client.get(url, headers={**p.seller_owner.headers, "Accept": XLSX})
+    pdf = await client.get(url, headers={**p.seller_owner.headers, "Accept": "application/pdf"})
+    again = await client.get(url, headers={**p.seller_owner.headers, "Accept": "application/pdf"})
+
+    assert xlsx.headers["content-type"] == XLSX
+    book = load_workbook(io.BytesIO(xlsx.content))
+    rows = [[c.value for c in row] for row in book["申报表"].iter_rows()]
+    assert ["减免所得合计", "5500000.00"] in [row[:2] for row in rows]
+    assert book["依据"]["A1"].value == "《企业所得税法》第二十七条第（四）项"
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content == again.content  # the same filing renders to the same bytes
+    path = tmp_path / "filing.pdf"
+    path.write_bytes(pdf.content)
+    text = PdfReader(path).pages[0].extract_text()
+    assert "技术转让所得减免企业所得税申报表" in text
+    assert "5500000.00" in text
+    image = pypdfium2.PdfDocument(str(path))[0].render(scale=1).to_pil().convert("L")
+    assert sum(image.histogram()[:128]) > 2_000
+
+
+async def test_without_an_endpoint_submission_records_a_manual_receipt_and_finance_records_the_decision(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p, filing = await ready_filing(client, factory, clock, sessionmaker)
+    finance = await factory.staff(PlatformRole.finance)
+
+    submitted = await client.post(
+        f"/v1/tax/filings/{filing['id']}/submit", headers=p.seller_owner.headers
+    )
+    twice = await client.post(
+        f"/v1/tax/filings/{filing['id']}/submit", headers=p.seller_owner.headers
+    )
+    by_owner = await client.post(
+        f"/v1/tax/filings/{filing['id']}/decision",
+        json={"decision": "accepted"},
+        headers=p.seller_owner.headers,
+    )
+    accepted = await client.post(
+        f"/v1/tax/filings/{filing['id']}/decision",
+        json={"decision": "accepted"},
+        headers=finance.headers,
+    )
+
+    assert submitted.json()["state"] == "submitted"
+    assert submitted.json()["receipt"]["manual"] is True
+    assert twice.json()["receipt"] == submitted.json()["receipt"]
+    assert by_owner.status_code == 403
+    assert accepted.json()["state"] == "accepted"
+
+
+@pytest.fixture
+async def filing_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings.model_copy(update={"tax_filing_url": ENDPOINT}), clock=clock)
+    yield application
+    await application.state.http.aclose()
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def filing_client(filing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=filing_app), base_url="http://techx.test"
+    ) as http:
+        yield http
+
+
+async def test_submission_retries_under_one_submission_id_and_tracks_the_answer(
+    filing_client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    attempts = iter(["busy", "reset", "ok"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        step = next(attempts)
+        if step == "reset":
+            raise httpx.ConnectError("reset", request=request)
+        if step == "busy":
+            return httpx.Response(503)
+        return httpx.Response(200, json={"status": "accepted", "reference": "SWJ-2027-0001"})
+
+    p, filing = await ready_filing(filing_client, factory, clock, sessionmaker)
+    with respx.mock:
+        route = respx.post(ENDPOINT).mock(side_effect=answer)
+        submitted = await filing_client.post(
+            f"/v1/tax/filings/{filing['id']}/submit", headers=p.seller_owner.headers
+        )
+
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["state"] == "accepted"
+    assert submitted.json()["receipt"] == {"status": "accepted", "reference": "SWJ-2027-0001"}
+    keys = {call.request.headers["idempotency-key"] for call in route.calls}
+    assert len(route.calls) == 3
+    assert len(keys) == 1
+    sent = json.loads(route.calls[2].request.content)
+    assert (sent["kind"], sent["period"], sent["sha256"]) == (
+        "eit_transfer_income",
+        "2026",
+        filing["content_sha256"],
+    )
+
+
+async def test_an_endpoint_down_is_a_503_and_a_refusal_a_rejected_filing(
+    filing_client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p, filing = await ready_filing(filing_client, factory, clock, sessionmaker)
+    url = f"/v1/tax/filings/{filing['id']}/submit"
+    with respx.mock:
+        route = respx.post(ENDPOINT).mock(return_value=httpx.Response(502))
+        down = await filing_client.post(url, headers=p.seller_owner.headers)
+        route.mock(return_value=httpx.Response(422, json={"reason": "纳税人识别号不符"}))
+        refused = await filing_client.post(url, headers=p.seller_owner.headers)
+
+    assert down.status_code == 503
+    assert down.json()["code"] == "filing_endpoint_unavailable"
+    assert refused.json()["state"] == "rejected"
+    assert refused.json()["rejection_reason"] == "纳税人识别号不符"
+    keys = {call.request.headers["idempotency-key"] for call in route.calls}
+    assert len(keys) == 1  # the id kept after the outage is the one used again
