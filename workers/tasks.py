@@ -192,16 +192,18 @@ async def compute_rewards(event: OutboxEvent) -> None:
 @subscribe("contract.registered")
 @subscribe("inventor_rewards.recorded")
 async def recompute_filings(event: OutboxEvent) -> None:
-    """Recompute the seller's existing filings (an amendment when a submitted one changes);
+    """Recompute both parties' existing filings (an amendment when a submitted one changes);
     periods not filed yet are filed when they end (`file_closed_periods`)."""
     deal_id = uuid.UUID(event.payload["deal_id"])
     now = _now()
     async with sessionmaker()() as session:
-        seller, _ = await deals.parties_of(session, deal_id)
-        filed = await tax.filed_periods(session, seller)
-    for kind, period in filed:
+        parties = await deals.parties_of(session, deal_id)
+        filed = [
+            (party, *key) for party in parties for key in await tax.filed_periods(session, party)
+        ]
+    for party, kind, period in filed:
         async with sessionmaker()() as session, session.begin():
-            await tax.compute_filing(session, seller, kind, period, now=now)
+            await tax.compute_filing(session, party, kind, period, now=now)
 
 
 @worker_app.periodic(cron="5 0 * * *", periodic_id="file_closed_periods")

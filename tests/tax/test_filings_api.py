@@ -414,3 +414,45 @@ async def test_an_endpoint_down_is_a_503_and_a_refusal_a_rejected_filing(
     assert refused.json()["rejection_reason"] == "纳税人识别号不符"
     keys = {call.request.headers["idempotency-key"] for call in route.calls}
     assert len(keys) == 1  # the id kept after the outage is the one used again
+
+
+async def test_the_commissioning_buyer_files_its_super_deduction(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+) -> None:
+    university = await factory.organization(OrganizationKind.university, division_code="150203")
+    buyer = await factory.organization()
+    p = Parties(
+        university,
+        buyer,
+        await factory.person(university, MemberRole.owner),
+        await factory.person(buyer, MemberRole.owner),
+    )
+    deal_id = await off_platform_deal(factory, p, price_fen=100_000 * 100)
+    await sign_and_register(
+        client,
+        deal_id,
+        p,
+        await factory.staff(PlatformRole.registrar),
+        terms("100000", contract_type="development"),
+    )
+    await pay_everything(client, deal_id, p, await factory.staff(PlatformRole.finance))
+    clock.set(NEW_YEAR)
+
+    filing = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "rd_super_deduction", "period": "2026"},
+        headers=p.buyer_owner.headers,
+    )
+    by_seller = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "rd_super_deduction", "period": "2026"},
+        headers=p.seller_owner.headers,
+    )
+
+    assert filing.status_code == 201, filing.text
+    # 80 % of 100,000 counts; 100 % of it is deducted again from 2023.
+    assert filing.json()["content"]["totals"] == {"counted": "80000.00", "deduction": "80000.00"}
+    assert len(filing.json()["content"]["lines"]) == 2
+    assert by_seller.status_code == 404  # the seller commissioned nothing
