@@ -190,6 +190,9 @@ class TransformationIncome(IdMixin, Base):
     pool_fen: Mapped[int] = mapped_column(BigInteger)
     declared_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     declared_at: Mapped[datetime]
+    rewards_published_on: Mapped[date | None]
+    """When the organization made the rewards public (公示): a condition of the researchers'
+    income-tax relief (财税〔2018〕58号)."""
 
     __table_args__ = (
         CheckConstraint("costs_fen >= 0 AND costs_fen <= income_fen", name="costs_within_income"),

@@ -284,6 +284,7 @@ def income_out(view: service.IncomeView) -> IncomeOut:
             )
             for reward in view.rewards
         ],
+        rewards_published_on=income.rewards_published_on,
         declared_at=income.declared_at,
     )
 
@@ -308,7 +309,13 @@ async def declare_income(
     split by their shares and recorded for the researchers' income-tax relief."""
     await idempotency.claim(caller)
     view = await service.declare_transformation_income(
-        session, caller, deal_id, payment_id=body.payment_id, costs=body.costs, now=now
+        session,
+        caller,
+        deal_id,
+        payment_id=body.payment_id,
+        costs=body.costs,
+        published_on=body.rewards_published_on,
+        now=now,
     )
     return await idempotency.remember(income_out(view), status_code=201)
 

@@ -149,6 +149,9 @@ class RegistrationDecision(Strict):
 class IncomeDeclaration(Strict):
     payment_id: uuid.UUID = Field(description="A received payment of the deal.")
     costs: NonNegativeMoney = Field(description="Costs declared against this income.")
+    rewards_published_on: date | None = Field(
+        default=None, description="When the rewards were made public (公示), if they were."
+    )
 
 
 class InventorRewardOut(BaseModel):
@@ -167,4 +170,5 @@ class IncomeOut(BaseModel):
     reward_percent: Decimal
     pool: Money = Field(description="The inventors' part of the net income.")
     rewards: list[InventorRewardOut]
+    rewards_published_on: date | None
     declared_at: datetime

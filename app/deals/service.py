@@ -660,6 +660,7 @@ async def declare_transformation_income(
     *,
     payment_id: uuid.UUID,
     costs: Money,
+    published_on: date | None = None,
     now: datetime,
 ) -> IncomeView:
     """A university or institute seller declares the net income of a received payment (income
@@ -705,6 +706,7 @@ async def declare_transformation_income(
         pool_fen=pool,
         declared_by_id=principal.user_id,
         declared_at=now,
+        rewards_published_on=published_on,
     )
     session.add(income)
     await session.flush()
@@ -966,3 +968,65 @@ async def declared_costs(
         )
     )
     return {payment_id: int(costs) for payment_id, costs in rows}
+
+
+@dataclass(frozen=True)
+class RewardFact:
+    """One inventor's reward, with what the researchers' tax relief asks of it."""
+
+    deal_id: uuid.UUID
+    payment_id: uuid.UUID
+    registration_number: str | None
+    inventor_name: str
+    amount_fen: int
+    declared_at: datetime
+    published_on: date | None
+
+
+async def inventor_rewards_between(
+    session: AsyncSession, organization_id: uuid.UUID, start: datetime, end: datetime
+) -> list[RewardFact]:
+    """The inventors' rewards an organization declared in [start, end), for its filing."""
+    rows = (
+        await session.execute(
+            select(TransformationIncome, InventorReward)
+            .join(InventorReward, InventorReward.income_id == TransformationIncome.id)
+            .join(Deal, Deal.id == TransformationIncome.deal_id)
+            .where(
+                Deal.seller_organization_id == organization_id,
+                TransformationIncome.declared_at >= start,
+                TransformationIncome.declared_at < end,
+            )
+            .order_by(
+                TransformationIncome.declared_at,
+                TransformationIncome.id,
+                InventorReward.inventor_name,
+            )
+        )
+    ).all()
+    facts = await contract_facts(session, list({income.deal_id for income, _ in rows}))
+    return [
+        RewardFact(
+            deal_id=income.deal_id,
+            payment_id=income.payment_id,
+            registration_number=facts[income.deal_id].registration_number,
+            inventor_name=reward.inventor_name,
+            amount_fen=reward.amount_fen,
+            declared_at=income.declared_at,
+            published_on=income.rewards_published_on,
+        )
+        for income, reward in rows
+    ]
+
+
+async def organizations_declaring_between(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[uuid.UUID]:
+    """Sellers that declared inventors' rewards in [start, end)."""
+    rows = await session.scalars(
+        select(Deal.seller_organization_id)
+        .join(TransformationIncome, TransformationIncome.deal_id == Deal.id)
+        .where(TransformationIncome.declared_at >= start, TransformationIncome.declared_at < end)
+        .distinct()
+    )
+    return sorted(rows.all(), key=str)

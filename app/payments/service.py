@@ -133,6 +133,18 @@ async def deals_paid_between(
     return list(rows.all())
 
 
+async def received_dates(
+    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """payment id → when it was received."""
+    rows = await session.execute(
+        select(Payment.id, Payment.received_at).where(
+            Payment.id.in_(list(payment_ids)), Payment.received_at.is_not(None)
+        )
+    )
+    return {row.id: row.received_at for row in rows if row.received_at is not None}
+
+
 async def list_payments(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID
 ) -> list[Payment]:

@@ -29,6 +29,10 @@ LABELS = {
     "taxable_sales": "应税销售额",
     "rate": "适用税率",
     "vat_forgone": "免征增值税额",
+    "counted": "可加计的委托研发费用",
+    "deduction": "加计扣除额",
+    "taxable": "计入工资薪金的部分",
+    "relieved": "减计部分",
 }
 
 

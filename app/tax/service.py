@@ -40,9 +40,7 @@ from app.tax.models import Filing, FilingKind, FilingState
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 ANNUAL = frozenset({FilingKind.eit_transfer_income, FilingKind.rd_super_deduction})
-SUPPORTED = frozenset(
-    {FilingKind.eit_transfer_income, FilingKind.vat_exemption, FilingKind.rd_super_deduction}
-)
+SUPPORTED = frozenset(FilingKind)
 logger = structlog.get_logger(__name__)
 
 
@@ -252,7 +250,51 @@ async def _super_deduction_content(
     return content, version or rule_set.version
 
 
+async def _reward_relief_content(
+    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[dict[str, Any], int]:
+    """Per paying organization and month: each researcher's cash reward, the part counted as
+    wages (half when the conditions hold) and the conditions (财税〔2018〕58号)."""
+    rule_set = rules.rule_set("researcher_reward_relief", start.date())
+    rewards = await deals.inventor_rewards_between(session, taxpayer_id, start, end)
+    received = await payments.received_dates(session, [r.payment_id for r in rewards])
+    lines = []
+    taxable_total = relieved_total = 0
+    for reward in rewards:
+        paid_on = reward.declared_at.astimezone(BEIJING).date()
+        income_on = received[reward.payment_id].astimezone(BEIJING).date()
+        relief = rules.researcher_reward_relief(
+            rule_set,
+            reward_fen=reward.amount_fen,
+            contract_registered=reward.registration_number is not None,
+            reward_published=reward.published_on is not None,
+            income_received_on=income_on,
+            reward_paid_on=paid_on,
+        )
+        taxable_total += relief.taxable_fen
+        relieved_total += relief.relieved_fen
+        lines.append(
+            {
+                "researcher": reward.inventor_name,
+                "deal_id": str(reward.deal_id),
+                "registration_number": reward.registration_number,
+                "reward": _yuan(relief.reward_fen),
+                "taxable": _yuan(relief.taxable_fen),
+                "relieved": _yuan(relief.relieved_fen),
+                "conditions_met": relief.conditions_met,
+                "published_on": reward.published_on.isoformat() if reward.published_on else None,
+            }
+        )
+    content = {
+        "lines": lines,
+        "totals": {"taxable": _yuan(taxable_total), "relieved": _yuan(relieved_total)},
+        "rule_set": {"version": rule_set.version, "citations": rule_set.citations},
+    }
+    return content, rule_set.version
+
+
 BUILDERS = {
+    FilingKind.researcher_reward_relief: _reward_relief_content,
     FilingKind.eit_transfer_income: _eit_content,
     FilingKind.vat_exemption: _vat_content,
     FilingKind.rd_super_deduction: _super_deduction_content,
@@ -440,11 +482,24 @@ def last_closed_period(kind: FilingKind, now: datetime) -> str:
 async def taxpayers_to_file(
     session: AsyncSession, kind: FilingKind, period: str
 ) -> list[uuid.UUID]:
-    """Sellers that received money in the period."""
+    """Who may have something to file for the period: sellers paid in it (VAT, income tax),
+    buyers that paid for development (super-deduction), organizations that declared inventors'
+    rewards in it (reward relief)."""
     start, end = period_bounds(kind, period)
+    if kind == FilingKind.researcher_reward_relief:
+        return await deals.organizations_declaring_between(session, start, end)
     facts = await deals.contract_facts(
         session, await payments.deals_paid_between(session, start, end)
     )
+    if kind == FilingKind.rd_super_deduction:
+        return sorted(
+            {
+                f.buyer_organization_id
+                for f in facts.values()
+                if f.contract_type == ContractType.development
+            },
+            key=str,
+        )
     return sorted({f.seller_organization_id for f in facts.values()}, key=str)
 
 

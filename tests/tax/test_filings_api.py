@@ -456,3 +456,55 @@ async def test_the_commissioning_buyer_files_its_super_deduction(
     assert filing.json()["content"]["totals"] == {"counted": "80000.00", "deduction": "80000.00"}
     assert len(filing.json()["content"]["lines"]) == 2
     assert by_seller.status_code == 404  # the seller commissioned nothing
+
+
+async def test_researchers_rewards_are_filed_at_half_when_published(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from decimal import Decimal
+
+    from app.results.models import Inventor
+
+    p, deal_id = await sold_patent(client, factory, clock, sessionmaker, "200000")
+    listing_result = (await client.get("/v1/results", headers=p.seller_owner.headers)).json()[
+        "items"
+    ][0]["id"]
+    async with sessionmaker() as session, session.begin():
+        session.add(
+            Inventor(
+                result_id=uuid.UUID(listing_result), position=1, name="张明", share=Decimal(100)
+            )
+        )
+    payments = (
+        await client.get(f"/v1/deals/{deal_id}/payments", headers=p.seller_owner.headers)
+    ).json()
+    for payment, published in zip(payments, ["2026-11-20", None], strict=True):
+        declared = await client.post(
+            f"/v1/deals/{deal_id}/inventor-shares",
+            json={
+                "payment_id": payment["id"],
+                "costs": {"amount": "0", "currency": "CNY"},
+                "rewards_published_on": published,
+            },
+            headers=p.seller_owner.headers,
+        )
+        assert declared.status_code == 201, declared.text
+    month = clock.now().astimezone(tax.BEIJING).strftime("%Y-%m")
+    clock.set(NEW_YEAR)
+
+    filing = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "researcher_reward_relief", "period": month},
+        headers=p.seller_owner.headers,
+    )
+
+    lines = filing.json()["content"]["lines"]
+    # Each payment of 100,000 gives 50,000 to the inventor (50 %); published: half is taxable.
+    assert sorted((x["reward"], x["taxable"], x["conditions_met"]) for x in lines) == [
+        ("50000.00", "25000.00", True),
+        ("50000.00", "50000.00", False),
+    ]
+    assert filing.json()["content"]["totals"] == {"taxable": "75000.00", "relieved": "25000.00"}
