@@ -111,7 +111,7 @@ class Factory:
             user_id=user.id,
             scopes=frozenset(scopes),
             now=self.clock.now(),
-            ttl=timedelta(days=365),  # tests move the clock by weeks
+            ttl=timedelta(days=3 * 365),  # tests move the clock by weeks, some by years
             key=self.signing_key,
         )
         return Person(user.id, email, token)

@@ -21,6 +21,7 @@ from app.demands import service as demands
 from app.listings import service as listings
 from app.payments.provider import PaymentProvider, provider_for
 from app.tax import service as tax
+from app.tax.models import FilingKind
 from search.backend import SearchBackend
 from search.service import backend_for, documents_for, sync_listings
 from workers.app import database_url, worker_app
@@ -209,22 +210,36 @@ async def recompute_filings(event: OutboxEvent) -> None:
 @worker_app.periodic(cron="5 0 * * *", periodic_id="file_closed_periods")
 @worker_app.task(name="file_closed_periods", queue="tax", queueing_lock="file_closed_periods")
 async def file_closed_periods(timestamp: int) -> int:
-    """Daily: file the last closed period of every kind for each seller that received money in
-    it (idempotent: existing, unchanged filings stay as they are), one transaction each."""
+    """Daily: file the last closed period of every kind for each taxpayer that has something to
+    file in it (idempotent: taxpayers already filed are kept current by the events)."""
     return await file_period_end(sessionmaker(), _now())
 
 
 async def file_period_end(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """File the last closed periods of every kind (see `file_period`)."""
     computed = 0
     for kind in tax.SUPPORTED:
-        period = tax.last_closed_period(kind, now)
-        async with maker() as session:
-            taxpayers = await tax.taxpayers_to_file(session, kind, period)
-        for taxpayer in taxpayers:
-            async with maker() as session, session.begin():
-                computed += (
-                    await tax.compute_filing(session, taxpayer, kind, period, now=now) is not None
-                )
+        for period in tax.closed_periods(kind, now):
+            computed += await file_period(maker, kind, period, now)
+    return computed
+
+
+async def file_period(
+    maker: async_sessionmaker[AsyncSession], kind: FilingKind, period: str, now: datetime
+) -> int:
+    """File one closed period for every taxpayer that has something to file and no filing yet,
+    `tax.CHUNK` taxpayers per transaction: memory stays bounded by the chunk, a crash loses at
+    most the chunk in flight (a rerun picks it up), racing workers wait on the locks. Returns
+    the number of filings."""
+    async with maker() as session:
+        taxpayers = await tax.taxpayers_to_file(session, kind, period)
+    computed = 0
+    for first in range(0, len(taxpayers), tax.CHUNK):
+        async with maker() as session, session.begin():
+            filings = await tax.compute_filings(
+                session, taxpayers[first : first + tax.CHUNK], kind, period, now=now
+            )
+        computed += sum(filing is not None for filing in filings.values())
     return computed
 
 

@@ -38,6 +38,21 @@ class VerificationStatus(StrEnum):
     rejected = "rejected"
 
 
+class VatTaxpayerKind(StrEnum):
+    """增值税纳税人类型: the rate that exempt sales would otherwise bear."""
+
+    general = "general"  # 一般纳税人
+    small_scale = "small_scale"  # 小规模纳税人
+
+
+class VatPeriod(StrEnum):
+    """增值税纳税期限 set by the tax office: a month, or a quarter for small-scale taxpayers and
+    the others 增值税暂行条例 第二十三条 names."""
+
+    month = "month"
+    quarter = "quarter"
+
+
 class BrokerLevel(StrEnum):
     """技术经纪人 levels: 初级 / 中级 / 高级."""
 
@@ -77,6 +92,14 @@ class Organization(IdMixin, TimestampMixin, Base):
     inventors (科技成果转化奖励); the law's floor is 50 % (促进科技成果转化法 第四十五条)."""
     stripe_account_id: Mapped[str | None] = mapped_column(String(64))
     """The organization's Stripe Connect account (`acct_…`) that payouts go to."""
+    vat_taxpayer_kind: Mapped[VatTaxpayerKind] = mapped_column(
+        pg_enum(VatTaxpayerKind, "vat_taxpayer_kind"),
+        default=VatTaxpayerKind.general,
+        server_default="general",
+    )
+    vat_period: Mapped[VatPeriod] = mapped_column(
+        pg_enum(VatPeriod, "vat_period"), default=VatPeriod.month, server_default="month"
+    )
 
     __table_args__ = (
         CheckConstraint("division_code ~ '^[0-9]{6}$'", name="division_code_digits"),

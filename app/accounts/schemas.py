@@ -16,6 +16,8 @@ from app.accounts.models import (
     BrokerLevel,
     BrokerStatus,
     OrganizationKind,
+    VatPeriod,
+    VatTaxpayerKind,
     VerificationStatus,
 )
 from app.core.auth import MemberRole, PlatformRole
@@ -182,6 +184,16 @@ class OrganizationUpdate(Strict):
         pattern=r"^acct_[A-Za-z0-9]{6,60}$",
         description="Stripe Connect account (`acct_…`) for payouts when Stripe is the provider.",
     )
+    vat_taxpayer_kind: VatTaxpayerKind | None = Field(
+        default=None,
+        description="一般纳税人 (general, 6 % on technology services) or 小规模纳税人 "
+        "(small_scale, 3 %): the rate the VAT-exemption filing shows as forgone.",
+    )
+    vat_period: VatPeriod | None = Field(
+        default=None,
+        description="How often the organization files VAT: `month` (periods `2026-07`) or "
+        "`quarter` (periods `2026-Q3`).",
+    )
 
 
 class OrganizationOut(BaseModel):
@@ -198,6 +210,8 @@ class OrganizationOut(BaseModel):
     verification_note: str | None
     inventor_reward_percent: Decimal
     stripe_account_id: str | None
+    vat_taxpayer_kind: VatTaxpayerKind
+    vat_period: VatPeriod
     created_at: datetime
 
 

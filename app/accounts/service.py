@@ -25,6 +25,7 @@ from app.accounts.models import (
     PlatformRoleGrant,
     RefreshToken,
     User,
+    VatPeriod,
     VerificationStatus,
 )
 from app.accounts.schemas import (
@@ -45,6 +46,7 @@ from app.core.auth import (
     PlatformRole,
     Principal,
 )
+from app.core.db import among
 from app.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -914,6 +916,20 @@ async def organizations_by_id(
     the caller decides what to expose)."""
     rows = await session.scalars(select(Organization).where(Organization.id.in_(list(set(ids)))))
     return {organization.id: organization for organization in rows}
+
+
+async def vat_filers(
+    session: AsyncSession, ids: Sequence[uuid.UUID], period: VatPeriod
+) -> list[uuid.UUID]:
+    """Those of these organizations that file VAT by this kind of period, in the given order."""
+    filing = set(
+        await session.scalars(
+            select(Organization.id).where(
+                among(Organization.id, ids), Organization.vat_period == period
+            )
+        )
+    )
+    return [organization for organization in ids if organization in filing]
 
 
 async def acting_organization(

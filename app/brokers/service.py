@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +30,7 @@ from app.brokers.models import (
 from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
+from app.core.clock import BEIJING
 from app.core.errors import (
     DomainError,
     Forbidden,
@@ -46,7 +46,6 @@ from app.deals.service import RegisteredContract
 from app.payments import ledger
 from app.payments.provider import PaymentProvider
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 REWARD_FUND = "fund:rewards"
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Protocol
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+"""Where legal days and periods are counted (publication windows, tax periods, reward years)."""
 
 
 class Clock(Protocol):

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Enum, MetaData, func
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Enum,
+    MetaData,
+    SQLColumnExpression,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,6 +64,12 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def among(column: SQLColumnExpression[uuid.UUID], ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
+    """`column = ANY($1)`: membership in any number of ids through one array parameter, where
+    an expanded `IN` would stop at asyncpg's 32,767 parameters and re-plan for each length."""
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid()), unique=True))
 
 
 def async_url(url: str) -> str:

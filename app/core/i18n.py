@@ -495,7 +495,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.period_in_future": ("期间尚未开始", "The period has not begun"),
     "detail.nothing_to_file": ("该期间没有需要申报的事项", "Nothing to file for this period"),
     "field.period_not_closed": ("申报期间尚未结束", "The period has not ended yet"),
-    "field.period_format": ("期间格式应为 YYYY 或 YYYY-MM", "A period is YYYY or YYYY-MM"),
+    "field.period_format": (
+        "期间格式应为 YYYY（年度）、YYYY-MM（月度）或 YYYY-Qn（增值税按季）",
+        "A period is YYYY (annual), YYYY-MM (monthly) or YYYY-Qn (quarterly VAT)",
+    ),
+    "field.vat_period_mismatch": (
+        "该纳税人的增值税纳税期限与所选期间不符（按月或按季）",
+        "The period does not match the taxpayer's VAT period (monthly or quarterly)",
+    ),
     "field.filing_kind_not_supported": (
         "该类申报尚未支持自动计算",
         "This kind of filing is not computed yet",

@@ -9,17 +9,19 @@ new version that both sign (an amendment).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
 from app.core.auth import PlatformRole, Principal
+from app.core.clock import BEIJING
+from app.core.db import among
 from app.core.errors import (
     AlreadyExists,
     DomainError,
@@ -909,6 +911,42 @@ async def deal_ids_of(session: AsyncSession, organizations: Sequence[uuid.UUID])
     return list(rows.all())
 
 
+def deals_sold_by(sellers: Sequence[uuid.UUID]) -> Select[uuid.UUID]:
+    """The ids of the deals these organizations sell in, as a subquery for another package."""
+    return select(Deal.id).where(among(Deal.seller_organization_id, sellers))
+
+
+def deals_bought_by(buyers: Sequence[uuid.UUID]) -> Select[uuid.UUID]:
+    """The ids of the deals these organizations buy in, as a subquery for another package."""
+    return select(Deal.id).where(among(Deal.buyer_organization_id, buyers))
+
+
+async def parties_of_deals(
+    session: AsyncSession,
+    deal_ids: Select[uuid.UUID],
+    *,
+    side: Literal["seller", "buyer"],
+    contract_type: ContractType | None = None,
+) -> list[uuid.UUID]:
+    """The distinct sellers (or buyers) of the deals a subquery names, optionally only where the
+    contract in force is of one type; in a stable order."""
+    party = Deal.seller_organization_id if side == "seller" else Deal.buyer_organization_id
+    query = select(party).where(Deal.id.in_(deal_ids.scalar_subquery())).distinct()
+    if contract_type is not None:
+        query = (
+            query.join(Contract, Contract.deal_id == Deal.id)
+            .join(
+                ContractVersion,
+                and_(
+                    ContractVersion.contract_id == Contract.id,
+                    ContractVersion.number == Contract.effective_version,
+                ),
+            )
+            .where(ContractVersion.contract_type == contract_type)
+        )
+    return sorted((await session.scalars(query)).all(), key=str)
+
+
 @dataclass(frozen=True)
 class ContractFacts:
     """What tax rules need of a deal's contract (the version in force)."""
@@ -928,43 +966,64 @@ class ContractFacts:
 
 
 async def contract_facts(
-    session: AsyncSession, deal_ids: Sequence[uuid.UUID]
+    session: AsyncSession, deal_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, ContractFacts]:
-    """Facts of the deals' contracts, for the tax filings."""
-    deals = (await session.scalars(select(Deal).where(Deal.id.in_(list(deal_ids))))).all()
+    """Facts of the deals' contracts, for the tax filings: one query however many deals (the
+    annual filings read about a million)."""
+    rows = await session.execute(
+        select(
+            Deal.id,
+            Deal.seller_organization_id,
+            Deal.buyer_organization_id,
+            Deal.listing_id,
+            Contract.state,
+            Contract.registration_number,
+            ContractVersion.contract_type,
+            ContractVersion.exclusivity,
+            ContractVersion.seller_signed_at,
+            ContractVersion.buyer_signed_at,
+            ContractVersion.total_fen,
+            ContractVersion.transaction_fen,
+        )
+        .join(Contract, Contract.deal_id == Deal.id)
+        .outerjoin(
+            ContractVersion,
+            and_(
+                ContractVersion.contract_id == Contract.id,
+                ContractVersion.number == Contract.effective_version,
+            ),
+        )
+        .where(among(Deal.id, deal_ids))
+    )
     facts = {}
-    for deal in deals:
-        contract = await _contract(session, deal.id)
-        effective = _effective(contract, await _versions(session, contract.id))
+    for row in rows:
         signed = None
-        if effective is not None and effective.seller_signed_at and effective.buyer_signed_at:
-            signed = max(effective.seller_signed_at, effective.buyer_signed_at).date()
-        facts[deal.id] = ContractFacts(
-            deal_id=deal.id,
-            seller_organization_id=deal.seller_organization_id,
-            buyer_organization_id=deal.buyer_organization_id,
-            listing_id=deal.listing_id,
-            state=contract.state,
-            registered=contract.registration_number is not None,
-            registration_number=contract.registration_number,
-            contract_type=effective.contract_type if effective else None,
-            exclusivity=effective.exclusivity.value
-            if effective and effective.exclusivity
-            else None,
+        if row.seller_signed_at is not None and row.buyer_signed_at is not None:
+            signed = max(row.seller_signed_at, row.buyer_signed_at).astimezone(BEIJING).date()
+        facts[row.id] = ContractFacts(
+            deal_id=row.id,
+            seller_organization_id=row.seller_organization_id,
+            buyer_organization_id=row.buyer_organization_id,
+            listing_id=row.listing_id,
+            state=row.state,
+            registered=row.registration_number is not None,
+            registration_number=row.registration_number,
+            contract_type=row.contract_type,
+            exclusivity=row.exclusivity.value if row.exclusivity else None,
             signed_on=signed,
-            total_fen=effective.total_fen if effective else None,
-            transaction_fen=effective.transaction_fen if effective else None,
+            total_fen=row.total_fen,
+            transaction_fen=row.transaction_fen,
         )
     return facts
 
 
 async def declared_costs(
-    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+    session: AsyncSession, payment_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, int]:
     """payment id → the costs its seller declared against it (科技成果转化净收入)."""
     rows = await session.execute(
         select(TransformationIncome.payment_id, TransformationIncome.costs_fen).where(
-            TransformationIncome.payment_id.in_(list(payment_ids))
+            among(TransformationIncome.payment_id, payment_ids)
         )
     )
     return {payment_id: int(costs) for payment_id, costs in rows}
@@ -974,6 +1033,8 @@ async def declared_costs(
 class RewardFact:
     """One inventor's reward, with what the researchers' tax relief asks of it."""
 
+    organization_id: uuid.UUID
+    """The paying organization: the deal's seller."""
     deal_id: uuid.UUID
     payment_id: uuid.UUID
     registration_number: str | None
@@ -984,16 +1045,16 @@ class RewardFact:
 
 
 async def inventor_rewards_between(
-    session: AsyncSession, organization_id: uuid.UUID, start: datetime, end: datetime
+    session: AsyncSession, organizations: Sequence[uuid.UUID], start: datetime, end: datetime
 ) -> list[RewardFact]:
-    """The inventors' rewards an organization declared in [start, end), for its filing."""
+    """The inventors' rewards these organizations declared in [start, end), for their filings."""
     rows = (
         await session.execute(
-            select(TransformationIncome, InventorReward)
+            select(TransformationIncome, InventorReward, Deal.seller_organization_id)
             .join(InventorReward, InventorReward.income_id == TransformationIncome.id)
             .join(Deal, Deal.id == TransformationIncome.deal_id)
             .where(
-                Deal.seller_organization_id == organization_id,
+                among(Deal.seller_organization_id, organizations),
                 TransformationIncome.declared_at >= start,
                 TransformationIncome.declared_at < end,
             )
@@ -1004,9 +1065,10 @@ async def inventor_rewards_between(
             )
         )
     ).all()
-    facts = await contract_facts(session, list({income.deal_id for income, _ in rows}))
+    facts = await contract_facts(session, {income.deal_id for income, _, _ in rows})
     return [
         RewardFact(
+            organization_id=seller,
             deal_id=income.deal_id,
             payment_id=income.payment_id,
             registration_number=facts[income.deal_id].registration_number,
@@ -1015,7 +1077,7 @@ async def inventor_rewards_between(
             declared_at=income.declared_at,
             published_on=income.rewards_published_on,
         )
-        for income, reward in rows
+        for income, reward, seller in rows
     ]
 
 

@@ -7,7 +7,7 @@ row `FOR UPDATE`, so an intent either lands inside the window and counts, or is 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Organization, OrganizationKind, VerificationStatus
 from app.auctions import service as auctions
 from app.core.auth import PlatformRole, Principal
+from app.core.db import among
 from app.core.errors import (
     AlreadyExists,
     InvalidState,
@@ -521,12 +522,12 @@ class OfferedResult:
 
 
 async def offered_results(
-    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
+    session: AsyncSession, listing_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, OfferedResult]:
     rows = await session.execute(
         select(Listing.id, Result.kind, Listing.licence_years)
         .join(Result, Result.id == Listing.result_id)
-        .where(Listing.id.in_(list(listing_ids)))
+        .where(among(Listing.id, listing_ids))
     )
     return {row[0]: OfferedResult(row[1].value, row[2]) for row in rows}
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from app.core.clock import BEIJING
 
 
 def window_end(published_at: datetime, days: int) -> datetime:
@@ -17,6 +16,6 @@ def window_end(published_at: datetime, days: int) -> datetime:
     """
     if published_at.tzinfo is None:
         raise ValueError("published_at must be timezone-aware")
-    first_day = published_at.astimezone(SHANGHAI).date()
+    first_day = published_at.astimezone(BEIJING).date()
     closing_day = first_day + timedelta(days=days + 1)
-    return datetime.combine(closing_day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+    return datetime.combine(closing_day, time(0), tzinfo=BEIJING).astimezone(UTC)

@@ -6,15 +6,17 @@ Money movements are written to the ledger in the same transaction as the state t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.core.auth import PlatformRole, Principal
+from app.core.db import among
 from app.core.errors import DomainError, InvalidState, NotFound, ValidationFailed
 from app.core.money import Money
 from app.core.outbox import record_event
@@ -98,48 +100,50 @@ async def received_payment(
     return payment
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """Money a deal received: what the tax filings read of a payment."""
+
+    payment_id: uuid.UUID
+    deal_id: uuid.UUID
+    amount_fen: int
+    received_at: datetime
+
+
 async def received_between(
-    session: AsyncSession, deal_ids: Sequence[uuid.UUID], start: datetime, end: datetime
-) -> list[Payment]:
-    """Payments of these deals received in [start, end), in order of receipt."""
-    if not deal_ids:
-        return []
-    rows = await session.scalars(
-        select(Payment)
+    session: AsyncSession, deal_ids: Select[uuid.UUID], start: datetime, end: datetime
+) -> list[Receipt]:
+    """Payments received in [start, end) by the deals a subquery names, in order of receipt."""
+    rows = await session.execute(
+        select(Payment.id, Payment.deal_id, Payment.amount_fen, Payment.received_at)
         .where(
-            Payment.deal_id.in_(list(deal_ids)),
+            Payment.deal_id.in_(deal_ids.scalar_subquery()),
             Payment.state == PaymentState.received,
             Payment.received_at >= start,
             Payment.received_at < end,
         )
         .order_by(Payment.received_at, Payment.id)
     )
-    return list(rows.all())
+    # received_at is set whenever the state is received (the filter above).
+    return [Receipt(row.id, row.deal_id, row.amount_fen, row.received_at) for row in rows]
 
 
-async def deals_paid_between(
-    session: AsyncSession, start: datetime, end: datetime
-) -> list[uuid.UUID]:
-    """Deals that received money in [start, end)."""
-    rows = await session.scalars(
-        select(Payment.deal_id)
-        .where(
-            Payment.state == PaymentState.received,
-            Payment.received_at >= start,
-            Payment.received_at < end,
-        )
-        .distinct()
+def deals_paid_between(start: datetime, end: datetime) -> Select[uuid.UUID]:
+    """The ids of the deals that received money in [start, end), as a subquery."""
+    return select(Payment.deal_id).where(
+        Payment.state == PaymentState.received,
+        Payment.received_at >= start,
+        Payment.received_at < end,
     )
-    return list(rows.all())
 
 
 async def received_dates(
-    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+    session: AsyncSession, payment_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, datetime]:
     """payment id → when it was received."""
     rows = await session.execute(
         select(Payment.id, Payment.received_at).where(
-            Payment.id.in_(list(payment_ids)), Payment.received_at.is_not(None)
+            among(Payment.id, payment_ids), Payment.received_at.is_not(None)
         )
     )
     return {row.id: row.received_at for row in rows if row.received_at is not None}

@@ -27,6 +27,7 @@ LABELS = {
     "reduced": "减免所得合计",
     "exempt_sales": "免税销售额",
     "taxable_sales": "应税销售额",
+    "taxpayer_kind": "纳税人类型",
     "rate": "适用税率",
     "vat_forgone": "免征增值税额",
     "counted": "可加计的委托研发费用",

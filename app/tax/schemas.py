@@ -25,9 +25,11 @@ class RuleSetOut(BaseModel):
 class FilingRequest(Strict):
     kind: FilingKind
     period: str = Field(
-        pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$",
-        examples=["2026", "2026-10"],
-        description="`YYYY` for annual kinds (income tax), `YYYY-MM` for monthly ones (VAT).",
+        pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
+        examples=["2026", "2026-10", "2026-Q4"],
+        description="`YYYY` for the annual kinds (income tax, super-deduction), `YYYY-MM` for "
+        "the monthly ones (researchers' reward relief, monthly VAT), `YYYY-Qn` for quarterly "
+        "VAT filers.",
     )
     taxpayer_id: uuid.UUID | None = Field(
         default=None, description="Your organization (default: your only one); staff: any."

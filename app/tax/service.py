@@ -13,20 +13,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
+from app.accounts.models import Organization, VatPeriod, VatTaxpayerKind
 from app.core.auth import PlatformRole, Principal
+from app.core.clock import BEIJING
+from app.core.db import among
 from app.core.errors import DomainError, InvalidState, NotFound, ValidationFailed
 from app.core.money import Money
 from app.core.outbox import record_event
@@ -38,28 +41,51 @@ from app.payments import service as payments
 from app.tax import rules
 from app.tax.models import Filing, FilingKind, FilingState
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 ANNUAL = frozenset({FilingKind.eit_transfer_income, FilingKind.rd_super_deduction})
 SUPPORTED = frozenset(FilingKind)
+CHUNK = 500
+"""Taxpayers computed per transaction at the period end: memory stays bounded by the chunk,
+not by the year's million contracts."""
 logger = structlog.get_logger(__name__)
 
 
 def period_bounds(kind: FilingKind, period: str) -> tuple[datetime, datetime]:
-    """[start, end) of a period in Beijing time: a year for annual kinds, else a month.
-    Raises ValidationFailed(period) for a malformed period."""
-    try:
-        if kind in ANNUAL:
-            year = int(period)
-            if len(period) != 4:
-                raise ValueError(period)
-            return datetime(year, 1, 1, tzinfo=BEIJING), datetime(year + 1, 1, 1, tzinfo=BEIJING)
-        year_text, month_text = period.split("-")
-        year, month = int(year_text), int(month_text)
-        start = datetime(year, month, 1, tzinfo=BEIJING)
-    except ValueError:
-        raise ValidationFailed("body.period", "period_format") from None
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=BEIJING)
-    return start, end
+    """[start, end) of a period in Beijing time: `YYYY` for annual kinds, `YYYY-MM` for monthly
+    ones, and for VAT also `YYYY-Qn` (quarterly filers). Raises ValidationFailed(period) for a
+    malformed period."""
+    annual = re.fullmatch(r"([0-9]{4})", period)
+    monthly = re.fullmatch(r"([0-9]{4})-(0[1-9]|1[0-2])", period)
+    quarterly = re.fullmatch(r"([0-9]{4})-Q([1-4])", period)
+    if kind in ANNUAL and annual:
+        year, month, months = int(annual[1]), 1, 12
+    elif kind not in ANNUAL and monthly:
+        year, month, months = int(monthly[1]), int(monthly[2]), 1
+    elif kind == FilingKind.vat_exemption and quarterly:
+        year, month, months = int(quarterly[1]), 3 * int(quarterly[2]) - 2, 3
+    else:
+        raise ValidationFailed("body.period", "period_format")
+    after = month - 1 + months
+    start = datetime(year, month, 1, tzinfo=BEIJING)
+    return start, datetime(year + after // 12, after % 12 + 1, 1, tzinfo=BEIJING)
+
+
+def vat_period_of(period: str) -> VatPeriod:
+    """Whether a VAT period is a month or a quarter."""
+    return VatPeriod.quarter if "-Q" in period else VatPeriod.month
+
+
+def closed_periods(kind: FilingKind, now: datetime) -> list[str]:
+    """The most recent periods of a kind that have ended by `now` (Beijing time): the last year
+    or month, and for VAT also the last quarter."""
+    local = now.astimezone(BEIJING)
+    if kind in ANNUAL:
+        return [str(local.year - 1)]
+    year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
+    periods = [f"{year}-{month:02d}"]
+    if kind == FilingKind.vat_exemption:
+        quarter = (local.month - 1) // 3
+        periods.append(f"{local.year - 1}-Q4" if quarter == 0 else f"{local.year}-Q{quarter}")
+    return periods
 
 
 def _yuan(fen: int) -> str:
@@ -70,30 +96,64 @@ def canonical(content: dict[str, Any]) -> bytes:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _middle(start: datetime, end: datetime) -> date:
+    return (start + (end - start) / 2).date()
+
+
 # --- content of each kind --------------------------------------------------------------------
+#
+# A builder reads the facts of a whole chunk of taxpayers in a few set-based queries and gives
+# each taxpayer its body: the content (without the taxpayer header) and the rule-set version.
+
+Body = tuple[dict[str, Any], int]
+Builder = Callable[
+    [AsyncSession, Sequence[Organization], datetime, datetime], Awaitable[dict[uuid.UUID, Body]]
+]
 
 
-async def _receipts(
-    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
-) -> tuple[list[Any], dict[uuid.UUID, deals.ContractFacts]]:
-    deal_ids = await deals.deal_ids_of(session, [taxpayer_id])
-    facts = await deals.contract_facts(session, deal_ids)
-    selling = [d for d, f in facts.items() if f.seller_organization_id == taxpayer_id]
-    return await payments.received_between(session, selling, start, end), facts
+async def _sold(
+    session: AsyncSession, sellers: Sequence[Organization], start: datetime, end: datetime
+) -> tuple[dict[uuid.UUID, list[payments.Receipt]], dict[uuid.UUID, deals.ContractFacts]]:
+    """What each seller received in the period, and the facts of those contracts."""
+    ids = [seller.id for seller in sellers]
+    received = await payments.received_between(session, deals.deals_sold_by(ids), start, end)
+    facts = await deals.contract_facts(session, {r.deal_id for r in received})
+    by_seller: dict[uuid.UUID, list[payments.Receipt]] = {seller: [] for seller in ids}
+    for receipt in received:
+        by_seller[facts[receipt.deal_id].seller_organization_id].append(receipt)
+    return by_seller, facts
 
 
-async def _eit_content(
-    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
-) -> tuple[dict[str, Any], int]:
-    rule_set = rules.rule_set("eit_transfer_income", (end - (end - start) / 2).date())
-    received, facts = await _receipts(session, taxpayer_id, start, end)
-    costs = await deals.declared_costs(session, [p.id for p in received])
-    offered = await listings.offered_results(
-        session, [f.listing_id for f in facts.values() if f.listing_id]
+async def _eit_bodies(
+    session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
+) -> dict[uuid.UUID, Body]:
+    rule_set = rules.rule_set("eit_transfer_income", _middle(start, end))
+    by_seller, facts = await _sold(session, taxpayers, start, end)
+    costs = await deals.declared_costs(
+        session, [r.payment_id for received in by_seller.values() for r in received]
     )
-    by_deal: dict[uuid.UUID, list[Any]] = {}
-    for payment in received:
-        by_deal.setdefault(payment.deal_id, []).append(payment)
+    offered = await listings.offered_results(
+        session, {f.listing_id for f in facts.values() if f.listing_id}
+    )
+    return {
+        seller: _eit_body(rule_set, received, facts, costs, offered)
+        for seller, received in by_seller.items()
+    }
+
+
+def _eit_body(
+    rule_set: rules.RuleSet,
+    received: Sequence[payments.Receipt],
+    facts: dict[uuid.UUID, deals.ContractFacts],
+    costs: dict[uuid.UUID, int],
+    offered: dict[uuid.UUID, listings.OfferedResult],
+) -> Body:
+    """One seller's technology-transfer income of the year: the money received in the year on
+    each transfer or licence contract, less the costs declared against it. A contract paid over
+    two years counts in each year for what that year received."""
+    by_deal: dict[uuid.UUID, list[payments.Receipt]] = {}
+    for receipt in received:
+        by_deal.setdefault(receipt.deal_id, []).append(receipt)
     contracts, unclassified = [], []
     for deal_id, paid in sorted(by_deal.items(), key=lambda item: str(item[0])):
         fact = facts[deal_id]
@@ -116,7 +176,7 @@ async def _eit_content(
                 related_party_100=False,
                 signed_on=fact.signed_on,
                 revenue_fen=sum(p.amount_fen for p in paid),
-                costs_fen=sum(costs.get(p.id, 0) for p in paid),
+                costs_fen=sum(costs.get(p.payment_id, 0) for p in paid),
                 taxes_fen=0,
             )
         )
@@ -147,25 +207,38 @@ async def _eit_content(
     return content, rule_set.version
 
 
-async def _vat_content(
-    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
-) -> tuple[dict[str, Any], int]:
+async def _vat_bodies(
+    session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
+) -> dict[uuid.UUID, Body]:
     rule_set = rules.rule_set("vat_exemption", start.date())
-    received, facts = await _receipts(session, taxpayer_id, start, end)
+    by_seller, facts = await _sold(session, taxpayers, start, end)
+    return {
+        seller.id: _vat_body(rule_set, seller.vat_taxpayer_kind, by_seller[seller.id], facts)
+        for seller in taxpayers
+    }
+
+
+def _vat_body(
+    rule_set: rules.RuleSet,
+    taxpayer_kind: VatTaxpayerKind,
+    received: Sequence[payments.Receipt],
+    facts: dict[uuid.UUID, deals.ContractFacts],
+) -> Body:
+    """One seller's exempt sales of a VAT period, at its own rate (general or small-scale)."""
     outcome = rules.vat_exemption(
         rule_set,
-        taxpayer_kind="general",
+        taxpayer_kind=taxpayer_kind.value,
         receipts=[
             (
-                str(p.id),
-                str(facts[p.deal_id].contract_type or ""),
-                facts[p.deal_id].registered,
-                p.amount_fen,
+                str(r.payment_id),
+                str(facts[r.deal_id].contract_type or ""),
+                facts[r.deal_id].registered,
+                r.amount_fen,
             )
-            for p in received
+            for r in received
         ],
     )
-    deal_of = {str(p.id): p.deal_id for p in received}
+    deal_of = {str(r.payment_id): r.deal_id for r in received}
     content = {
         "lines": [
             {
@@ -181,6 +254,7 @@ async def _vat_content(
         "totals": {
             "exempt_sales": _yuan(outcome.exempt_sales_fen),
             "taxable_sales": _yuan(outcome.taxable_sales_fen),
+            "taxpayer_kind": taxpayer_kind.value,
             "rate": str(outcome.rate),
             "vat_forgone": _yuan(outcome.vat_forgone_fen),
         },
@@ -189,21 +263,33 @@ async def _vat_content(
     return content, rule_set.version
 
 
-async def _super_deduction_content(
-    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
-) -> tuple[dict[str, Any], int]:
+async def _super_deduction_bodies(
+    session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
+) -> dict[uuid.UUID, Body]:
+    ids = [buyer.id for buyer in taxpayers]
+    paid = await payments.received_between(session, deals.deals_bought_by(ids), start, end)
+    facts = await deals.contract_facts(session, {r.deal_id for r in paid})
+    by_buyer: dict[uuid.UUID, list[payments.Receipt]] = {buyer: [] for buyer in ids}
+    for receipt in paid:
+        fact = facts[receipt.deal_id]
+        if fact.contract_type == ContractType.development:
+            by_buyer[fact.buyer_organization_id].append(receipt)
+    return {
+        buyer: _super_deduction_body(start, end, payments_made, facts)
+        for buyer, payments_made in by_buyer.items()
+    }
+
+
+def _super_deduction_body(
+    start: datetime,
+    end: datetime,
+    paid: Sequence[payments.Receipt],
+    facts: dict[uuid.UUID, deals.ContractFacts],
+) -> Body:
     """The commissioning buyer's extra deduction on technology-development contracts
     (技术开发 where the taxpayer is the buyer), from what it paid in the year. Industry is not
     recorded yet: every taxpayer is treated as a general, non-excluded enterprise, and the
     filing says so."""
-    deal_ids = await deals.deal_ids_of(session, [taxpayer_id])
-    facts = await deals.contract_facts(session, deal_ids)
-    buying = [
-        d
-        for d, f in facts.items()
-        if f.buyer_organization_id == taxpayer_id and f.contract_type == ContractType.development
-    ]
-    paid = await payments.received_between(session, buying, start, end)
     lines, excluded = [], []
     counted_total = deduction_total = 0
     version = 0
@@ -212,9 +298,7 @@ async def _super_deduction_content(
         if not fact.registered:
             excluded.append({"deal_id": str(payment.deal_id), "reason": "not_registered"})
             continue
-        paid_on = (
-            payment.received_at.astimezone(BEIJING).date() if payment.received_at else start.date()
-        )
+        paid_on = payment.received_at.astimezone(BEIJING).date()
         rule_set = rules.rule_set("rd_super_deduction", paid_on)
         version = max(version, rule_set.version)
         result = rules.rd_super_deduction(
@@ -230,7 +314,7 @@ async def _super_deduction_content(
         lines.append(
             {
                 "deal_id": str(payment.deal_id),
-                "payment_id": str(payment.id),
+                "payment_id": str(payment.payment_id),
                 "registration_number": fact.registration_number,
                 "paid_on": paid_on.isoformat(),
                 "expense": _yuan(payment.amount_fen),
@@ -239,7 +323,7 @@ async def _super_deduction_content(
                 "deduction": _yuan(result.deduction_fen),
             }
         )
-    rule_set = rules.rule_set("rd_super_deduction", (end - (end - start) / 2).date())
+    rule_set = rules.rule_set("rd_super_deduction", _middle(start, end))
     content = {
         "lines": lines,
         "excluded": excluded,
@@ -250,26 +334,38 @@ async def _super_deduction_content(
     return content, version or rule_set.version
 
 
-async def _reward_relief_content(
-    session: AsyncSession, taxpayer_id: uuid.UUID, start: datetime, end: datetime
-) -> tuple[dict[str, Any], int]:
+async def _reward_relief_bodies(
+    session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
+) -> dict[uuid.UUID, Body]:
+    rule_set = rules.rule_set("researcher_reward_relief", start.date())
+    ids = [organization.id for organization in taxpayers]
+    rewards = await deals.inventor_rewards_between(session, ids, start, end)
+    received = await payments.received_dates(session, {r.payment_id for r in rewards})
+    by_payer: dict[uuid.UUID, list[deals.RewardFact]] = {payer: [] for payer in ids}
+    for reward in rewards:
+        by_payer[reward.organization_id].append(reward)
+    return {
+        payer: _reward_relief_body(rule_set, paid, received) for payer, paid in by_payer.items()
+    }
+
+
+def _reward_relief_body(
+    rule_set: rules.RuleSet,
+    rewards: Sequence[deals.RewardFact],
+    received: dict[uuid.UUID, datetime],
+) -> Body:
     """Per paying organization and month: each researcher's cash reward, the part counted as
     wages (half when the conditions hold) and the conditions (财税〔2018〕58号)."""
-    rule_set = rules.rule_set("researcher_reward_relief", start.date())
-    rewards = await deals.inventor_rewards_between(session, taxpayer_id, start, end)
-    received = await payments.received_dates(session, [r.payment_id for r in rewards])
     lines = []
     taxable_total = relieved_total = 0
     for reward in rewards:
-        paid_on = reward.declared_at.astimezone(BEIJING).date()
-        income_on = received[reward.payment_id].astimezone(BEIJING).date()
         relief = rules.researcher_reward_relief(
             rule_set,
             reward_fen=reward.amount_fen,
             contract_registered=reward.registration_number is not None,
             reward_published=reward.published_on is not None,
-            income_received_on=income_on,
-            reward_paid_on=paid_on,
+            income_received_on=received[reward.payment_id].astimezone(BEIJING).date(),
+            reward_paid_on=reward.declared_at.astimezone(BEIJING).date(),
         )
         taxable_total += relief.taxable_fen
         relieved_total += relief.relieved_fen
@@ -293,11 +389,11 @@ async def _reward_relief_content(
     return content, rule_set.version
 
 
-BUILDERS = {
-    FilingKind.researcher_reward_relief: _reward_relief_content,
-    FilingKind.eit_transfer_income: _eit_content,
-    FilingKind.vat_exemption: _vat_content,
-    FilingKind.rd_super_deduction: _super_deduction_content,
+BUILDERS: dict[FilingKind, Builder] = {
+    FilingKind.researcher_reward_relief: _reward_relief_bodies,
+    FilingKind.eit_transfer_income: _eit_bodies,
+    FilingKind.vat_exemption: _vat_bodies,
+    FilingKind.rd_super_deduction: _super_deduction_bodies,
 }
 
 
@@ -313,6 +409,72 @@ def _difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
     }
 
 
+async def _lock(
+    session: AsyncSession, kind: FilingKind, period: str, taxpayers: Sequence[uuid.UUID]
+) -> None:
+    """Serialize the computation of each (taxpayer, kind, period) across workers. The locks are
+    taken in the order of their hashes, the same order in every worker, so two workers with
+    overlapping chunks wait for each other instead of deadlocking."""
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(held.key) FROM "
+            "(SELECT DISTINCT hashtext(name) AS key FROM unnest(CAST(:names AS text[])) AS name) "
+            "AS held ORDER BY held.key"
+        ),
+        {"names": [f"{taxpayer}:{kind}:{period}" for taxpayer in taxpayers]},
+    )
+
+
+async def compute_filings(
+    session: AsyncSession,
+    taxpayer_ids: Iterable[uuid.UUID],
+    kind: FilingKind,
+    period: str,
+    *,
+    now: datetime,
+) -> dict[uuid.UUID, Filing | None]:
+    """Compute (or recompute) the filings of these taxpayers for one closed period, reading
+    their facts in a few set-based queries; each gets its current version, or None when it has
+    nothing to file. Idempotent: unchanged inputs change nothing. Raises ValidationFailed(period)
+    for an open or malformed period."""
+    if kind not in SUPPORTED:
+        raise ValidationFailed("body.kind", "filing_kind_not_supported")
+    start, end = period_bounds(kind, period)
+    if end > now:
+        raise ValidationFailed("body.period", "period_not_closed")
+    ids = sorted(set(taxpayer_ids), key=str)
+    await _lock(session, kind, period, ids)
+    organizations = await accounts.organizations_by_id(session, ids)
+    bodies = await BUILDERS[kind](session, [organizations[i] for i in ids], start, end)
+    latest: dict[uuid.UUID, Filing] = {}
+    for version in await session.scalars(
+        select(Filing)
+        .where(
+            among(Filing.taxpayer_organization_id, ids),
+            Filing.kind == kind,
+            Filing.period == period,
+        )
+        .with_for_update()
+    ):
+        current = latest.get(version.taxpayer_organization_id)
+        if current is None or version.version > current.version:
+            latest[version.taxpayer_organization_id] = version
+    filings = {
+        taxpayer: await _store(
+            session,
+            organizations[taxpayer],
+            kind,
+            period,
+            *bodies[taxpayer],
+            latest.get(taxpayer),
+            now,
+        )
+        for taxpayer in ids
+    }
+    await session.flush()
+    return filings
+
+
 async def compute_filing(
     session: AsyncSession,
     taxpayer_id: uuid.UUID,
@@ -321,40 +483,31 @@ async def compute_filing(
     *,
     now: datetime,
 ) -> Filing | None:
-    """Compute (or recompute) a taxpayer's filing for a closed period; returns the current
-    version, or None when the period has nothing to file. Idempotent: unchanged inputs change
-    nothing. Raises ValidationFailed(period) for an open or malformed period, or a kind not
-    computed yet."""
-    if kind not in SUPPORTED:
-        raise ValidationFailed("body.kind", "filing_kind_not_supported")
-    start, end = period_bounds(kind, period)
-    if end > now:
-        raise ValidationFailed("body.period", "period_not_closed")
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtext(f"{taxpayer_id}:{kind}:{period}")))
-    )
-    body, rule_set_version = await BUILDERS[kind](session, taxpayer_id, start, end)
-    latest = await session.scalar(
-        select(Filing)
-        .where(
-            Filing.taxpayer_organization_id == taxpayer_id,
-            Filing.kind == kind,
-            Filing.period == period,
-        )
-        .order_by(Filing.version.desc())
-        .limit(1)
-        .with_for_update()
-    )
+    """One taxpayer's filing (see `compute_filings`)."""
+    return (await compute_filings(session, [taxpayer_id], kind, period, now=now))[taxpayer_id]
+
+
+async def _store(
+    session: AsyncSession,
+    taxpayer: Organization,
+    kind: FilingKind,
+    period: str,
+    body: dict[str, Any],
+    rule_set_version: int,
+    latest: Filing | None,
+    now: datetime,
+) -> Filing | None:
+    """Keep a computed body: nothing new when it is unchanged, the draft rewritten before
+    submission, an amendment with the difference after it."""
     if latest is None and not body["lines"] and not body.get("excluded"):
         return None
-    organization = (await accounts.organizations_by_id(session, [taxpayer_id]))[taxpayer_id]
     content = {
         "kind": kind.value,
         "period": period,
         "taxpayer": {
-            "id": str(taxpayer_id),
-            "name": organization.name,
-            "credit_code": organization.credit_code,
+            "id": str(taxpayer.id),
+            "name": taxpayer.name,
+            "credit_code": taxpayer.credit_code,
         },
         **body,
     }
@@ -366,15 +519,15 @@ async def compute_filing(
         latest.rule_set_version, latest.computed_at = rule_set_version, now
         return latest
     version = 1
-    amends = None
     if latest is not None:
-        version, amends = latest.version + 1, latest
+        version = latest.version + 1
         content["amends_version"] = latest.version
         content["difference"] = _difference(latest.content["totals"], content["totals"])
         digest = hashlib.sha256(canonical(content)).hexdigest()
         latest.state = FilingState.amended
     filing = Filing(
-        taxpayer_organization_id=taxpayer_id,
+        id=uuid.uuid4(),
+        taxpayer_organization_id=taxpayer.id,
         kind=kind,
         period=period,
         version=version,
@@ -382,11 +535,10 @@ async def compute_filing(
         content=content,
         content_sha256=digest,
         rule_set_version=rule_set_version,
-        amends_id=amends.id if amends else None,
+        amends_id=latest.id if latest else None,
         computed_at=now,
     )
     session.add(filing)
-    await session.flush()
     await record_event(
         session,
         "filing.ready",
@@ -412,6 +564,10 @@ async def request_filing(
     else:
         chosen = principal.acting_for(taxpayer_id)
         principal.require_manager(chosen)
+    if kind == FilingKind.vat_exemption:
+        organization = (await accounts.organizations_by_id(session, [chosen]))[chosen]
+        if vat_period_of(period) != organization.vat_period:
+            raise ValidationFailed("body.period", "vat_period_mismatch")
     filing = await compute_filing(session, chosen, kind, period, now=now)
     if filing is None:
         raise NotFound(detail_code="detail.nothing_to_file")
@@ -470,37 +626,37 @@ async def filed_periods(
     return [(kind, period) for kind, period in rows]
 
 
-def last_closed_period(kind: FilingKind, now: datetime) -> str:
-    """The most recent period of a kind that has ended by `now` (Beijing time)."""
-    local = now.astimezone(BEIJING)
-    if kind in ANNUAL:
-        return str(local.year - 1)
-    year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
-    return f"{year}-{month:02d}"
-
-
 async def taxpayers_to_file(
     session: AsyncSession, kind: FilingKind, period: str
 ) -> list[uuid.UUID]:
-    """Who may have something to file for the period: sellers paid in it (VAT, income tax),
-    buyers that paid for development (super-deduction), organizations that declared inventors'
-    rewards in it (reward relief)."""
+    """Who has something to file for the period and no filing of it yet (later changes reach
+    existing filings through the events): sellers paid in it (VAT — those filing by that kind
+    of period — and income tax), buyers that paid for development (super-deduction),
+    organizations that declared inventors' rewards in it (reward relief)."""
     start, end = period_bounds(kind, period)
     if kind == FilingKind.researcher_reward_relief:
-        return await deals.organizations_declaring_between(session, start, end)
-    facts = await deals.contract_facts(
-        session, await payments.deals_paid_between(session, start, end)
-    )
-    if kind == FilingKind.rd_super_deduction:
-        return sorted(
-            {
-                f.buyer_organization_id
-                for f in facts.values()
-                if f.contract_type == ContractType.development
-            },
-            key=str,
+        candidates = await deals.organizations_declaring_between(session, start, end)
+    elif kind == FilingKind.rd_super_deduction:
+        candidates = await deals.parties_of_deals(
+            session,
+            payments.deals_paid_between(start, end),
+            side="buyer",
+            contract_type=ContractType.development,
         )
-    return sorted({f.seller_organization_id for f in facts.values()}, key=str)
+    else:
+        candidates = await deals.parties_of_deals(
+            session, payments.deals_paid_between(start, end), side="seller"
+        )
+    if kind == FilingKind.vat_exemption:
+        candidates = await accounts.vat_filers(session, candidates, vat_period_of(period))
+    filed = set(
+        await session.scalars(
+            select(Filing.taxpayer_organization_id)
+            .where(Filing.kind == kind, Filing.period == period)
+            .distinct()
+        )
+    )
+    return [taxpayer for taxpayer in candidates if taxpayer not in filed]
 
 
 # --- submission --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,7 @@ from app.accounts.models import OrganizationKind
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
+from app.core.errors import ValidationFailed
 from app.listings import service as listings
 from app.main import create_app
 from app.results.models import ResultKind
@@ -34,7 +35,7 @@ from tests.deals.test_deals_api import (
     sign_and_register,
     terms,
 )
-from tests.factories import MarketFactory
+from tests.factories import MarketFactory, Person
 from workers.tasks import file_period_end
 
 NEW_YEAR = datetime(2027, 1, 2, 2, 0, tzinfo=UTC)
@@ -46,8 +47,11 @@ async def sold_patent(
     clock: FrozenClock,
     sessionmaker: async_sessionmaker[AsyncSession],
     total: str,
+    *,
+    paid: bool = True,
 ) -> tuple[Parties, str]:
-    """A university's invention patent sold at a fixed price, registered and fully paid."""
+    """A university's invention patent sold at a fixed price, registered and (unless told
+    otherwise) fully paid, in two equal milestones."""
     university = await factory.organization(OrganizationKind.university, division_code="150203")
     buyer = await factory.organization()
     p = Parties(
@@ -75,8 +79,21 @@ async def sold_patent(
         await factory.staff(PlatformRole.registrar),
         terms(total, milestones=[half, half]),
     )
-    await pay_everything(client, deal_id, p, await factory.staff(PlatformRole.finance))
+    if paid:
+        await pay_everything(client, deal_id, p, await factory.staff(PlatformRole.finance))
     return p, deal_id
+
+
+async def pay_milestone(
+    client: httpx.AsyncClient, deal_id: str, p: Parties, finance: Person, number: int
+) -> None:
+    asked = await client.post(
+        f"/v1/deals/{deal_id}/payments", json={"milestone": number}, headers=p.buyer_owner.headers
+    )
+    confirmed = await client.post(
+        f"/v1/payments/{asked.json()['id']}/confirm", headers=finance.headers
+    )
+    assert confirmed.json()["state"] == "received", confirmed.text
 
 
 async def test_the_income_tax_filing_is_computed_after_the_year_and_identical_when_recomputed(
@@ -196,6 +213,120 @@ async def test_vat_exempt_sales_of_a_month_and_an_unclassified_contract_is_marke
     assert eit.json()["content"]["totals"]["income"] == "200000.00"
 
 
+async def test_a_contract_paid_over_two_years_counts_in_each_year_for_what_it_received(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p, deal_id = await sold_patent(client, factory, clock, sessionmaker, "8000000", paid=False)
+    finance = await factory.staff(PlatformRole.finance)
+    await pay_milestone(client, deal_id, p, finance, 1)
+    clock.set(datetime(2027, 3, 1, 2, 0, tzinfo=UTC))
+    await pay_milestone(client, deal_id, p, finance, 2)
+    clock.set(datetime(2028, 1, 2, 2, 0, tzinfo=UTC))
+
+    years = {
+        year: (
+            await client.post(
+                "/v1/tax/filings",
+                json={"kind": "eit_transfer_income", "period": year},
+                headers=p.seller_owner.headers,
+            )
+        ).json()
+        for year in ("2026", "2027")
+    }
+
+    # 4,000,000 a year: under the 5,000,000 exemption both times, where 8,000,000 in one year
+    # would have had 3,000,000 taxed at half.
+    for year in ("2026", "2027"):
+        assert years[year]["content"]["lines"][0]["deal_id"] == deal_id
+        assert years[year]["content"]["totals"]["income"] == "4000000.00"
+        assert years[year]["content"]["totals"]["excess"] == "0.00"
+
+
+async def test_a_quarterly_small_scale_filer_files_vat_by_quarter_at_3_percent(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p, _ = await sold_patent(client, factory, clock, sessionmaker, "200000")
+    changed = await client.patch(
+        f"/v1/organizations/{p.seller.id}",
+        json={"vat_taxpayer_kind": "small_scale", "vat_period": "quarter"},
+        headers=p.seller_owner.headers,
+    )
+    quarter = f"{clock.now().year}-Q{(clock.now().month - 1) // 3 + 1}"
+    clock.set(NEW_YEAR)
+
+    monthly = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "vat_exemption", "period": clock.now().strftime("2026-%m")},
+        headers=p.seller_owner.headers,
+    )
+    filed = await file_period_end(sessionmaker, clock.now())
+    requested = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "vat_exemption", "period": quarter},
+        headers=p.seller_owner.headers,
+    )
+    listed = await client.get("/v1/tax/filings?kind=vat_exemption", headers=p.seller_owner.headers)
+
+    assert changed.json()["vat_period"] == "quarter", changed.text
+    assert monthly.status_code == 422
+    assert monthly.json()["errors"][0]["code"] == "vat_period_mismatch"
+    assert filed == 2  # the year's income tax and the quarter's VAT
+    [filing] = listed.json()["items"]
+    assert filing["period"] == quarter == "2026-Q4"
+    assert requested.json()["id"] == filing["id"], requested.text
+    assert filing["content"]["totals"] == {
+        "exempt_sales": "200000.00",
+        "taxable_sales": "0.00",
+        "taxpayer_kind": "small_scale",
+        "rate": "0.03",
+        "vat_forgone": "6000.00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "period", "bounds"),
+    [
+        (FilingKind.eit_transfer_income, "2026", ("2026-01-01", "2027-01-01")),
+        (FilingKind.vat_exemption, "2026-12", ("2026-12-01", "2027-01-01")),
+        (FilingKind.vat_exemption, "2026-Q1", ("2026-01-01", "2026-04-01")),
+        (FilingKind.vat_exemption, "2026-Q4", ("2026-10-01", "2027-01-01")),
+        (FilingKind.researcher_reward_relief, "2026-02", ("2026-02-01", "2026-03-01")),
+    ],
+)
+def test_periods_are_counted_in_beijing_time(
+    kind: FilingKind, period: str, bounds: tuple[str, str]
+) -> None:
+    start, end = tax.period_bounds(kind, period)
+    assert (start.isoformat()[:10], end.isoformat()[:10]) == bounds
+    assert start.utcoffset() == timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    ("kind", "period"),
+    [
+        (FilingKind.eit_transfer_income, "2026-01"),
+        (FilingKind.vat_exemption, "2026"),
+        (FilingKind.vat_exemption, "2026-13"),
+        (FilingKind.vat_exemption, "2026-Q5"),
+        (FilingKind.researcher_reward_relief, "2026-Q1"),
+        (FilingKind.rd_super_deduction, "２０２６"),
+    ],
+)
+def test_a_malformed_period_names_the_field(kind: FilingKind, period: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        tax.period_bounds(kind, period)
+    assert (raised.value.errors[0].field, raised.value.errors[0].code) == (
+        "body.period",
+        "period_format",
+    )
+
+
 async def test_filings_are_the_taxpayers_own(
     client: httpx.AsyncClient,
     factory: MarketFactory,
@@ -249,9 +380,9 @@ async def test_workers_racing_at_the_period_end_file_once(
             (await session.execute(select(Filing.kind, func.count()).group_by(Filing.kind))).all()
         )
     # The money came in November: the year is filed; December (the month that just closed) has
-    # nothing to file.
+    # nothing to file, and the fourth quarter is for quarterly VAT filers, which the seller is not.
     assert counts == {FilingKind.eit_transfer_income: 1}
-    assert tax.last_closed_period(FilingKind.vat_exemption, clock.now()) == "2026-12"
+    assert tax.closed_periods(FilingKind.vat_exemption, clock.now()) == ["2026-12", "2026-Q4"]
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
