@@ -32,6 +32,7 @@ from app.payments.provider import provider_for
 from app.payments.router import router as payments_router
 from app.results.router import router as results_router
 from app.tax.router import router as tax_router
+from app.webhooks.router import router as webhooks_router
 from search.backend import SearchUnavailable
 from search.router import router as search_router
 from search.service import backend_for
@@ -121,4 +122,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(tax_router)
     app.include_router(search_router)
     app.include_router(demands_router)
+    app.include_router(webhooks_router)
     return app

@@ -26,6 +26,7 @@ from app.listings.models import Intent, Listing, ListingTransition
 from app.payments.models import LedgerEntry, Payment, Payout
 from app.results.models import Inventor, Result
 from app.tax.models import Filing
+from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from search.models import IndexedListing
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Contract",
     "ContractVersion",
     "Deal",
+    "DeliveryAttempt",
     "Demand",
     "Deposit",
     "EligibleBidder",
@@ -63,4 +65,6 @@ __all__ = [
     "RewardPayout",
     "SavedSearch",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

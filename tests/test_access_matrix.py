@@ -7,6 +7,7 @@ app without a row here fails `test_every_route_is_in_the_matrix`.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from app.demands.models import Demand, DemandState, SavedSearch
 from app.listings.models import ListingState
 from app.payments.models import Payment
 from app.tax.models import Filing, FilingKind, FilingState
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import MarketFactory, Person
 
 PUBLIC = {
@@ -182,6 +184,27 @@ CASES = [
     Case("GET", "/v1/tax/filings/{filing}", None, 404, 200),
     Case("POST", "/v1/tax/filings/{filing}/submit", None, 404, 403),
     Case("POST", "/v1/tax/filings/{filing}/decision", {"decision": "accepted"}, 403, 403),
+    Case(
+        "POST",
+        "/v1/webhook-endpoints",
+        {
+            "url": "https://hooks.example.cn/x",
+            "event_types": ["listing.published"],
+            "organization_id": "{org}",
+        },
+        404,
+        403,
+    ),
+    Case("GET", "/v1/webhook-endpoints"),
+    Case("GET", "/v1/webhook-endpoints/{endpoint}", None, 404, 200),
+    Case("PATCH", "/v1/webhook-endpoints/{endpoint}", {"description": "x"}, 404, 403),
+    Case("DELETE", "/v1/webhook-endpoints/{endpoint}", None, 404, 403),
+    Case("POST", "/v1/webhook-endpoints/{endpoint}/rotate-secret", {}, 404, 403),
+    Case("GET", "/v1/webhook-endpoints/{endpoint}/deliveries", None, 404, 200),
+    Case("GET", "/v1/webhook-endpoints/{endpoint}/deliveries/{delivery}", None, 404, 200),
+    Case(
+        "POST", "/v1/webhook-endpoints/{endpoint}/deliveries/{delivery}/replay", None, 404, 403
+    ),
     Case("POST", "/v1/deals/{deal}/payouts", None, 403, 403),
     Case("POST", "/v1/deals/{deal}/inventor-shares", {"payment_id": "{payment}", "costs": {"amount": "0", "currency": "CNY"}}, 404, 403),
     Case("GET", "/v1/deals/{deal}/inventor-shares", None, 404, 200),
@@ -244,6 +267,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     deal, payment = await _deal_with_a_payment(factory, a)
     claim = await _pending_claim(factory, deal, broker.id)
     filing = await _filing(factory, a)
+    endpoint, delivery = await _endpoint_with_a_delivery(factory, a)
     return World(
         ids={
             "org": str(a.id),
@@ -264,6 +288,8 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "payment": str(payment),
             "claim": str(claim),
             "filing": str(filing),
+            "endpoint": str(endpoint),
+            "delivery": str(delivery),
         },
         outsider=outsider,
         member=member,
@@ -332,6 +358,30 @@ async def _pending_claim(factory: MarketFactory, deal_id: Any, broker_id: Any) -
     return claim.id
 
 
+async def _endpoint_with_a_delivery(factory: MarketFactory, organization: Any) -> tuple[Any, Any]:
+    async with factory.sessionmaker() as session, session.begin():
+        endpoint = WebhookEndpoint(
+            id=uuid.uuid4(),
+            organization_id=organization.id,
+            url="https://hooks.example.cn/a",
+            event_types=["deal.opened"],
+            secret="whsec_matrix",
+            created_at=factory.clock.now(),
+        )
+        delivery = WebhookDelivery(
+            id=uuid.uuid4(),
+            endpoint_id=endpoint.id,
+            event_id=uuid.uuid4(),
+            event_type="deal.opened",
+            body={},
+            created_at=factory.clock.now(),
+        )
+        session.add(endpoint)
+        await session.flush()
+        session.add(delivery)
+    return endpoint.id, delivery.id
+
+
 async def _filing(factory: MarketFactory, taxpayer: Any) -> Any:
     async with factory.sessionmaker() as session, session.begin():
         filing = Filing(
@@ -367,7 +417,8 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{saved}", "{saved_search_id}").replace("{auction}", "{auction_id}")
          .replace("{deposit}", "{deposit_id}").replace("{deal}", "{deal_id}")
          .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}")
-         .replace("{filing}", "{filing_id}"))
+         .replace("{filing}", "{filing_id}").replace("{endpoint}", "{endpoint_id}")
+         .replace("{delivery}", "{delivery_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

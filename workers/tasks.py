@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 
+import httpx
 import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +26,7 @@ from app.listings import service as listings
 from app.payments.provider import PaymentProvider, provider_for
 from app.tax import service as tax
 from app.tax.models import FilingKind
+from app.webhooks import service as webhooks
 from search.backend import SearchBackend
 from search.service import backend_for, documents_for, sync_listings
 from workers.app import database_url, worker_app
@@ -241,6 +246,55 @@ async def file_period(
             )
         computed += sum(filing is not None for filing in filings.values())
     return computed
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+@subscribe("*")
+async def queue_webhook_deliveries(event: OutboxEvent) -> None:
+    """Queue the event for the endpoints subscribed to it (once per endpoint, however often the
+    relay runs it), then have them sent."""
+    async with sessionmaker()() as session, session.begin():
+        queued = await webhooks.queue_deliveries(session, event, _now())
+    if queued:
+        # A run already queued takes these too.
+        with contextlib.suppress(AlreadyEnqueued):
+            await deliver_webhooks.configure(queueing_lock="deliver_webhooks").defer_async(
+                timestamp=0
+            )
+
+
+@worker_app.periodic(cron="* * * * *", periodic_id="deliver_webhooks")
+@worker_app.task(name="deliver_webhooks", queue="webhooks", queueing_lock="deliver_webhooks")
+async def deliver_webhooks(timestamp: int) -> int:
+    """Send the due webhook deliveries (every minute, and when events are queued)."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        return await send_due_webhooks(sessionmaker(), http, _now)
+
+
+async def send_due_webhooks(
+    maker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    now: Callable[[], datetime],
+    *,
+    batch_size: int = 50,
+) -> int:
+    """Lease due deliveries in a short transaction, send them concurrently outside it, and
+    record each attempt in its own; repeat until none is due. Returns the attempts made."""
+    attempts = 0
+    while True:
+        async with maker() as session, session.begin():
+            leased = await webhooks.lease_due(session, now(), limit=batch_size)
+        if not leased:
+            return attempts
+        outcomes = await asyncio.gather(
+            *(webhooks.send(http, item, timestamp=int(now().timestamp())) for item in leased)
+        )
+        for item, outcome in zip(leased, outcomes, strict=True):
+            async with maker() as session, session.begin():
+                await webhooks.record_attempt(session, item.delivery_id, outcome, now())
+        attempts += len(leased)
 
 
 # --- search -------------------------------------------------------------------------------

@@ -606,6 +606,23 @@ async def pay_rewards(
     return payouts
 
 
+async def claim_beneficiaries(session: AsyncSession, claim_id: uuid.UUID) -> set[uuid.UUID]:
+    """The organizations a claim's events concern: the claiming party, or the broker's transfer
+    agency (a broker on their own has no organization to notify)."""
+    claim = await session.get(Claim, claim_id)
+    if claim is None:
+        return set()
+    return {
+        organization for organization in (claim.organization_id, claim.agency_id) if organization
+    }
+
+
+async def payout_recipients(session: AsyncSession, payout_id: uuid.UUID) -> set[uuid.UUID]:
+    """The organization a reward payout went to (none for a broker paid in person)."""
+    payout = await session.get(RewardPayout, payout_id)
+    return {payout.organization_id} if payout and payout.organization_id else set()
+
+
 async def list_reward_payouts(session: AsyncSession, principal: Principal) -> list[RewardPayout]:
     """Reward payouts to the caller (as broker or organization); all of them for staff."""
     query = select(RewardPayout).order_by(RewardPayout.paid_at.desc())

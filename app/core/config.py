@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     bank_account_number: str = "0000 0000 0000 0000 000"
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Let webhook endpoints be plain HTTP or local/private hosts (development "
+        "only: in production that would let anyone aim our worker at the internal network).",
+    )
 
     def signing_key(self) -> str:
         """The token-signing secret; in development a random one kept in data_dir."""

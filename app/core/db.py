@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     MetaData,
+    Select,
     SQLColumnExpression,
     Uuid,
     any_,
@@ -64,6 +65,10 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+ReadModel = Select[*tuple[Any, ...]]
+"""A package's rows for another package to join and filter in SQL (never its tables)."""
 
 
 def among(column: SQLColumnExpression[uuid.UUID], ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:

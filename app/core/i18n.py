@@ -499,6 +499,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "期间格式应为 YYYY（年度）、YYYY-MM（月度）或 YYYY-Qn（增值税按季）",
         "A period is YYYY (annual), YYYY-MM (monthly) or YYYY-Qn (quarterly VAT)",
     ),
+    "field.webhook_url_not_https": ("回调地址须使用 HTTPS", "A webhook URL must use HTTPS"),
+    "field.webhook_url_private": (
+        "回调地址不能指向本机或内网地址",
+        "A webhook URL may not point at a local or private address",
+    ),
     "field.vat_period_mismatch": (
         "该纳税人的增值税纳税期限与所选期间不符（按月或按季）",
         "The period does not match the taxpayer's VAT period (monthly or quarterly)",

@@ -7,18 +7,19 @@ row `FOR UPDATE`, so an intent either lands inside the window and counts, or is 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, join, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.models import Organization, OrganizationKind, VerificationStatus
 from app.auctions import service as auctions
 from app.core.auth import PlatformRole, Principal
-from app.core.db import among
+from app.core.db import ReadModel
 from app.core.errors import (
     AlreadyExists,
     InvalidState,
@@ -521,15 +522,20 @@ class OfferedResult:
     licence_years: int | None
 
 
-async def offered_results(
-    session: AsyncSession, listing_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, OfferedResult]:
-    rows = await session.execute(
-        select(Listing.id, Result.kind, Listing.licence_years)
-        .join(Result, Result.id == Listing.result_id)
-        .where(among(Listing.id, listing_ids))
-    )
-    return {row[0]: OfferedResult(row[1].value, row[2]) for row in rows}
+def offered_results_select() -> ReadModel:
+    """The read model of what each listing offered (`listing_id`, `result_kind`,
+    `licence_years`), for another package to join by `listing_id`."""
+    return select(
+        Listing.id.label("listing_id"), Result.kind.label("result_kind"), Listing.licence_years
+    ).select_from(join(Listing, Result, Result.id == Listing.result_id))
+
+
+def offered_result_of(row: Any) -> OfferedResult | None:
+    """The offered result in a row of `offered_results_select` (None when outer-joined to no
+    listing)."""
+    if row.result_kind is None:
+        return None
+    return OfferedResult(row.result_kind.value, row.licence_years)
 
 
 # --- the window closes ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.core.auth import PlatformRole, Principal
-from app.core.db import among
+from app.core.db import ReadModel, among
 from app.core.errors import DomainError, InvalidState, NotFound, ValidationFailed
 from app.core.money import Money
 from app.core.outbox import record_event
@@ -110,22 +111,21 @@ class Receipt:
     received_at: datetime
 
 
-async def received_between(
-    session: AsyncSession, deal_ids: Select[uuid.UUID], start: datetime, end: datetime
-) -> list[Receipt]:
-    """Payments received in [start, end) by the deals a subquery names, in order of receipt."""
-    rows = await session.execute(
-        select(Payment.id, Payment.deal_id, Payment.amount_fen, Payment.received_at)
-        .where(
-            Payment.deal_id.in_(deal_ids.scalar_subquery()),
-            Payment.state == PaymentState.received,
-            Payment.received_at >= start,
-            Payment.received_at < end,
-        )
-        .order_by(Payment.received_at, Payment.id)
+def receipts_select(start: datetime, end: datetime) -> ReadModel:
+    """The read model of money received in [start, end): `payment_id`, `deal_id`, `amount_fen`,
+    `received_at`, for another package to join by `deal_id`."""
+    return select(
+        Payment.id.label("payment_id"), Payment.deal_id, Payment.amount_fen, Payment.received_at
+    ).where(
+        Payment.state == PaymentState.received,
+        Payment.received_at >= start,
+        Payment.received_at < end,
     )
-    # received_at is set whenever the state is received (the filter above).
-    return [Receipt(row.id, row.deal_id, row.amount_fen, row.received_at) for row in rows]
+
+
+def receipt_of(row: Any) -> Receipt:
+    """The receipt in a row of `receipts_select`."""
+    return Receipt(row.payment_id, row.deal_id, row.amount_fen, row.received_at)
 
 
 def deals_paid_between(start: datetime, end: datetime) -> Select[uuid.UUID]:
