@@ -33,7 +33,8 @@ def _settings() -> Settings:
     _embedded.append(server)
     url = embedded_database_url(server)
     use_database(url)
-    return settings.model_copy(update={"database_url": url})
+    # One process is all the embedded default runs: its rate limits can stay in memory.
+    return settings.model_copy(update={"database_url": url, "rate_limit_storage": "memory"})
 
 
 def _configure_logging(settings: Settings) -> None:

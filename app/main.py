@@ -9,7 +9,7 @@ from functools import partial
 
 import httpx
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app.accounts import service as accounts_service
 from app.accounts.router import auth_router
@@ -25,12 +25,14 @@ from app.core.health import router as health_router
 from app.core.idempotency import install_replay_handler
 from app.core.limits import BodySizeLimitMiddleware
 from app.core.observability import RequestContextMiddleware
+from app.core.ratelimit import WRITE_METHODS, RateLimit, counters_for
 from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
 from app.payments.provider import provider_for
 from app.payments.router import router as payments_router
 from app.results.router import router as results_router
+from app.stats.router import router as stats_router
 from app.tax.router import router as tax_router
 from app.webhooks.router import router as webhooks_router
 from search.backend import SearchUnavailable
@@ -80,18 +82,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         summary="技术交易市场 API",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(RateLimit("writes", methods=WRITE_METHODS))],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
     app.state.search = backend_for(settings, app.state.sessionmaker)
-    app.state.rate_windows = {}
+    app.state.rate_counters = counters_for(settings.rate_limit_storage, engine)
     app.state.live = LiveEvents(settings.database_url)
     app.state.payments = provider_for(settings)
     # One client for calls to outside services (tax filing endpoint), closed at shutdown.
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     signing_key = settings.signing_key()
+    app.state.signing_key = signing_key
     app.state.token_settings = accounts_service.TokenSettings(
         signing_key=signing_key,
         access_ttl=timedelta(seconds=settings.access_token_seconds),
@@ -123,4 +127,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(search_router)
     app.include_router(demands_router)
     app.include_router(webhooks_router)
+    app.include_router(stats_router)
     return app

@@ -20,6 +20,7 @@ from app.auctions.models import (
 from app.brokers.models import Claim, RewardEntry, RewardPayout
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
+from app.core.ratelimit import RateLimitCounter
 from app.deals.models import Contract, ContractVersion, Deal, RegistrationCounter
 from app.demands.models import Demand, SavedSearch
 from app.listings.models import Intent, Listing, ListingTransition
@@ -58,6 +59,7 @@ __all__ = [
     "Payout",
     "PlatformRoleGrant",
     "ProxyBid",
+    "RateLimitCounter",
     "RefreshToken",
     "RegistrationCounter",
     "Result",

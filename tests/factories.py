@@ -40,6 +40,16 @@ from app.listings.windows import window_end
 from app.results.models import LegalStatus, Result, ResultKind
 
 PASSWORD = "Correct-horse-9"
+RESULT_BODY = {
+    "title": "稀土抛光粉制备技术",
+    "abstract": "一种以稀土氧化铈为主要成分的高性能抛光粉制备方法。",
+    "kind": "technical_secret",
+    "legal_status": "not_applicable",
+    "field_code": "new_materials.rare_earths",
+    "trl": 5,
+    "division_code": "150203",
+}
+"""A valid `POST /v1/results` body, less the organization."""
 _PASSWORD_HASH = security.hash_password(PASSWORD)
 
 

@@ -27,7 +27,7 @@ from app.listings.models import ListingState
 from app.payments.models import Payment
 from app.tax.models import Filing, FilingKind, FilingState
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.factories import MarketFactory, Person
+from tests.factories import RESULT_BODY, MarketFactory, Person
 
 PUBLIC = {
     ("POST", "/v1/auth/token"),
@@ -39,6 +39,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/v1/taxonomy/fields"),
     ("GET", "/v1/search/listings"),
+    ("GET", "/v1/stats/indicators"),  # public aggregates; staff see more (tests/stats)
     ("POST", "/v1/payments/stripe/webhook"),  # authenticated by Stripe's signature
 }
 
@@ -56,15 +57,6 @@ class Case:
     upload: bool = False
 
 
-RESULT = {
-    "title": "稀土抛光粉制备技术",
-    "abstract": "一种以稀土氧化铈为主要成分的高性能抛光粉制备方法。",
-    "kind": "technical_secret",
-    "legal_status": "not_applicable",
-    "field_code": "new_materials.rare_earths",
-    "trl": 5,
-    "division_code": "150203",
-}
 TERMS = {
     "mode": "fixed_price",
     "transfer_type": "assignment",
@@ -89,7 +81,7 @@ CONTRACT = {
 UPLOAD = {
     "file": (
         "r.csv",
-        ",".join(RESULT).encode() + b"\n" + ",".join(map(str, RESULT.values())).encode(),
+        ",".join(RESULT_BODY).encode() + b"\n" + ",".join(map(str, RESULT_BODY.values())).encode(),
     )
 }
 
@@ -113,10 +105,10 @@ CASES = [
     Case("GET", "/v1/brokers/{broker}", None, 404, None),
     Case("PATCH", "/v1/brokers/{broker}", {"level": "senior"}, 404, None),
     Case("POST", "/v1/brokers/{broker}/status", {"status": "active"}, 403, 403),
-    Case("POST", "/v1/results", {**RESULT, "organization_id": "{org}"}, 404, None),
+    Case("POST", "/v1/results", {**RESULT_BODY, "organization_id": "{org}"}, 404, None),
     Case("GET", "/v1/results"),
     Case("GET", "/v1/results/{result}", None, 404, 200),
-    Case("PUT", "/v1/results/{result}", RESULT, 404, None),
+    Case("PUT", "/v1/results/{result}", RESULT_BODY, 404, None),
     Case("POST", "/v1/results/import", {"organization_id": "{org}", "mode": "valid_rows"}, 404, None, upload=True),
     Case("POST", "/v1/listings", {**TERMS, "result_id": "{spare_result}"}, 404, 403),
     Case("GET", "/v1/listings"),

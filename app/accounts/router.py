@@ -54,6 +54,7 @@ from app.core.auth import PlatformRole
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
+from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
 
 Pagination = Annotated[PageParams, Depends(page_params)]
@@ -137,9 +138,11 @@ async def revoke(session: Session, now: Now, body: RefreshRequest) -> Response:
     tags=["users"],
     responses=problem_responses(409, 422),
 )
-async def sign_up(session: Session, body: UserCreate) -> User:
+async def sign_up(session: Session, idempotency: IdempotencyOf, body: UserCreate) -> UserOut:
     """Create a personal account. Join or create an organization afterwards."""
-    return await service.register_user(session, body)
+    await idempotency.claim(None)
+    user = UserOut.model_validate(await service.register_user(session, body))
+    return await idempotency.remember(user, status_code=201)
 
 
 @router.get("/me", response_model=Me, summary="Who am I", tags=["users"])
@@ -187,11 +190,16 @@ def _organization_out(organization: Organization) -> OrganizationOut:
     responses=problem_responses(409),
 )
 async def create_organization(
-    session: Session, caller: PersonOrganizationWrite, body: OrganizationCreate
+    session: Session,
+    caller: PersonOrganizationWrite,
+    idempotency: IdempotencyOf,
+    body: OrganizationCreate,
 ) -> OrganizationOut:
     """Register an enterprise, university, institute or transfer agency. You become its owner;
     it can act on the market once platform staff have verified it."""
-    return _organization_out(await service.create_organization(session, caller, body))
+    await idempotency.claim(caller)
+    organization = _organization_out(await service.create_organization(session, caller, body))
+    return await idempotency.remember(organization, status_code=201)
 
 
 @router.get(
@@ -313,14 +321,20 @@ async def list_members(
     responses=problem_responses(404, 409),
 )
 async def add_member(
-    session: Session, caller: MemberWrite, organization_id: uuid.UUID, body: MemberAdd
+    session: Session,
+    caller: MemberWrite,
+    idempotency: IdempotencyOf,
+    organization_id: uuid.UUID,
+    body: MemberAdd,
 ) -> MemberOut:
     """Owners and admins add a registered person; only owners grant the owner role."""
-    return _member_out(
+    await idempotency.claim(caller)
+    member = _member_out(
         *await service.add_member(
             session, caller, organization_id, email=body.email, role=body.role
         )
     )
+    return await idempotency.remember(member, status_code=201)
 
 
 @router.patch(
@@ -369,14 +383,17 @@ async def remove_member(
     responses=problem_responses(404),
 )
 async def create_api_key(
-    session: Session, now: Now, caller: ApiKeyManage, body: ApiKeyCreate
+    session: Session, now: Now, caller: ApiKeyManage, idempotency: IdempotencyOf, body: ApiKeyCreate
 ) -> ApiKeyCreated:
     """Owners and admins make a key for a third-party app acting for their organization.
-    The secret is in this response only."""
+    The secret is in this response only (and in its replay to the same caller with the same
+    `Idempotency-Key` within 24 h)."""
+    await idempotency.claim(caller)
     key, secret = await service.create_api_key(session, caller, body, now=now)
-    return ApiKeyCreated.model_validate(
+    created = ApiKeyCreated.model_validate(
         {**ApiKeyOut.model_validate(key).model_dump(), "key": secret}
     )
+    return await idempotency.remember(created, status_code=201)
 
 
 @router.get(
@@ -432,12 +449,15 @@ def _broker_out(profile: BrokerProfile, user: User) -> BrokerOut:
     tags=["brokers"],
     responses=problem_responses(409),
 )
-async def create_broker(session: Session, caller: BrokerWrite, body: BrokerCreate) -> BrokerOut:
+async def create_broker(
+    session: Session, caller: BrokerWrite, idempotency: IdempotencyOf, body: BrokerCreate
+) -> BrokerOut:
     """Register your 技术经纪人 certificate; platform staff review it before it is active."""
+    await idempotency.claim(caller)
     profile = await service.create_broker_profile(session, caller, body)
     user = await session.get(User, profile.user_id)
     assert user is not None
-    return _broker_out(profile, user)
+    return await idempotency.remember(_broker_out(profile, user), status_code=201)
 
 
 @router.get("/brokers", response_model=Page[BrokerOut], summary="List brokers", tags=["brokers"])

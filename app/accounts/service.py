@@ -46,7 +46,7 @@ from app.core.auth import (
     PlatformRole,
     Principal,
 )
-from app.core.db import among
+from app.core.db import ReadModel, among
 from app.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -337,6 +337,17 @@ async def set_platform_roles(
 
 
 # --- organizations -----------------------------------------------------------------------
+
+
+def organizations_select() -> ReadModel:
+    """The read model of organizations for statistics: `organization_id`, `kind`,
+    `division_code`, `name`."""
+    return select(
+        Organization.id.label("organization_id"),
+        Organization.kind,
+        Organization.division_code,
+        Organization.name,
+    )
 
 
 def division_label(code: str) -> str:

@@ -39,6 +39,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
+from app.core.ratelimit import RateLimit
 from app.payments.provider import Provider
 
 router = APIRouter(
@@ -270,9 +271,13 @@ async def confirm_deposit(
     )
 
 
+bid_rate = RateLimit("bids")
+
+
 @router.post(
     "/{auction_id}/bids",
     response_model=BidPlaced,
+    dependencies=[Depends(bid_rate)],
     status_code=status.HTTP_201_CREATED,
     summary="Place a bid",
     responses=problem_responses(409),
@@ -321,6 +326,7 @@ async def list_bids(
 @router.post(
     "/{auction_id}/proxy-bids",
     response_model=ProxySet,
+    dependencies=[Depends(bid_rate)],
     status_code=status.HTTP_201_CREATED,
     summary="Set a proxy maximum (代理出价)",
     responses=problem_responses(409),

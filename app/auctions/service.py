@@ -39,6 +39,7 @@ from app.auctions.models import (
     ProxyBid,
 )
 from app.core.auth import PlatformRole, Principal
+from app.core.db import ReadModel
 from app.core.errors import (
     AlreadyExists,
     DomainError,
@@ -137,6 +138,14 @@ class TermsChange:
     snipe_window: timedelta | None = None
     extension: timedelta | None = None
     max_extensions: int | None = None
+
+
+def outcomes_select() -> ReadModel:
+    """The read model of auctions for statistics: `auction_id`, `listing_id`, `state`,
+    `ends_at`."""
+    return select(
+        Auction.id.label("auction_id"), Auction.listing_id, Auction.state, Auction.ends_at
+    )
 
 
 def increments_of(auction: Auction) -> IncrementTable:

@@ -267,12 +267,18 @@ async def year_to_date(
     summary="Pay the rewards of a period (platform finance)",
 )
 async def pay_rewards(
-    session: Session, now: Now, provider: Provider, caller: RewardStaff, body: PayoutRun
+    session: Session,
+    now: Now,
+    provider: Provider,
+    caller: RewardStaff,
+    idempotency: IdempotencyOf,
+    body: PayoutRun,
 ) -> list[RewardPayoutOut]:
     """One payout per beneficiary of everything computed up to the period's end and unpaid;
     running it twice pays nothing twice."""
+    await idempotency.claim(caller)
     payouts = await service.pay_rewards(session, caller, provider, period=body.period, now=now)
-    return [payout_out(p) for p in payouts]
+    return await idempotency.remember([payout_out(p) for p in payouts], status_code=201)
 
 
 @router.get("/payouts", response_model=list[RewardPayoutOut], summary="Reward payouts")

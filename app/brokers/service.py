@@ -31,6 +31,7 @@ from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import BEIJING
+from app.core.db import ReadModel
 from app.core.errors import (
     DomainError,
     Forbidden,
@@ -604,6 +605,11 @@ async def pay_rewards(
         )
         payouts.append(payout)
     return payouts
+
+
+def reward_payouts_select() -> ReadModel:
+    """The read model of reward payouts for statistics: `amount_fen`, `paid_at`."""
+    return select(RewardPayout.amount_fen, RewardPayout.paid_at)
 
 
 async def claim_beneficiaries(session: AsyncSession, claim_id: uuid.UUID) -> set[uuid.UUID]:

@@ -193,3 +193,17 @@ class Authenticator:
                 },
             )
         return principal
+
+
+async def optional_principal(
+    request: Request, session: Session, token: str | None = Depends(bearer)
+) -> Principal | None:
+    """The caller on a public route that shows more to some callers: None without a
+    credential; a bad credential is still a 401, so nobody mistakes it for anonymity."""
+    if not token:
+        return None
+    resolve: Resolver = request.app.state.resolve_principal
+    principal = await resolve(session, token, request.app.state.clock.now())
+    if principal is None:
+        raise InvalidToken()
+    return principal

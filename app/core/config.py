@@ -49,7 +49,13 @@ class Settings(BaseSettings):
     )
     publication_window_max_days: int = 90
     rate_limits: dict[str, int] = Field(
-        default={"search": 120}, description="Requests a minute per client, by route class."
+        default={"search": 120, "writes": 1200, "bids": 600},
+        description="Requests a minute per caller (API key, person, or address), by route class.",
+    )
+    rate_limit_storage: Literal["postgres", "memory"] = Field(
+        default="postgres",
+        description="Where the counts live: PostgreSQL, shared by every API process; `memory` "
+        "for a single process (the embedded default sets it).",
     )
     meili_url: str | None = None
     meili_key: SecretStr | None = None

@@ -499,6 +499,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "期间格式应为 YYYY（年度）、YYYY-MM（月度）或 YYYY-Qn（增值税按季）",
         "A period is YYYY (annual), YYYY-MM (monthly) or YYYY-Qn (quarterly VAT)",
     ),
+    "field.before_period_from": ("结束月份早于开始月份", "The last month is before the first"),
     "field.webhook_url_not_https": ("回调地址须使用 HTTPS", "A webhook URL must use HTTPS"),
     "field.webhook_url_private": (
         "回调地址不能指向本机或内网地址",

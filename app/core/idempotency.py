@@ -34,7 +34,13 @@ from app.core.db import Base, Session
 from app.core.errors import Conflict, DomainError, FieldError
 
 KEY_LIFETIME = timedelta(hours=24)
-Answer = TypeVar("Answer", bound=BaseModel)
+Answer = TypeVar("Answer", bound=BaseModel | list[Any])
+
+
+def _json(answer: BaseModel | list[Any]) -> Any:
+    if isinstance(answer, list):
+        return [item.model_dump(mode="json") for item in answer]
+    return answer.model_dump(mode="json")
 
 
 class IdempotencyKey(Base):
@@ -69,7 +75,11 @@ class Replay(Exception):
         self.body = body
 
 
-def _owner(principal: Principal) -> str:
+def _owner(principal: Principal | None) -> str:
+    if principal is None:
+        # Signing up has no caller yet: keys are shared, but a replay needs the same body —
+        # the same email and password — so it tells nobody anything they did not send.
+        return "anonymous"
     if principal.api_key_id is not None:
         return f"api_key:{principal.api_key_id}"
     return f"user:{principal.user_id}"
@@ -94,7 +104,7 @@ class Idempotency:
         self.now = now
         self.owner: str | None = None
 
-    async def claim(self, principal: Principal) -> None:
+    async def claim(self, principal: Principal | None) -> None:
         """Claim the key for this request, or raise Replay with the stored answer, or
         IdempotencyKeyReused when the key came with a different request."""
         if self.key is None:
@@ -133,12 +143,13 @@ class Idempotency:
         raise Replay(existing.status_code, existing.response)
 
     async def remember(self, answer: Answer, *, status_code: int) -> Answer:
-        """Store the answer with the key (in the request's transaction) and return it."""
+        """Store the answer (a model or a list of them) with the key, in the request's
+        transaction, and return it."""
         if self.key is not None and self.owner is not None:
             row = await self.session.get(IdempotencyKey, (self.owner, self.key))
             assert row is not None
             row.status_code = status_code
-            row.response = answer.model_dump(mode="json")
+            row.response = _json(answer)
         return answer
 
 

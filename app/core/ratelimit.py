@@ -1,7 +1,11 @@
-"""Per-client rate limits (fixed one-minute windows), with RateLimit-* headers.
+"""Rate limits per caller and class of routes (fixed one-minute windows), with `RateLimit-*`
+headers and a 429 problem with `Retry-After`.
 
-This is the in-memory store of the embedded default: one process, one count. Shared storage
-for several API processes comes with the hardening issue.
+A caller is its API key, or the person behind a valid access token, or else its address. The
+counts live in PostgreSQL (an UNLOGGED table: losing them in a crash only forgives a minute),
+so every API process shares them; the embedded default keeps them in memory, one process
+being all there is. Classes: `search`, `writes` (every POST, PUT, PATCH and DELETE) and
+`bids`; the numbers are the setting `RATE_LIMITS`.
 """
 
 from __future__ import annotations
@@ -9,10 +13,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
 from fastapi import Request, Response
+from sqlalchemy import BigInteger, Integer, String, delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import security
+from app.core.db import Base
 from app.core.errors import DomainError
+
+WINDOW_SECONDS = 60
+DEFAULT_PER_MINUTE = 600
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class RateLimited(DomainError):
@@ -20,35 +36,110 @@ class RateLimited(DomainError):
     detail_code = "detail.rate_limited"
 
 
-class RateLimit:
-    """A dependency allowing a number of requests a minute per client for one class of routes;
-    the number is the setting `rate_limits[route_class]`, the counts live on the app."""
+class RateLimitCounter(Base):
+    """Requests of one caller and class of routes in one minute (shared by API processes)."""
 
-    def __init__(self, route_class: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    __tablename__ = "rate_limit_counters"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+    bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """Minutes since the epoch."""
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class Counters(Protocol):
+    async def hit(self, bucket: str, window: int) -> int:
+        """Count one request in the bucket's window; the count so far."""
+        ...
+
+
+class MemoryCounters:
+    """One process's counts (the embedded default)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    async def hit(self, bucket: str, window: int) -> int:
+        current, count = self._counts.get(bucket, (window, 0))
+        count = count + 1 if current == window else 1
+        self._counts[bucket] = (window, count)
+        if len(self._counts) > 100_000:  # forget old windows rather than grow without bound
+            self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
+        return count
+
+
+class PostgresCounters:
+    """Counts shared by every API process, one upsert per request in its own short
+    transaction (never the request's: a rolled-back request still counts)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def hit(self, bucket: str, window: int) -> int:
+        statement = (
+            insert(RateLimitCounter)
+            .values(bucket=bucket, window=window, count=1)
+            .on_conflict_do_update(
+                index_elements=["bucket", "window"],
+                set_={"count": RateLimitCounter.count + 1},
+            )
+            .returning(RateLimitCounter.count)
+        )
+        async with self.engine.begin() as connection:
+            return int((await connection.execute(statement)).scalar_one())
+
+
+async def purge_counters(session: AsyncSession, now: datetime) -> int:
+    """Forget windows older than the last one (the worker does this every few minutes)."""
+    current = int(now.timestamp() // WINDOW_SECONDS)
+    result = await session.execute(
+        delete(RateLimitCounter).where(RateLimitCounter.window < current - 1)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def caller_of(request: Request, signing_key: str) -> str:
+    """Whose budget a request spends: its API key (by the key's prefix), the person behind a
+    valid access token, or its address. A forged token spends its sender's address budget, not
+    its victim's."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        prefix = security.api_key_prefix(credential)
+        if prefix is not None:
+            return f"api_key:{prefix}"
+        claims = security.read_access_token(credential, now=datetime.now(UTC), key=signing_key)
+        if claims is not None:
+            return f"user:{claims.user_id}"
+    return "address:" + (request.client.host if request.client else "unknown")
+
+
+class RateLimit:
+    """A dependency allowing `rate_limits[route_class]` requests a minute per caller; with
+    `methods`, only requests with those methods count (the app-wide `writes` class)."""
+
+    def __init__(
+        self,
+        route_class: str,
+        *,
+        methods: frozenset[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.route_class = route_class
+        self.methods = methods
         self.clock = clock
 
-    def _client(self, request: Request) -> str:
-        credential = request.headers.get("authorization")
-        if credential:
-            return "credential:" + credential[-16:]
-        return "address:" + (request.client.host if request.client else "unknown")
-
     async def __call__(self, request: Request, response: Response) -> None:
-        per_minute = request.app.state.settings.rate_limits.get(self.route_class, 600)
-        all_windows: dict[str, dict[str, tuple[int, int]]] = request.app.state.rate_windows
-        windows = all_windows.setdefault(self.route_class, {})
+        if self.methods is not None and request.method not in self.methods:
+            return
+        state = request.app.state
+        per_minute = state.settings.rate_limits.get(self.route_class, DEFAULT_PER_MINUTE)
         now = self.clock()
-        window = int(now // 60)
-        client = self._client(request)
-        current, count = windows.get(client, (window, 0))
-        if current != window:
-            current, count = window, 0
-        count += 1
-        windows[client] = (current, count)
-        if len(windows) > 100_000:  # forget old windows rather than grow without bound
-            all_windows[self.route_class] = {k: v for k, v in windows.items() if v[0] == window}
-        reset = max(1, math.ceil((window + 1) * 60 - now))
+        window = int(now // WINDOW_SECONDS)
+        bucket = f"{self.route_class}:{caller_of(request, state.signing_key)}"
+        count = await state.rate_counters.hit(bucket, window)
+        reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
         headers = {
             "RateLimit-Limit": str(per_minute),
             "RateLimit-Remaining": str(max(0, per_minute - count)),
@@ -57,3 +148,7 @@ class RateLimit:
         if count > per_minute:
             raise RateLimited(headers={**headers, "Retry-After": str(reset)}, limit=per_minute)
         response.headers.update(headers)
+
+
+def counters_for(storage: str, engine: AsyncEngine) -> Counters:
+    return PostgresCounters(engine) if storage == "postgres" else MemoryCounters()

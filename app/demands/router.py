@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.core.db import Session
 from app.core.errors import problem_responses
+from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.demands import service
@@ -51,9 +52,13 @@ def _demand_out(demand: Demand) -> DemandOut:
     summary="Post a technology need",
     responses=problem_responses(404),
 )
-async def post_demand(session: Session, caller: DemandWrite, body: DemandCreate) -> DemandOut:
+async def post_demand(
+    session: Session, caller: DemandWrite, idempotency: IdempotencyOf, body: DemandCreate
+) -> DemandOut:
     """A verified enterprise describes the technology it needs (技术需求)."""
-    return _demand_out(await service.post_demand(session, caller, body))
+    await idempotency.claim(caller)
+    demand = _demand_out(await service.post_demand(session, caller, body))
+    return await idempotency.remember(demand, status_code=201)
 
 
 @router.get("/demands", response_model=Page[DemandOut], summary="List demands")
@@ -113,10 +118,12 @@ def _saved_out(saved: SavedSearch) -> SavedSearchOut:
     tags=["search"],
 )
 async def save_search(
-    session: Session, caller: SavedSearchManage, body: SavedSearchCreate
+    session: Session, caller: SavedSearchManage, idempotency: IdempotencyOf, body: SavedSearchCreate
 ) -> SavedSearchOut:
     """You will be told (event `saved_search.matched`) when a newly published listing matches."""
-    return _saved_out(await service.save_search(session, caller, body))
+    await idempotency.claim(caller)
+    saved = _saved_out(await service.save_search(session, caller, body))
+    return await idempotency.remember(saved, status_code=201)
 
 
 @router.get(

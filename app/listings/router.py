@@ -12,6 +12,7 @@ from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
 from app.core.i18n import current_locale
+from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.listings import service
@@ -91,11 +92,18 @@ def listing_out(view: service.ListingView) -> ListingOut:
     responses=problem_responses(404, 409),
 )
 async def create_listing(
-    session: Session, now: Now, rules: Rules, caller: ListingWrite, body: ListingCreate
+    session: Session,
+    now: Now,
+    rules: Rules,
+    caller: ListingWrite,
+    idempotency: IdempotencyOf,
+    body: ListingCreate,
 ) -> ListingOut:
     """Offer one of your organization's results (owners and admins): mode, transfer type,
     price and publication window. The draft is private until a reviewer publishes it."""
-    return listing_out(await service.create_listing(session, caller, body, rules=rules, now=now))
+    await idempotency.claim(caller)
+    listing = listing_out(await service.create_listing(session, caller, body, rules=rules, now=now))
+    return await idempotency.remember(listing, status_code=201)
 
 
 @router.get("", response_model=Page[ListingOut], summary="List listings")
@@ -236,13 +244,19 @@ def _intent_out(intent: Intent, organization: Organization) -> IntentOut:
     responses=problem_responses(404, 409),
 )
 async def register_intent(
-    session: Session, now: Now, caller: ListingWrite, listing_id: uuid.UUID, body: IntentCreate
+    session: Session,
+    now: Now,
+    caller: ListingWrite,
+    idempotency: IdempotencyOf,
+    listing_id: uuid.UUID,
+    body: IntentCreate,
 ) -> IntentOut:
     """A verified enterprise registers intent (意向受让) during the publication window, once."""
+    await idempotency.claim(caller)
     intent, organization = await service.register_intent(
         session, caller, listing_id, organization_id=body.organization_id, note=body.note, now=now
     )
-    return _intent_out(intent, organization)
+    return await idempotency.remember(_intent_out(intent, organization), status_code=201)
 
 
 @router.get(

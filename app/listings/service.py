@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, exists, func, join, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -514,8 +514,7 @@ async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUI
     return result_id
 
 
-@dataclass(frozen=True)
-class OfferedResult:
+class OfferedResult(NamedTuple):
     """What tax rules need of a listing: the kind of result it offered and the licence term."""
 
     result_kind: str
@@ -530,12 +529,28 @@ def offered_results_select() -> ReadModel:
     ).select_from(join(Listing, Result, Result.id == Listing.result_id))
 
 
-def offered_result_of(row: Any) -> OfferedResult | None:
-    """The offered result in a row of `offered_results_select` (None when outer-joined to no
-    listing)."""
-    if row.result_kind is None:
-        return None
-    return OfferedResult(row.result_kind.value, row.licence_years)
+def publications_select() -> ReadModel:
+    """The read model of published listings for statistics: `listing_id`, `published_at`,
+    `mode`, `field_code` of the result offered."""
+    return (
+        select(
+            Listing.id.label("listing_id"), Listing.published_at, Listing.mode, Result.field_code
+        )
+        .select_from(join(Listing, Result, Result.id == Listing.result_id))
+        .where(Listing.published_at.is_not(None))
+    )
+
+
+def intents_select() -> ReadModel:
+    """The read model of intents for statistics: `intent_id`, `listing_id`, `created_at`."""
+    return select(Intent.id.label("intent_id"), Intent.listing_id, Intent.created_at)
+
+
+def offered_result_of(values: Sequence[Any]) -> OfferedResult | None:
+    """The offered result in the columns of `offered_results_select`, in their order (None when
+    outer-joined to no listing)."""
+    _, result_kind, licence_years = values
+    return None if result_kind is None else OfferedResult(result_kind.value, licence_years)
 
 
 # --- the window closes ---------------------------------------------------------------------

@@ -130,10 +130,17 @@ async def refund_payment(
     responses=problem_responses(409),
 )
 async def pay_out(
-    session: Session, now: Now, provider: Provider, caller: FinanceStaff, deal_id: uuid.UUID
+    session: Session,
+    now: Now,
+    provider: Provider,
+    caller: FinanceStaff,
+    idempotency: IdempotencyOf,
+    deal_id: uuid.UUID,
 ) -> PayoutOut:
     """Pay the seller everything the deal's account holds (payments and an applied deposit)."""
-    return payout_out(await service.pay_out(session, caller, provider, deal_id, now=now))
+    await idempotency.claim(caller)
+    payout = payout_out(await service.pay_out(session, caller, provider, deal_id, now=now))
+    return await idempotency.remember(payout, status_code=201)
 
 
 class WebhookAck(BaseModel):

@@ -6,10 +6,9 @@ Money movements are written to the ledger in the same transaction as the state t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -101,8 +100,7 @@ async def received_payment(
     return payment
 
 
-@dataclass(frozen=True)
-class Receipt:
+class Receipt(NamedTuple):
     """Money a deal received: what the tax filings read of a payment."""
 
     payment_id: uuid.UUID
@@ -123,9 +121,9 @@ def receipts_select(start: datetime, end: datetime) -> ReadModel:
     )
 
 
-def receipt_of(row: Any) -> Receipt:
-    """The receipt in a row of `receipts_select`."""
-    return Receipt(row.payment_id, row.deal_id, row.amount_fen, row.received_at)
+def receipt_of(values: Sequence[Any]) -> Receipt:
+    """The receipt in the columns of `receipts_select`, in their order."""
+    return Receipt._make(values)
 
 
 def deals_paid_between(start: datetime, end: datetime) -> Select[uuid.UUID]:

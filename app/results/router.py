@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from app.core.db import Session
 from app.core.errors import ValidationFailed, problem_responses
 from app.core.i18n import current_locale
+from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
 from app.results import service
 from app.results.auth import ResultRead, ResultWrite
@@ -73,10 +74,14 @@ async def list_fields() -> list[TaxonomyField]:
     summary="Add a result",
     responses=problem_responses(404, 409),
 )
-async def create_result(session: Session, caller: ResultWrite, body: ResultCreate) -> ResultOut:
+async def create_result(
+    session: Session, caller: ResultWrite, idempotency: IdempotencyOf, body: ResultCreate
+) -> ResultOut:
     """Add a result (科技成果) to your organization's catalogue. Patents need their application
     number with its check character; software, its registration number."""
-    return result_out(await service.create_result(session, caller, body))
+    await idempotency.claim(caller)
+    result = result_out(await service.create_result(session, caller, body))
+    return await idempotency.remember(result, status_code=201)
 
 
 @router.get("/results", response_model=Page[ResultOut], summary="List your results")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
+from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
 from app.tax import exports, rules, service
 from app.tax.auth import TaxRead, TaxWrite
@@ -52,15 +53,16 @@ async def list_rule_sets(caller: TaxRead) -> list[RuleSetOut]:
     summary="Compute a filing now",
 )
 async def request_filing(
-    session: Session, now: Now, caller: TaxWrite, body: FilingRequest
+    session: Session, now: Now, caller: TaxWrite, idempotency: IdempotencyOf, body: FilingRequest
 ) -> FilingOut:
     """Compute (or recompute) your organization's filing of a closed period. Unchanged inputs
     give the same filing; changes after submission give an amendment. The worker does this by
     itself when contracts are registered and money arrives."""
+    await idempotency.claim(caller)
     filing = await service.request_filing(
         session, caller, taxpayer_id=body.taxpayer_id, kind=body.kind, period=body.period, now=now
     )
-    return filing_out(filing)
+    return await idempotency.remember(filing_out(filing), status_code=201)
 
 
 @router.get("/filings", response_model=Page[FilingOut], summary="List filings")

@@ -95,3 +95,8 @@ def test_adding_and_subtracting_never_creates_or_loses_money(a: int, b: int) -> 
 def test_api_form_round_trips(fen: int) -> None:
     shown = Money(fen).to_api()
     assert Adjustment.model_validate({"amount": shown}).amount == Money(fen)
+
+
+@given(st.integers(min_value=-MAX_FEN, max_value=MAX_FEN))
+def test_the_amount_text_is_the_decimal_amount(fen: int) -> None:
+    assert Money(fen).amount_text == str(Money(fen).amount)

@@ -5,8 +5,10 @@ secret rotation, and who may receive what."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -311,3 +313,15 @@ def test_a_signature_fails_for_another_body_secret_or_an_old_timestamp() -> None
     assert not signing.verify(header, body, "whsec_b", now=1_800_000_000)
     assert not signing.verify(header, body, "whsec_a", now=1_800_000_000 + 301)
     assert not signing.verify("v1=abc", body, "whsec_a", now=1_800_000_000)
+
+
+def test_the_readme_snippet_verifies_our_signatures() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = readme.split("## Verifying a webhook", 1)[1].split("```python", 1)[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README, checked as a receiver would run it
+    body = b'{"id":"e1","type":"listing.published"}'
+    header = signing.signature_header(body, ["whsec_new", "whsec_old"], int(time.time()))
+
+    assert namespace["verify"](header, body, "whsec_old")
+    assert not namespace["verify"](header, body + b"x", "whsec_old")

@@ -1,0 +1,48 @@
+"""API shapes of the statistics package."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.core.money import Money
+
+
+class CellOut(BaseModel):
+    key: str = Field(description="Field code, province code, contract type or month.")
+    label: str | None = None
+    contracts: int
+    amount: Money | None = Field(
+        description="技术交易额; withheld (null) from the public below the minimum."
+    )
+
+
+class AuctionOutcomes(BaseModel):
+    ended: int
+    sold: int
+    conversion_rate: str | None = Field(
+        description="Sold ÷ ended, two decimals.", examples=["0.67"]
+    )
+
+
+class IndicatorsOut(BaseModel):
+    period_from: str = Field(examples=["2026-01"])
+    period_to: str = Field(examples=["2026-12"])
+    registered_contracts: int
+    transaction_amount: Money | None = Field(
+        description="Withheld (null) from the public when fewer contracts than the minimum match."
+    )
+    by_field: list[CellOut]
+    by_region: list[CellOut]
+    by_contract_type: list[CellOut]
+    by_month: list[CellOut]
+    listings_published: int
+    intents: int
+    auctions: AuctionOutcomes
+    median_days_publication_to_contract: float | None
+    broker_rewards_paid: Money
+    withheld_below: int | None = Field(
+        description="Cells with fewer contracts show no amount (public view); null for staff."
+    )
+    leading_sellers: list[CellOut] = Field(
+        default_factory=list, description="Platform staff only: the top sellers by amount."
+    )

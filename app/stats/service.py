@@ -1,0 +1,228 @@
+"""Statistical indicators (统计指标) of the market, computed in SQL from the read models the
+other packages offer (never their tables).
+
+Registered contracts count in the month of their registration (认定登记), with the
+technology-transaction amount (技术交易额) of the version in force; a contract's field is its
+result's top-level field, its region the seller's province. Everyone sees the aggregates, but a
+cell of fewer than `PUBLIC_MINIMUM` contracts is withheld from the public (one contract's amount
+would be its price); platform staff see every cell and the leading sellers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service as accounts
+from app.auctions import service as auctions
+from app.brokers import service as brokers
+from app.core.auth import Principal
+from app.deals import service as deals
+from app.listings import service as listings
+
+PUBLIC_MINIMUM = 3
+LEADING_SELLERS = 20
+
+
+@dataclass(frozen=True)
+class Filters:
+    """[start, end) in Beijing time, and optional narrowing to a field, a region (a division
+    code prefix: "15" for Inner Mongolia, "1502" for Baotou) and a contract type."""
+
+    start: datetime
+    end: datetime
+    field: str | None = None
+    region: str | None = None
+    contract_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: str
+    count: int
+    amount_fen: int | None
+    """None when withheld from the public."""
+
+
+@dataclass
+class Indicators:
+    contracts: int
+    amount_fen: int | None
+    by_field: list[Cell]
+    by_region: list[Cell]
+    by_contract_type: list[Cell]
+    by_month: list[Cell]
+    listings_published: int
+    intents: int
+    auctions_ended: int
+    auctions_sold: int
+    median_days_to_contract: float | None
+    broker_rewards_paid_fen: int
+    withheld_below: int | None
+    leading_sellers: list[Cell] = field(default_factory=list)
+
+
+def _local_month(column: Any) -> ColumnElement[str]:
+    return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+
+
+async def indicators(
+    session: AsyncSession, principal: Principal | None, filters: Filters
+) -> Indicators:
+    """The indicators for the filters; detailed (every cell, leading sellers) for platform
+    staff, aggregated with small cells withheld for everyone else."""
+    detailed = principal is not None and bool(principal.platform_roles)
+    registrations = deals.registrations_select().subquery("registrations")
+    organizations = accounts.organizations_select().subquery("organizations")
+    publications = listings.publications_select().subquery("publications")
+    top_field = func.split_part(publications.c.field_code, ".", 1)
+    province = func.substr(organizations.c.division_code, 1, 2) + literal("0000")
+    contracts = (
+        select(
+            registrations.c.deal_id,
+            registrations.c.transaction_fen,
+            registrations.c.contract_type,
+            registrations.c.registered_at,
+            registrations.c.signed_at,
+            organizations.c.organization_id,
+            organizations.c.name,
+            province.label("province"),
+            func.coalesce(top_field, literal("unclassified")).label("field"),
+            publications.c.published_at,
+        )
+        .select_from(registrations)
+        .join(
+            organizations,
+            organizations.c.organization_id == registrations.c.seller_organization_id,
+        )
+        .outerjoin(publications, publications.c.listing_id == registrations.c.listing_id)
+        .where(
+            registrations.c.registered_at >= filters.start,
+            registrations.c.registered_at < filters.end,
+        )
+    )
+    if filters.field:
+        contracts = contracts.where(
+            func.coalesce(publications.c.field_code, "").startswith(filters.field)
+        )
+    if filters.region:
+        contracts = contracts.where(organizations.c.division_code.startswith(filters.region))
+    if filters.contract_type:
+        contracts = contracts.where(
+            cast(registrations.c.contract_type, String) == filters.contract_type
+        )
+    selected = contracts.subquery("selected")
+
+    async def grouped(key: ColumnElement[Any]) -> list[Cell]:
+        rows = await session.execute(
+            select(
+                key.label("key"),
+                func.count().label("contracts"),
+                func.coalesce(func.sum(selected.c.transaction_fen), 0).label("amount"),
+            )
+            .group_by(key)
+            .order_by(key)
+        )
+        return [_cell(str(row.key), row.contracts, int(row.amount), detailed) for row in rows]
+
+    totals = (
+        await session.execute(
+            select(
+                func.count().label("contracts"),
+                func.coalesce(func.sum(selected.c.transaction_fen), 0).label("amount"),
+            )
+        )
+    ).one()
+    waits = [
+        (row.signed_at - row.published_at).total_seconds() / 86400
+        for row in await session.execute(
+            select(selected.c.signed_at, selected.c.published_at).where(
+                selected.c.published_at.is_not(None), selected.c.signed_at.is_not(None)
+            )
+        )
+    ]
+    result = Indicators(
+        contracts=totals.contracts,
+        amount_fen=_cell("", totals.contracts, int(totals.amount), detailed).amount_fen,
+        by_field=await grouped(selected.c.field),
+        by_region=await grouped(selected.c.province),
+        by_contract_type=await grouped(cast(selected.c.contract_type, String)),
+        by_month=await grouped(_local_month(selected.c.registered_at)),
+        listings_published=await _count_between(
+            session, publications, publications.c.published_at, filters
+        ),
+        intents=await _count_between(
+            session,
+            listings.intents_select().subquery("intents"),
+            None,
+            filters,
+        ),
+        auctions_ended=0,
+        auctions_sold=0,
+        median_days_to_contract=round(statistics.median(waits), 1) if waits else None,
+        broker_rewards_paid_fen=await _rewards_paid(session, filters),
+        withheld_below=None if detailed else PUBLIC_MINIMUM,
+    )
+    result.auctions_ended, result.auctions_sold = await _auction_outcomes(session, filters)
+    if detailed:
+        rows = await session.execute(
+            select(
+                selected.c.name,
+                func.count().label("contracts"),
+                func.sum(selected.c.transaction_fen).label("amount"),
+            )
+            .group_by(selected.c.organization_id, selected.c.name)
+            .order_by(func.sum(selected.c.transaction_fen).desc(), selected.c.name)
+            .limit(LEADING_SELLERS)
+        )
+        result.leading_sellers = [Cell(row.name, row.contracts, int(row.amount)) for row in rows]
+    return result
+
+
+def _cell(key: str, count: int, amount_fen: int, detailed: bool) -> Cell:
+    if not detailed and count < PUBLIC_MINIMUM:
+        return Cell(key, count, None)
+    return Cell(key, count, amount_fen)
+
+
+async def _count_between(session: AsyncSession, source: Any, column: Any, filters: Filters) -> int:
+    column = column if column is not None else source.c.created_at
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(source)
+            .where(column >= filters.start, column < filters.end)
+        )
+        or 0
+    )
+
+
+async def _auction_outcomes(session: AsyncSession, filters: Filters) -> tuple[int, int]:
+    outcomes = auctions.outcomes_select().subquery("outcomes")
+    ended = outcomes.c.state.in_(["closed", "settled", "failed"])
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(ended).label("ended"),
+                func.count().filter(outcomes.c.state == "settled").label("sold"),
+            ).where(outcomes.c.ends_at >= filters.start, outcomes.c.ends_at < filters.end)
+        )
+    ).one()
+    return int(row.ended), int(row.sold)
+
+
+async def _rewards_paid(session: AsyncSession, filters: Filters) -> int:
+    payouts = brokers.reward_payouts_select().subquery("payouts")
+    return int(
+        await session.scalar(
+            select(func.coalesce(func.sum(payouts.c.amount_fen), 0)).where(
+                payouts.c.paid_at >= filters.start, payouts.c.paid_at < filters.end
+            )
+        )
+        or 0
+    )

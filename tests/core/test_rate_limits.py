@@ -1,0 +1,74 @@
+"""Rate limits: per caller and class of routes, shared through PostgreSQL by every API
+process, with RateLimit-* headers and a 429 problem naming when to come back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app.accounts.models import OrganizationKind
+from app.core.auth import MemberRole
+from app.core.clock import FrozenClock
+from app.core.config import Settings
+from app.main import create_app
+from tests.factories import RESULT_BODY, MarketFactory
+
+
+@asynccontextmanager
+async def api_process(settings: Settings, clock: FrozenClock) -> AsyncIterator[httpx.AsyncClient]:
+    """One more API process (its own app, engine and counters) on the same database."""
+    app: FastAPI = create_app(settings, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+    await app.state.engine.dispose()
+
+
+async def test_two_api_processes_share_one_budget_per_caller(
+    settings: Settings, clock: FrozenClock, factory: MarketFactory
+) -> None:
+    limited = settings.model_copy(update={"rate_limits": {"writes": 3}})
+    organization = await factory.organization(OrganizationKind.university)
+    person = await factory.person(organization, MemberRole.owner)
+    other = await factory.person(organization, MemberRole.admin)
+    body = {**RESULT_BODY, "organization_id": str(organization.id)}
+
+    async with api_process(limited, clock) as first, api_process(limited, clock) as second:
+        answers = [
+            await (first if n % 2 else second).post(
+                "/v1/results", json=body, headers=person.headers
+            )
+            for n in range(4)
+        ]
+        someone_else = await first.post("/v1/results", json=body, headers=other.headers)
+        reading = await first.get("/v1/results", headers=person.headers)
+
+    assert [a.status_code for a in answers] == [201, 201, 201, 429]
+    assert answers[2].headers["ratelimit-remaining"] == "0"
+    assert answers[3].json()["code"] == "rate_limited"
+    assert answers[3].headers["content-type"].startswith("application/problem+json")
+    assert 0 < int(answers[3].headers["retry-after"]) <= 60
+    assert someone_else.status_code == 201  # budgets are per person
+    assert reading.status_code == 200  # reads are not writes
+
+
+async def test_a_forged_token_spends_its_senders_budget_not_its_victims(
+    settings: Settings, clock: FrozenClock, factory: MarketFactory
+) -> None:
+    limited = settings.model_copy(update={"rate_limits": {"writes": 1}})
+    organization = await factory.organization(OrganizationKind.university)
+    person = await factory.person(organization, MemberRole.owner)
+    forged = {"Authorization": "Bearer " + person.headers["Authorization"][7:-4] + "AAAA"}
+
+    async with api_process(limited, clock) as api:
+        await api.post("/v1/results", json=RESULT_BODY, headers=forged)
+        await api.post("/v1/results", json=RESULT_BODY, headers=forged)
+        victim = await api.post(
+            "/v1/results",
+            json={**RESULT_BODY, "organization_id": str(organization.id)},
+            headers=person.headers,
+        )
+
+    assert victim.status_code == 201
