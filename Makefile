@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint audit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,22 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@$(MAKE) --no-print-directory audit
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Known vulnerabilities in the installed dependencies (pip-audit): fails on a finding, skips
+## (and says so) when the vulnerability service cannot be reached, as on an offline machine.
+AUDIT_ERR := $(or $(TMPDIR),/tmp)/techx-pip-audit.err
+audit: install
+	@status=0; $(BIN)/pip-audit --local --skip-editable --progress-spinner off --timeout 15 \
+		2>$(AUDIT_ERR) || status=$$?; \
+	if [ $$status -ne 0 ] && grep -qiE "connection|timed? ?out|resolve|network|unreachable" $(AUDIT_ERR); then \
+		echo "pip-audit: vulnerability service unreachable, skipped"; status=0; \
+	else cat $(AUDIT_ERR) >&2; fi; rm -f $(AUDIT_ERR); exit $$status
 
 ## Every benchmark prints one JSON object of figures.
 bench: install

@@ -10,6 +10,7 @@ from functools import partial
 import httpx
 import structlog
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.accounts import service as accounts_service
 from app.accounts.router import auth_router
@@ -113,6 +114,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        # Closed unless configured: browsers on other sites may call the API only from the
+        # origins named, and only with bearer credentials (no cookies are used).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
+            expose_headers=[
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After",
+                "Idempotent-Replayed",
+            ],
+            max_age=600,
+        )
 
     app.include_router(health_router)
     app.include_router(auth_router)

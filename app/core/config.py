@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     access_token_seconds: int = Field(default=900, ge=60)
     refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_origins: list[str] = Field(
+        default=[],
+        description="Web origins allowed to call the API from a browser (CORS); none by default.",
+    )
     max_upload_bytes: int = Field(
         default=20 * 1_048_576, ge=1024, description="Limit for multipart uploads (imports)."
     )
