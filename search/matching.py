@@ -51,3 +51,11 @@ def document_matches(document: ListingDocument, text: str, filters: Filters) -> 
         return False
     tokens = _tokens(document)
     return all(_term_matches(term.text, term.prefix, tokens) for term in query_terms(text))
+
+
+def shared_terms(document: ListingDocument, text: str) -> tuple[int, int]:
+    """(how many of the text's terms the document has, how many terms the text has): the
+    "any word" matching that ranks listings for a demand, as a count."""
+    tokens = _tokens(document)
+    terms = query_terms(text)
+    return sum(_term_matches(term.text, term.prefix, tokens) for term in terms), len(terms)

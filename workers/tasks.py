@@ -332,10 +332,12 @@ async def sync_search_index(event: OutboxEvent) -> None:
 
 @subscribe("listing.published")
 async def tell_saved_searches(event: OutboxEvent) -> None:
-    """Record `saved_search.matched` for the saved searches a newly published listing matches.
-    Runs once per relay of the event; a replay may tell a person twice (at-least-once)."""
+    """Record `saved_search.matched` for the saved searches, and `demand.matched` for the open
+    demands, a newly published listing matches. Runs once per relay of the event; a replay may
+    tell twice (at-least-once)."""
     listing_id = uuid.UUID(event.payload["listing_id"])
     async with sessionmaker()() as session, session.begin():
         documents = await documents_for(session, [listing_id])
         for document in documents:
             await demands.notify_saved_searches(session, document)
+            await demands.notify_matching_demands(session, document)

@@ -19,7 +19,7 @@ from app.demands.schemas import DemandCreate, SavedSearchCreate, SearchFilters
 from app.results.taxonomy import fields
 from search.backend import Filters, SearchAnswer, SearchBackend, SearchQuery
 from search.documents import ListingDocument
-from search.matching import document_matches
+from search.matching import document_matches, shared_terms
 
 
 async def post_demand(session: AsyncSession, principal: Principal, data: DemandCreate) -> Demand:
@@ -175,6 +175,38 @@ async def notify_saved_searches(session: AsyncSession, document: ListingDocument
                 {
                     "saved_search_id": str(saved.id),
                     "user_id": str(saved.user_id),
+                    "listing_id": str(document.id),
+                },
+            )
+    return matched
+
+
+DEMAND_MATCH_TERMS = 2
+"""A new listing answers a demand when it shares at least this many of the demand's words
+(all of them, for a demand of fewer words) within the demand's technology field."""
+
+
+async def notify_matching_demands(session: AsyncSession, document: ListingDocument) -> int:
+    """Record a `demand.matched` event for every open demand a newly published listing answers:
+    the same technology field (or its parent), and enough of the demand's words."""
+    field = document.field_parent or document.field_code
+    demands = await session.scalars(
+        select(Demand).where(
+            Demand.state == DemandState.open,
+            or_(Demand.field_code == field, Demand.field_code.startswith(f"{field}.")),
+        )
+    )
+    matched = 0
+    for demand in demands.all():
+        shared, terms = shared_terms(document, f"{demand.title} {demand.description}"[:200])
+        if terms and shared >= min(DEMAND_MATCH_TERMS, terms):
+            matched += 1
+            await record_event(
+                session,
+                "demand.matched",
+                {
+                    "demand_id": str(demand.id),
+                    "organization_id": str(demand.organization_id),
                     "listing_id": str(document.id),
                 },
             )

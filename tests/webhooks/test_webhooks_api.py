@@ -238,6 +238,58 @@ async def test_events_about_a_deal_go_only_to_its_parties(
     assert [d["event_type"] for d in buyer_log.json()["items"]] == ["intent.registered"]
 
 
+async def test_a_listing_answering_a_demand_tells_the_enterprise_that_posted_it(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    enterprise = await factory.organization()
+    headers = await app_key(client, factory, enterprise)
+    await subscribe(client, headers, "demand.matched")
+    owner = await factory.person(enterprise, MemberRole.owner)
+    matching = await client.post(
+        "/v1/demands",
+        json={
+            "title": "寻求钕铁硼永磁材料晶界扩散技术",
+            "description": "提高烧结钕铁硼磁体矫顽力的晶界扩散工艺。",
+            "field_code": "new_materials",
+            "division_code": "150102",
+            "organization_id": str(enterprise.id),
+        },
+        headers=owner.headers,
+    )
+    await client.post(
+        "/v1/demands",
+        json={
+            "title": "寻求马铃薯脱毒种薯繁育技术",
+            "description": "脱毒种薯组培快繁工艺。",
+            "field_code": "agriculture",
+            "division_code": "150102",
+            "organization_id": str(enterprise.id),
+        },
+        headers=owner.headers,
+    )
+    told: list[dict[str, Any]] = []
+
+    async def erp(request: httpx.Request) -> httpx.Response:
+        told.append(json.loads(request.content))
+        return httpx.Response(200)
+
+    listing_id = await publish_listing(client, factory)
+    async with receiver(erp) as http:
+        await deliver(sessionmaker, clock, http)  # the relay records demand.matched …
+        await deliver(sessionmaker, clock, http)  # … which the next relay sends
+
+    assert matching.status_code == 201, matching.text
+    assert [event["type"] for event in told] == ["demand.matched"]
+    assert told[0]["data"] == {
+        "demand_id": matching.json()["id"],
+        "organization_id": str(enterprise.id),
+        "listing_id": listing_id,
+    }
+
+
 async def test_a_rotated_secret_signs_with_both_until_the_old_one_expires(
     client: httpx.AsyncClient,
     factory: MarketFactory,
