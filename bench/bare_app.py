@@ -1,0 +1,10 @@
+"""The framework's ceiling for `bench/read_requests.py`: FastAPI answering a constant."""
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/constant")
+async def constant() -> dict[str, str]:
+    return {"status": "ok"}
