@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import httpx
 import structlog
@@ -21,10 +22,10 @@ from app.brokers.router import router as rewards_router
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import install_error_handlers
+from app.core.errors import document_common_problems, install_error_handlers
 from app.core.health import router as health_router
 from app.core.idempotency import install_replay_handler
-from app.core.limits import BodySizeLimitMiddleware
+from app.core.limits import BodySizeLimitMiddleware, refuse_nul_characters
 from app.core.observability import RequestContextMiddleware
 from app.core.ratelimit import WRITE_METHODS, RateLimit, counters_for
 from app.deals.router import router as deals_router
@@ -83,9 +84,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         summary="技术交易市场 API",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(RateLimit("writes", methods=WRITE_METHODS))],
+        dependencies=[
+            Depends(RateLimit("writes", methods=WRITE_METHODS)),
+            Depends(refuse_nul_characters),
+        ],
     )
     app.state.settings = settings
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_common_problems(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()

@@ -223,7 +223,9 @@ async def reject_claim(
 
 @router.get("/rewards", response_model=list[RewardOut], summary="Rewards")
 async def list_rewards(
-    session: Session, caller: RewardRead, year: Annotated[int | None, Query(ge=2000)] = None
+    session: Session,
+    caller: RewardRead,
+    year: Annotated[int | None, Query(ge=2000, le=2099)] = None,
 ) -> list[RewardOut]:
     """Each visible claim's reward: amount, paid part, and the working of the last computation
     (tier lines, share, pro rata, caps, policy version, citation)."""
@@ -245,7 +247,7 @@ async def list_rewards(
     "/rewards/year-to-date", response_model=list[YearTotalOut], summary="Totals against caps"
 )
 async def year_to_date(
-    session: Session, caller: RewardRead, year: Annotated[int, Query(ge=2000)]
+    session: Session, caller: RewardRead, year: Annotated[int, Query(ge=2000, le=2099)]
 ) -> list[YearTotalOut]:
     """Your rewards of a year per policy, paid and unpaid, against the policy's year cap."""
     return [

@@ -85,7 +85,7 @@ class YearTotalOut(BaseModel):
 
 
 class PayoutRun(Strict):
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+    period: str = Field(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-11"])
 
 
 class RewardPayoutOut(BaseModel):

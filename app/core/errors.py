@@ -376,6 +376,8 @@ _STATUS_DESCRIPTIONS = {
     409: "Conflicts with existing data or the object's state",
     413: "Request body too large",
     422: "A field failed validation; `errors` names it",
+    429: "Too many requests: wait `Retry-After` seconds",
+    503: "A service we depend on is down (database, provider); retry later",
 }
 
 
@@ -389,3 +391,28 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def document_common_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add to every operation of an OpenAPI document the problems any of them can answer:
+    400 and 413 where there is a body (malformed, too large), 429 where a rate limit counts
+    (writes, search), 503 everywhere (the database or a provider is down)."""
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            wanted = [503]
+            if "requestBody" in operation:
+                wanted += [400, 413]
+            if method in {"post", "put", "patch", "delete"} or path.startswith("/v1/search"):
+                wanted.append(429)
+            responses = operation.setdefault("responses", {})
+            for status in wanted:
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": _STATUS_DESCRIPTIONS[status],
+                        "content": {
+                            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    },
+                )
+    return schema

@@ -1,10 +1,15 @@
-"""Refuse request bodies over the configured size before they are read into memory."""
+"""Limits on what a request may carry: bodies over the configured size are refused before they
+are read into memory; text PostgreSQL cannot store (U+0000) is refused with a 422."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PayloadTooLarge, send_problem
+from app.core.errors import PayloadTooLarge, ValidationFailed, send_problem
 from app.core.i18n import negotiate_locale
 
 
@@ -65,3 +70,46 @@ class BodySizeLimitMiddleware:
         # Close the connection: the rest of the body is never read.
         error = PayloadTooLarge(limit=limit, headers={"Connection": "close"})
         await send_problem(send, error, locale, scope["path"])
+
+
+def _nul_path(value: Any, path: list[str]) -> list[str] | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_path(key, path) or _nul_path(item, [*path, str(key)])
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, [*path, str(index)])
+            if found:
+                return found
+    return None
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """PostgreSQL text cannot hold U+0000: input carrying one is refused with a 422 naming
+    where it is, instead of failing in the database as a 500."""
+    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if "\x00" in str(value):
+            raise ValidationFailed(f"query.{name}", "nul_character")
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        # The route has parsed the form already (the stream is spent): read its result.
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str) and ("\x00" in value or "\x00" in name):
+                raise ValidationFailed(f"body.{name}", "nul_character")
+        return
+    body = await request.body()
+    if b"\\u0000" not in body and b"\x00" not in body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return  # not JSON: the route's own parsing answers
+    found = _nul_path(data, ["body"])
+    if found:
+        raise ValidationFailed(".".join(found), "nul_character")

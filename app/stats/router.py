@@ -19,7 +19,7 @@ from app.stats import service
 from app.stats.schemas import AuctionOutcomes, CellOut, IndicatorsOut
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"], responses=problem_responses(401, 422))
-Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
+Month = Annotated[str | None, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
 
 
 def _month_start(month: str) -> datetime:

@@ -25,7 +25,7 @@ class RuleSetOut(BaseModel):
 class FilingRequest(Strict):
     kind: FilingKind
     period: str = Field(
-        pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
+        pattern=r"^20[0-9]{2}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
         examples=["2026", "2026-10", "2026-Q4"],
         description="`YYYY` for the annual kinds (income tax, super-deduction), `YYYY-MM` for "
         "the monthly ones (researchers' reward relief, monthly VAT), `YYYY-Qn` for quarterly "

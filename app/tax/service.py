@@ -57,9 +57,9 @@ def period_bounds(kind: FilingKind, period: str) -> tuple[datetime, datetime]:
     """[start, end) of a period in Beijing time: `YYYY` for annual kinds, `YYYY-MM` for monthly
     ones, and for VAT also `YYYY-Qn` (quarterly filers). Raises ValidationFailed(period) for a
     malformed period."""
-    annual = re.fullmatch(r"([0-9]{4})", period)
-    monthly = re.fullmatch(r"([0-9]{4})-(0[1-9]|1[0-2])", period)
-    quarterly = re.fullmatch(r"([0-9]{4})-Q([1-4])", period)
+    annual = re.fullmatch(r"(20[0-9]{2})", period)
+    monthly = re.fullmatch(r"(20[0-9]{2})-(0[1-9]|1[0-2])", period)
+    quarterly = re.fullmatch(r"(20[0-9]{2})-Q([1-4])", period)
     if kind in ANNUAL and annual:
         year, month, months = int(annual[1]), 1, 12
     elif kind not in ANNUAL and monthly:
@@ -472,6 +472,8 @@ async def compute_filings(
     ids = sorted(set(taxpayer_ids), key=str)
     await _lock(session, kind, period, ids)
     organizations = await accounts.organizations_by_id(session, ids)
+    if len(organizations) != len(ids):
+        raise NotFound()  # a taxpayer that does not exist (staff may name any)
     bodies = await BUILDERS[kind](session, [organizations[i] for i in ids], start, end)
     latest: dict[uuid.UUID, Filing] = {}
     for version in await session.scalars(

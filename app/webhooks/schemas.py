@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
 from app.webhooks.models import DeliveryState, EndpointState
 
@@ -30,6 +30,7 @@ EventType = Literal[
     "demand.matched",
 ]
 EVENT_TYPES = frozenset(get_args(EventType))
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000)]
 
 
 class Strict(BaseModel):
@@ -37,7 +38,7 @@ class Strict(BaseModel):
 
 
 class EndpointCreate(Strict):
-    url: HttpUrl = Field(
+    url: WebhookUrl = Field(
         description="Where deliveries are POSTed: HTTPS, a public host.",
         examples=["https://erp.example.cn/hooks/techx"],
     )
@@ -62,7 +63,7 @@ class EndpointCreate(Strict):
 
 
 class EndpointUpdate(Strict):
-    url: HttpUrl | None = None
+    url: WebhookUrl | None = None
     event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=17)
     description: str | None = Field(default=None, max_length=200)
     state: EndpointState | None = Field(

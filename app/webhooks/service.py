@@ -85,6 +85,8 @@ def _require_manager(principal: Principal, organization_id: uuid.UUID) -> None:
 
 def _check_url(url: str, *, allow_private: bool) -> None:
     """HTTPS to a public host: deliveries must not be aimed at our own network (SSRF)."""
+    if len(url) > 2000:  # the stored form: IDNA encoding can lengthen what was sent
+        raise ValidationFailed("body.url", "string_too_long", max_length=2000)
     parts = urlsplit(url)
     if parts.scheme != "https" and not allow_private:
         raise ValidationFailed("body.url", "webhook_url_not_https")

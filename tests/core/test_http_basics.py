@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -148,3 +150,23 @@ async def test_factory_people_can_call_the_api(client: httpx.AsyncClient, factor
 
     assert response.status_code == 200
     assert response.json()["user"]["email"] == person.email
+
+
+@pytest.mark.parametrize(
+    ("send", "field"),
+    [
+        ({"json": {"email": "a\u0000@example.cn", "password": "x" * 12, "display_name": "a"}},
+         "body.email"),
+        ({"data": {"username": "a\u0000b", "password": "x"}}, "body.username"),
+    ],
+)  # fmt: skip
+async def test_a_nul_character_is_a_422_naming_the_field_not_a_500(
+    client: httpx.AsyncClient, send: dict[str, Any], field: str
+) -> None:
+    path = "/v1/users" if "json" in send else "/v1/auth/token"
+
+    answer = await client.post(path, **send)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == field
+    assert answer.json()["errors"][0]["code"] == "nul_character"
