@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint audit bench clean
+.PHONY: install run test test-reliability lint audit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	@$(MAKE) --no-print-directory audit
+
+## Faults and load: PostgreSQL restarted under load, concurrent mixed traffic. Also part of
+## `make test` (they fit its time budget).
+test-reliability: install
+	$(BIN)/pytest tests/reliability
 
 lint: install
 	$(BIN)/ruff check .

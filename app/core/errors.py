@@ -8,17 +8,20 @@ Routers never build error responses by hand.
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
@@ -306,11 +309,50 @@ def _constraint_from_text(text: str) -> str | None:
     return text[start + len(marker) : end]
 
 
+_OUTAGE_ERRORS = (
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.CannotConnectNowError,  # starting up, shutting down
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether an error means PostgreSQL cannot be reached right now (down, restarting, out
+    of connections), as opposed to a bug: the former is a 503 to retry, the latter a 500."""
+    if isinstance(exc, SQLAlchemyTimeoutError):  # the pool waited for a connection in vain
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _OUTAGE_ERRORS):
+            return True
+        if isinstance(seen, OSError) and any(
+            "/asyncpg/" in frame.f_code.co_filename
+            for frame, _ in traceback.walk_tb(seen.__traceback__)
+        ):
+            return True  # connecting failed: no socket, refused, reset
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def _outage_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_outage(exc):
+        raise exc  # a bug: RequestContextMiddleware logs it and answers a 500 problem
+    logger.warning("database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+    return problem_response(request, ServiceUnavailable(headers={"Retry-After": "5"}))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(IntegrityError, _integrity_error_handler)
+    for error in (DBAPIError, OSError, SQLAlchemyTimeoutError):
+        app.add_exception_handler(error, _outage_handler)
     # Anything else is a bug: RequestContextMiddleware logs it and answers a 500 problem.
 
 

@@ -499,6 +499,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "期间格式应为 YYYY（年度）、YYYY-MM（月度）或 YYYY-Qn（增值税按季）",
         "A period is YYYY (annual), YYYY-MM (monthly) or YYYY-Qn (quarterly VAT)",
     ),
+    "field.no_rule_set_in_force": (
+        "该期间没有适用的政策规则",
+        "No rule set of this kind was in force in the period",
+    ),
     "field.nul_character": ("不能包含空字符（U+0000）", "May not contain a NUL character (U+0000)"),
     "field.before_period_from": ("结束月份早于开始月份", "The last month is before the first"),
     "field.webhook_url_not_https": ("回调地址须使用 HTTPS", "A webhook URL must use HTTPS"),

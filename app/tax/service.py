@@ -463,7 +463,7 @@ async def compute_filings(
     """Compute (or recompute) the filings of these taxpayers for one closed period, reading
     their facts in a few set-based queries; each gets its current version, or None when it has
     nothing to file. Idempotent: unchanged inputs change nothing. Raises ValidationFailed(period)
-    for an open or malformed period."""
+    for an open or malformed period, or one no rule set of the kind covers."""
     if kind not in SUPPORTED:
         raise ValidationFailed("body.kind", "filing_kind_not_supported")
     start, end = period_bounds(kind, period)
@@ -474,7 +474,11 @@ async def compute_filings(
     organizations = await accounts.organizations_by_id(session, ids)
     if len(organizations) != len(ids):
         raise NotFound()  # a taxpayer that does not exist (staff may name any)
-    bodies = await BUILDERS[kind](session, [organizations[i] for i in ids], start, end)
+    try:
+        bodies = await BUILDERS[kind](session, [organizations[i] for i in ids], start, end)
+    except LookupError:
+        # No rule set of this kind was in force (the policy is younger than the period).
+        raise ValidationFailed("body.period", "no_rule_set_in_force") from None
     latest: dict[uuid.UUID, Filing] = {}
     for version in await session.scalars(
         select(Filing)

@@ -639,3 +639,23 @@ async def test_researchers_rewards_are_filed_at_half_when_published(
         ("50000.00", "50000.00", False),
     ]
     assert filing.json()["content"]["totals"] == {"taxable": "75000.00", "relieved": "25000.00"}
+
+
+async def test_a_period_before_the_policy_existed_is_a_422_not_a_500(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    enterprise = await factory.organization()
+    owner = await factory.person(enterprise, MemberRole.owner)
+
+    answer = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "rd_super_deduction", "period": "2010"},
+        headers=owner.headers,
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0] == {
+        "field": "body.period",
+        "code": "no_rule_set_in_force",
+        "message": answer.json()["errors"][0]["message"],
+    }
