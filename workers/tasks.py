@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 import httpx
+import procrastinate
 import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -174,6 +175,31 @@ async def purge_idempotency_keys(timestamp: int) -> int:
     """Forget Idempotency-Keys older than 24 hours (hourly)."""
     async with sessionmaker()() as session, session.begin():
         return await idempotency.purge_expired(session, _now())
+
+
+STALLED_AFTER_SECONDS = 30.0
+"""A worker silent this long is dead (procrastinate's workers beat every 10 s and prune peers
+silent for 30 s)."""
+
+
+@worker_app.periodic(cron="* * * * *", periodic_id="retry_stalled_jobs")
+@worker_app.task(name="retry_stalled_jobs", queue="maintenance", queueing_lock="retry_stalled")
+async def retry_stalled_jobs(timestamp: int) -> int:
+    """Every minute: put back the jobs of workers that died mid-job."""
+    return await requeue_stalled_jobs(worker_app, seconds_since_heartbeat=STALLED_AFTER_SECONDS)
+
+
+async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
+    """Requeue the jobs left `doing` by workers with no heartbeat for that long. A job's
+    transaction died with its worker, and every job re-reads state and writes under unique keys
+    and locks, so the rerun finishes the work once. Returns how many were requeued."""
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
+    )
+    for job in stalled:
+        logger.warning("job_stalled_requeued", job_id=job.id, task=job.task_name)
+        await app.job_manager.retry_job(job)
+    return len(stalled)
 
 
 @worker_app.periodic(cron="*/5 * * * *", periodic_id="purge_rate_limit_counters")
