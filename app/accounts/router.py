@@ -80,6 +80,20 @@ router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
     response_model=TokenPair,
     summary="Sign in (OAuth2 password grant)",
     responses=problem_responses(400, 401, 422),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {
+                        "grant_type": "password",
+                        "username": "zhang.ming@example.cn",
+                        "password": "Correct-horse-9",
+                        "scope": "listings:read bids:write",
+                    }
+                }
+            }
+        }
+    },
 )
 async def issue_token(
     session: Session,
@@ -236,6 +250,8 @@ async def list_organizations(
 async def get_organization(
     session: Session, caller: OrganizationRead, organization_id: uuid.UUID
 ) -> OrganizationOut:
+    """An organization: verified ones are public; a pending or rejected one only to its members
+    and staff."""
     return _organization_out(await service.get_organization_for(session, caller, organization_id))
 
 
@@ -308,6 +324,7 @@ def _member_out(membership: Membership, user: User) -> MemberOut:
 async def list_members(
     session: Session, caller: MemberRead, organization_id: uuid.UUID, pagination: Pagination
 ) -> Page[MemberOut]:
+    """The organization's members and their roles (its members and platform staff)."""
     rows, cursor = await service.list_members(session, caller, organization_id, pagination)
     return Page(items=[_member_out(m, u) for m, u in rows], next_cursor=cursor)
 
@@ -351,6 +368,8 @@ async def change_member_role(
     user_id: uuid.UUID,
     body: MemberUpdate,
 ) -> MemberOut:
+    """Change a member's role (owners and admins; only owners grant or take the owner role,
+    and an organization keeps at least one owner)."""
     return _member_out(
         *await service.change_member_role(session, caller, organization_id, user_id, body.role)
     )
@@ -406,6 +425,8 @@ async def create_api_key(
 async def list_api_keys(
     session: Session, caller: ApiKeyManage, organization_id: uuid.UUID, pagination: Pagination
 ) -> Page[ApiKeyOut]:
+    """The organization's API keys (owners and admins): name, prefix, scopes, last use. The
+    secrets are never shown again."""
     rows, cursor = await service.list_api_keys(session, caller, organization_id, pagination)
     return Page(items=[ApiKeyOut.model_validate(row) for row in rows], next_cursor=cursor)
 
@@ -483,6 +504,8 @@ async def list_brokers(
     responses=problem_responses(404),
 )
 async def get_broker(session: Session, caller: BrokerRead, broker_id: uuid.UUID) -> BrokerOut:
+    """A technology broker's profile (技术经纪人): active ones are public; others only to themselves
+    and staff."""
     return _broker_out(*await service.get_broker_for(session, caller, broker_id))
 
 

@@ -87,6 +87,8 @@ class TokenPair(BaseModel):
 class RefreshRequest(Strict):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "rt_8f3a…"}]})
+
 
 # --- users -------------------------------------------------------------------------------
 
@@ -136,6 +138,10 @@ class Me(BaseModel):
 
 class PlatformRolesUpdate(Strict):
     roles: list[PlatformRole] = Field(max_length=4)
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"roles": ["reviewer", "registrar"]}]}
+    )
 
 
 # --- organizations -----------------------------------------------------------------------
@@ -195,6 +201,14 @@ class OrganizationUpdate(Strict):
         "`quarter` (periods `2026-Q3`).",
     )
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "内蒙古科技大学", "vat_taxpayer_kind": "general", "vat_period": "month"}
+            ]
+        }
+    )
+
 
 class OrganizationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -219,6 +233,8 @@ class VerificationDecision(Strict):
     decision: Literal["verify", "reject"]
     note: Reason | None = Field(default=None, description="Required when rejecting.")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"decision": "verify"}]})
+
 
 # --- members -----------------------------------------------------------------------------
 
@@ -227,9 +243,15 @@ class MemberAdd(Strict):
     email: Email
     role: MemberRole = MemberRole.member
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "li.hua@example.cn", "role": "admin"}]}
+    )
+
 
 class MemberUpdate(Strict):
     role: MemberRole
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "member"}]})
 
 
 class MemberOut(BaseModel):
@@ -280,6 +302,12 @@ class BrokerCreate(Strict):
     level: BrokerLevel = Field(description="初级 junior, 中级 intermediate, 高级 senior.")
     agency_id: uuid.UUID | None = Field(default=None, description="A verified transfer agency.")
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"certificate_number": "NMJJR-2026-00123", "level": "intermediate"}]
+        }
+    )
+
 
 class BrokerUpdate(Strict):
     certificate_number: (
@@ -288,10 +316,16 @@ class BrokerUpdate(Strict):
     level: BrokerLevel | None = None
     agency_id: uuid.UUID | None = None
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"level": "senior"}]})
+
 
 class BrokerStatusChange(Strict):
     status: Literal["active", "suspended", "revoked"]
     reason: Reason | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "suspended", "reason": "证书年审未通过"}]}
+    )
 
 
 class BrokerOut(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
@@ -125,14 +125,33 @@ class TermsUpdate(Strict):
             )
         return steps
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start_price": {"amount": "500000.00", "currency": "CNY"},
+                    "reserve": {"amount": "650000.00", "currency": "CNY"},
+                }
+            ]
+        }
+    )
+
 
 class Cancellation(Strict):
     reason: Reason
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "卖方撤回挂牌"}]})
 
 
 class DepositCreate(Strict):
     organization_id: uuid.UUID | None = Field(
         default=None, description="The bidding organization; defaults to your only one."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"organization_id": "5d1e8a2c-0c4b-4a77-8f3e-1a2b3c4d5e6f"}]
+        }
     )
 
 
@@ -142,10 +161,18 @@ class BidCreate(Strict):
         default=None, description="The bidding organization; defaults to your only one."
     )
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": {"amount": "520000.00", "currency": "CNY"}}]}
+    )
+
 
 class ProxyCreate(Strict):
     maximum: PositiveMoney = Field(description="The most the engine may bid for you.")
     organization_id: uuid.UUID | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"maximum": {"amount": "700000.00", "currency": "CNY"}}]}
+    )
 
 
 class BidOut(BaseModel):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
@@ -43,9 +43,26 @@ class ClaimCreate(Strict):
             raise PydanticCustomError("party_claim_fields", "a party claims no role or share")
         return self
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "broker",
+                    "deal_id": "9b2f0c1e-4d5a-4b6c-8d7e-1f2a3b4c5d6e",
+                    "role": "matching",
+                    "share": "30",
+                }
+            ]
+        }
+    )
+
 
 class ClaimResponse(Strict):
     reason: Reason | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "该经纪人未参与本次交易"}]}
+    )
 
 
 class ClaimOut(BaseModel):

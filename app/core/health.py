@@ -43,4 +43,5 @@ async def readyz(request: Request) -> Health:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics() -> Response:
+    """Prometheus metrics of this process (requests, latencies, jobs)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

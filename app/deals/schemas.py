@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
@@ -37,6 +37,19 @@ class DealCreate(Strict):
         if self.source == "off_platform" and self.seller_organization_id is None:
             raise PydanticCustomError("seller_required", "an off-platform deal names its seller")
         return self
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "negotiation",
+                    "listing_id": "0b0f1c3e-6d2a-4c55-9a61-2f4f3b8e9d10",
+                    "buyer_organization_id": "5d1e8a2c-0c4b-4a77-8f3e-1a2b3c4d5e6f",
+                    "price": {"amount": "600000.00", "currency": "CNY"},
+                }
+            ]
+        }
+    )
 
 
 class MilestoneIn(BaseModel):
@@ -69,6 +82,32 @@ class ContractTerms(Strict):
     ) = None
     exclusivity: Exclusivity | None = Field(default=None, description="Licences only.")
     milestones: list[MilestoneIn] = Field(min_length=1, max_length=50)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_type": "transfer",
+                    "subject": "稀土永磁材料制备技术转让",
+                    "content": "甲方将其拥有的稀土永磁材料制备技术转让给乙方。",
+                    "total": {"amount": "600000.00", "currency": "CNY"},
+                    "transaction_amount": {"amount": "600000.00", "currency": "CNY"},
+                    "starts_on": "2026-12-01",
+                    "ends_on": "2027-11-30",
+                    "milestones": [
+                        {
+                            "amount": {"amount": "300000.00", "currency": "CNY"},
+                            "due_on": "2026-12-31",
+                        },
+                        {
+                            "amount": {"amount": "300000.00", "currency": "CNY"},
+                            "due_on": "2027-06-30",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
 
 class Signature(BaseModel):
@@ -132,18 +171,28 @@ class DealOut(BaseModel):
 class BrokersNamed(Strict):
     broker_ids: list[uuid.UUID] = Field(max_length=10, description="Active broker profiles.")
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"broker_ids": ["7c9e6679-7425-40de-944b-e07fc1f90ae7"]}]}
+    )
+
 
 class SignatureCreate(Strict):
     version: int = Field(ge=1, description="The version you read and sign.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 1}]})
 
 
 class Termination(Strict):
     reason: Reason
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "双方协商一致解除合同"}]})
+
 
 class RegistrationDecision(Strict):
     decision: Literal["register", "reject"]
     reasons: list[Reason] = Field(default_factory=list, max_length=20)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"decision": "register"}]})
 
 
 class IncomeDeclaration(Strict):
@@ -151,6 +200,18 @@ class IncomeDeclaration(Strict):
     costs: NonNegativeMoney = Field(description="Costs declared against this income.")
     rewards_published_on: date | None = Field(
         default=None, description="When the rewards were made public (公示), if they were."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "payment_id": "2f1b7a9e-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                    "costs": {"amount": "20000.00", "currency": "CNY"},
+                    "rewards_published_on": "2026-12-05",
+                }
+            ]
+        }
     )
 
 

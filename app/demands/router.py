@@ -65,6 +65,7 @@ async def post_demand(
 async def list_demands(
     session: Session, caller: DemandRead, pagination: Pagination, field: str | None = None
 ) -> Page[DemandOut]:
+    """Open technology needs (技术需求), newest first; your organization's closed ones too."""
     rows, cursor = await service.list_demands(session, caller, pagination, field=field)
     return Page(items=[_demand_out(row) for row in rows], next_cursor=cursor)
 
@@ -76,6 +77,7 @@ async def list_demands(
     responses=problem_responses(404),
 )
 async def get_demand(session: Session, caller: DemandRead, demand_id: uuid.UUID) -> DemandOut:
+    """One technology need. A closed one is visible to its organization only."""
     return _demand_out(await service.get_demand_for(session, caller, demand_id))
 
 
@@ -133,6 +135,7 @@ async def save_search(
     tags=["search"],
 )
 async def list_saved_searches(session: Session, caller: SavedSearchManage) -> list[SavedSearchOut]:
+    """Your saved searches, oldest first."""
     return [_saved_out(saved) for saved in await service.list_saved_searches(session, caller)]
 
 
@@ -146,5 +149,6 @@ async def list_saved_searches(session: Session, caller: SavedSearchManage) -> li
 async def delete_saved_search(
     session: Session, caller: SavedSearchManage, saved_search_id: uuid.UUID
 ) -> Response:
+    """Stop being told about new matches of a saved search."""
     await service.delete_saved_search(session, caller, saved_search_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,14 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import DivisionCode, Strict
@@ -71,6 +78,14 @@ class SavedSearchCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     filters: SearchFilters = Field(default_factory=SearchFilters)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "稀土新材料", "q": "稀土 永磁", "filters": {"field": "new_materials"}}
+            ]
+        }
+    )
 
 
 class SavedSearchOut(BaseModel):

@@ -129,6 +129,8 @@ async def list_listings(
     responses=problem_responses(404),
 )
 async def get_listing(session: Session, caller: ListingRead, listing_id: uuid.UUID) -> ListingOut:
+    """A listing (挂牌): published ones are public; drafts and pending ones only to their
+    organization and reviewers."""
     return listing_out(await service.get_listing_for(session, caller, listing_id))
 
 

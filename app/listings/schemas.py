@@ -6,7 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
@@ -66,17 +73,52 @@ class ListingTerms(Strict):
             raise PydanticCustomError("price_required", "this mode needs a price above zero")
         return value
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "auction",
+                    "transfer_type": "exclusive_licence",
+                    "licence_years": 5,
+                    "price": {"amount": "500000.00", "currency": "CNY"},
+                    "window_days": 20,
+                }
+            ]
+        }
+    )
+
 
 class ListingCreate(ListingTerms):
     result_id: uuid.UUID
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "result_id": "0b0f1c3e-6d2a-4c55-9a61-2f4f3b8e9d10",
+                    "mode": "fixed_price",
+                    "transfer_type": "assignment",
+                    "price": {"amount": "800000.00", "currency": "CNY"},
+                    "window_days": 15,
+                    "description": "可提供工艺包与技术指导。",
+                }
+            ]
+        }
+    )
 
 
 class ReviewRejection(Strict):
     reason: Reason
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "专利法律状态证明材料缺失"}]}
+    )
+
 
 class Withdrawal(Strict):
     reason: Reason | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "成果已另行转让"}]})
 
 
 class ResultSummary(BaseModel):
@@ -128,6 +170,10 @@ class IntentCreate(Strict):
         description="The enterprise registering intent; may be omitted when you belong to one.",
     )
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "拟用于产线升级，希望尽快洽谈"}]}
+    )
 
 
 class IntentOut(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.schemas import Reason, Strict
 from app.core.money import Money
@@ -15,6 +15,8 @@ from app.payments.models import PaymentState
 
 class PaymentCreate(Strict):
     milestone: int = Field(ge=1, description="The milestone (付款节点) to pay.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"milestone": 1}]})
 
 
 class PaymentOut(BaseModel):
@@ -44,3 +46,5 @@ class PayoutOut(BaseModel):
 
 class Refund(Strict):
     reason: Reason
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "重复付款"}]})

@@ -94,6 +94,8 @@ async def list_results(
         str | None, Query(max_length=60, description="Field code or its parent.")
     ] = None,
 ) -> Page[ResultOut]:
+    """Results (科技成果) you may see: your organizations' own, and those offered in published
+    listings."""
     rows, cursor = await service.list_results(
         session, caller, pagination, organization_id=organization_id, field_code=field
     )
@@ -107,6 +109,7 @@ async def list_results(
     responses=problem_responses(404),
 )
 async def get_result(session: Session, caller: ResultRead, result_id: uuid.UUID) -> ResultOut:
+    """One result with its inventors and IP numbers. Raises 404 when it is not yours to see."""
     return result_out(await service.get_result_for(session, caller, result_id))
 
 
@@ -128,6 +131,19 @@ async def replace_result(
     response_model=ImportReport,
     summary="Import results from CSV or XLSX",
     responses=problem_responses(404, 413),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "organization_id": "0b0f1c3e-6d2a-4c55-9a61-2f4f3b8e9d10",
+                        "file": "(results.xlsx, with the columns of the README's table)",
+                        "mode": "all_or_nothing",
+                    }
+                }
+            }
+        }
+    },
 )
 async def import_results(
     session: Session,

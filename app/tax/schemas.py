@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.schemas import Reason, Strict
 from app.tax.models import FilingKind, FilingState
@@ -59,3 +59,5 @@ class FilingOut(BaseModel):
 class FilingDecision(Strict):
     decision: Literal["accepted", "rejected"]
     reason: Reason | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"decision": "accepted"}]})

@@ -81,6 +81,7 @@ async def create_endpoint(
 
 @router.get("", response_model=list[EndpointOut], summary="List your webhook endpoints")
 async def list_endpoints(session: Session, caller: WebhookManage) -> list[EndpointOut]:
+    """Your organizations' webhook endpoints (secrets are never shown again)."""
     return [EndpointOut.model_validate(e) for e in await service.list_endpoints(session, caller)]
 
 
@@ -88,6 +89,7 @@ async def list_endpoints(session: Session, caller: WebhookManage) -> list[Endpoi
 async def get_endpoint(
     session: Session, caller: WebhookManage, endpoint_id: uuid.UUID
 ) -> EndpointOut:
+    """One webhook endpoint: URL, event types, state, and why it was disabled if it was."""
     return EndpointOut.model_validate(await service.get_endpoint_for(session, caller, endpoint_id))
 
 
@@ -113,6 +115,7 @@ async def update_endpoint(
 async def delete_endpoint(
     session: Session, caller: WebhookManage, endpoint_id: uuid.UUID
 ) -> Response:
+    """Remove an endpoint and its delivery log; nothing more is sent to it."""
     await service.delete_endpoint(session, caller, endpoint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -70,6 +70,10 @@ class EndpointUpdate(Strict):
         default=None, description="`active` re-enables an endpoint disabled after failures."
     )
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"event_types": ["deal.opened", "contract.registered"]}]}
+    )
+
 
 class EndpointOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -96,6 +100,8 @@ class SecretRotation(Strict):
         le=168,
         description="How long deliveries are also signed with the old secret.",
     )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"previous_secret_valid_hours": 24}]})
 
 
 class AttemptOut(BaseModel):
