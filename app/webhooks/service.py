@@ -27,10 +27,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.brokers import service as brokers
 from app.core.auth import MANAGERS, Principal
 from app.core.errors import NotFound, ValidationFailed
 from app.core.outbox import OutboxEvent, record_event
 from app.core.pagination import PageParams, paginate
+from app.deals import service as deals
+from app.tax import service as tax
 from app.webhooks import signing
 from app.webhooks.models import (
     DeliveryAttempt,
@@ -224,12 +227,6 @@ def active_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
 
 async def audience(session: AsyncSession, event: OutboxEvent) -> set[uuid.UUID] | None:
     """The organizations that may receive an event, or None for a public one."""
-    # Imported here: these packages record the events this one fans out, and import nothing
-    # of it; the lazy import keeps the dependency one-way at import time.
-    from app.brokers import service as brokers
-    from app.deals import service as deals
-    from app.tax import service as tax
-
     topic, payload = event.topic, event.payload
     if topic in PUBLIC_EVENTS:
         return None
