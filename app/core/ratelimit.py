@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from fastapi import Request, Response
@@ -99,7 +99,7 @@ async def purge_counters(session: AsyncSession, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def caller_of(request: Request, signing_key: str) -> str:
+def caller_of(request: Request, signing_key: str, now: datetime) -> str:
     """Whose budget a request spends: its API key (by the key's prefix), the person behind a
     valid access token, or its address. A forged token spends its sender's address budget, not
     its victim's."""
@@ -109,7 +109,7 @@ def caller_of(request: Request, signing_key: str) -> str:
         prefix = security.api_key_prefix(credential)
         if prefix is not None:
             return f"api_key:{prefix}"
-        claims = security.read_access_token(credential, now=datetime.now(UTC), key=signing_key)
+        claims = security.read_access_token(credential, now=now, key=signing_key)
         if claims is not None:
             return f"user:{claims.user_id}"
     return "address:" + (request.client.host if request.client else "unknown")
@@ -137,7 +137,7 @@ class RateLimit:
         per_minute = state.settings.rate_limits.get(self.route_class, DEFAULT_PER_MINUTE)
         now = self.clock()
         window = int(now // WINDOW_SECONDS)
-        bucket = f"{self.route_class}:{caller_of(request, state.signing_key)}"
+        bucket = f"{self.route_class}:{caller_of(request, state.signing_key, state.clock.now())}"
         count = await state.rate_counters.hit(bucket, window)
         reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
         headers = {
