@@ -99,7 +99,7 @@ async def _measure(url: str) -> dict[str, object]:
     servers = [
         _start(["-m", "app.cli", "serve", "--demo", "--port", str(api_port)], environment),
         _start(
-            ["-m", "uvicorn", "--app-dir", "bench", "bare_app:app", "--port", str(bare_port),
+            ["-m", "uvicorn", "--app-dir", "bench", "ceiling:app", "--port", str(bare_port),
              "--log-level", "warning", "--no-access-log"],
             environment,
         ),
