@@ -130,7 +130,12 @@ def _csv_rows(content: bytes) -> Iterator[list[str]]:
             text = content.decode("gb18030")
         except UnicodeDecodeError as error:
             raise UnreadableFile("encoding") from error
-    yield from csv.reader(io.StringIO(text))
+    # newline="": the reader itself splits lines, so a line break inside a quoted cell (or a
+    # lone carriage return from an old spreadsheet) is read as the csv module defines it.
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""))
+    except csv.Error as error:
+        raise UnreadableFile("csv") from error
 
 
 def _xlsx_rows(content: bytes) -> Iterator[list[str]]:

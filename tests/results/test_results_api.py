@@ -317,6 +317,32 @@ async def test_unreadable_files_and_other_organizations(
     assert foreign.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("content", "imported"),
+    [
+        # A lone carriage return (classic Mac line ends) ends a row, as in any spreadsheet.
+        (b"title,abstract\rfoo,bar\r", None),
+        # A cell past the csv module's limit (128 KiB) is no table we read.
+        (b"title,abstract\nfoo," + b"x" * 200_000 + b"\n", "csv"),
+    ],
+)
+async def test_odd_line_ends_and_binary_csv_are_never_a_500(
+    client: httpx.AsyncClient, factory: MarketFactory, content: bytes, imported: str | None
+) -> None:
+    university = await factory.organization(OrganizationKind.university)
+    member = await factory.person(university)
+
+    response = await _import(client, member.headers, str(university.id), content)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    if imported is None:  # read, and the row refused for its missing fields
+        assert problem["code"] == "import_rejected"
+    else:
+        assert problem["errors"][0]["field"] == "body.file"
+        assert "csv" in problem["errors"][0]["message"]
+
+
 async def test_uploads_may_exceed_the_json_body_limit(
     client: httpx.AsyncClient, factory: MarketFactory
 ) -> None:
