@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Serve on http://127.0.0.1:8000 with the embedded PostgreSQL (unless DATABASE_URL is set),
-## migrations applied, demo data on first start and the job worker in the same process.
+## migrations applied, demo data on first start and the job worker in the same process, as a
+## sandbox whose clock can be moved forward (SANDBOX=false to run on the system clock alone).
 run: install
-	$(BIN)/techx serve --migrate --demo --with-worker
+	SANDBOX=$${SANDBOX:-true} $(BIN)/techx serve --migrate --demo --with-worker
 
 ## The test suite against a real PostgreSQL, then the linters and the type checker.
 test: install

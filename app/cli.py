@@ -1,12 +1,20 @@
-"""`techx`: serve, worker, migrate, demo-data, create-admin."""
+"""`techx`: serve, worker, migrate, demo-data, create-admin.
+
+Commands that start a service stop like one: SIGTERM (kill, systemd, docker stop) and SIGINT
+(Ctrl-C) end uvicorn, the in-process worker and the embedded PostgreSQL, and a database that
+is not at the newest migration is one line on stderr and exit status 2, not a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import getpass
-from collections.abc import AsyncIterator
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -21,9 +29,24 @@ cli = typer.Typer(
 _embedded: list[Any] = []
 
 
+def _fail(message: str) -> typer.Exit:
+    """One line on stderr and exit status 2: what is wrong and what to run."""
+    typer.echo(f"techx: {message}", err=True)
+    return typer.Exit(2)
+
+
 def _settings() -> Settings:
     """Settings with a database: the configured one, or the embedded pgserver instance."""
-    settings = get_settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, item['loc'])) or 'settings'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise _fail(f"configuration refused: {problems}") from None
     if settings.database_url:
         return settings
     from app.core.embedded import embedded_database_url, start_embedded_postgres
@@ -43,15 +66,90 @@ def _configure_logging(settings: Settings) -> None:
     configure_logging(json_lines=settings.log_json, level=settings.log_level)
 
 
-def run_migrations(database_url: str) -> None:
-    from alembic import command
+def _alembic_config(database_url: str) -> Any:
     from alembic.config import Config
 
     root = Path(__file__).resolve().parent.parent
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, "head")
+    return config
+
+
+def run_migrations(database_url: str) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(database_url), "head")
+
+
+def _schema_problem(database_url: str) -> str | None:
+    """What keeps this code from using the database, in one line (None: it is at the newest
+    migration)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the answer is the one line
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, pool
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    scripts = ScriptDirectory.from_config(_alembic_config(database_url))
+    head = scripts.get_current_head()
+    url = make_url(database_url).set(drivername="postgresql+psycopg")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        return f"cannot reach the database ({reason})"
+    finally:
+        engine.dispose()
+    if current == head:
+        return None
+    run = "run `techx migrate` (or `techx serve --migrate`)"
+    if current is None:
+        return f"the database has no schema yet: {run}"
+    if current not in {script.revision for script in scripts.walk_revisions()}:
+        return (
+            f"the database is at revision {current}, which this version of techexchange does "
+            "not know: install the newer version"
+        )
+    return f"the database is at revision {current}, behind the newest ({head}): {run}"
+
+
+def _require_schema(settings: Settings) -> None:
+    assert settings.database_url
+    problem = _schema_problem(settings.database_url)
+    if problem is not None:
+        raise _fail(problem)
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived: the service stops, as asked."""
+
+
+def _stop_on_signals(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _service() -> Iterator[None]:
+    """Run a long-lived command: SIGTERM and SIGINT end it cleanly (exit 0) — uvicorn, which
+    shuts down gracefully first, hands the signal back to these handlers — and the embedded
+    PostgreSQL is left (stopped, if this was its last user) however the command ends."""
+    from app.core.embedded import stop_embedded_postgres
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, _stop_on_signals)
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, signal.SIG_IGN)  # a second signal must not cut the cleanup
+        while _embedded:
+            stop_embedded_postgres(_embedded.pop())
 
 
 @cli.command()
@@ -74,45 +172,52 @@ def serve(
     ] = False,
     demo: Annotated[bool, typer.Option(help="Seed demo data if the database is empty.")] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (SIGTERM or Ctrl-C stops it, and the embedded database)."""
     import uvicorn
 
     from app.main import create_app
+    from workers.app import use_clock
 
-    settings = _settings()
-    _configure_logging(settings)
-    assert settings.database_url
-    if migrate_first:
-        run_migrations(settings.database_url)
-    if demo:
-        from app.demo import print_credentials, seed_if_empty
+    with _service():
+        settings = _settings()
+        _configure_logging(settings)
+        assert settings.database_url
+        if migrate_first:
+            run_migrations(settings.database_url)
+        _require_schema(settings)
+        if demo:
+            from app.demo import print_credentials, seed_if_empty
 
-        seeded = asyncio.run(seed_if_empty(settings.database_url))
-        if seeded is not None:
-            print_credentials(seeded)
-    asyncio.run(_index_if_empty(settings))
-    app = create_app(settings)
-    if with_worker:
-        app.router.lifespan_context = _with_worker(app.router.lifespan_context)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-    )
+            seeded = asyncio.run(seed_if_empty(settings))
+            if seeded is not None:
+                print_credentials(seeded)
+        asyncio.run(_index_if_empty(settings))
+        app = create_app(settings)
+        # One clock in the process: the jobs this process runs (its worker, a sandbox move's
+        # catch-up) read the app's.
+        use_clock(app.state.clock)
+        if with_worker:
+            app.router.lifespan_context = _with_worker(app.router.lifespan_context)
+        uvicorn.run(
+            app,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            proxy_headers=True,
+        )
 
 
 async def _index_if_empty(settings: Settings) -> None:
     """Build the search index when it is empty: after seeding (which writes no outbox events)
     or on data from before the index existed. Later changes arrive through the outbox."""
+    from app.core.clock import SystemClock
     from app.core.db import create_engine, create_sessionmaker
     from search import service
     from search.backend import SearchUnavailable
 
     engine = create_engine(settings.database_url or "", pool_size=2)
     try:
-        sessionmaker = create_sessionmaker(engine)
+        sessionmaker = create_sessionmaker(engine, SystemClock())
         backend = service.backend_for(settings, sessionmaker)
         if not await backend.indexed_versions():
             indexed = await service.reindex(sessionmaker, backend)
@@ -146,26 +251,42 @@ def _with_worker(inner: Any) -> Any:
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 4,
 ) -> None:
-    """Run a job worker (outbox relay and every scheduled job)."""
-    settings = _settings()
-    _configure_logging(settings)
-    from workers.app import worker_app
+    """Run a job worker (outbox relay and every scheduled job); SIGTERM stops it after the
+    jobs in hand."""
+    from app.core.clock import SandboxClock
+    from app.sandbox.follower import ClockFollower
+    from workers.app import use_clock, worker_app
 
-    async def run() -> None:
-        async with worker_app.open_async():
-            await worker_app.run_worker_async(concurrency=concurrency)
+    async def run(settings: Settings) -> None:
+        follower = None
+        if settings.sandbox:
+            clock = SandboxClock()
+            follower = ClockFollower(settings.database_url or "", clock)
+            await follower.start()
+            use_clock(clock)
+        try:
+            async with worker_app.open_async():
+                await worker_app.run_worker_async(concurrency=concurrency)
+        finally:
+            if follower is not None:
+                await follower.stop()
 
-    asyncio.run(run())
+    with _service():
+        settings = _settings()
+        _configure_logging(settings)
+        _require_schema(settings)
+        asyncio.run(run(settings))
 
 
 @cli.command("demo-data")
 def demo_data() -> None:
-    """Create demo organizations, people of every role and brokers; print their logins."""
+    """Create the demo market — organizations, people of every role, brokers, a catalogue and a
+    year of history up to a live auction — and print the logins and where to look."""
     from app.demo import print_credentials, seed
 
     settings = _settings()
-    assert settings.database_url
-    print_credentials(asyncio.run(seed(settings.database_url)))
+    _require_schema(settings)
+    print_credentials(asyncio.run(seed(settings)))
 
 
 @cli.command()
@@ -175,17 +296,18 @@ def reindex(
     ] = False,
 ) -> None:
     """Rebuild the search index from the database, or (--check) report how it has drifted."""
+    from app.core.clock import SystemClock
     from app.core.db import create_engine, create_sessionmaker
     from app.listings import service as listings_service
     from search import service
 
     settings = _settings()
     _configure_logging(settings)
-    assert settings.database_url
+    _require_schema(settings)
 
     async def run() -> int:
         engine = create_engine(settings.database_url or "", pool_size=2)
-        sessionmaker = create_sessionmaker(engine)
+        sessionmaker = create_sessionmaker(engine, SystemClock())
         backend = service.backend_for(settings, sessionmaker)
         try:
             if check:
@@ -211,6 +333,7 @@ def reindex(
 def ledger_check() -> None:
     """Reconcile the ledger: every journal balanced, each deal's account equal to what was
     received for it less what was paid out. Exits 1 and lists what does not reconcile."""
+    from app.core.clock import SystemClock
     from app.core.db import create_engine, create_sessionmaker
     from app.payments import service
 
@@ -221,7 +344,7 @@ def ledger_check() -> None:
     async def run() -> int:
         engine = create_engine(settings.database_url or "", pool_size=1)
         try:
-            async with create_sessionmaker(engine)() as session:
+            async with create_sessionmaker(engine, SystemClock())() as session:
                 problems = await service.reconcile(session)
         finally:
             await engine.dispose()
@@ -241,6 +364,7 @@ def create_admin(
 ) -> None:
     """Create a platform administrator (and the platform organization if there is none)."""
     from app.accounts.demo import create_platform_admin
+    from app.core.clock import SystemClock
 
     settings = _settings()
     assert settings.database_url
@@ -250,7 +374,9 @@ def create_admin(
 
     secret = password or getpass.getpass("Password: ")
     try:
-        user_id = asyncio.run(create_platform_admin(settings.database_url, email, secret, name))
+        user_id = asyncio.run(
+            create_platform_admin(settings.database_url, email, secret, name, SystemClock())
+        )
     except DomainError as error:
         problem = error.problem("en", "create-admin")
         details = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors", []))

@@ -19,7 +19,7 @@ from app.accounts.router import router as accounts_router
 from app.auctions.live import LiveEvents
 from app.auctions.router import router as auctions_router
 from app.brokers.router import router as rewards_router
-from app.core.clock import Clock, SystemClock
+from app.core.clock import Clock, SandboxClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import document_common_problems, install_error_handlers
@@ -34,6 +34,8 @@ from app.listings.router import router as listings_router
 from app.payments.provider import provider_for
 from app.payments.router import router as payments_router
 from app.results.router import router as results_router
+from app.sandbox.follower import ClockFollower
+from app.sandbox.router import router as sandbox_router
 from app.stats.router import router as stats_router
 from app.tax.router import router as tax_router
 from app.webhooks.router import router as webhooks_router
@@ -64,9 +66,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (techx serve starts the embedded database)")
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    follower: ClockFollower | None = None
+    if settings.sandbox:
+        clock = clock or SandboxClock()
+        if not isinstance(clock, SandboxClock):
+            raise TypeError("a sandbox runs on a SandboxClock")
+        follower = ClockFollower(settings.database_url, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if follower is not None:
+            # Before the first request: every answer carries the platform's shared time.
+            await follower.start()
         try:
             # Index settings are code: applied at every start (idempotent).
             await app.state.search.configure()
@@ -76,6 +87,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         yield
         await app.state.http.aclose()
         await app.state.live.close()
+        if follower is not None:
+            await follower.stop()
         await engine.dispose()
 
     app = FastAPI(
@@ -99,8 +112,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    app.state.sessionmaker = create_sessionmaker(engine, app.state.clock)
     app.state.search = backend_for(settings, app.state.sessionmaker)
     app.state.rate_counters = counters_for(settings.rate_limit_storage, engine)
     app.state.live = LiveEvents(settings.database_url)
@@ -158,4 +171,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(demands_router)
     app.include_router(webhooks_router)
     app.include_router(stats_router)
+    if settings.sandbox:
+        app.include_router(sandbox_router)
     return app

@@ -26,6 +26,7 @@ from app.demands.models import Demand, SavedSearch
 from app.listings.models import Intent, Listing, ListingTransition
 from app.payments.models import LedgerEntry, Payment, Payout
 from app.results.models import Inventor, Result
+from app.sandbox.models import SandboxClockSetting
 from app.tax.models import Filing
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from search.models import IndexedListing
@@ -65,6 +66,7 @@ __all__ = [
     "Result",
     "RewardEntry",
     "RewardPayout",
+    "SandboxClockSetting",
     "SavedSearch",
     "User",
     "WebhookDelivery",

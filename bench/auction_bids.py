@@ -38,6 +38,7 @@ from app.auctions import service as auctions
 from app.auctions.models import Deposit, DepositState
 from app.core import security
 from app.core.auth import ALL_SCOPES, MemberRole
+from app.core.clock import SystemClock
 from app.core.db import create_engine, create_sessionmaker, libpq_url
 from app.core.money import Money
 from app.listings.models import Listing, ListingMode, ListingOutcome, ListingState, TransferType
@@ -55,7 +56,7 @@ START_FEN = 100_000
 async def _setup(url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, str]]]:
     """An open auction and CLIENTS bidders with held deposits: (auction id, [(org, token)])."""
     engine = create_engine(url, pool_size=2)
-    maker = create_sessionmaker(engine)
+    maker = create_sessionmaker(engine, SystemClock())
     now = datetime.now(UTC)
     bidders: list[tuple[uuid.UUID, str]] = []
     async with maker() as session, session.begin():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from app.core.clock import SystemClock
 from app.core.db import create_engine, create_sessionmaker
 from app.listings.demo import TOPICS
 from app.results.taxonomy import stage_of
@@ -127,7 +128,7 @@ def _percentile(samples: list[float], share: float) -> float:
 
 async def _measure(url: str) -> dict[str, object]:
     engine = create_engine(url, pool_size=2)
-    backend = PostgresBackend(create_sessionmaker(engine))
+    backend = PostgresBackend(create_sessionmaker(engine, SystemClock()))
     figures: dict[str, object] = {}
     indexed = 0
     for size in SIZES:

@@ -29,6 +29,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report, scratch_database
 
+from app.core.clock import SystemClock
 from app.core.db import create_engine, create_sessionmaker, libpq_url
 from app.tax import service as tax
 from app.tax.models import FilingKind
@@ -37,6 +38,8 @@ from workers.tasks import file_period
 CONTRACTS = int(os.environ.get("BENCH_CONTRACTS", "1000000"))
 TAXPAYERS = int(os.environ.get("BENCH_TAXPAYERS", "50000"))
 BUYERS = max(2, TAXPAYERS // 2)
+YEAR = 2025
+"""The year the contracts are paid in (`{year}` in SETUP)."""
 FILED_AT = datetime(2026, 1, 2, 1, 0, tzinfo=UTC)
 
 # Ids are md5-derived, so the data are the same on every run. Seller i owns organization
@@ -68,7 +71,7 @@ SETUP = [
                 ELSE 'transfer' END AS contract_type,
            CASE WHEN i % 40 = 4 THEN 3 ELSE 5 + i % 6 END AS licence_years,
            (50000 + (i * 104729) % 2000000) * 100::bigint AS amount_fen,
-           timestamptz '2025-01-01 00:00+08' + (i % 365) * interval '1 day' + interval '10 hours'
+           timestamptz '{year}-01-01 00:00+08' + (i % 365) * interval '1 day' + interval '10 hours'
                AS received_at
     FROM generate_series(1::bigint, {contracts}) AS i
     """,
@@ -103,7 +106,7 @@ SETUP = [
     INSERT INTO contracts (id, deal_id, state, effective_version, registration_number,
                            registered_at, created_at)
     SELECT md5('c' || i)::uuid, md5('d' || i)::uuid, 'registered', 1,
-           '2025150203' || lpad(i::text, 7, '0'), received_at - interval '20 days',
+           '{year}150203' || lpad(i::text, 7, '0'), received_at - interval '20 days',
            received_at - interval '60 days'
     FROM plan
     """,
@@ -112,7 +115,7 @@ SETUP = [
                                    transaction_fen, starts_on, ends_on, exclusivity, milestones,
                                    created_at, seller_signed_at, buyer_signed_at)
     SELECT md5('v' || i)::uuid, md5('c' || i)::uuid, 1, contract_type::contract_type,
-           '技术合同' || i, amount_fen, amount_fen, date '2025-01-01', date '2030-12-31',
+           '技术合同' || i, amount_fen, amount_fen, make_date({year}, 1, 1), make_date({year} + 5, 12, 31),
            (CASE WHEN contract_type = 'licence' THEN 'exclusive' END)::exclusivity, '[]',
            received_at - interval '60 days', received_at - interval '40 days',
            received_at - interval '40 days'
@@ -148,13 +151,13 @@ async def main() -> None:
         for statement in SETUP:
             # Sizes are integers of ours, formatted in; nothing else reaches this SQL.
             await connection.execute(
-                statement.format(contracts=CONTRACTS, taxpayers=TAXPAYERS, buyers=BUYERS)
+                statement.format(contracts=CONTRACTS, taxpayers=TAXPAYERS, buyers=BUYERS, year=YEAR)
             )
         setup_seconds = time.perf_counter() - started
         sellers, eligible_fen = await connection.fetchrow(EXPECTED)
 
         engine = create_engine(url, pool_size=2)
-        maker = create_sessionmaker(engine)
+        maker = create_sessionmaker(engine, SystemClock())
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         filed = await file_period(maker, FilingKind.eit_transfer_income, "2025", FILED_AT)

@@ -19,11 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.cli import run_migrations
-from app.core.clock import FrozenClock
+from app.core.clock import FrozenClock, SystemClock
 from app.core.config import Settings
 from app.core.db import Base, create_engine, create_sessionmaker
 from app.main import create_app
 from tests.factories import MarketFactory
+from workers.app import use_clock
 
 START = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 SECRET = "test-signing-key-" + "x" * 32
@@ -77,9 +78,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine, clock: FrozenClock) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine, clock)
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +93,13 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
+def clock() -> Iterator[FrozenClock]:
+    """The test's clock: the app's, and the jobs' too (as `techx serve --with-worker` shares
+    its clock with the worker in its process)."""
+    frozen = FrozenClock(START)
+    use_clock(frozen)
+    yield frozen
+    use_clock(SystemClock())
 
 
 @pytest.fixture

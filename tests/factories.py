@@ -26,7 +26,7 @@ from app.auctions import service as auctions
 from app.auctions.models import Auction, Deposit, DepositState
 from app.core import security
 from app.core.auth import ALL_SCOPES, MemberRole, PlatformRole
-from app.core.clock import FrozenClock
+from app.core.clock import Clock
 from app.core.money import Money
 from app.listings.models import (
     Intent,
@@ -70,7 +70,7 @@ class Factory:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         signing_key: str,
-        clock: FrozenClock,
+        clock: Clock,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.signing_key = signing_key

@@ -3,9 +3,15 @@ description, tags and its error responses; every request body shows an example."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
+
+from app.core.clock import SandboxClock
+from app.core.config import Settings
+from app.main import create_app
 
 PROBES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
@@ -34,7 +40,20 @@ def _has_example(document: dict[str, Any], body: dict[str, Any]) -> bool:
     return False
 
 
-def test_every_operation_is_documented(app: FastAPI) -> None:
+@pytest.fixture(params=["production", "sandbox"])
+async def served(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app as deployed, and as a sandbox (which adds the clock's routes)."""
+    sandbox = request.param == "sandbox"
+    app = create_app(
+        settings.model_copy(update={"sandbox": sandbox}),
+        clock=SandboxClock() if sandbox else None,
+    )
+    yield app
+    await app.state.engine.dispose()
+
+
+def test_every_operation_is_documented(served: FastAPI) -> None:
+    app = served
     document = app.openapi()
     missing = [
         f"{method} {path}: {what}"

@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import cache
+from datetime import datetime
 
 import httpx
 import procrastinate
 import structlog
 from procrastinate.exceptions import AlreadyEnqueued
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auctions import service as auctions
 from app.brokers import service as rewards
 from app.core import idempotency, ratelimit
+from app.core.clock import Clock
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.outbox import OutboxEvent
@@ -30,30 +29,35 @@ from app.tax.models import FilingKind
 from app.webhooks import service as webhooks
 from search.backend import SearchBackend
 from search.service import backend_for, documents_for, sync_listings
-from workers.app import database_url, worker_app
+from workers.app import clock, database_url, worker_app
 from workers.relay import relay_pending, subscribe
 
 logger = structlog.get_logger(__name__)
 
 
-@cache
-def _sessionmaker(url: str) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(create_engine(url, pool_size=2))
+_engines: dict[str, AsyncEngine] = {}
 
 
 def sessionmaker() -> async_sessionmaker[AsyncSession]:
-    return _sessionmaker(database_url())
+    """Sessions for the jobs, on one small pool per database for the process."""
+    url = database_url()
+    if url not in _engines:
+        _engines[url] = create_engine(url, pool_size=2)
+    return create_sessionmaker(_engines[url], clock)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+async def dispose_engines() -> None:
+    """Close the jobs' pools: their connections belong to the event loop that opened them, so
+    code that ran jobs in a loop of its own (the demo's history) closes them before it ends."""
+    while _engines:
+        await _engines.popitem()[1].dispose()
 
 
 @worker_app.periodic(cron="* * * * *", periodic_id="relay_outbox")
 @worker_app.task(name="relay_outbox", queue="outbox", queueing_lock="relay_outbox")
 async def relay_outbox(timestamp: int) -> int:
     """Relay committed outbox events to their subscribers (every minute)."""
-    return await relay_pending(sessionmaker(), _now)
+    return await relay_pending(sessionmaker(), clock.now)
 
 
 @worker_app.task(name="close_publication_window", queue="listings", retry=5)
@@ -61,7 +65,7 @@ async def close_publication_window(listing_id: str) -> str | None:
     """Close one listing's publication window when it ends (scheduled at publication)."""
     async with sessionmaker()() as session, session.begin():
         outcome = await listings.close_publication_window(
-            session, uuid.UUID(listing_id), now=_now()
+            session, uuid.UUID(listing_id), now=clock.now()
         )
     return outcome.value if outcome else None
 
@@ -70,7 +74,7 @@ async def close_publication_window(listing_id: str) -> str | None:
 @worker_app.task(name="sweep_publication_windows", queue="listings", queueing_lock="sweep_windows")
 async def sweep_publication_windows(timestamp: int) -> int:
     """Close every window that has ended, in case a scheduled close was lost or late."""
-    return await close_due_windows(sessionmaker(), _now())
+    return await close_due_windows(sessionmaker(), clock.now())
 
 
 async def close_due_windows(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
@@ -112,7 +116,7 @@ async def advance_auction(auction_id: str) -> str | None:
     """Open, close and settle one auction as its times come, then come back at the next one
     (the end is re-read each time: anti-sniping may have moved it)."""
     next_at = await advance(
-        sessionmaker(), provider_for(get_settings()), uuid.UUID(auction_id), _now()
+        sessionmaker(), provider_for(get_settings()), uuid.UUID(auction_id), clock.now()
     )
     if next_at is not None:
         await schedule_auction(auction_id, next_at)
@@ -123,7 +127,7 @@ async def advance_auction(auction_id: str) -> str | None:
 @worker_app.task(name="sweep_auctions", queue="auctions", queueing_lock="sweep_auctions")
 async def sweep_auctions(timestamp: int) -> int:
     """Advance every auction whose start or end has passed, in case a scheduled job was lost."""
-    maker, provider, now = sessionmaker(), provider_for(get_settings()), _now()
+    maker, provider, now = sessionmaker(), provider_for(get_settings()), clock.now()
     async with maker() as session:
         due = await auctions.due_auctions(session, now)
     for auction_id in due:
@@ -174,7 +178,7 @@ async def schedule_auction_start(event: OutboxEvent) -> None:
 async def purge_idempotency_keys(timestamp: int) -> int:
     """Forget Idempotency-Keys older than 24 hours (hourly)."""
     async with sessionmaker()() as session, session.begin():
-        return await idempotency.purge_expired(session, _now())
+        return await idempotency.purge_expired(session, clock.wall())
 
 
 STALLED_AFTER_SECONDS = 30.0
@@ -207,7 +211,7 @@ async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbea
 async def purge_rate_limit_counters(timestamp: int) -> int:
     """Forget rate-limit windows that have passed (every five minutes)."""
     async with sessionmaker()() as session, session.begin():
-        return await ratelimit.purge_counters(session, _now())
+        return await ratelimit.purge_counters(session, clock.wall())
 
 
 # --- rewards ------------------------------------------------------------------------------
@@ -221,7 +225,7 @@ async def compute_rewards(event: OutboxEvent) -> None:
     """Recompute the deal's rewards when its contract is registered, money moves or a claim is
     approved (idempotent: equal results append nothing)."""
     async with sessionmaker()() as session, session.begin():
-        await rewards.compute_rewards(session, uuid.UUID(event.payload["deal_id"]), now=_now())
+        await rewards.compute_rewards(session, uuid.UUID(event.payload["deal_id"]), now=clock.now())
 
 
 # --- tax filings --------------------------------------------------------------------------
@@ -235,7 +239,7 @@ async def recompute_filings(event: OutboxEvent) -> None:
     """Recompute both parties' existing filings (an amendment when a submitted one changes);
     periods not filed yet are filed when they end (`file_closed_periods`)."""
     deal_id = uuid.UUID(event.payload["deal_id"])
-    now = _now()
+    now = clock.now()
     async with sessionmaker()() as session:
         parties = await deals.parties_of(session, deal_id)
         filed = [
@@ -251,7 +255,7 @@ async def recompute_filings(event: OutboxEvent) -> None:
 async def file_closed_periods(timestamp: int) -> int:
     """Daily: file the last closed period of every kind for each taxpayer that has something to
     file in it (idempotent: taxpayers already filed are kept current by the events)."""
-    return await file_period_end(sessionmaker(), _now())
+    return await file_period_end(sessionmaker(), clock.now())
 
 
 async def file_period_end(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
@@ -296,7 +300,7 @@ async def queue_webhook_deliveries(event: OutboxEvent) -> None:
     """Queue the event for the endpoints subscribed to it (once per endpoint, however often the
     relay runs it), then have them sent."""
     async with sessionmaker()() as session, session.begin():
-        queued = await webhooks.queue_deliveries(session, event, _now())
+        queued = await webhooks.queue_deliveries(session, event, clock.now())
     if queued:
         # A run already queued takes these too.
         with contextlib.suppress(AlreadyEnqueued):
@@ -309,31 +313,37 @@ async def queue_webhook_deliveries(event: OutboxEvent) -> None:
 @worker_app.task(name="deliver_webhooks", queue="webhooks", queueing_lock="deliver_webhooks")
 async def deliver_webhooks(timestamp: int) -> int:
     """Send the due webhook deliveries (every minute, and when events are queued)."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
-        return await send_due_webhooks(sessionmaker(), http, _now)
+    async with webhook_client() as http:
+        return await send_due_webhooks(sessionmaker(), http, clock)
+
+
+def webhook_client() -> httpx.AsyncClient:
+    """The client deliveries are sent with: a receiver gets ten seconds to answer."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(10.0))
 
 
 async def send_due_webhooks(
     maker: async_sessionmaker[AsyncSession],
     http: httpx.AsyncClient,
-    now: Callable[[], datetime],
+    clock: Clock,
     *,
     batch_size: int = 50,
 ) -> int:
     """Lease due deliveries in a short transaction, send them concurrently outside it, and
-    record each attempt in its own; repeat until none is due. Returns the attempts made."""
+    record each attempt in its own; repeat until none is due. Returns the attempts made.
+    Signatures carry the wall time, which receivers check against their own clocks."""
     attempts = 0
     while True:
         async with maker() as session, session.begin():
-            leased = await webhooks.lease_due(session, now(), limit=batch_size)
+            leased = await webhooks.lease_due(session, clock.now(), limit=batch_size)
         if not leased:
             return attempts
         outcomes = await asyncio.gather(
-            *(webhooks.send(http, item, timestamp=int(now().timestamp())) for item in leased)
+            *(webhooks.send(http, item, timestamp=int(clock.wall().timestamp())) for item in leased)
         )
         for item, outcome in zip(leased, outcomes, strict=True):
             async with maker() as session, session.begin():
-                await webhooks.record_attempt(session, item.delivery_id, outcome, now())
+                await webhooks.record_attempt(session, item.delivery_id, outcome, clock.now())
         attempts += len(leased)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 
@@ -26,6 +27,7 @@ from app.accounts.models import (
     VerificationStatus,
 )
 from app.core.auth import MemberRole, PlatformRole
+from app.core.clock import Clock
 from app.core.db import create_engine, create_sessionmaker
 from app.core.security import hash_password
 
@@ -271,7 +273,7 @@ class SeededAccounts:
     reviewer_id: uuid.UUID
 
 
-async def seed_accounts(session: AsyncSession) -> SeededAccounts:
+async def seed_accounts(session: AsyncSession, now: datetime) -> SeededAccounts:
     organizations: dict[str, Organization] = {}
     for demo in ORGANIZATIONS:
         organization = Organization(
@@ -282,7 +284,7 @@ async def seed_accounts(session: AsyncSession) -> SeededAccounts:
             verification_status=(
                 VerificationStatus.verified if demo.verified else VerificationStatus.pending
             ),
-            verified_at=func.now() if demo.verified else None,
+            verified_at=now if demo.verified else None,
         )
         session.add(organization)
         organizations[demo.key] = organization
@@ -324,14 +326,16 @@ async def seed_accounts(session: AsyncSession) -> SeededAccounts:
     )
 
 
-async def create_platform_admin(database_url: str, email: str, password: str, name: str) -> str:
+async def create_platform_admin(
+    database_url: str, email: str, password: str, name: str, clock: Clock
+) -> str:
     """A platform admin, owner of the platform organization (created when missing)."""
     from app.accounts.schemas import UserCreate
 
     data = UserCreate(email=email, password=password, display_name=name)
     engine = create_engine(database_url, pool_size=1)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
+        async with create_sessionmaker(engine, clock)() as session, session.begin():
             platform = await session.scalar(
                 select(Organization).where(Organization.kind == OrganizationKind.platform)
             )
@@ -344,7 +348,7 @@ async def create_platform_admin(database_url: str, email: str, password: str, na
                     ),
                     division_code="150102",
                     verification_status=VerificationStatus.verified,
-                    verified_at=func.now(),
+                    verified_at=clock.now(),
                 )
                 session.add(platform)
             from app.accounts.service import register_user

@@ -51,7 +51,7 @@ from app.accounts.schemas import (
     VerificationDecision,
 )
 from app.core.auth import PlatformRole
-from app.core.clock import Now
+from app.core.clock import Now, Wall
 from app.core.db import Session
 from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
@@ -97,7 +97,7 @@ router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
 )
 async def issue_token(
     session: Session,
-    now: Now,
+    wall: Wall,
     tokens: Tokens,
     username: Annotated[str, Form(description="Your email address.", max_length=254)],
     password: Annotated[str, Form(max_length=256)],
@@ -110,7 +110,7 @@ async def issue_token(
         email=username,
         password=password,
         requested_scopes=scope.split(),
-        now=now,
+        now=wall,
         tokens=tokens,
     )
 
@@ -121,11 +121,11 @@ async def issue_token(
     summary="Refresh the access token",
     responses=problem_responses(400, 422),
 )
-async def refresh(session: Session, now: Now, tokens: Tokens, body: RefreshRequest) -> TokenPair:
+async def refresh(session: Session, wall: Wall, tokens: Tokens, body: RefreshRequest) -> TokenPair:
     """Spend a refresh token for a new pair. Each refresh token works once; replaying a spent
     one signs out every session descended from the same sign-in."""
     return await service.refresh_tokens(
-        session, refresh_token=body.refresh_token, now=now, tokens=tokens
+        session, refresh_token=body.refresh_token, now=wall, tokens=tokens
     )
 
 
@@ -135,9 +135,9 @@ async def refresh(session: Session, now: Now, tokens: Tokens, body: RefreshReque
     summary="Sign out",
     responses=problem_responses(422),
 )
-async def revoke(session: Session, now: Now, body: RefreshRequest) -> Response:
+async def revoke(session: Session, wall: Wall, body: RefreshRequest) -> Response:
     """Revoke a refresh token and every token rotated from the same sign-in."""
-    await service.revoke_refresh_token(session, refresh_token=body.refresh_token, now=now)
+    await service.revoke_refresh_token(session, refresh_token=body.refresh_token, now=wall)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -402,13 +402,18 @@ async def remove_member(
     responses=problem_responses(404),
 )
 async def create_api_key(
-    session: Session, now: Now, caller: ApiKeyManage, idempotency: IdempotencyOf, body: ApiKeyCreate
+    session: Session,
+    now: Now,
+    wall: Wall,
+    caller: ApiKeyManage,
+    idempotency: IdempotencyOf,
+    body: ApiKeyCreate,
 ) -> ApiKeyCreated:
     """Owners and admins make a key for a third-party app acting for their organization.
     The secret is in this response only (and in its replay to the same caller with the same
     `Idempotency-Key` within 24 h)."""
     await idempotency.claim(caller)
-    key, secret = await service.create_api_key(session, caller, body, now=now)
+    key, secret = await service.create_api_key(session, caller, body, now=now, wall=wall)
     created = ApiKeyCreated.model_validate(
         {**ApiKeyOut.model_validate(key).model_dump(), "key": secret}
     )

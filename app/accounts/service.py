@@ -666,9 +666,15 @@ def _check_owner_change(
 
 
 async def create_api_key(
-    session: AsyncSession, principal: Principal, data: ApiKeyCreate, *, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    data: ApiKeyCreate,
+    *,
+    now: datetime,
+    wall: datetime,
 ) -> tuple[ApiKey, str]:
-    """Make an API key for an organization (owner or admin); the secret is returned once.
+    """Make an API key for an organization (owner or admin); the secret is returned once. Its
+    expiry is wall time, as every check of it is (`Clock.wall`).
 
     Raises NotFound, Forbidden, ValidationFailed(scopes / expires_at).
     """
@@ -678,7 +684,7 @@ async def create_api_key(
     refused = scopes - API_KEY_SCOPES
     if refused:
         raise ValidationFailed("body.scopes", "enum", expected=" ".join(sorted(API_KEY_SCOPES)))
-    if data.expires_at is not None and data.expires_at <= now:
+    if data.expires_at is not None and data.expires_at <= wall:
         raise ValidationFailed("body.expires_at", "expiry_past")
     secret, prefix = security.new_api_key()
     key = ApiKey(

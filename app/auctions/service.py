@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -1171,6 +1171,15 @@ async def next_step_at(session: AsyncSession, auction_id: uuid.UUID) -> datetime
     if auction.state == AuctionState.scheduled:
         return auction.starts_at
     return auction.ends_at
+
+
+async def next_step_after(session: AsyncSession, after: datetime) -> datetime | None:
+    """The first start of a scheduled auction, or end of an open one, later than `after`."""
+    step = case((Auction.state == AuctionState.scheduled, Auction.starts_at), else_=Auction.ends_at)
+    first: datetime | None = await session.scalar(
+        select(func.min(step)).where(Auction.state.in_(list(LIVE)), step > after)
+    )
+    return first
 
 
 async def due_auctions(

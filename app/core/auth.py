@@ -76,6 +76,7 @@ SCOPES: dict[str, str] = {
     "tax:write": "Submit tax filings",
     "webhooks:write": "Manage webhook endpoints",
     "platform": "Platform staff operations (also needs a staff role)",
+    "sandbox": "Move the sandbox clock (sandbox deployments only)",
 }
 PEOPLE_ONLY_SCOPES = frozenset({"api_keys:write", "members:write", "platform"})
 ALL_SCOPES = frozenset(SCOPES)
@@ -175,7 +176,7 @@ class Authenticator:
         if not token:
             raise Unauthenticated(detail_code=None)
         resolve: Resolver = request.app.state.resolve_principal
-        principal = await resolve(session, token, request.app.state.clock.now())
+        principal = await resolve(session, token, request.app.state.clock.wall())
         if principal is None:
             raise InvalidToken()
         if principal.kind not in self.kinds:
@@ -203,7 +204,7 @@ async def optional_principal(
     if not token:
         return None
     resolve: Resolver = request.app.state.resolve_principal
-    principal = await resolve(session, token, request.app.state.clock.now())
+    principal = await resolve(session, token, request.app.state.clock.wall())
     if principal is None:
         raise InvalidToken()
     return principal

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +17,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
+    sandbox: bool = Field(
+        default=False,
+        description="A sandbox deployment: a shared platform clock that admins and API keys with "
+        "the `sandbox` scope move forward (`/v1/sandbox/clock`). `make run` turns it on; "
+        "refused in production.",
+    )
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL; unset means the embedded pgserver instance in data_dir.",
@@ -85,6 +91,12 @@ class Settings(BaseSettings):
         description="Let webhook endpoints be plain HTTP or local/private hosts (development "
         "only: in production that would let anyone aim our worker at the internal network).",
     )
+
+    @model_validator(mode="after")
+    def _no_sandbox_in_production(self) -> Settings:
+        if self.sandbox and self.environment == "production":
+            raise ValueError("SANDBOX=true is refused with ENVIRONMENT=production")
+        return self
 
     def signing_key(self) -> str:
         """The token-signing secret; in development a random one kept in data_dir."""

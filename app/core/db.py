@@ -19,6 +19,7 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    event,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -30,7 +31,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Session as OrmSession
 
+from app.core.clock import Clock
 from app.core.errors import DomainError
 
 # Stable constraint names: migrations stay reviewable and errors can name the field.
@@ -63,8 +66,11 @@ class IdMixin:
 
 
 class TimestampMixin:
+    """When a row was made and last changed: audit times, stamped from the session's clock
+    (`create_sessionmaker`); the database defaults only serve rows written by hand."""
+
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 ReadModel = Select[*tuple[Any, ...]]
@@ -95,8 +101,39 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(engine: AsyncEngine, clock: Clock) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose new rows get `created_at` (and changed `TimestampMixin` rows `updated_at`)
+    from `clock`, the one clock: a row made in a test, a job or a moved sandbox carries the
+    platform's time, never the database server's `now()`."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"clock": clock})
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _stamp_times(session: OrmSession, flush_context: Any, instances: Any) -> None:
+    unstamped = [
+        row
+        for row in session.new
+        if getattr(row, "created_at", False) is None
+        or (isinstance(row, TimestampMixin) and row.updated_at is None)
+    ]
+    changed = [
+        row
+        for row in session.dirty
+        if isinstance(row, TimestampMixin) and session.is_modified(row, include_collections=False)
+    ]
+    if not unstamped and not changed:
+        return
+    clock: Clock | None = session.info.get("clock")
+    if clock is None:
+        raise RuntimeError("this session has no clock: make it with create_sessionmaker()")
+    now = clock.now()
+    for row in unstamped:
+        if row.created_at is None:
+            row.created_at = now
+        if isinstance(row, TimestampMixin) and row.updated_at is None:
+            row.updated_at = row.created_at
+    for row in changed:
+        row.updated_at = now
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:

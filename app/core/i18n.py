@@ -532,6 +532,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),
     "field.seller_required": ("线下成交须指明卖方", "An off-platform deal names its seller"),
     "field.expiry_past": ("过期时间必须晚于当前时间", "The expiry must be in the future"),
+    "field.duration_format": (
+        "须为 ISO 8601 时长，以周、天、时、分、秒表示，如 P16D、PT2H、P1DT12H"
+        "（月、年长短不一，请用 to 指定时间）",
+        "An ISO 8601 duration in weeks, days, hours, minutes and seconds, such as P16D, PT2H or "
+        "P1DT12H (months and years vary in length: move `to` an instant instead)",
+    ),
+    "field.clock_forward_only": (
+        "沙盒时钟只能向前拨：现在是 {now}",
+        "The sandbox clock only moves forward: it is {now} now",
+    ),
+    "field.clock_move_too_far": (
+        "一次最多拨快 {max_days} 天",
+        "At most {max_days} days in one move",
+    ),
+    "field.advance_or_to": (
+        "advance 与 to 须给出且只给出一个",
+        "Give exactly one of `advance` and `to`",
+    ),
 }
 
 

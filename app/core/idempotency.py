@@ -4,7 +4,8 @@ The key is claimed with an INSERT in the request's own transaction, before the w
 request with the same key waits on that row until the first commits, then replays its stored
 answer. The answer is stored in the same transaction as the change it reports, so a change is
 never made twice and never reported without having been made. A request that fails stores
-nothing (its transaction rolls back), so retrying it runs it again. Keys live 24 hours.
+nothing (its transaction rolls back), so retrying it runs it again. Keys live 24 hours of wall
+time (`Clock.wall`): clients retry in real time, even in a sandbox whose clock jumped a month.
 
 Routes use it explicitly, so a reader sees it:
 
@@ -23,13 +24,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import String, delete, select
+from sqlalchemy import String, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.auth import Principal
-from app.core.clock import Now
+from app.core.clock import Clock
 from app.core.db import Base, Session
 from app.core.errors import Conflict, DomainError, FieldError
 
@@ -156,7 +157,6 @@ class Idempotency:
 async def _idempotency(
     request: Request,
     session: Session,
-    now: Now,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -172,16 +172,23 @@ async def _idempotency(
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), _canonical(body)):
         digest.update(part + b"\0")
-    return Idempotency(session, idempotency_key, digest.hexdigest(), now)
+    clock: Clock = request.app.state.clock
+    return Idempotency(session, idempotency_key, digest.hexdigest(), clock.wall())
 
 
 IdempotencyOf = Annotated[Idempotency, Depends(_idempotency)]
 
 
-async def purge_expired(session: AsyncSession, now: datetime) -> int:
-    """Forget keys older than their lifetime."""
+async def purge_expired(session: AsyncSession, wall_now: datetime) -> int:
+    """Forget keys older than their lifetime, by the wall clock. A key some request holds now
+    (reclaiming it) is skipped, never waited for."""
+    stale = (
+        select(IdempotencyKey.owner, IdempotencyKey.key)
+        .where(IdempotencyKey.created_at <= wall_now - KEY_LIFETIME)
+        .with_for_update(skip_locked=True)
+    )
     result = await session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEY_LIFETIME)
+        delete(IdempotencyKey).where(tuple_(IdempotencyKey.owner, IdempotencyKey.key).in_(stale))
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

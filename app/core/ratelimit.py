@@ -11,8 +11,6 @@ being all there is. Classes: `search`, `writes` (every POST, PUT, PATCH and DELE
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -90,9 +88,10 @@ class PostgresCounters:
             return int((await connection.execute(statement)).scalar_one())
 
 
-async def purge_counters(session: AsyncSession, now: datetime) -> int:
-    """Forget windows older than the last one (the worker does this every few minutes)."""
-    current = int(now.timestamp() // WINDOW_SECONDS)
+async def purge_counters(session: AsyncSession, wall_now: datetime) -> int:
+    """Forget windows older than the last one (the worker does this every few minutes).
+    Windows are wall time (`Clock.wall`)."""
+    current = int(wall_now.timestamp() // WINDOW_SECONDS)
     result = await session.execute(
         delete(RateLimitCounter).where(RateLimitCounter.window < current - 1)
     )
@@ -119,25 +118,20 @@ class RateLimit:
     """A dependency allowing `rate_limits[route_class]` requests a minute per caller; with
     `methods`, only requests with those methods count (the app-wide `writes` class)."""
 
-    def __init__(
-        self,
-        route_class: str,
-        *,
-        methods: frozenset[str] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, route_class: str, *, methods: frozenset[str] | None = None) -> None:
         self.route_class = route_class
         self.methods = methods
-        self.clock = clock
 
     async def __call__(self, request: Request, response: Response) -> None:
         if self.methods is not None and request.method not in self.methods:
             return
         state = request.app.state
         per_minute = state.settings.rate_limits.get(self.route_class, DEFAULT_PER_MINUTE)
-        now = self.clock()
+        # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
+        wall = state.clock.wall()
+        now = wall.timestamp()
         window = int(now // WINDOW_SECONDS)
-        bucket = f"{self.route_class}:{caller_of(request, state.signing_key, state.clock.now())}"
+        bucket = f"{self.route_class}:{caller_of(request, state.signing_key, wall)}"
         count = await state.rate_counters.hit(bucket, window)
         reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
         headers = {

@@ -569,6 +569,15 @@ async def due_listings(
     return list(rows.all())
 
 
+async def next_window_end(session: AsyncSession, after: datetime) -> datetime | None:
+    """The first end of an open publication window later than `after`."""
+    return await session.scalar(
+        select(func.min(Listing.window_ends_at)).where(
+            Listing.state == ListingState.published, Listing.window_ends_at > after
+        )
+    )
+
+
 async def close_publication_window(
     session: AsyncSession, listing_id: uuid.UUID, *, now: datetime
 ) -> ListingOutcome | None:

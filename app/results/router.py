@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 
+from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import ValidationFailed, problem_responses
 from app.core.i18n import current_locale
@@ -147,6 +148,7 @@ async def replace_result(
 )
 async def import_results(
     session: Session,
+    now: Now,
     caller: ResultWrite,
     organization_id: Annotated[uuid.UUID, Form()],
     file: Annotated[
@@ -165,5 +167,5 @@ async def import_results(
     except UnreadableFile as error:
         raise ValidationFailed("body.file", "import_file", reason=str(error)) from None
     return await service.import_results(
-        session, caller, organization_id, rows, mode=mode, locale=locale
+        session, caller, organization_id, rows, mode=mode, locale=locale, now=now
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import insert, select
@@ -156,6 +157,7 @@ async def import_results(
     *,
     mode: ImportMode,
     locale: Locale,
+    now: datetime,
 ) -> ImportReport:
     """Bulk-add results from parsed file rows (any member of the organization).
 
@@ -219,6 +221,9 @@ async def import_results(
                     "id": result_id,
                     "organization_id": organization_id,
                     "created_by_id": principal.user_id,
+                    # A bulk insert bypasses the session's stamping: the clock's time, given.
+                    "created_at": now,
+                    "updated_at": now,
                     **_result_values(fields),
                 }
             )

@@ -73,6 +73,14 @@ def period_bounds(kind: FilingKind, period: str) -> tuple[datetime, datetime]:
     return start, datetime(year + after // 12, after % 12 + 1, 1, tzinfo=BEIJING)
 
 
+def next_period_end(after: datetime) -> datetime:
+    """The first end of a period after `after`: the next Beijing midnight that starts a month
+    (every kind's periods — months, quarters, years — end on one)."""
+    local = after.astimezone(BEIJING)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return datetime(year, month, 1, tzinfo=BEIJING)
+
+
 def vat_period_of(period: str) -> VatPeriod:
     """Whether a VAT period is a month or a quarter."""
     return VatPeriod.quarter if "-Q" in period else VatPeriod.month

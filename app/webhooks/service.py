@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -317,6 +317,19 @@ class Leased:
     body: bytes
     event_id: str
     event_type: str
+
+
+async def next_attempt_after(session: AsyncSession, after: datetime) -> datetime | None:
+    """The first retry of a pending delivery to an active endpoint later than `after`."""
+    return await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at))
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.state == DeliveryState.pending,
+            WebhookDelivery.next_attempt_at > after,
+            WebhookEndpoint.state == EndpointState.active,
+        )
+    )
 
 
 async def lease_due(session: AsyncSession, now: datetime, *, limit: int = 50) -> list[Leased]:

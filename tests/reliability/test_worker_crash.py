@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.clock import BEIJING
 from app.core.db import libpq_url
 from app.core.outbox import OutboxEvent
 from app.tax.models import Filing
@@ -52,13 +54,17 @@ async def _job_status(database_url: str) -> str | None:
 async def test_a_job_killed_with_its_worker_finishes_once_on_restart(
     database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    # The worker runs on the system clock: the contracts are paid in the last closed year.
+    year = datetime.now(BEIJING).year - 1
     connection = await asyncpg.connect(libpq_url(database_url))
     for statement in SETUP:
         await connection.execute(
-            statement.format(contracts=CONTRACTS, taxpayers=TAXPAYERS, buyers=TAXPAYERS // 2)
+            statement.format(
+                contracts=CONTRACTS, taxpayers=TAXPAYERS, buyers=TAXPAYERS // 2, year=year
+            )
         )
     await connection.close()
-    # Who has something to file for 2025: sellers of transfers and licences (income tax),
+    # Who has something to file for that year: sellers of transfers and licences (income tax),
     # buyers of development (super-deduction).
     connection = await asyncpg.connect(libpq_url(database_url))
     expected = await connection.fetchval(

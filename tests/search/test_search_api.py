@@ -125,7 +125,7 @@ async def test_search_outage_is_503_with_retry_after(
 ) -> None:
     app = create_app(settings, clock=clock)
     app.state.search = PostgresBackend(
-        create_sessionmaker(create_engine(DEAD_DATABASE, pool_size=1))
+        create_sessionmaker(create_engine(DEAD_DATABASE, pool_size=1), clock)
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
@@ -144,7 +144,7 @@ async def test_the_index_catches_up_after_an_outage(
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    dead = PostgresBackend(create_sessionmaker(create_engine(DEAD_DATABASE, pool_size=1)))
+    dead = PostgresBackend(create_sessionmaker(create_engine(DEAD_DATABASE, pool_size=1), clock))
     monkeypatch.setattr(tasks, "search_backend", lambda: dead)
     listing_id = await publish_listing(
         client, factory

@@ -69,7 +69,7 @@ async def deliver(
 ) -> int:
     """What the worker does: relay the outbox (which queues deliveries), then send."""
     await relay_events(sessionmaker, clock)
-    return await send_due_webhooks(sessionmaker, http, clock.now)
+    return await send_due_webhooks(sessionmaker, http, clock)
 
 
 async def test_a_third_party_app_subscribes_receives_verifies_and_acts(
@@ -148,11 +148,11 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_replay_sends_the_s
     await publish_listing(client, factory)
     async with receiver(flaky) as http:
         await deliver(sessionmaker, clock, http)
-        too_soon = await send_due_webhooks(sessionmaker, http, clock.now)
+        too_soon = await send_due_webhooks(sessionmaker, http, clock)
         clock.advance(timedelta(minutes=1))
-        await send_due_webhooks(sessionmaker, http, clock.now)
+        await send_due_webhooks(sessionmaker, http, clock)
         clock.advance(timedelta(minutes=5))
-        await send_due_webhooks(sessionmaker, http, clock.now)
+        await send_due_webhooks(sessionmaker, http, clock)
         [delivery] = (
             await client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=headers)
         ).json()["items"]
@@ -160,7 +160,7 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_replay_sends_the_s
             f"/v1/webhook-endpoints/{endpoint['id']}/deliveries/{delivery['id']}/replay",
             headers=headers,
         )
-        await send_due_webhooks(sessionmaker, http, clock.now)
+        await send_due_webhooks(sessionmaker, http, clock)
 
     assert too_soon == 0
     assert (delivery["state"], delivery["attempts"]) == ("succeeded", 3)
@@ -187,7 +187,7 @@ async def test_an_endpoint_failing_for_three_days_is_disabled_with_a_notice(
         await deliver(sessionmaker, clock, http)
         for _ in range(12):
             clock.advance(timedelta(hours=7))
-            await send_due_webhooks(sessionmaker, http, clock.now)
+            await send_due_webhooks(sessionmaker, http, clock)
 
     state = (await client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=headers)).json()
     [delivery] = (
