@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.demo import Credential, seed_accounts
 from app.accounts.models import Organization, User
-from app.core.clock import BEIJING, Clock, SystemClock
+from app.core.clock import Clock, SystemClock, beijing_time
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.demo_history import DemoMarket, walk_the_year
@@ -74,7 +74,7 @@ def print_credentials(seeded: Seeded) -> None:
         print(f"  {credential.email:<{width}}  {credential.password}  {credential.what}")
     market = seeded.market
     ends = market.live_auction_ends_at
-    ending = f", ends {ends.astimezone(BEIJING):%H:%M} Beijing" if ends else ""
+    ending = f", ends {beijing_time(ends):%H:%M} Beijing" if ends else ""
     places = [
         (
             f"GET /v1/auctions/{market.live_auction_id}",

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.demo import ORGANIZATIONS
 from app.core.auth import ALL_SCOPES
-from app.core.clock import BEIJING, FrozenClock
+from app.core.clock import FrozenClock, beijing_date, beijing_time, month_start
 from app.core.config import Settings
 from app.core.security import issue_access_token
 from app.main import create_app
@@ -254,7 +254,7 @@ class History:
         milestones: list[str],
     ) -> None:
         """Drafted by the seller and signed by it, then by the buyer (None: not yet)."""
-        today = self.clock.now().astimezone(BEIJING).date()
+        today = beijing_date(self.clock.now())
         total = str(sum(int(amount) for amount in milestones))
         drafted = await self.call(
             "PUT",
@@ -342,12 +342,10 @@ async def walk_the_year(
     now: datetime,
 ) -> DemoMarket:
     """A year of the market through the API, ending `now`."""
-    local = now.astimezone(BEIJING)
     # The first sale is paid in the last calendar year, so the university has an income-tax
     # filing of the last closed year to show.
-    first_paid = min(
-        now - timedelta(days=330), datetime(local.year - 1, 12, 10, 10, tzinfo=BEIJING)
-    )
+    last_december = month_start(beijing_time(now).year - 1, 12) + timedelta(days=9, hours=10)
+    first_paid = min(now - timedelta(days=330), last_december)
     start = first_paid - timedelta(days=30)
     clock = FrozenClock(start)
     # An internal run of the app: no sandbox routes, no rate limits to trip.
@@ -515,7 +513,7 @@ async def _extraction(h: History) -> None:
 async def _liquid_cooling(h: History) -> None:
     """风云风电 commissions 内蒙古大学's liquid cooling; paid last month too, so the university
     has a VAT filing of the last closed month."""
-    this_month = h.now.astimezone(BEIJING).replace(day=1, hour=0, minute=0, second=0)
+    this_month = month_start(beijing_time(h.now).year, beijing_time(h.now).month)
     await h.at(h.now - timedelta(days=50))
     deal = await h.agreed(
         "imu", "wind", "development", "数据中心液冷系统委托开发", ["130000", "130000"]
@@ -624,7 +622,7 @@ async def _reward_payouts(h: History) -> None:
     the one computed on the extraction patent's second payment (40 days back, always a later
     month) waits for the next run."""
     await h.at(h.now - timedelta(days=30))
-    period = (h.now - timedelta(days=75)).astimezone(BEIJING).strftime("%Y-%m")
+    period = beijing_time(h.now - timedelta(days=75)).strftime("%Y-%m")
     await h.call("POST", "/v1/payouts", FINANCE, period=period)
 
 

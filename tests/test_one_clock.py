@@ -154,3 +154,79 @@ async def test_rows_made_and_changed_through_the_api_carry_the_clocks_time(
     assert edited.status_code == 200, edited.text
     assert datetime.fromisoformat(edited.json()["created_at"]) == made_at
     assert datetime.fromisoformat(edited.json()["updated_at"]) == clock.now()
+
+
+# --- Beijing dates ---------------------------------------------------------------------------
+
+CALENDAR_PARTS = {"year", "month", "day"}
+
+
+def _instant_like(node: ast.expr) -> bool:
+    """Whether an expression reads like an instant: `now`, `…_at`, `clock.now()`."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return name in {"now", "instant", "wall"} or name.endswith("_at")
+
+
+def beijing_violations(source: str) -> list[tuple[int, str]]:
+    """(line, what) for each place in `source` that takes a year, month or day from an instant
+    past the helpers of app/core/clock.py (beijing_date, beijing_time, month_start, …)."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "BEIJING":
+            found.append((node.lineno, "BEIJING"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in {"date", "astimezone"}:
+                found.append((node.lineno, f".{node.func.attr}()"))
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in CALENDAR_PARTS
+            and _instant_like(node.value)
+        ):
+            found.append((node.lineno, f"instant.{node.attr}"))
+        elif (
+            isinstance(node, ast.Constant)
+            and node.value == "Asia/Shanghai"
+            and id(node) not in docstrings
+        ):
+            found.append((node.lineno, "'Asia/Shanghai'"))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("number = next_number(division, now.year)", [(1, "instant.year")]),
+        ("month = registered_at.month", [(1, "instant.month")]),
+        ("year = clock.now().year", [(1, "instant.year")]),
+        ("today = now.date()", [(1, ".date()")]),
+        ("local = now.astimezone(BEIJING)", [(1, ".astimezone()"), (1, "BEIJING")]),
+        ("zone = 'Asia/Shanghai'", [(1, "'Asia/Shanghai'")]),
+        ("year = beijing_time(now).year", []),
+        ("today = beijing_date(now)", []),
+        ("deadline = received_on.replace(year=received_on.year + 3)", []),
+    ],
+)
+def test_the_beijing_checker_finds_a_utc_date(source: str, expected: list[tuple[int, str]]) -> None:
+    assert beijing_violations(source) == expected
+
+
+def test_every_calendar_day_is_a_beijing_day() -> None:
+    """Registration numbers, reward years, claim deadlines, payout, tax and statistics periods,
+    publication windows: all take their year, month or day in Beijing, through one helper."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {what}"
+        for path in _modules()
+        for line, what in beijing_violations(path.read_text())
+    ]
+
+    assert found == [], (
+        "use beijing_date/beijing_time/month_start (app/core/clock.py):\n" + "\n".join(found)
+    )

@@ -154,22 +154,40 @@ async def advance(
         return await auctions.next_step_at(session, auction_id)
 
 
-async def schedule_auction(auction_id: str, at: datetime) -> None:
+async def schedule_auction(auction_id: str, at: datetime, *, moved: bool = False) -> None:
+    """Have the worker look at the auction at `at`. One job waits per auction; when the
+    auction's times `moved`, the job waiting for the old ones is withdrawn first, so the auction
+    opens and closes at its new times rather than at the next sweep."""
+    lock = f"advance_auction:{auction_id}"
+    if moved:
+        for job in await worker_app.job_manager.list_jobs_async(queueing_lock=lock, status="todo"):
+            if job.id is not None:
+                await worker_app.job_manager.cancel_job_by_id_async(job.id, delete_job=True)
     try:
-        await advance_auction.configure(
-            schedule_at=at, queueing_lock=f"advance_auction:{auction_id}"
-        ).defer_async(auction_id=auction_id)
+        await advance_auction.configure(schedule_at=at, queueing_lock=lock).defer_async(
+            auction_id=auction_id
+        )
     except AlreadyEnqueued:
-        # One job waits already; it re-reads the times, and the sweep covers a changed start.
+        # One job waits already (another relay of the event put it there); it re-reads the
+        # times when it runs.
         logger.info("auction_already_scheduled", auction_id=auction_id)
 
 
 @subscribe("auction.created")
-@subscribe("auction.rescheduled")
 async def schedule_auction_start(event: OutboxEvent) -> None:
     """Look at the auction when it starts."""
     await schedule_auction(
         event.payload["auction_id"], datetime.fromisoformat(event.payload["starts_at"])
+    )
+
+
+@subscribe("auction.rescheduled")
+async def move_auction_start(event: OutboxEvent) -> None:
+    """Look at the auction at its new start, not the old one."""
+    await schedule_auction(
+        event.payload["auction_id"],
+        datetime.fromisoformat(event.payload["starts_at"]),
+        moved=True,
     )
 
 

@@ -54,6 +54,7 @@ from app.core.pagination import PageParams, paginate
 from app.deals import service as deals
 from app.deals.models import DealSource
 from app.payments import ledger
+from app.payments import service as payments
 from app.payments.provider import PaymentProvider
 
 NOTIFY_CHANNEL = "auction_events"
@@ -719,6 +720,15 @@ async def _release_deposits(
                 memo="deposit applied to the price",
                 now=now,
                 deal_id=winner[1],
+            )
+            await payments.record_applied_deposit(
+                session,
+                deal_id=winner[1],
+                payer_organization_id=deposit.organization_id,
+                amount_fen=amount.fen,
+                provider=deposit.provider,
+                reference=deposit.provider_reference,
+                now=now,
             )
         else:
             await provider.release_hold(deposit.provider_reference, amount)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,7 @@ from app.brokers.models import (
 from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import BEIJING
+from app.core.clock import beijing_date, month_start, period_end
 from app.core.db import ReadModel
 from app.core.errors import (
     DomainError,
@@ -57,17 +57,13 @@ class ShareOverRemainder(DomainError):
     detail_code = "detail.share_over_remainder"
 
 
-def _local_date(instant: datetime) -> Any:
-    return instant.astimezone(BEIJING).date()
-
-
 # --- filing ----------------------------------------------------------------------------------
 
 
 def _policy_for(
     code: str | None, beneficiary: set[str], contract: RegisteredContract
 ) -> RewardPolicy:
-    on = _local_date(contract.registered_at)
+    on = beijing_date(contract.registered_at)
     if code is not None:
         policy = policy_in_force(code, on)
         if policy is None or policy.beneficiary not in beneficiary:
@@ -132,15 +128,18 @@ async def file_claim(
 
     Raises ValidationFailed naming the field: no active broker profile, a share over what is
     left, an unregistered or unpaid contract, a policy that does not apply, a claim after the
-    deadline; NotFound for a party claim on someone else's deal; AlreadyExists through the
-    unique indexes for a second claim.
+    deadline; NotFound for a deal that does not exist, or a party claim on someone else's deal;
+    AlreadyExists through the unique indexes for a second claim.
     """
+    await deals.parties_of(session, deal_id)  # NotFound for a deal that does not exist
     contract = await deals.registered_contract(session, deal_id)
     if contract is None:
         raise ValidationFailed("body.deal_id", "contract_not_registered")
-    if now > contract.registered_at + timedelta(days=deadline_days):
+    # Counted in Beijing days like any legal period: the day of registration is not counted,
+    # the last day runs to 24:00.
+    if now >= period_end(contract.registered_at, deadline_days):
         raise ValidationFailed("body.deal_id", "claim_deadline_passed", days=deadline_days)
-    year = _local_date(contract.registered_at).year
+    year = beijing_date(contract.registered_at).year
     if kind == ClaimKind.broker:
         broker = await accounts.broker_of_user(session, principal.user_id)
         if broker is None or not broker.active:
@@ -419,7 +418,7 @@ async def _compute_beneficiary_year(
     for claim in ordered:
         contract = contracts[claim.deal_id]
         assert contract is not None
-        policy = policy_in_force(claim.policy_code, _local_date(contract.registered_at))
+        policy = policy_in_force(claim.policy_code, beijing_date(contract.registered_at))
         if policy is None:
             continue
         broker = brokers.get(claim.broker_id) if claim.broker_id else None
@@ -524,8 +523,7 @@ async def list_rewards(
 
 def _period_end(period: str) -> datetime:
     year, month = (int(part) for part in period.split("-"))
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return datetime(year, month, 1, tzinfo=BEIJING)
+    return month_start(year, month + 1)
 
 
 async def pay_rewards(
@@ -663,7 +661,7 @@ async def year_to_date(
         totals[view.claim.policy_code][1] += view.paid_fen
     result = []
     for code, (total, paid) in sorted(totals.items()):
-        policy = policy_in_force(code, datetime(year, 12, 31, tzinfo=BEIJING).date()) or next(
+        policy = policy_in_force(code, date(year, 12, 31)) or next(
             p for p in all_policies() if p.code == code
         )
         result.append(YearTotal(policy, year, total, paid, policy.fen(policy.year_cap)))

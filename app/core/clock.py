@@ -8,14 +8,55 @@ Nothing else in the code may read the time: a test reads the code to keep it so.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Protocol
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from sqlalchemy import ColumnElement, func
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-"""Where legal days and periods are counted (publication windows, tax periods, reward years)."""
+"""Where legal days and periods are counted (publication windows, tax periods, reward years).
+Everything that takes a year, month or day from an instant does it through the functions
+below — a test reads the code to keep it so — because the UTC date is the wrong one for eight
+hours of every day: 2027-01-01 00:26 in Beijing is still 2026 in UTC."""
+
+
+def beijing_date(instant: datetime) -> date:
+    """The Beijing calendar day of an instant."""
+    return instant.astimezone(BEIJING).date()
+
+
+def beijing_time(instant: datetime) -> datetime:
+    """An instant as Beijing wall-clock time (to print, or to read its year and month)."""
+    return instant.astimezone(BEIJING)
+
+
+def month_start(year: int, month: int) -> datetime:
+    """00:00 Beijing on the first of a month; month 13 is January of the next year."""
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return datetime(year, month, 1, tzinfo=BEIJING)
+
+
+def next_month_start(instant: datetime) -> datetime:
+    """The first Beijing midnight starting a month after `instant`."""
+    local = beijing_time(instant)
+    return month_start(local.year, local.month + 1)
+
+
+def period_end(start: datetime, days: int) -> datetime:
+    """When a period of `days` days from an event at `start` ends (UTC): the day of the event
+    is not counted and the last day runs to 24:00, Beijing time (民法典 第二百零一条、第二百零三条).
+    Published any time on 1 March with 15 days, a window closes at the end of 16 March."""
+    if start.tzinfo is None:
+        raise ValueError("the start must be timezone-aware")
+    closing_day = beijing_date(start) + timedelta(days=days + 1)
+    return datetime.combine(closing_day, time(0), tzinfo=BEIJING).astimezone(UTC)
+
+
+def beijing_month_text(column: Any) -> ColumnElement[str]:
+    """`YYYY-MM` of a timestamp column in Beijing time, in SQL."""
+    return func.to_char(func.timezone(BEIJING.key, column), "YYYY-MM")
 
 
 class Clock(Protocol):

@@ -532,6 +532,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.listing_required": ("议定成交须指明挂牌", "A negotiation names its listing"),
     "field.seller_required": ("线下成交须指明卖方", "An off-platform deal names its seller"),
     "field.expiry_past": ("过期时间必须晚于当前时间", "The expiry must be in the future"),
+    "field.milestone_parts": (
+        "指定支付技术部分的节点合计不得超过技术交易额（{technology}），指定支付非技术部分的节点合计不得超过其余部分（{rest}）",
+        "Milestones paying the technology may add up to the technology-transaction amount "
+        "({technology}) at most, and those paying the rest to the rest ({rest})",
+    ),
     "field.duration_format": (
         "须为 ISO 8601 时长，以周、天、时、分、秒表示，如 P16D、PT2H、P1DT12H"
         "（月、年长短不一，请用 to 指定时间）",

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from app.core.clock import beijing_date, beijing_time
 from app.core.money import Money
 from app.core.pdf import FONT_NAME, new_document
 
@@ -96,7 +97,7 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
     line("合同类型", CONTRACT_TYPES.get(summary.contract_type, summary.contract_type))
     line("合同状态", f"{STATES.get(summary.state, summary.state)}（第 {summary.version} 版）")
     for party in summary.parties:
-        signed = party.signed_at.date().isoformat() if party.signed_at else "未签署"
+        signed = beijing_date(party.signed_at).isoformat() if party.signed_at else "未签署"
         line(party.role, f"{party.name}（{party.credit_code}），签署：{signed}")
     line("合同总额", _yuan(summary.total))
     line("技术交易额", _yuan(summary.transaction_amount))
@@ -106,7 +107,7 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
     if summary.licence_scope:
         line("许可范围", summary.licence_scope)
     if summary.registered_at:
-        line("登记日期", summary.registered_at.date().isoformat())
+        line("登记日期", beijing_date(summary.registered_at).isoformat())
     pdf.ln(4)
     pdf.set_font(FONT_NAME, size=11)
     pdf.cell(0, 8, "付款节点", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -129,6 +130,6 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
             row.cell(_yuan(milestone.outstanding))
     pdf.ln(6)
     pdf.set_font(FONT_NAME, size=8)
-    printed = summary.printed_at.isoformat(timespec="seconds")
-    pdf.cell(0, 6, f"打印时间：{printed}（techexchange 技术交易市场）")
+    printed = beijing_time(summary.printed_at).strftime("%Y-%m-%d %H:%M")
+    pdf.cell(0, 6, f"打印时间：{printed}（北京时间，techexchange 技术交易市场）")
     return bytes(pdf.output())

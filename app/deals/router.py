@@ -84,6 +84,7 @@ def _version_out(
                 amount=Money(int(m["amount_fen"])),
                 due_on=date.fromisoformat(m["due_on"]),
                 description=m.get("description"),
+                pays=m.get("pays"),
                 outstanding=Money(
                     outstanding.get(int(m["number"]), 0) if effective else int(m["amount_fen"])
                 ),

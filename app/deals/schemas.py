@@ -58,6 +58,13 @@ class MilestoneIn(BaseModel):
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
     )
+    pays: Literal["technology", "non_technical"] | None = Field(
+        default=None,
+        description="Which part of the contract this milestone pays: `technology` (技术交易额) or "
+        "`non_technical` (equipment, instruments, parts, raw materials delivered with it). "
+        "Unset: its money divides pro rata to what no milestone claims. The filings count only "
+        "the technology part as exempt technology income.",
+    )
 
 
 class ContractTerms(Strict):
@@ -68,8 +75,13 @@ class ContractTerms(Strict):
         "consulting 技术咨询, service 技术服务"
     )
     subject: Subject
-    content: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)] | None = (
-        None
+    content: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000)]
+        | None
+    ) = Field(
+        default=None,
+        description="The technical content (技术内容): at least 20 characters, which registration "
+        "(认定登记) requires; a draft may leave it out until then.",
     )
     total: PositiveMoney
     transaction_amount: PositiveMoney = Field(
@@ -120,6 +132,7 @@ class MilestoneOut(BaseModel):
     amount: Money
     due_on: date
     description: str | None
+    pays: Literal["technology", "non_technical"] | None
     outstanding: Money
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import service as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import BEIJING
+from app.core.clock import beijing_date
 from app.core.db import ReadModel, among
 from app.core.errors import (
     AlreadyExists,
@@ -35,7 +35,7 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals.documents import ROLES, ContractSummary, MilestoneLine, Party
 from app.deals.inventor_rewards import reward_pool, split
-from app.deals.milestones import Milestone, outstanding
+from app.deals.milestones import Milestone, TechnologyShare, outstanding
 from app.deals.models import (
     Contract,
     ContractState,
@@ -305,7 +305,7 @@ async def _view(session: AsyncSession, deal: Deal) -> ContractView:
         due = outstanding(
             _milestones(effective),
             await payments.received_by_milestone(session, deal.id),
-            credit_fen=deal.deposit_applied_fen,
+            credit_fen=await payments.applied_deposit_fen(session, deal.id),
         )
     return ContractView(contract, versions, due)
 
@@ -344,6 +344,18 @@ def _check_terms(terms: ContractTerms, deal: Deal) -> None:
         raise ValidationFailed("body.exclusivity", "licence_exclusivity")
     if deal.deposit_applied_fen > terms.total.fen:
         raise ValidationFailed("body.total", "total_below_deposit")
+    claimed = {
+        part: sum(m.amount.fen for m in terms.milestones if m.pays == part)
+        for part in ("technology", "non_technical")
+    }
+    rest = terms.total.fen - terms.transaction_amount.fen
+    if claimed["technology"] > terms.transaction_amount.fen or claimed["non_technical"] > rest:
+        raise ValidationFailed(
+            "body.milestones",
+            "milestone_parts",
+            technology=str(terms.transaction_amount.amount),
+            rest=str(Money(rest).amount),
+        )
 
 
 async def draft_contract(
@@ -389,6 +401,7 @@ async def draft_contract(
             "amount_fen": milestone.amount.fen,
             "due_on": milestone.due_on.isoformat(),
             "description": milestone.description,
+            **({"pays": milestone.pays} if milestone.pays else {}),
         }
         for number, milestone in enumerate(terms.milestones, start=1)
     ]
@@ -510,14 +523,14 @@ async def decide_registration(
     versions = await _versions(session, contract.id)
     effective = _effective(contract, versions)
     assert effective is not None
-    problems = completeness_problems(effective, now.date())
+    problems = completeness_problems(effective, beijing_date(now))
     if problems:
         raise RegistrationRefused(extensions={"reasons": problems})
     seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
         deal.seller_organization_id
     ]
     contract.registration_number = await _next_registration_number(
-        session, seller.division_code, now.year
+        session, seller.division_code, beijing_date(now).year
     )
     contract.registered_at = now
     contract.registered_by_id = principal.user_id
@@ -636,14 +649,6 @@ async def follow_payments(session: AsyncSession, deal_id: uuid.UUID, *, now: dat
         await record_event(session, "contract.completed", {"deal_id": str(deal.id)})
     elif contract.state == ContractState.completed and due:
         contract.state = ContractState.performing
-
-
-async def deposits_applied(session: AsyncSession) -> dict[uuid.UUID, int]:
-    """deal id → the auction deposit applied to its price, for deals that had one."""
-    rows = await session.execute(
-        select(Deal.id, Deal.deposit_applied_fen).where(Deal.deposit_applied_fen > 0)
-    )
-    return {deal_id: int(amount) for deal_id, amount in rows}
 
 
 # --- inventors' rewards (科技成果转化奖励) -------------------------------------------------------
@@ -843,7 +848,8 @@ class RegisteredContract:
     transaction_fen: int
     registered_at: datetime
     received_fen: int
-    """Money received so far (payments and an applied deposit), at most the total."""
+    """Money received so far (`payments.receipts_select`: payments and an applied deposit,
+    less refunds), at most the total."""
 
 
 async def registered_contract(
@@ -871,7 +877,7 @@ async def registered_contract(
     effective = _effective(contract, versions)
     assert effective is not None
     assert contract.registered_at is not None
-    received = sum((await payments.received_by_milestone(session, deal.id)).values())
+    received = await payments.received_total(session, deal.id)
     organizations = await accounts.organizations_by_id(
         session, [deal.seller_organization_id, deal.buyer_organization_id]
     )
@@ -884,7 +890,7 @@ async def registered_contract(
         contract_type=effective.contract_type,
         transaction_fen=effective.transaction_fen,
         registered_at=contract.registered_at,
-        received_fen=min(received + deal.deposit_applied_fen, effective.total_fen),
+        received_fen=min(received, effective.total_fen),
     )
 
 
@@ -952,6 +958,8 @@ class ContractFacts(NamedTuple):
     signed_on: date | None
     total_fen: int | None
     transaction_fen: int | None
+    share: TechnologyShare | None
+    """How its money divides between the technology and the rest (None: no version yet)."""
 
 
 def contract_facts_select() -> ReadModel:
@@ -972,6 +980,7 @@ def contract_facts_select() -> ReadModel:
         ContractVersion.buyer_signed_at,
         ContractVersion.total_fen,
         ContractVersion.transaction_fen,
+        ContractVersion.milestones,
     ).select_from(
         join(Deal, Contract, Contract.deal_id == Deal.id).outerjoin(
             ContractVersion,
@@ -999,10 +1008,11 @@ def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
         buyer_signed_at,
         total_fen,
         transaction_fen,
+        milestones,
     ) = values
     signed = None
     if seller_signed_at is not None and buyer_signed_at is not None:
-        signed = max(seller_signed_at, buyer_signed_at).astimezone(BEIJING).date()
+        signed = beijing_date(max(seller_signed_at, buyer_signed_at))
     return ContractFacts(
         deal_id,
         seller,
@@ -1016,6 +1026,9 @@ def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
         signed,
         total_fen,
         transaction_fen,
+        TechnologyShare.of(total_fen, transaction_fen, milestones)
+        if total_fen is not None and transaction_fen is not None
+        else None,
     )
 
 

@@ -21,13 +21,25 @@ class PaymentState(StrEnum):
     refunded = "refunded"
 
 
+class PaymentKind(StrEnum):
+    milestone = "milestone"  # the buyer pays a contract milestone (付款节点)
+    deposit = "deposit"  # the auction winner's deposit applied to the price (保证金转价款)
+
+
 class Payment(IdMixin, Base):
-    """A buyer's payment of a contract milestone (付款节点)."""
+    """Money a contract received: a buyer's payment of a milestone (付款节点), or the winner's
+    auction deposit applied to the price — which the seller has received as surely."""
 
     __tablename__ = "payments"
 
     deal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deals.id"), index=True)
-    milestone: Mapped[int]
+    kind: Mapped[PaymentKind] = mapped_column(
+        pg_enum(PaymentKind, "payment_kind"),
+        default=PaymentKind.milestone,
+        server_default=PaymentKind.milestone.value,
+    )
+    milestone: Mapped[int | None]
+    """The milestone paid; none for an applied deposit (it credits the first milestones)."""
     payer_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[PaymentState] = mapped_column(
@@ -44,7 +56,12 @@ class Payment(IdMixin, Base):
     refund_reference: Mapped[str | None] = mapped_column(String(100))
     refund_reason: Mapped[str | None] = mapped_column(String(500))
 
-    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(
+            "(kind = 'milestone') = (milestone IS NOT NULL)", name="milestone_iff_paid"
+        ),
+    )
 
 
 class Payout(IdMixin, Base):

@@ -27,6 +27,7 @@ def payment_out(payment: Payment) -> PaymentOut:
     return PaymentOut(
         id=payment.id,
         deal_id=payment.deal_id,
+        kind=payment.kind,
         milestone=payment.milestone,
         amount=Money(payment.amount_fen),
         state=payment.state,

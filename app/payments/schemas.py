@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.schemas import Reason, Strict
 from app.core.money import Money
-from app.payments.models import PaymentState
+from app.payments.models import PaymentKind, PaymentState
 
 
 class PaymentCreate(Strict):
@@ -22,7 +22,11 @@ class PaymentCreate(Strict):
 class PaymentOut(BaseModel):
     id: uuid.UUID
     deal_id: uuid.UUID
-    milestone: int
+    kind: PaymentKind = Field(
+        description="milestone: a payment of a milestone; deposit: the auction winner's deposit "
+        "applied to the price (保证金转价款), received when the auction settled."
+    )
+    milestone: int | None = Field(description="The milestone paid; null for a deposit.")
     amount: Money
     state: PaymentState
     provider: str

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, cast, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,18 +22,88 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import service as deals
 from app.payments import ledger
-from app.payments.models import Payment, PaymentState, Payout, StripeEvent
+from app.payments.models import Payment, PaymentKind, PaymentState, Payout, StripeEvent
 from app.payments.provider import PaymentProvider
 
 
 async def received_by_milestone(session: AsyncSession, deal_id: uuid.UUID) -> dict[int, int]:
-    """milestone number → fen received for it."""
+    """milestone number → fen paid for it (an applied deposit is `applied_deposit_fen`)."""
     rows = await session.execute(
         select(Payment.milestone, func.sum(Payment.amount_fen))
-        .where(Payment.deal_id == deal_id, Payment.state == PaymentState.received)
+        .where(
+            Payment.deal_id == deal_id,
+            Payment.state == PaymentState.received,
+            Payment.kind == PaymentKind.milestone,
+        )
         .group_by(Payment.milestone)
     )
-    return {int(milestone): int(total) for milestone, total in rows}
+    return {int(milestone): int(total) for milestone, total in rows if milestone is not None}
+
+
+async def applied_deposit_fen(session: AsyncSession, deal_id: uuid.UUID) -> int:
+    """The auction deposit the deal received towards its price, unless it was refunded: it
+    credits the first milestones."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+            Payment.deal_id == deal_id,
+            Payment.state == PaymentState.received,
+            Payment.kind == PaymentKind.deposit,
+        )
+    )
+    return int(total or 0)
+
+
+async def received_total(session: AsyncSession, deal_id: uuid.UUID) -> int:
+    """Money the deal has received to this day: the sum of its receipts (`receipts_select`)."""
+    receipts = receipts_select().subquery()
+    total = await session.scalar(
+        select(func.coalesce(func.sum(receipts.c.amount_fen), 0)).where(
+            receipts.c.deal_id == deal_id
+        )
+    )
+    return int(total or 0)
+
+
+async def record_applied_deposit(
+    session: AsyncSession,
+    *,
+    deal_id: uuid.UUID,
+    payer_organization_id: uuid.UUID,
+    amount_fen: int,
+    provider: str,
+    reference: str,
+    now: datetime,
+) -> Payment:
+    """The auction winner's deposit applied to the price (保证金转价款) is money the contract
+    received, as surely as a payment: it is recorded as one, of kind `deposit`, received when
+    the auction settled. The ledger moved the money already (deposit account → deal account)."""
+    payment = Payment(
+        deal_id=deal_id,
+        kind=PaymentKind.deposit,
+        milestone=None,
+        payer_organization_id=payer_organization_id,
+        amount_fen=amount_fen,
+        state=PaymentState.received,
+        provider=provider,
+        provider_reference=reference,
+        instructions={},
+        created_at=now,
+        received_at=now,
+    )
+    session.add(payment)
+    await session.flush()
+    await record_event(
+        session,
+        "payment.received",
+        {
+            "payment_id": str(payment.id),
+            "deal_id": str(deal_id),
+            "kind": PaymentKind.deposit.value,
+            "milestone": None,
+            "amount": Money(amount_fen).to_api(),
+        },
+    )
+    return payment
 
 
 async def request_payment(
@@ -101,38 +171,69 @@ async def received_payment(
 
 
 class Receipt(NamedTuple):
-    """Money a deal received: what the tax filings read of a payment."""
+    """Money a contract received, on a date: a payment, an applied deposit, or (negative) a
+    refund of one of them."""
 
     payment_id: uuid.UUID
     deal_id: uuid.UUID
+    kind: str
+    """`milestone`, `deposit` or `refund`."""
+    milestone: int | None
+    """The milestone it pays (a refund: the one it paid); none for a deposit."""
     amount_fen: int
+    """Positive when money came in, negative for a refund."""
     received_at: datetime
+    """When it came in, or went back."""
 
 
-def receipts_select(start: datetime, end: datetime) -> ReadModel:
-    """The read model of money received in [start, end): `payment_id`, `deal_id`, `amount_fen`,
-    `received_at`, for another package to join by `deal_id`."""
-    return select(
-        Payment.id.label("payment_id"), Payment.deal_id, Payment.amount_fen, Payment.received_at
+def receipts_select(start: datetime | None = None, end: datetime | None = None) -> ReadModel:
+    """The one read model of money received on contracts, by date: confirmed payments and
+    applied deposits when they arrived, minus refunds when they went back. Columns:
+    `payment_id`, `deal_id`, `kind`, `milestone`, `amount_fen` (signed), `received_at`, for
+    another package to join by `deal_id`; [start, end) bounds the dates (open without them).
+    Tax filings, inventors' rewards, reward pro-rata, statistics and the ledger's
+    reconciliation all read money received here."""
+    arrived = select(
+        Payment.id.label("payment_id"),
+        Payment.deal_id,
+        cast(Payment.kind, String).label("kind"),
+        Payment.milestone,
+        Payment.amount_fen.label("amount_fen"),
+        Payment.received_at.label("received_at"),
     ).where(
-        Payment.state == PaymentState.received,
-        Payment.received_at >= start,
-        Payment.received_at < end,
+        Payment.state.in_([PaymentState.received, PaymentState.refunded]),
+        Payment.received_at.is_not(None),
     )
+    # A refund reduces the income of the period it is made in, not the period the money came
+    # in: a filed period is never rewritten (国税函〔2008〕875号 一(五): 销售退回冲减当期收入).
+    returned = select(
+        Payment.id.label("payment_id"),
+        Payment.deal_id,
+        literal("refund", String).label("kind"),
+        Payment.milestone,
+        (-Payment.amount_fen).label("amount_fen"),
+        Payment.refunded_at.label("received_at"),
+    ).where(Payment.state == PaymentState.refunded, Payment.refunded_at.is_not(None))
+    if start is not None:
+        arrived = arrived.where(Payment.received_at >= start)
+        returned = returned.where(Payment.refunded_at >= start)
+    if end is not None:
+        arrived = arrived.where(Payment.received_at < end)
+        returned = returned.where(Payment.refunded_at < end)
+    receipts = union_all(arrived, returned).subquery("money_received")
+    return select(*receipts.c)
 
 
 def receipt_of(values: Sequence[Any]) -> Receipt:
     """The receipt in the columns of `receipts_select`, in their order."""
-    return Receipt._make(values)
+    payment_id, deal_id, kind, milestone, amount_fen, received_at = values
+    return Receipt(payment_id, deal_id, str(kind), milestone, int(amount_fen), received_at)
 
 
 def deals_paid_between(start: datetime, end: datetime) -> Select[uuid.UUID]:
-    """The ids of the deals that received money in [start, end), as a subquery."""
-    return select(Payment.deal_id).where(
-        Payment.state == PaymentState.received,
-        Payment.received_at >= start,
-        Payment.received_at < end,
-    )
+    """The ids of the deals that received (or gave back) money in [start, end)."""
+    receipts = receipts_select(start, end).subquery()
+    return select(receipts.c.deal_id)
 
 
 async def received_dates(
@@ -310,16 +411,15 @@ async def pay_out(
 
 async def reconcile(session: AsyncSession) -> list[ledger.Imbalance]:
     """The ledger against the tables: every journal balanced, and each deal's account holding
-    exactly what was received for it (payments and an applied deposit) less what was paid out.
-    Empty when everything reconciles."""
+    exactly the money it received (`receipts_select`: payments and an applied deposit, less
+    refunds) less what was paid out. Empty when everything reconciles."""
     problems = await ledger.unbalanced_journals(session)
     booked = await ledger.balances(session, "deal:")
+    receipts = receipts_select().subquery()
     received = {
         deal_id: int(total)
         for deal_id, total in await session.execute(
-            select(Payment.deal_id, func.sum(Payment.amount_fen))
-            .where(Payment.state == PaymentState.received)
-            .group_by(Payment.deal_id)
+            select(receipts.c.deal_id, func.sum(receipts.c.amount_fen)).group_by(receipts.c.deal_id)
         )
     }
     paid_out = {
@@ -328,14 +428,12 @@ async def reconcile(session: AsyncSession) -> list[ledger.Imbalance]:
             select(Payout.deal_id, func.sum(Payout.amount_fen)).group_by(Payout.deal_id)
         )
     }
-    deposits = await deals.deposits_applied(session)
     for deal_id in (
         set(received)
         | set(paid_out)
-        | set(deposits)
         | {uuid.UUID(account.removeprefix("deal:")) for account in booked}
     ):
-        expected = received.get(deal_id, 0) + deposits.get(deal_id, 0) - paid_out.get(deal_id, 0)
+        expected = received.get(deal_id, 0) - paid_out.get(deal_id, 0)
         actual = -booked.get(ledger.deal_account(deal_id), 0)
         if actual != expected:
             problems.append(ledger.Imbalance(f"deal {deal_id}", actual - expected))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.accounts.service import division_label
 from app.core.auth import Principal, optional_principal
-from app.core.clock import BEIJING, Now
+from app.core.clock import Now, beijing_time, month_start
 from app.core.db import Session
 from app.core.errors import ValidationFailed, problem_responses
 from app.core.money import Money
@@ -22,9 +22,9 @@ router = APIRouter(prefix="/v1/stats", tags=["statistics"], responses=problem_re
 Month = Annotated[str | None, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
 
 
-def _month_start(month: str) -> datetime:
+def _month_start(month: str, *, after: int = 0) -> datetime:
     year, number = (int(part) for part in month.split("-"))
-    return datetime(year, number, 1, tzinfo=BEIJING)
+    return month_start(year, number + after)
 
 
 def _cells(cells: list[service.Cell], *, regions: bool = False) -> list[CellOut]:
@@ -58,13 +58,12 @@ async def indicators(
     signed contract, broker rewards paid. Months are Beijing time, `period_to` inclusive
     (default: this year so far). Anyone may ask; cells of fewer than three contracts show no
     amount except to platform staff, who also see the leading sellers."""
-    local = now.astimezone(BEIJING)
+    local = beijing_time(now)
     first = period_from or f"{local.year}-01"
     last = period_to or f"{local.year}-{local.month:02d}"
     if last < first:
         raise ValidationFailed("query.period_to", "before_period_from")
-    end = _month_start(last)
-    end = end.replace(year=end.year + (end.month == 12), month=end.month % 12 + 1)
+    end = _month_start(last, after=1)
     result = await service.indicators(
         session,
         caller,
@@ -99,6 +98,9 @@ async def indicators(
         ),
         median_days_publication_to_contract=result.median_days_to_contract,
         broker_rewards_paid=Money(result.broker_rewards_paid_fen),
+        money_received=(
+            Money(result.money_received_fen) if result.money_received_fen is not None else None
+        ),
         withheld_below=result.withheld_below,
         leading_sellers=_cells(result.leading_sellers),
     )

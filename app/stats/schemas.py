@@ -40,6 +40,11 @@ class IndicatorsOut(BaseModel):
     auctions: AuctionOutcomes
     median_days_publication_to_contract: float | None
     broker_rewards_paid: Money
+    money_received: Money | None = Field(
+        description="Money the registered contracts received in the period: payments and "
+        "applied auction deposits, less refunds. Withheld (null) from the public when fewer "
+        "contracts than the minimum received any."
+    )
     withheld_below: int | None = Field(
         description="Cells with fewer contracts show no amount (public view); null for staff."
     )

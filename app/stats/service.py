@@ -22,8 +22,11 @@ from app.accounts import service as accounts
 from app.auctions import service as auctions
 from app.brokers import service as brokers
 from app.core.auth import Principal
+from app.core.clock import beijing_month_text
+from app.core.db import ReadModel
 from app.deals import service as deals
 from app.listings import service as listings
+from app.payments import service as payments
 
 PUBLIC_MINIMUM = 3
 LEADING_SELLERS = 20
@@ -63,20 +66,15 @@ class Indicators:
     auctions_sold: int
     median_days_to_contract: float | None
     broker_rewards_paid_fen: int
+    money_received_fen: int | None
+    """Money the registered contracts received in the period (None: withheld)."""
     withheld_below: int | None
     leading_sellers: list[Cell] = field(default_factory=list)
 
 
-def _local_month(column: Any) -> ColumnElement[str]:
-    return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
-
-
-async def indicators(
-    session: AsyncSession, principal: Principal | None, filters: Filters
-) -> Indicators:
-    """The indicators for the filters; detailed (every cell, leading sellers) for platform
-    staff, aggregated with small cells withheld for everyone else."""
-    detailed = principal is not None and bool(principal.platform_roles)
+def _registered(filters: Filters) -> ReadModel:
+    """Registered contracts (whenever registered) with their seller, province and field,
+    narrowed by the filters' field, region and contract type."""
     registrations = deals.registrations_select().subquery("registrations")
     organizations = accounts.organizations_select().subquery("organizations")
     publications = listings.publications_select().subquery("publications")
@@ -101,10 +99,6 @@ async def indicators(
             organizations.c.organization_id == registrations.c.seller_organization_id,
         )
         .outerjoin(publications, publications.c.listing_id == registrations.c.listing_id)
-        .where(
-            registrations.c.registered_at >= filters.start,
-            registrations.c.registered_at < filters.end,
-        )
     )
     if filters.field:
         contracts = contracts.where(
@@ -116,7 +110,36 @@ async def indicators(
         contracts = contracts.where(
             cast(registrations.c.contract_type, String) == filters.contract_type
         )
-    selected = contracts.subquery("selected")
+    return contracts
+
+
+async def _money_received(session: AsyncSession, filters: Filters, detailed: bool) -> int | None:
+    """What the registered contracts received in the period (`payments.receipts_select`:
+    payments and applied deposits, less refunds), withheld like any cell."""
+    contracts = _registered(filters).subquery("contracts")
+    receipts = payments.receipts_select(filters.start, filters.end).subquery("receipts")
+    row = (
+        await session.execute(
+            select(
+                func.count(func.distinct(receipts.c.deal_id)).label("contracts"),
+                func.coalesce(func.sum(receipts.c.amount_fen), 0).label("amount"),
+            ).join_from(receipts, contracts, contracts.c.deal_id == receipts.c.deal_id)
+        )
+    ).one()
+    return _cell("", row.contracts, int(row.amount), detailed).amount_fen
+
+
+async def indicators(
+    session: AsyncSession, principal: Principal | None, filters: Filters
+) -> Indicators:
+    """The indicators for the filters; detailed (every cell, leading sellers) for platform
+    staff, aggregated with small cells withheld for everyone else."""
+    detailed = principal is not None and bool(principal.platform_roles)
+    contracts = _registered(filters)
+    registered_at = contracts.selected_columns.registered_at
+    selected = contracts.where(
+        registered_at >= filters.start, registered_at < filters.end
+    ).subquery("selected")
 
     async def grouped(key: ColumnElement[Any]) -> list[Cell]:
         rows = await session.execute(
@@ -146,13 +169,14 @@ async def indicators(
             )
         )
     ]
+    publications = listings.publications_select().subquery("publications")
     result = Indicators(
         contracts=totals.contracts,
         amount_fen=_cell("", totals.contracts, int(totals.amount), detailed).amount_fen,
         by_field=await grouped(selected.c.field),
         by_region=await grouped(selected.c.province),
         by_contract_type=await grouped(cast(selected.c.contract_type, String)),
-        by_month=await grouped(_local_month(selected.c.registered_at)),
+        by_month=await grouped(beijing_month_text(selected.c.registered_at)),
         listings_published=await _count_between(
             session, publications, publications.c.published_at, filters
         ),
@@ -166,6 +190,7 @@ async def indicators(
         auctions_sold=0,
         median_days_to_contract=round(statistics.median(waits), 1) if waits else None,
         broker_rewards_paid_fen=await _rewards_paid(session, filters),
+        money_received_fen=await _money_received(session, filters, detailed),
         withheld_below=None if detailed else PUBLIC_MINIMUM,
     )
     result.auctions_ended, result.auctions_sold = await _auction_outcomes(session, filters)

@@ -65,8 +65,21 @@ def _fen(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class VatReceipt:
+    """One part of money received: all of a receipt, or its technology or non-technical part."""
+
+    receipt_id: str
+    contract_type: str
+    registered: bool
+    received_fen: int
+    """Negative for a refund."""
+    technical: bool = True
+    """False for the part of a contract that is not technology (equipment, materials…)."""
+
+
+@dataclass(frozen=True)
 class VatLine:
-    contract_id: str
+    receipt_id: str
     received_fen: int
     exempt: bool
     reason: str | None
@@ -86,22 +99,25 @@ def vat_exemption(
     rules: RuleSet,
     *,
     taxpayer_kind: Literal["general", "small_scale"],
-    receipts: Sequence[tuple[str, str, bool, int]],
+    receipts: Sequence[VatReceipt],
 ) -> VatResult:
-    """A seller's exempt sales in a VAT period from payments received: `receipts` are
-    (contract id, contract type, registered, fen received). The VAT forgone is the exempt sales
-    times the seller's rate, rounded half-up once (amounts received are tax-inclusive prices of
-    exempt services, so no separation of tax is needed)."""
+    """A seller's exempt sales in a VAT period from money received (a line per receipt, in
+    order). The exemption covers the technology: a contract's non-technical part is taxable
+    (`non_technical_part`), as are contracts of other types or not registered. The VAT forgone
+    is the exempt sales times the seller's rate, rounded half-up once (amounts received are
+    tax-inclusive prices of exempt services, so no separation of tax is needed)."""
     parameters = rules.parameters
     rate = Decimal(parameters["rates"][taxpayer_kind])
     lines = []
-    for contract_id, contract_type, registered, received in receipts:
+    for receipt in receipts:
         reason = None
-        if contract_type not in parameters["exempt_contract_types"]:
+        if receipt.contract_type not in parameters["exempt_contract_types"]:
             reason = "contract_type"
-        elif parameters["requires_registration"] and not registered:
+        elif parameters["requires_registration"] and not receipt.registered:
             reason = "not_registered"
-        lines.append(VatLine(contract_id, received, reason is None, reason))
+        elif not receipt.technical:
+            reason = "non_technical_part"
+        lines.append(VatLine(receipt.receipt_id, receipt.received_fen, reason is None, reason))
     exempt = sum(line.received_fen for line in lines if line.exempt)
     taxable = sum(line.received_fen for line in lines if not line.exempt)
     return VatResult(exempt, taxable, half_up(Decimal(exempt) * rate), rate, lines)

@@ -22,13 +22,13 @@ from typing import Any, Literal, NamedTuple
 
 import httpx
 import structlog
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.models import Organization, VatPeriod, VatTaxpayerKind
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import BEIJING
+from app.core.clock import beijing_date, beijing_time, month_start, next_month_start
 from app.core.db import among
 from app.core.errors import DomainError, InvalidState, NotFound, ValidationFailed
 from app.core.money import Money
@@ -68,17 +68,13 @@ def period_bounds(kind: FilingKind, period: str) -> tuple[datetime, datetime]:
         year, month, months = int(quarterly[1]), 3 * int(quarterly[2]) - 2, 3
     else:
         raise ValidationFailed("body.period", "period_format")
-    after = month - 1 + months
-    start = datetime(year, month, 1, tzinfo=BEIJING)
-    return start, datetime(year + after // 12, after % 12 + 1, 1, tzinfo=BEIJING)
+    return month_start(year, month), month_start(year, month + months)
 
 
 def next_period_end(after: datetime) -> datetime:
     """The first end of a period after `after`: the next Beijing midnight that starts a month
     (every kind's periods — months, quarters, years — end on one)."""
-    local = after.astimezone(BEIJING)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=BEIJING)
+    return next_month_start(after)
 
 
 def vat_period_of(period: str) -> VatPeriod:
@@ -89,7 +85,7 @@ def vat_period_of(period: str) -> VatPeriod:
 def closed_periods(kind: FilingKind, now: datetime) -> list[str]:
     """The most recent periods of a kind that have ended by `now` (Beijing time): the last year
     or month, and for VAT also the last quarter."""
-    local = now.astimezone(BEIJING)
+    local = beijing_time(now)
     if kind in ANNUAL:
         return [str(local.year - 1)]
     year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
@@ -109,7 +105,7 @@ def canonical(content: dict[str, Any]) -> bytes:
 
 
 def _middle(start: datetime, end: datetime) -> date:
-    return (start + (end - start) / 2).date()
+    return beijing_date(start + (end - start) / 2)
 
 
 # --- content of each kind --------------------------------------------------------------------
@@ -131,6 +127,41 @@ class _Received(NamedTuple):
     contract: deals.ContractFacts
     offered: listings.OfferedResult | None = None
     costs_fen: int = 0
+    parts: tuple[int, int] = (0, 0)
+    """(technology, non-technical) fen of the receipt (`deals.TechnologyShare`)."""
+
+
+async def _with_parts(
+    session: AsyncSession, by_party: dict[uuid.UUID, list[_Received]], start: datetime
+) -> None:
+    """Give each receipt its technology and non-technical parts, in order of receipt, the
+    pro-rata part rounded on each contract's running total since its first receipt (so a
+    contract paid in full counts its 技术交易额 to the fen, across periods too)."""
+    deal_ids = {item.contract.deal_id for items in by_party.values() for item in items}
+    if not deal_ids:
+        return
+    earlier = payments.receipts_select(end=start).subquery("earlier")
+    running: dict[uuid.UUID, int] = dict.fromkeys(deal_ids, 0)
+    facts = {item.contract.deal_id: item.contract for items in by_party.values() for item in items}
+    for deal_id, milestone, amount in await session.execute(
+        select(earlier.c.deal_id, earlier.c.milestone, func.sum(earlier.c.amount_fen))
+        .where(among(earlier.c.deal_id, deal_ids))
+        .group_by(earlier.c.deal_id, earlier.c.milestone)
+    ):
+        share = facts[deal_id].share
+        if share is None or share.pro_rata(milestone):
+            running[deal_id] += int(amount)
+    for items in by_party.values():
+        for index, item in enumerate(items):
+            amount, milestone = item.receipt.amount_fen, item.receipt.milestone
+            share, deal_id = item.contract.share, item.contract.deal_id
+            if share is None:
+                parts = (amount, 0)
+            else:
+                parts = share.split(amount, milestone, pro_rata_before_fen=running[deal_id])
+            if share is None or share.pro_rata(milestone):
+                running[deal_id] += amount
+            items[index] = item._replace(parts=parts)
 
 
 async def _received(
@@ -154,8 +185,10 @@ async def _received(
     source = receipts.join(facts, facts.c.deal_id == receipts.c.deal_id)
     if with_results:
         columns += [*offered.c, costs.c.costs_fen]
+        # Costs are declared against money that came in; a refund does not bring them back.
         source = source.outerjoin(offered, offered.c.listing_id == facts.c.listing_id).outerjoin(
-            costs, costs.c.payment_id == receipts.c.payment_id
+            costs,
+            and_(costs.c.payment_id == receipts.c.payment_id, receipts.c.kind != "refund"),
         )
     party = facts.c.seller_organization_id if side == "seller" else facts.c.buyer_organization_id
     ids = [organization.id for organization in parties]
@@ -163,7 +196,7 @@ async def _received(
         select(*columns)
         .select_from(source)
         .where(among(party, ids))
-        .order_by(receipts.c.received_at, receipts.c.payment_id)
+        .order_by(receipts.c.received_at, receipts.c.payment_id, receipts.c.kind)
     )
     r, f, o = len(receipts.c), len(receipts.c) + len(facts.c), len(receipts.c) + len(facts.c) + 3
     by_party: dict[uuid.UUID, list[_Received]] = {organization: [] for organization in ids}
@@ -179,6 +212,7 @@ async def _received(
         by_party[
             contract.seller_organization_id if side == "seller" else contract.buyer_organization_id
         ].append(received)
+    await _with_parts(session, by_party, start)
     return by_party
 
 
@@ -191,20 +225,28 @@ async def _eit_bodies(
 
 
 def _eit_body(rule_set: rules.RuleSet, received: Sequence[_Received]) -> Body:
-    """One seller's technology-transfer income of the year: the money received in the year on
-    each transfer or licence contract, less the costs declared against it. A contract paid over
-    two years counts in each year for what that year received."""
+    """One seller's technology-transfer income of the year: the technology part of the money
+    received in the year on each transfer or licence contract (payments, an applied deposit,
+    less refunds), less the costs declared against it. A contract's non-technical part is no
+    technology-transfer income (国税函〔2009〕212号) and is listed as excluded. A contract paid
+    over two years counts in each year for what that year received."""
     by_deal: dict[uuid.UUID, list[_Received]] = {}
     for item in received:
         by_deal.setdefault(item.contract.deal_id, []).append(item)
     registration_numbers = {
         str(deal_id): paid[0].contract.registration_number for deal_id, paid in by_deal.items()
     }
-    contracts, unclassified = [], []
+    contracts, unclassified, non_technical = [], [], []
     for deal_id, paid in sorted(by_deal.items(), key=lambda item: str(item[0])):
         fact, result = paid[0].contract, paid[0].offered
         if fact.contract_type not in TRANSFERS:
             continue  # not a transfer: no technology-transfer income
+        parts = [p.parts for p in paid]
+        other = sum(part[1] for part in parts)
+        if other:
+            non_technical.append(
+                {"deal_id": str(deal_id), "reason": "non_technical_part", "amount": _yuan(other)}
+            )
         if result is None or fact.signed_on is None:
             # Off-platform contracts name no result: marked for a person, not guessed.
             logger.warning("tax_contract_unclassified", deal_id=str(deal_id))
@@ -220,7 +262,7 @@ def _eit_body(rule_set: rules.RuleSet, received: Sequence[_Received]) -> Body:
                 registered=fact.registered,
                 related_party_100=False,
                 signed_on=fact.signed_on,
-                revenue_fen=sum(p.receipt.amount_fen for p in paid),
+                revenue_fen=sum(part[0] for part in parts),
                 costs_fen=sum(p.costs_fen for p in paid),
                 taxes_fen=0,
             )
@@ -240,7 +282,8 @@ def _eit_body(rule_set: rules.RuleSet, received: Sequence[_Received]) -> Body:
             for c in contracts
         ],
         "excluded": [{"deal_id": e.contract_id, "reason": e.reason} for e in outcome.excluded]
-        + unclassified,
+        + unclassified
+        + non_technical,
         "totals": {
             "income": _yuan(outcome.income_fen),
             "exempt": _yuan(outcome.exempt_fen),
@@ -256,7 +299,7 @@ def _eit_body(rule_set: rules.RuleSet, received: Sequence[_Received]) -> Body:
 async def _vat_bodies(
     session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
 ) -> dict[uuid.UUID, Body]:
-    rule_set = rules.rule_set("vat_exemption", start.date())
+    rule_set = rules.rule_set("vat_exemption", beijing_date(start))
     by_seller = await _received(session, taxpayers, start, end, side="seller")
     return {
         seller.id: _vat_body(rule_set, seller.vat_taxpayer_kind, by_seller[seller.id])
@@ -269,32 +312,41 @@ def _vat_body(
     taxpayer_kind: VatTaxpayerKind,
     received: Sequence[_Received],
 ) -> Body:
-    """One seller's exempt sales of a VAT period, at its own rate (general or small-scale)."""
+    """One seller's exempt sales of a VAT period, at its own rate (general or small-scale): a
+    line for each receipt's technology part, and one for its non-technical part (taxable)."""
+    parts = [
+        (item, part, fen)
+        for item in received
+        for part, fen in zip(("technology", "non_technical"), item.parts, strict=True)
+        if fen
+    ]
     outcome = rules.vat_exemption(
         rule_set,
         taxpayer_kind=taxpayer_kind.value,
         receipts=[
-            (
-                str(r.receipt.payment_id),
-                str(r.contract.contract_type or ""),
-                r.contract.registered,
-                r.receipt.amount_fen,
+            rules.VatReceipt(
+                str(item.receipt.payment_id),
+                str(item.contract.contract_type or ""),
+                item.contract.registered,
+                fen,
+                technical=part == "technology",
             )
-            for r in received
+            for item, part, fen in parts
         ],
     )
-    contract_of = {str(r.receipt.payment_id): r.contract for r in received}
     content = {
         "lines": [
             {
-                "payment_id": line.contract_id,
-                "deal_id": str(contract_of[line.contract_id].deal_id),
-                "registration_number": contract_of[line.contract_id].registration_number,
+                "payment_id": str(item.receipt.payment_id),
+                "kind": item.receipt.kind,
+                "part": part,
+                "deal_id": str(item.contract.deal_id),
+                "registration_number": item.contract.registration_number,
                 "received": _yuan(line.received_fen),
                 "exempt": line.exempt,
                 "reason": line.reason,
             }
-            for line in outcome.lines
+            for (item, part, _), line in zip(parts, outcome.lines, strict=True)
         ],
         "totals": {
             "exempt_sales": _yuan(outcome.exempt_sales_fen),
@@ -333,12 +385,25 @@ def _super_deduction_body(start: datetime, end: datetime, paid: Sequence[_Receiv
         if not fact.registered:
             excluded.append({"deal_id": str(payment.deal_id), "reason": "not_registered"})
             continue
-        paid_on = payment.received_at.astimezone(BEIJING).date()
+        expense, other = item.parts
+        if other:
+            # Equipment and materials bought with the development are no R&D expense.
+            excluded.append(
+                {
+                    "deal_id": str(payment.deal_id),
+                    "payment_id": str(payment.payment_id),
+                    "reason": "non_technical_part",
+                    "amount": _yuan(other),
+                }
+            )
+        if not expense:
+            continue
+        paid_on = beijing_date(payment.received_at)
         rule_set = rules.rule_set("rd_super_deduction", paid_on)
         version = max(version, rule_set.version)
         result = rules.rd_super_deduction(
             rule_set,
-            expense_fen=payment.amount_fen,
+            expense_fen=expense,
             paid_on=paid_on,
             industry="unspecified",
             manufacturing=False,
@@ -351,8 +416,9 @@ def _super_deduction_body(start: datetime, end: datetime, paid: Sequence[_Receiv
                 "deal_id": str(payment.deal_id),
                 "payment_id": str(payment.payment_id),
                 "registration_number": fact.registration_number,
+                "kind": payment.kind,
                 "paid_on": paid_on.isoformat(),
-                "expense": _yuan(payment.amount_fen),
+                "expense": _yuan(expense),
                 "counted": _yuan(result.counted_fen),
                 "rate": str(result.rate),
                 "deduction": _yuan(result.deduction_fen),
@@ -372,7 +438,7 @@ def _super_deduction_body(start: datetime, end: datetime, paid: Sequence[_Receiv
 async def _reward_relief_bodies(
     session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
 ) -> dict[uuid.UUID, Body]:
-    rule_set = rules.rule_set("researcher_reward_relief", start.date())
+    rule_set = rules.rule_set("researcher_reward_relief", beijing_date(start))
     ids = [organization.id for organization in taxpayers]
     rewards = await deals.inventor_rewards_between(session, ids, start, end)
     received = await payments.received_dates(session, {r.payment_id for r in rewards})
@@ -399,8 +465,8 @@ def _reward_relief_body(
             reward_fen=reward.amount_fen,
             contract_registered=reward.registration_number is not None,
             reward_published=reward.published_on is not None,
-            income_received_on=received[reward.payment_id].astimezone(BEIJING).date(),
-            reward_paid_on=reward.declared_at.astimezone(BEIJING).date(),
+            income_received_on=beijing_date(received[reward.payment_id]),
+            reward_paid_on=beijing_date(reward.declared_at),
         )
         taxable_total += relief.taxable_fen
         relieved_total += relief.relieved_fen

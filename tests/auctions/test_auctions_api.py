@@ -708,3 +708,40 @@ async def test_two_hundred_concurrent_bidders_leave_a_strictly_increasing_histor
     assert all(x.amount_fen < y.amount_fen for x, y in pairwise(history))
     accepted = [r.json()["bids"][0]["amount"] for r in responses if r.status_code == 201]
     assert sorted(Money.yuan(a["amount"]).fen for a in accepted) == [b.amount_fen for b in history]
+
+
+async def test_a_new_schedule_moves_the_workers_job(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The auction opens at its new start, not at the next sweep after the old one."""
+    university = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(university, MemberRole.owner)
+    auction = await factory.auction(university, opens_in=timedelta(days=3))
+    await relay_events(sessionmaker, clock)
+    earlier = clock.now() + timedelta(hours=5)
+
+    moved = await client.patch(
+        f"/v1/auctions/{auction.id}",
+        json={
+            "starts_at": earlier.isoformat(),
+            "ends_at": (earlier + timedelta(hours=2)).isoformat(),
+        },
+        headers=owner.headers,
+    )
+    await relay_events(sessionmaker, clock)
+    async with sessionmaker() as session:
+        waiting = (
+            await session.execute(
+                text(
+                    "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'advance_auction' "
+                    "AND status = 'todo' AND args->>'auction_id' = :auction"
+                ),
+                {"auction": str(auction.id)},
+            )
+        ).all()
+
+    assert moved.status_code == 200, moved.text
+    assert [row.scheduled_at for row in waiting] == [earlier]

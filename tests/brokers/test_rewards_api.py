@@ -18,7 +18,7 @@ from app.accounts.models import OrganizationKind
 from app.brokers import policies
 from app.brokers import service as rewards
 from app.core.auth import MemberRole, PlatformRole
-from app.core.clock import FrozenClock
+from app.core.clock import BEIJING, FrozenClock
 from app.core.money import Money
 from tests.auctions.test_auctions_api import cny
 from tests.deals.test_deals_api import (
@@ -128,7 +128,7 @@ async def test_a_buyer_applies_for_the_inner_mongolia_post_subsidy_and_is_paid_o
     assert [line["rate"] for line in reward[0]["working"]["lines"]] == ["0.10", "0.05", "0.03"]
     assert "内科发成字〔2021〕12号" in reward[0]["working"]["source"]
 
-    period = clock.now().astimezone(rewards.BEIJING).strftime("%Y-%m")
+    period = clock.now().astimezone(BEIJING).strftime("%Y-%m")
     paid = await client.post("/v1/payouts", json={"period": period}, headers=finance.headers)
     twice = await client.post("/v1/payouts", json={"period": period}, headers=finance.headers)
     ytd = await client.get(
@@ -171,7 +171,7 @@ async def test_pro_rata_rewards_grow_with_the_money_received_by_adjustments(
     await client.post(f"/v1/broker-claims/{applied.json()['id']}/approve", headers=reviewer.headers)
     await compute(sessionmaker, deal_id, clock)
     half = (await client.get("/v1/rewards", headers=p.buyer_owner.headers)).json()[0]
-    period = clock.now().astimezone(rewards.BEIJING).strftime("%Y-%m")
+    period = clock.now().astimezone(BEIJING).strftime("%Y-%m")
     await client.post("/v1/payouts", json={"period": period}, headers=finance.headers)
 
     clock.advance(timedelta(days=40))
@@ -182,7 +182,7 @@ async def test_pro_rata_rewards_grow_with_the_money_received_by_adjustments(
     await compute(sessionmaker, deal_id, clock)
     await compute(sessionmaker, deal_id, clock)  # idempotent: nothing more
     whole = (await client.get("/v1/rewards", headers=p.buyer_owner.headers)).json()[0]
-    later = clock.now().astimezone(rewards.BEIJING).strftime("%Y-%m")
+    later = clock.now().astimezone(BEIJING).strftime("%Y-%m")
     paid = await client.post("/v1/payouts", json={"period": later}, headers=finance.headers)
 
     assert (half["amount"], half["working"]["received_fen"]) == (cny("50000.00"), 50_000_000)
@@ -383,7 +383,7 @@ async def test_a_policy_change_never_rewrites_a_paid_reward_it_adjusts(
     )
     await client.post(f"/v1/broker-claims/{applied.json()['id']}/approve", headers=reviewer.headers)
     await compute(sessionmaker, deal_id, clock)
-    period = clock.now().astimezone(rewards.BEIJING).strftime("%Y-%m")
+    period = clock.now().astimezone(BEIJING).strftime("%Y-%m")
     await client.post("/v1/payouts", json={"period": period}, headers=finance.headers)
 
     # A corrected notice: version 2 of the same policy, same dates, a higher first tier.
@@ -402,7 +402,7 @@ async def test_a_policy_change_never_rewrites_a_paid_reward_it_adjusts(
     clock.advance(timedelta(days=31))
     await compute(sessionmaker, deal_id, clock)
     reward = (await client.get("/v1/rewards", headers=p.buyer_owner.headers)).json()[0]
-    later = clock.now().astimezone(rewards.BEIJING).strftime("%Y-%m")
+    later = clock.now().astimezone(BEIJING).strftime("%Y-%m")
     paid = await client.post("/v1/payouts", json={"period": later}, headers=finance.headers)
 
     # v1: 100,000 + 50,000 = 150,000 (paid); v2: 120,000 + 50,000 = 170,000.
@@ -458,3 +458,17 @@ async def test_a_policy_replaced_mid_year_applies_from_its_date_on(
     }
     assert (seen[amounts[3]]["amount"], seen[amounts[3]]["policy_version"]) == (cny("150000.00"), 1)
     assert (seen[amounts[5]]["amount"], seen[amounts[5]]["policy_version"]) == (cny("160000.00"), 2)
+
+
+async def test_a_claim_on_a_deal_that_does_not_exist_is_a_404(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    person = await broker(factory)
+
+    response = await client.post(
+        "/v1/broker-claims",
+        json={"kind": "broker", "deal_id": str(uuid.uuid4()), "role": "matching", "share": "10"},
+        headers=person.headers,
+    )
+
+    assert response.status_code == 404, response.text

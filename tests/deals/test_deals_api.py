@@ -722,3 +722,22 @@ async def test_the_parties_name_active_brokers_until_registration(
     assert str(pending.id) in refused.json()["errors"][0]["message"]
     assert named.json()["broker_ids"] == [str(active.id)]
     assert late.status_code == 409
+
+
+async def test_the_content_registration_needs_is_in_the_contract_schema(
+    client: httpx.AsyncClient, factory: MarketFactory, app: Any
+) -> None:
+    p = await parties(factory)
+    deal_id = await off_platform_deal(factory, p)
+
+    short = await client.put(
+        f"/v1/deals/{deal_id}/contract",
+        json=terms(content="技术转让。"),
+        headers=p.seller_owner.headers,
+    )
+    schema = app.openapi()["components"]["schemas"]["ContractTerms"]["properties"]["content"]
+
+    assert short.status_code == 422
+    assert short.json()["errors"][0]["field"] == "body.content"
+    assert short.json()["errors"][0]["code"] == "string_too_short"
+    assert {"type": "string", "minLength": 20, "maxLength": 20000} in schema["anyOf"]

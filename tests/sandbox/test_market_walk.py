@@ -18,6 +18,7 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -334,6 +335,8 @@ async def test_a_listing_becomes_an_auction_a_deal_rewards_and_filings_on_the_sa
     assert {(f["kind"], f["period"]) for f in buyer_filings} == {("rd_super_deduction", str(year))}
     eit = next(f for f in seller_filings if f["kind"] == "eit_transfer_income")
     assert [line["deal_id"] for line in eit["content"]["lines"] if line["included"]] == [deal["id"]]
+    # The applied deposit is money received: 100,000 + 525,000 + 525,000.
+    assert eit["content"]["lines"][0]["revenue"] == "1150000.00"
     vat_lines = [
         line
         for filing in seller_filings
@@ -344,6 +347,9 @@ async def test_a_listing_becomes_an_auction_a_deal_rewards_and_filings_on_the_sa
         deal["id"],
         development["id"],
     }
+    assert sum(Decimal(line["received"]) for line in vat_lines if line["exempt"]) == Decimal(
+        "1350000.00"
+    )
 
     # Everything happened at its time, and the ERP heard what it subscribed to, signed.
     assert clock.now() - started > timedelta(days=20)

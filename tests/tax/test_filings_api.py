@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
 from app.core.auth import MemberRole, PlatformRole
-from app.core.clock import FrozenClock
+from app.core.clock import BEIJING, FrozenClock
 from app.core.config import Settings
 from app.core.errors import ValidationFailed
 from app.listings import service as listings
@@ -130,6 +131,22 @@ async def test_the_income_tax_filing_is_computed_after_the_year_and_identical_wh
     )
 
 
+async def give_inventors(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], p: Parties
+) -> None:
+    """The seller's (only) result names one inventor, so it may declare net income."""
+
+    from app.results.models import Inventor
+
+    results = (await client.get("/v1/results", headers=p.seller_owner.headers)).json()["items"]
+    async with sessionmaker() as session, session.begin():
+        session.add(
+            Inventor(
+                result_id=uuid.UUID(results[0]["id"]), position=1, name="张明", share=Decimal(100)
+            )
+        )
+
+
 async def test_a_change_after_submission_is_an_amendment_showing_the_difference(
     client: httpx.AsyncClient,
     factory: MarketFactory,
@@ -137,7 +154,6 @@ async def test_a_change_after_submission_is_an_amendment_showing_the_difference(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     p, deal_id = await sold_patent(client, factory, clock, sessionmaker, "6000000")
-    finance = await factory.staff(PlatformRole.finance)
     clock.set(NEW_YEAR)
     first = (
         await client.post(
@@ -152,12 +168,17 @@ async def test_a_change_after_submission_is_an_amendment_showing_the_difference(
             .where(Filing.id == uuid.UUID(first["id"]))
             .values(state=FilingState.submitted)
         )
+    # Costs declared afterwards against a 2026 payment change the 2026 income.
+    await give_inventors(client, sessionmaker, p)
     payments = (
         await client.get(f"/v1/deals/{deal_id}/payments", headers=p.seller_owner.headers)
     ).json()
-    await client.post(
-        f"/v1/payments/{payments[1]['id']}/refund", json={"reason": "退款"}, headers=finance.headers
+    declared = await client.post(
+        f"/v1/deals/{deal_id}/inventor-shares",
+        json={"payment_id": payments[0]["id"], "costs": {"amount": "3000000", "currency": "CNY"}},
+        headers=p.seller_owner.headers,
     )
+    assert declared.status_code == 201, declared.text
 
     amended = await client.post(
         "/v1/tax/filings",
@@ -178,6 +199,41 @@ async def test_a_change_after_submission_is_an_amendment_showing_the_difference(
         (1, "amended"),
         (2, "ready"),
     ]
+
+
+async def test_a_refund_counts_when_it_happens_not_in_the_year_the_money_came(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Money received is dated: a 2026 payment refunded in 2027 stays 2026 revenue and is a
+    negative line of 2027 (a sales return is recognised when it occurs, 国税函〔2008〕875号)."""
+    p, deal_id = await sold_patent(client, factory, clock, sessionmaker, "6000000")
+    finance = await factory.staff(PlatformRole.finance)
+    clock.set(NEW_YEAR)
+    payments = (
+        await client.get(f"/v1/deals/{deal_id}/payments", headers=p.seller_owner.headers)
+    ).json()
+    refunded = await client.post(
+        f"/v1/payments/{payments[1]['id']}/refund", json={"reason": "退款"}, headers=finance.headers
+    )
+    clock.set(datetime(2028, 1, 2, 9, 0, tzinfo=BEIJING))
+
+    filed = {}
+    for year in ("2026", "2027"):
+        response = await client.post(
+            "/v1/tax/filings",
+            json={"kind": "eit_transfer_income", "period": year},
+            headers=p.seller_owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        filed[year] = response.json()["content"]
+
+    assert refunded.status_code == 200, refunded.text
+    assert filed["2026"]["lines"][0]["revenue"] == "6000000.00"
+    assert filed["2027"]["lines"][0]["revenue"] == "-3000000.00"
+    assert filed["2027"]["totals"]["income"] == "-3000000.00"
 
 
 async def test_vat_exempt_sales_of_a_month_and_an_unclassified_contract_is_marked_not_fatal(
@@ -425,8 +481,21 @@ async def test_a_filing_exports_as_xlsx_and_as_a_pdf_with_its_chinese_text(
 
     assert xlsx.headers["content-type"] == XLSX
     book = load_workbook(io.BytesIO(xlsx.content))
-    rows = [[c.value for c in row] for row in book["申报表"].iter_rows()]
-    assert ["减免所得合计", "5500000.00"] in [row[:2] for row in rows]
+    totals = {row[0].value: row[1] for row in book["申报表"].iter_rows(min_row=5) if row[0].value}
+    assert totals["减免所得合计"].value == 5_500_000
+    assert totals["减免所得合计"].number_format == "#,##0.00"
+    lines = list(book["明细"].iter_rows(values_only=True))
+    assert lines[0] == (
+        "交易编号",
+        "认定登记编号",
+        "技术转让收入",
+        "成本费用",
+        "技术转让所得",
+        "计入减免",
+    )
+    assert [type(value) for value in lines[1][2:5]] == [int, int, int]  # numbers, not text
+    assert sum(line[2] for line in lines[1:]) == 6_000_000  # a spreadsheet can add them up
+    assert lines[1][5] == "是"
     assert book["依据"]["A1"].value == "《企业所得税法》第二十七条第（四）项"
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content == again.content  # the same filing renders to the same bytes
@@ -434,9 +503,58 @@ async def test_a_filing_exports_as_xlsx_and_as_a_pdf_with_its_chinese_text(
     path.write_bytes(pdf.content)
     text = PdfReader(path).pages[0].extract_text()
     assert "技术转让所得减免企业所得税申报表" in text
-    assert "5500000.00" in text
+    assert "5,500,000.00" in text
+    assert "计算时间：2027-01-02 10:00（北京时间）" in text
+    assert "taxable_half" not in text
+    assert "included" not in text
     image = pypdfium2.PdfDocument(str(path))[0].render(scale=1).to_pil().convert("L")
     assert sum(image.histogram()[:128]) > 2_000
+
+
+async def test_a_vat_filing_exports_chinese_labels_and_codes(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    p, _ = await sold_patent(client, factory, clock, sessionmaker, "200000")
+    month = clock.now().astimezone(BEIJING).strftime("%Y-%m")
+    clock.set(NEW_YEAR)
+    filing = (
+        await client.post(
+            "/v1/tax/filings",
+            json={"kind": "vat_exemption", "period": month},
+            headers=p.seller_owner.headers,
+        )
+    ).json()
+    url = f"/v1/tax/filings/{filing['id']}"
+
+    xlsx = await client.get(url, headers={**p.seller_owner.headers, "Accept": XLSX})
+    pdf = await client.get(url, headers={**p.seller_owner.headers, "Accept": "application/pdf"})
+
+    book = load_workbook(io.BytesIO(xlsx.content))
+    totals = {
+        row[0]: row[1] for row in book["申报表"].iter_rows(min_row=5, values_only=True) if row[0]
+    }
+    assert totals["纳税人类型"] == "一般纳税人"
+    assert totals["免税销售额"] == 200_000
+    assert totals["适用税率"] == 0.06  # a number (formatted as a percentage)
+    header, *rows = list(book["明细"].iter_rows(values_only=True))
+    assert "收款类型" in header
+    assert "是否免税" in header
+    assert "exempt" not in header
+    assert {row[header.index("收款类型")] for row in rows} == {"付款节点"}
+    path = tmp_path / "vat.pdf"
+    path.write_bytes(pdf.content)
+    text = PdfReader(path).pages[0].extract_text()
+    assert "一般纳税人" in text
+    assert "general" not in text
+    assert "200,000.00" in text
+    assert "6%" in text
 
 
 async def test_without_an_endpoint_submission_records_a_manual_receipt_and_finance_records_the_decision(
@@ -595,7 +713,6 @@ async def test_researchers_rewards_are_filed_at_half_when_published(
     clock: FrozenClock,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    from decimal import Decimal
 
     from app.results.models import Inventor
 
@@ -623,7 +740,7 @@ async def test_researchers_rewards_are_filed_at_half_when_published(
             headers=p.seller_owner.headers,
         )
         assert declared.status_code == 201, declared.text
-    month = clock.now().astimezone(tax.BEIJING).strftime("%Y-%m")
+    month = clock.now().astimezone(BEIJING).strftime("%Y-%m")
     clock.set(NEW_YEAR)
 
     filing = await client.post(

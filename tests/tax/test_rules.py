@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from app.core.money import Money
 from app.tax.rules import (
     TransferContract,
+    VatReceipt,
     eit_exclusion,
     eit_transfer_income,
     rd_super_deduction,
@@ -127,15 +128,15 @@ def test_vat_forgone_at_the_sellers_rate(kind: str, rate: str, forgone: str) -> 
         VAT,
         taxpayer_kind=kind,  # type: ignore[arg-type]
         receipts=[
-            ("a", "transfer", True, Money.yuan("100000").fen),
-            ("b", "consulting", True, Money.yuan("5000").fen),
-            ("c", "development", False, Money.yuan("7000").fen),
+            VatReceipt("a", "transfer", True, Money.yuan("100000").fen),
+            VatReceipt("b", "consulting", True, Money.yuan("5000").fen),
+            VatReceipt("c", "development", False, Money.yuan("7000").fen),
         ],
     )
     assert result.rate == Decimal(rate)
     assert result.exempt_sales_fen == Money.yuan("100000").fen
     assert result.vat_forgone_fen == Money.yuan(forgone).fen
-    assert [(line.contract_id, line.reason) for line in result.lines] == [
+    assert [(line.receipt_id, line.reason) for line in result.lines] == [
         ("a", None),
         ("b", "contract_type"),
         ("c", "not_registered"),
@@ -238,7 +239,7 @@ def test_vat_exempt_plus_taxable_is_the_total(
     result = vat_exemption(
         VAT,
         taxpayer_kind=kind,
-        receipts=[(str(n), t, r, fen) for n, (t, r, fen) in enumerate(receipts)],  # type: ignore[arg-type]
+        receipts=[VatReceipt(str(n), t, r, fen) for n, (t, r, fen) in enumerate(receipts)],
     )
     assert result.exempt_sales_fen + result.taxable_sales_fen == sum(fen for _, _, fen in receipts)
     assert result.vat_forgone_fen >= 0
