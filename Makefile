@@ -47,8 +47,12 @@ audit: install
 		echo "pip-audit: vulnerability service unreachable, skipped"; status=0; \
 	else cat $(AUDIT_ERR) >&2; fi; rm -f $(AUDIT_ERR); exit $$status
 
-## Every benchmark prints one JSON object of figures.
+## Every benchmark prints one JSON object of figures. HTTP load comes from wrk (C): installed
+## with apt when missing and allowed, else the line says how.
 bench: install
+	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get install -y -qq wrk >/dev/null) \
+		|| { echo "bench: wrk is missing: apt-get install wrk (Debian/Ubuntu)"; exit 1; }
 	@for script in bench/[a-z]*_*.py; do $(BIN)/python $$script; done
 
 clean:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -166,6 +167,9 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="API processes (default: one per core).")
+    ] = None,
     with_worker: Annotated[bool, typer.Option(help="Run the job worker in this process.")] = False,
     migrate_first: Annotated[
         bool, typer.Option("--migrate", help="Migrate before serving.")
@@ -174,9 +178,6 @@ def serve(
 ) -> None:
     """Serve the API with uvicorn (SIGTERM or Ctrl-C stops it, and the embedded database)."""
     import uvicorn
-
-    from app.main import create_app
-    from workers.app import use_clock
 
     with _service():
         settings = _settings()
@@ -192,19 +193,45 @@ def serve(
             if seeded is not None:
                 print_credentials(seeded)
         asyncio.run(_index_if_empty(settings))
-        app = create_app(settings)
-        # One clock in the process: the jobs this process runs (its worker, a sandbox move's
-        # catch-up) read the app's.
-        use_clock(app.state.clock)
-        if with_worker:
-            app.router.lifespan_context = _with_worker(app.router.lifespan_context)
-        uvicorn.run(
-            app,
-            host=host or settings.host,
-            port=port or settings.port,
-            log_config=None,
-            proxy_headers=True,
-        )
+        processes = workers or os.cpu_count() or 1
+        options: dict[str, Any] = {
+            "host": host or settings.host,
+            "port": port or settings.port,
+            "log_config": None,
+            "proxy_headers": True,
+        }
+        if processes == 1:
+            uvicorn.run(
+                _served_app(settings.model_copy(update={"serve_with_worker": with_worker})),
+                **options,
+            )
+            return
+        # Each process builds its app from the environment (uvicorn spawns them): the database
+        # this one found or started, counts shared through it, the worker if asked.
+        os.environ["DATABASE_URL"] = settings.database_url
+        os.environ["RATE_LIMIT_STORAGE"] = "postgres"
+        os.environ["SERVE_WITH_WORKER"] = "true" if with_worker else "false"
+        uvicorn.run("app.cli:served_app", factory=True, workers=processes, **options)
+
+
+def served_app() -> Any:
+    """The app of one API process that `techx serve --workers N` started."""
+    settings = get_settings()
+    _configure_logging(settings)
+    return _served_app(settings)
+
+
+def _served_app(settings: Settings) -> Any:
+    from app.main import create_app
+    from workers.app import use_clock
+
+    app = create_app(settings)
+    # One clock in the process: the jobs this process runs (its worker, a sandbox move's
+    # catch-up) read the app's.
+    use_clock(app.state.clock)
+    if settings.serve_with_worker:
+        app.router.lifespan_context = _with_worker(app.router.lifespan_context)
+    return app
 
 
 async def _index_if_empty(settings: Settings) -> None:

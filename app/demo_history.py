@@ -360,6 +360,7 @@ async def walk_the_year(
     tokens = {
         email: issue_access_token(
             user_id=user_id,
+            family_id=uuid.uuid4(),
             scopes=ALL_SCOPES,
             now=start,
             ttl=timedelta(days=800),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -10,10 +11,11 @@ from typing import Any
 
 import httpx
 import structlog
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.accounts import service as accounts_service
+from app.accounts.principals import PrincipalCache
 from app.accounts.router import auth_router
 from app.accounts.router import router as accounts_router
 from app.auctions.live import LiveEvents
@@ -25,9 +27,10 @@ from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import document_common_problems, install_error_handlers
 from app.core.health import router as health_router
 from app.core.idempotency import install_replay_handler
-from app.core.limits import BodySizeLimitMiddleware, refuse_nul_characters
+from app.core.limits import RequestLimitsMiddleware
 from app.core.observability import RequestContextMiddleware
-from app.core.ratelimit import WRITE_METHODS, RateLimit, counters_for
+from app.core.ratelimit import WriteRateLimitMiddleware, counters_for
+from app.core.reads import ReadPool
 from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
@@ -78,15 +81,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if follower is not None:
             # Before the first request: every answer carries the platform's shared time.
             await follower.start()
+        await principal_cache.start()
         try:
             # Index settings are code: applied at every start (idempotent).
             await app.state.search.configure()
         except SearchUnavailable:
             # Serve anyway: the marketplace works without search, and sync catches up.
             logger.warning("search_not_configured")
+        # What exists now lives as long as the process: keep the garbage collector from
+        # scanning it again at every full collection (they cost the long tail of latency).
+        gc.freeze()
         yield
         await app.state.http.aclose()
         await app.state.live.close()
+        await principal_cache.stop()
+        await app.state.reads.close()
         if follower is not None:
             await follower.stop()
         await engine.dispose()
@@ -97,10 +106,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         summary="技术交易市场 API",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[
-            Depends(RateLimit("writes", methods=WRITE_METHODS)),
-            Depends(refuse_nul_characters),
-        ],
     )
     app.state.settings = settings
     generate_openapi = app.openapi
@@ -112,29 +117,38 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.engine = engine
+    app.state.reads = ReadPool(settings.database_url)
     app.state.clock = clock or SystemClock()
-    app.state.sessionmaker = create_sessionmaker(engine, app.state.clock)
+    signing_key = settings.signing_key()
+    principal_cache = PrincipalCache(
+        settings.database_url,
+        partial(accounts_service.resolve_principal, signing_key=signing_key),
+        seconds=settings.principal_cache_seconds,
+    )
+    app.state.principals = principal_cache
+    app.state.resolve_principal = principal_cache.resolve
+    app.state.sessionmaker = create_sessionmaker(
+        engine, app.state.clock, principals=principal_cache
+    )
     app.state.search = backend_for(settings, app.state.sessionmaker)
     app.state.rate_counters = counters_for(settings.rate_limit_storage, engine)
     app.state.live = LiveEvents(settings.database_url)
     app.state.payments = provider_for(settings)
     # One client for calls to outside services (tax filing endpoint), closed at shutdown.
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
-    signing_key = settings.signing_key()
     app.state.signing_key = signing_key
     app.state.token_settings = accounts_service.TokenSettings(
         signing_key=signing_key,
         access_ttl=timedelta(seconds=settings.access_token_seconds),
         refresh_ttl=timedelta(seconds=settings.refresh_token_seconds),
     )
-    app.state.resolve_principal = partial(
-        accounts_service.resolve_principal, signing_key=signing_key
-    )
 
     install_error_handlers(app)
     install_replay_handler(app)
+    # Innermost first: the outermost binds the request id and locale every answer carries.
+    app.add_middleware(WriteRateLimitMiddleware)
     app.add_middleware(
-        BodySizeLimitMiddleware,
+        RequestLimitsMiddleware,
         max_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )

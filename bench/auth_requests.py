@@ -1,74 +1,56 @@
-"""Authenticated request cost: how long resolving a credential and answering takes.
+"""What authenticating costs, measured with wrk (C, one thread, 50 connections) against
+`techx serve`, beside the bare FastAPI endpoint in the same run:
 
-Prints one JSON object: per-request latency of `GET /v1/me` with an access token, of
-`GET /v1/organizations` with an API key, and of a password sign-in (argon2).
+- `GET /v1/me` with an access token and `GET /v1/listings/{id}` with an API key, once with the
+  process keeping verified callers (the default, `PRINCIPAL_CACHE_SECONDS=5`) and once without
+  (`0`: every request verifies the token's signature or the key's hash and reads the caller),
+- a password sign-in (`POST /v1/auth/token`: argon2, by design the slow one).
+
+Prints one JSON object: requests/s, p50 and p99, statuses and each case's share of the ceiling.
 """
 
 from __future__ import annotations
 
-import asyncio
-import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PASSWORD, bench_client, report, scratch_database, sign_up_with_organization
+from common import PASSWORD, report, scratch_database
+from loadgen import CONNECTIONS, SECONDS, api, ceiling, server_environment, share, wrk
+from read_requests import reader
 
-ROUNDS = 400
-SIGN_INS = 20
 
-
-def _figures(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
+def _measure(url: str) -> dict[str, object]:
+    cases: dict[str, dict[str, object]] = {}
+    with ceiling(server_environment(url)) as bare:
+        top = wrk(bare, ["/constant"])
+        for name, seconds in (("kept", "5"), ("verified_each_time", "0")):
+            environment = server_environment(url, PRINCIPAL_CACHE_SECONDS=seconds)
+            with api(environment, "--demo", "--workers", "1") as served:
+                token, key, listing_id = reader(served)
+                cases[f"me_with_token_{name}"] = wrk(served, ["/v1/me"], tokens=[token])
+                cases[f"listing_with_api_key_{name}"] = wrk(
+                    served, [f"/v1/listings/{listing_id}"], tokens=[key]
+                )
+                if name == "kept":
+                    cases["password_sign_in"] = wrk(
+                        served,
+                        ["/v1/auth/token"],
+                        method="POST",
+                        form={"username": "reader@example.cn", "password": PASSWORD},
+                    )
     return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 3),
-        "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3),
-        "per_second": round(len(ordered) / sum(ordered), 1),
-    }
-
-
-async def _timed(call: Callable[[], Awaitable[httpx.Response]], rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        response = await call()
-        samples.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-    return samples
-
-
-async def _measure(url: str) -> dict[str, object]:
-    async with bench_client(url) as client:
-        person, organization_id = await sign_up_with_organization(client, "enterprise")
-        key = await client.post(
-            "/v1/api-keys",
-            json={
-                "organization_id": organization_id,
-                "name": "bench",
-                "scopes": ["organizations:read"],
-            },
-            headers=person,
-        )
-        app_headers = {"Authorization": f"Bearer {key.json()['key']}"}
-        credentials = {"username": "bench@example.cn", "password": PASSWORD}
-        me = await _timed(lambda: client.get("/v1/me", headers=person), ROUNDS)
-        listed = await _timed(lambda: client.get("/v1/organizations", headers=app_headers), ROUNDS)
-        sign_in = await _timed(lambda: client.post("/v1/auth/token", data=credentials), SIGN_INS)
-    return {
-        "rounds": ROUNDS,
-        "me_with_access_token": _figures(me),
-        "organizations_with_api_key": _figures(listed),
-        "password_sign_in": _figures(sign_in),
+        "load_generator": "wrk -t1",
+        "connections": CONNECTIONS,
+        "seconds_per_case": SECONDS,
+        "bare_constant": top,
+        **{name: share(case, top) for name, case in cases.items()},
     }
 
 
 def main() -> None:
     with scratch_database() as url:
-        figures = asyncio.run(_measure(url))
+        figures = _measure(url)
     report("auth_requests", figures)
 
 

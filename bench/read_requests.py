@@ -1,151 +1,97 @@
-"""Reading the market under load: `GET /v1/listings/{id}` and a typical search, 50 concurrent
-clients on loopback against uvicorn (`techx serve`, one process, the demo market), each beside a
-bare FastAPI endpoint answering a constant under the same uvicorn in the same run — the
-framework's ceiling. Prints one JSON object: requests/s, p50 and p99 per case, and each case's
-share of the ceiling.
+"""Reading the market under load, measured with wrk (C, one thread, 50 connections) against
+`techx serve` (the demo market), beside the bare FastAPI endpoint under the same uvicorn in the
+same run — the framework's ceiling:
+
+- `GET /healthz` (the app's plumbing alone),
+- `GET /v1/me` with a person's access token,
+- `GET /v1/listings/{id}` with an access token and with an API key,
+- the typical search (`稀土 永磁` in one field, 20 hits).
+
+Run with `BENCH_WORKERS=2` for `techx serve --workers 2`. Prints one JSON object: requests/s,
+p50 and p99, statuses and socket errors per case, and each case's share of the ceiling.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import socket
-import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PASSWORD, report, scratch_database
+from loadgen import CONNECTIONS, SECONDS, api, ceiling, server_environment, share, wrk
 
-CLIENTS = 50
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-SECRET = "bench-" + "k" * 40
 SEARCH = {"q": "稀土 永磁", "field": "new_materials", "limit": "20"}
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start(arguments: list[str], environment: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 - our own servers, started before measuring
-        [sys.executable, *arguments], env=environment, cwd=Path(__file__).resolve().parent.parent
-    )
-
-
-async def _ready(http: httpx.AsyncClient, path: str) -> None:
-    for _ in range(1200):
-        try:
-            if (await http.get(path)).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{path} never answered")
-
-
-async def _load(
-    http: httpx.AsyncClient, request: Callable[[], Awaitable[httpx.Response]]
-) -> dict[str, float]:
-    samples: list[float] = []
-    failures = errors = 0
-    deadline = time.perf_counter() + SECONDS
-
-    async def client() -> None:
-        nonlocal failures, errors
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                response = await request()
-            except httpx.TransportError:
-                errors += 1  # a connection reset under load: counted, not fatal
-                continue
-            samples.append(time.perf_counter() - started)
-            failures += response.status_code != 200
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    elapsed = time.perf_counter() - started
-    ordered = sorted(samples)
-    return {
-        "requests_per_second": round(len(samples) / elapsed, 1),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
-        "non_200": failures,
-        "transport_errors": errors,
-    }
-
-
-async def _measure(url: str) -> dict[str, object]:
-    api_port, bare_port = _free_port(), _free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": SECRET,
-        "LOG_LEVEL": "WARNING",
-        "LOG_JSON": "true",
-        "ENVIRONMENT": "production",
-        # The load comes from one address and one person: lift the limits out of the way.
-        "RATE_LIMITS": json.dumps({"search": 10**9, "writes": 10**9, "bids": 10**9}),
-    }
-    servers = [
-        _start(["-m", "app.cli", "serve", "--demo", "--port", str(api_port)], environment),
-        _start(
-            ["-m", "uvicorn", "--app-dir", "bench", "ceiling:app", "--port", str(bare_port),
-             "--log-level", "warning", "--no-access-log"],
-            environment,
-        ),
-    ]  # fmt: skip
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60, limits=limits)
-    bare = httpx.AsyncClient(base_url=f"http://127.0.0.1:{bare_port}", timeout=60, limits=limits)
-    try:
-        await _ready(api, "/healthz")
-        await _ready(bare, "/constant")
-        await api.post(
+def reader(base_url: str) -> tuple[str, str, str]:
+    """A signed-in reader's access token, an API key of their organization, and a listing."""
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        http.post(
             "/v1/users",
             json={"email": "reader@example.cn", "password": PASSWORD, "display_name": "读者"},
         )
-        token = (
-            await api.post(
-                "/v1/auth/token", data={"username": "reader@example.cn", "password": PASSWORD}
-            )
+        token = http.post(
+            "/v1/auth/token", data={"username": "reader@example.cn", "password": PASSWORD}
         ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        hits = (await api.get("/v1/search/listings", params=SEARCH)).json()["hits"]
-        listing_id = hits[0]["listing"]["id"]
+        person = {"Authorization": f"Bearer {token}"}
+        memberships = http.get("/v1/me", headers=person).json()["memberships"]
+        if not memberships:  # a first run on this database
+            http.post(
+                "/v1/organizations",
+                json={
+                    "kind": "enterprise",
+                    "name": "基准读者企业",
+                    "credit_code": "91110000600037341L",
+                    "division_code": "150203",
+                },
+                headers=person,
+            ).raise_for_status()
+            memberships = http.get("/v1/me", headers=person).json()["memberships"]
+        key = http.post(
+            "/v1/api-keys",
+            json={
+                "organization_id": memberships[0]["organization_id"],
+                "name": "bench",
+                "scopes": ["listings:read"],
+            },
+            headers=person,
+        ).json()["key"]
+        hits = http.get("/v1/search/listings", params=SEARCH).json()["hits"]
+        return token, key, hits[0]["listing"]["id"]
 
-        ceiling = await _load(bare, lambda: bare.get("/constant"))
-        listing = await _load(api, lambda: api.get(f"/v1/listings/{listing_id}", headers=headers))
-        search = await _load(api, lambda: api.get("/v1/search/listings", params=SEARCH))
-    finally:
-        await api.aclose()
-        await bare.aclose()
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=30)
-    ceiling_rate = ceiling["requests_per_second"]
+
+def _measure(url: str) -> dict[str, object]:
+    environment = server_environment(url)
+    options = ["--demo", "--workers", str(WORKERS)]
+    with ceiling(environment) as bare, api(environment, *options) as served:
+        token, key, listing_id = reader(served)
+        listing = f"/v1/listings/{listing_id}"
+        top = wrk(bare, ["/constant"])
+        cases = {
+            "healthz": wrk(served, ["/healthz"]),
+            "me_with_token": wrk(served, ["/v1/me"], tokens=[token]),
+            "listing_with_token": wrk(served, [listing], tokens=[token]),
+            "listing_with_api_key": wrk(served, [listing], tokens=[key]),
+            "search": wrk(served, ["/v1/search/listings?" + urlencode(SEARCH)]),
+        }
     return {
-        "clients": CLIENTS,
+        "load_generator": "wrk -t1",
+        "connections": CONNECTIONS,
         "seconds_per_case": SECONDS,
-        "search_hits": len(hits),
-        "bare_constant": ceiling,
-        "get_listing": {**listing, "share_of_ceiling": round(listing["requests_per_second"] / ceiling_rate, 3)},
-        "search": {**search, "share_of_ceiling": round(search["requests_per_second"] / ceiling_rate, 3)},
-    }  # fmt: skip
+        "api_workers": WORKERS,
+        "bare_constant": top,
+        **{name: share(case, top) for name, case in cases.items()},
+    }
 
 
 def main() -> None:
     with scratch_database() as url:
-        figures = asyncio.run(_measure(url))
+        figures = _measure(url)
     report("read_requests", figures)
 
 

@@ -54,7 +54,7 @@ class SearchPage(BaseModel):
     next_cursor: str | None
 
 
-def _backend(request: Request) -> SearchBackend:
+async def _backend(request: Request) -> SearchBackend:
     backend: SearchBackend = request.app.state.search
     return backend
 

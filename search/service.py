@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.listings import service as listings
-from app.listings.service import ListingView
+from app.listings.queries import ListingView
 from app.results.taxonomy import fields, stage_of
 from search.backend import SearchBackend
 from search.documents import ListingDocument

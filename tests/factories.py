@@ -119,6 +119,7 @@ class Factory:
                 session.add(PlatformRoleGrant(user_id=user.id, role=platform_role))
         token = security.issue_access_token(
             user_id=user.id,
+            family_id=uuid.uuid4(),
             scopes=frozenset(scopes),
             now=self.clock.now(),
             ttl=timedelta(days=3 * 365),  # tests move the clock by weeks, some by years

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
-from app.accounts import service
+from app.accounts import queries, service
 from app.accounts.auth import (
     ApiKeyManage,
     BrokerRead,
@@ -56,12 +56,13 @@ from app.core.db import Session
 from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
+from app.core.reads import Reads
 
 Pagination = Annotated[PageParams, Depends(page_params)]
 AUTHENTICATED = problem_responses(401, 403, 422)
 
 
-def _token_settings(request: Request) -> service.TokenSettings:
+async def _token_settings(request: Request) -> service.TokenSettings:
     tokens: service.TokenSettings = request.app.state.token_settings
     return tokens
 
@@ -160,9 +161,9 @@ async def sign_up(session: Session, idempotency: IdempotencyOf, body: UserCreate
 
 
 @router.get("/me", response_model=Me, summary="Who am I", tags=["users"])
-async def me(session: Session, caller: PersonRead) -> dict[str, object]:
+async def me(reads: Reads, caller: PersonRead) -> dict[str, object]:
     """Your account, organizations and roles, staff roles and broker profile."""
-    return await service.describe_me(session, caller)
+    return await queries.describe_me(reads, caller)
 
 
 @router.put(

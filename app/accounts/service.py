@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import principals
 from app.accounts.identifiers import division_path
 from app.accounts.models import (
     ApiKey,
@@ -146,7 +147,12 @@ async def _issue_tokens(
         )
     )
     access = security.issue_access_token(
-        user_id=user_id, scopes=scopes, now=now, ttl=tokens.access_ttl, key=tokens.signing_key
+        user_id=user_id,
+        family_id=family_id,
+        scopes=scopes,
+        now=now,
+        ttl=tokens.access_ttl,
+        key=tokens.signing_key,
     )
     await session.flush()
     return TokenPair(
@@ -173,7 +179,7 @@ async def refresh_tokens(
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         raise InvalidGrant()
     if stored.used_at is not None:
-        await _revoke_family(session, stored.family_id, now)
+        await _revoke_family(session, stored.user_id, stored.family_id, now)
         # The revocation must survive the error answer that follows it.
         raise InvalidGrant(keep_changes=True)
     user = await session.get(User, stored.user_id)
@@ -185,12 +191,16 @@ async def refresh_tokens(
     )
 
 
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+async def _revoke_family(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID, now: datetime
+) -> None:
+    """Revoke a sign-in: its refresh tokens, and the access tokens issued from them."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    await principals.announce_change(session, principals.user_subject(user_id))
 
 
 async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str, now: datetime) -> None:
@@ -199,7 +209,7 @@ async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str, now
         select(RefreshToken).where(RefreshToken.token_hash == security.digest(refresh_token))
     )
     if stored is not None:
-        await _revoke_family(session, stored.family_id, now)
+        await _revoke_family(session, stored.user_id, stored.family_id, now)
 
 
 async def resolve_principal(
@@ -211,13 +221,14 @@ async def resolve_principal(
     claims = security.read_access_token(token, now=now, key=signing_key)
     if claims is None:
         return None
-    return await _principal_for_user(session, claims.user_id, claims.scopes)
+    return await _principal_for_user(session, claims)
 
 
 async def _principal_for_user(
-    session: AsyncSession, user_id: uuid.UUID, scopes: frozenset[str]
+    session: AsyncSession, claims: security.AccessClaims
 ) -> Principal | None:
-    """An active user's principal, read in one statement (it runs on every request)."""
+    """An active user's principal, read in one statement, unless the sign-in the token came
+    from was revoked."""
     memberships = (
         select(
             func.coalesce(
@@ -233,23 +244,28 @@ async def _principal_for_user(
         .where(PlatformRoleGrant.user_id == User.id)
         .scalar_subquery()
     )
-    row = (
-        await session.execute(
-            select(memberships, roles).where(User.id == user_id, User.is_active.is_(True))
+    user_id = claims.user_id
+    statement = select(memberships, roles).where(User.id == user_id, User.is_active.is_(True))
+    if claims.family_id is not None:
+        statement = statement.where(
+            ~exists().where(
+                RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None)
+            )
         )
-    ).first()
+    row = (await session.execute(statement)).first()
     if row is None:
         return None
     membership_roles, platform_roles = row
     return Principal(
         kind="user",
         user_id=user_id,
-        scopes=scopes,
+        scopes=claims.scopes,
         memberships={
             uuid.UUID(organization): MemberRole(role)
             for organization, role in membership_roles.items()
         },
         platform_roles=frozenset(PlatformRole(role) for role in platform_roles or ()),
+        credential_expires_at=claims.expires_at,
     )
 
 
@@ -276,6 +292,7 @@ async def _principal_from_api_key(
         api_key_id=key.id,
         scopes=frozenset(key.scopes),
         memberships={key.organization_id: MemberRole.member},
+        credential_expires_at=key.expires_at,
     )
 
 
@@ -283,40 +300,6 @@ async def _users_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
     """The people behind a page of rows, in one query."""
     users = await session.scalars(select(User).where(User.id.in_(ids)))
     return {user.id: user for user in users}
-
-
-async def describe_me(session: AsyncSession, principal: Principal) -> dict[str, object]:
-    """The caller's account, memberships, staff roles and broker profile."""
-    assert principal.user_id is not None
-    user = await session.get(User, principal.user_id)
-    if user is None:
-        raise NotFound()
-    rows = (
-        await session.execute(
-            select(Organization, Membership.role)
-            .join(Membership, Membership.organization_id == Organization.id)
-            .where(Membership.user_id == user.id)
-            .order_by(Organization.name)
-        )
-    ).all()
-    broker_id = await session.scalar(
-        select(BrokerProfile.id).where(BrokerProfile.user_id == user.id)
-    )
-    return {
-        "user": user,
-        "memberships": [
-            {
-                "organization_id": organization.id,
-                "organization_name": organization.name,
-                "organization_kind": organization.kind,
-                "role": role,
-            }
-            for organization, role in rows
-        ],
-        "platform_roles": sorted(principal.platform_roles),
-        "broker_profile_id": broker_id,
-        "scopes": sorted(principal.scopes),
-    }
 
 
 async def set_platform_roles(
@@ -330,6 +313,7 @@ async def set_platform_roles(
     await session.execute(delete(PlatformRoleGrant).where(PlatformRoleGrant.user_id == user_id))
     for role in wanted:
         session.add(PlatformRoleGrant(user_id=user_id, role=role, granted_by_id=principal.user_id))
+    await principals.announce_change(session, principals.user_subject(user_id))
     await record_event(
         session, "staff.roles_changed", {"user_id": str(user_id), "roles": list(wanted)}
     )
@@ -383,6 +367,7 @@ async def create_organization(
             organization_id=organization.id, user_id=principal.user_id, role=MemberRole.owner
         )
     )
+    await principals.announce_change(session, principals.user_subject(principal.user_id))
     await record_event(
         session,
         "organization.created",
@@ -563,6 +548,7 @@ async def add_member(
         raise AlreadyExists("body.email")
     membership = Membership(organization_id=organization.id, user_id=user.id, role=role)
     session.add(membership)
+    await principals.announce_change(session, principals.user_subject(user.id))
     await record_event(
         session,
         "member.added",
@@ -606,6 +592,7 @@ async def change_member_role(
         raise NotFound()
     _check_owner_change(principal, organization.id, memberships, membership, role)
     membership.role = role
+    await principals.announce_change(session, principals.user_subject(user_id))
     user = await session.get(User, user_id)
     assert user is not None
     await record_event(
@@ -633,6 +620,7 @@ async def remove_member(
     elif membership.role == MemberRole.owner and _owner_count(memberships) == 1:
         raise InvalidState(detail_code="detail.last_owner")
     await session.delete(membership)
+    await principals.announce_change(session, principals.user_subject(user_id))
     await record_event(
         session,
         "member.removed",
@@ -731,6 +719,7 @@ async def revoke_api_key(
     principal.require_manager(key.organization_id)
     if key.revoked_at is None:
         key.revoked_at = now
+        await principals.announce_change(session, principals.api_key_subject(key.id))
         await record_event(
             session,
             "api_key.revoked",

@@ -93,6 +93,9 @@ class Principal:
     memberships: Mapping[uuid.UUID, MemberRole] = field(default_factory=dict)
     platform_roles: frozenset[PlatformRole] = frozenset()
     api_key_id: uuid.UUID | None = None
+    credential_expires_at: datetime | None = None
+    """When the credential it was read from stops being valid (none: an API key without
+    expiry); a process keeping verified principals never keeps one past it."""
 
     def role_in(self, organization_id: uuid.UUID) -> MemberRole | None:
         return self.memberships.get(organization_id)

@@ -133,7 +133,7 @@ class SandboxClock:
             self._ahead_by = ahead_by
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock.now()
 
@@ -142,7 +142,7 @@ Now = Annotated[datetime, Depends(_now)]
 """The request's `now`, from the application's clock."""
 
 
-def _wall(request: Request) -> datetime:
+async def _wall(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock.wall()
 

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     )
     access_token_seconds: int = Field(default=900, ge=60)
     refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    principal_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a process keeps a verified caller (0: never); changes to a "
+        "caller's rights reach every process at once regardless.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     cors_origins: list[str] = Field(
         default=[],
@@ -66,6 +73,11 @@ class Settings(BaseSettings):
         default="postgres",
         description="Where the counts live: PostgreSQL, shared by every API process; `memory` "
         "for a single process (the embedded default sets it).",
+    )
+    serve_with_worker: bool = Field(
+        default=False,
+        description="Run the job worker inside each API process (`techx serve --with-worker` "
+        "sets it for the processes it starts).",
     )
     meili_url: str | None = None
     meili_key: SecretStr | None = None

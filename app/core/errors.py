@@ -319,6 +319,22 @@ _OUTAGE_ERRORS = (
 )
 
 
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    OSError,
+    SQLAlchemyTimeoutError,
+    # The read path (app/core/reads.py) meets asyncpg's own errors, not SQLAlchemy's.
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What a database call can raise; `is_database_outage` tells an outage from a bug."""
+
+
+def database_unavailable() -> ServiceUnavailable:
+    """The answer to an outage: 503 with Retry-After, for the client to retry."""
+    return ServiceUnavailable(headers={"Retry-After": "5"})
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """Whether an error means PostgreSQL cannot be reached right now (down, restarting, out
     of connections), as opposed to a bug: the former is a 503 to retry, the latter a 500."""
@@ -343,7 +359,7 @@ async def _outage_handler(request: Request, exc: Exception) -> JSONResponse:
     if not is_database_outage(exc):
         raise exc  # a bug: RequestContextMiddleware logs it and answers a 500 problem
     logger.warning("database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
-    return problem_response(request, ServiceUnavailable(headers={"Retry-After": "5"}))
+    return problem_response(request, database_unavailable())
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -351,7 +367,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(IntegrityError, _integrity_error_handler)
-    for error in (DBAPIError, OSError, SQLAlchemyTimeoutError):
+    for error in DATABASE_ERRORS:
         app.add_exception_handler(error, _outage_handler)
     # Anything else is a bug: RequestContextMiddleware logs it and answers a 500 problem.
 

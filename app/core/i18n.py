@@ -6,6 +6,7 @@ for people. Missing English falls back to the Chinese text, never to the code al
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import Literal
 
@@ -15,6 +16,7 @@ DEFAULT_LOCALE: Locale = "zh-CN"
 current_locale: ContextVar[Locale] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 
 
+@functools.lru_cache(maxsize=512)
 def negotiate_locale(accept_language: str | None) -> Locale:
     """Pick zh-CN or en from an Accept-Language header, honouring q-values."""
     if not accept_language:

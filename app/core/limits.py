@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PayloadTooLarge, ValidationFailed, send_problem
-from app.core.i18n import negotiate_locale
+from app.core.errors import DomainError, PayloadTooLarge, ValidationFailed, send_problem
+from app.core.i18n import current_locale
 
 
-class BodySizeLimitMiddleware:
-    """Bodies over `max_bytes` get 413; multipart uploads (file imports) may reach
-    `max_upload_bytes`."""
+class RequestLimitsMiddleware:
+    """What a request may carry, checked before routing: bodies over `max_bytes` get 413
+    (multipart uploads — file imports — may reach `max_upload_bytes`); U+0000 in the path, the
+    query, a JSON or a form body gets a 422 naming where it is. A request without either pays
+    a few header comparisons."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
@@ -26,35 +28,54 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
-        limit = self.max_upload_bytes if is_upload else self.max_bytes
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit():
-            if int(declared) > limit:
-                await self._refuse(scope, headers, send, limit)
-                return
-            await self.app(scope, receive, send)
+        nul_field = _nul_in_target(scope)
+        if nul_field is not None:
+            await _refuse(scope, send, ValidationFailed(nul_field, "nul_character"))
             return
-        if scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
+        content_type = declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared = value
+        is_upload = content_type is not None and content_type.startswith(b"multipart/form-data")
+        limit = self.max_upload_bytes if is_upload else self.max_bytes
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse_size(scope, send, limit)
+            return
+        if (
+            scope["method"] not in BODY_METHODS
+            or (declared is None and scope["method"] == "DELETE")
+            # Files may hold any byte; an upload's text fields are ids and choices that
+            # validation refuses anyway. Only its size is checked (a chunked one as it comes).
+            or (is_upload and declared is not None)
+        ):
             await self.app(scope, receive, send)
             return
 
-        # A chunked body has no Content-Length: read it (up to the limit) before the app does,
-        # so an oversized one is refused here and never half-parsed by the route.
+        # Read the body (up to the limit) before the app does: an oversized one is refused
+        # here and never half-parsed by the route, and its text can be checked for U+0000.
         messages: list[Message] = []
         received = 0
+        chunks: list[bytes] = []
         while True:
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":
                 break
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
             if received > limit:
-                await self._refuse(scope, headers, send, limit)
+                await self._refuse_size(scope, send, limit)
                 return
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if not is_upload:
+            nul_field = _nul_in_body(b"".join(chunks), content_type or b"")
+            if nul_field is not None:
+                await _refuse(scope, send, ValidationFailed(nul_field, "nul_character"))
+                return
 
         async def replay() -> Message:
             if messages:
@@ -63,13 +84,48 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(
-        self, scope: Scope, headers: dict[bytes, bytes], send: Send, limit: int
-    ) -> None:
-        locale = negotiate_locale(headers.get(b"accept-language", b"").decode("latin-1"))
+    async def _refuse_size(self, scope: Scope, send: Send, limit: int) -> None:
         # Close the connection: the rest of the body is never read.
-        error = PayloadTooLarge(limit=limit, headers={"Connection": "close"})
-        await send_problem(send, error, locale, scope["path"])
+        await _refuse(scope, send, PayloadTooLarge(limit=limit, headers={"Connection": "close"}))
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def _refuse(scope: Scope, send: Send, error: DomainError) -> None:
+    await send_problem(send, error, current_locale.get(), scope["path"])
+
+
+def _nul_in_target(scope: Scope) -> str | None:
+    """The field holding U+0000 in the path or the query, if any."""
+    if "\x00" in scope["path"]:
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" not in query and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query.{name}"
+    return None
+
+
+def _nul_in_body(body: bytes, content_type: bytes) -> str | None:
+    """The field of a JSON or form body holding U+0000, if any (PostgreSQL text cannot)."""
+    if content_type.startswith(b"application/x-www-form-urlencoded"):
+        if b"%00" not in body and b"\x00" not in body:
+            return None
+        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return f"body.{name}"
+        return None
+    if b"\\u0000" not in body and b"\x00" not in body:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None  # not JSON: the route's own parsing answers
+    found = _nul_path(data, ["body"])
+    return ".".join(found) if found else None
 
 
 def _nul_path(value: Any, path: list[str]) -> list[str] | None:
@@ -86,30 +142,3 @@ def _nul_path(value: Any, path: list[str]) -> list[str] | None:
             if found:
                 return found
     return None
-
-
-async def refuse_nul_characters(request: Request) -> None:
-    """PostgreSQL text cannot hold U+0000: input carrying one is refused with a 422 naming
-    where it is, instead of failing in the database as a 500."""
-    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
-        if "\x00" in str(value):
-            raise ValidationFailed(f"query.{name}", "nul_character")
-    if request.method not in {"POST", "PUT", "PATCH"}:
-        return
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        # The route has parsed the form already (the stream is spent): read its result.
-        for name, value in (await request.form()).multi_items():
-            if isinstance(value, str) and ("\x00" in value or "\x00" in name):
-                raise ValidationFailed(f"body.{name}", "nul_character")
-        return
-    body = await request.body()
-    if b"\\u0000" not in body and b"\x00" not in body:
-        return
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return  # not JSON: the route's own parsing answers
-    found = _nul_path(data, ["body"])
-    if found:
-        raise ValidationFailed(".".join(found), "nul_character")

@@ -80,37 +80,47 @@ def configure_logging(
 
 
 class RequestContextMiddleware:
-    """Binds request id and locale for the request, logs it, counts it in the metrics."""
+    """Binds request id and locale for the request, logs it, counts it in the metrics.
+
+    It runs on every request, so it reads only the two headers it needs and keeps each
+    route's metric children instead of looking them up by label each time."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.log = structlog.get_logger("techx.request")
+        self._request_lines = logging.getLogger("techx.request")
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
-        offered = headers.get(REQUEST_ID_HEADER, "")
-        request_id = offered if _CLIENT_REQUEST_ID.match(offered) else uuid.uuid4().hex
-        locale = negotiate_locale(headers.get("accept-language"))
+        offered = accept_language = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                offered = value.decode("latin-1")
+            elif name == b"accept-language":
+                accept_language = value.decode("latin-1")
+        request_id = offered if offered and _CLIENT_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        locale = negotiate_locale(accept_language)
         locale_token = current_locale.set(locale)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = time.perf_counter()
         response_started = False
+        extra = [(b"x-request-id", request_id.encode()), (b"content-language", locale.encode())]
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                extra = [(b"x-request-id", request_id.encode())]
-                if not any(key.lower() == b"content-language" for key, _ in message["headers"]):
-                    extra.append((b"content-language", locale.encode()))
-                message["headers"] = [*message["headers"], *extra]
+                headers = message["headers"]
+                if any(key.lower() == b"content-language" for key, _ in headers):
+                    message["headers"] = [*headers, extra[0]]
+                else:
+                    message["headers"] = [*headers, *extra]
             await send(message)
 
         try:
@@ -126,14 +136,26 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
-            self.log.info(
-                "request",
-                method=method,
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            self._count(method, template, status, elapsed)
+            if self._request_lines.isEnabledFor(logging.INFO):
+                self.log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")
             current_locale.reset(locale_token)
+
+    def _count(self, method: str, template: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((method, template, status))
+        if counter is None:
+            counter = REQUESTS.labels(method, template, str(status))
+            self._counters[(method, template, status)] = counter
+        counter.inc()
+        timer = self._timers.get((method, template))
+        if timer is None:
+            timer = LATENCY.labels(method, template)
+            self._timers[(method, template)] = timer
+        timer.observe(elapsed)

@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import Request, Response
 from sqlalchemy import BigInteger, Integer, String, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import security
 from app.core.db import Base
-from app.core.errors import DomainError
+from app.core.errors import (
+    DATABASE_ERRORS,
+    DomainError,
+    database_unavailable,
+    is_database_outage,
+    send_problem,
+)
+from app.core.i18n import current_locale
 
 WINDOW_SECONDS = 60
 DEFAULT_PER_MINUTE = 600
@@ -114,34 +122,72 @@ def caller_of(request: Request, signing_key: str, now: datetime) -> str:
     return "address:" + (request.client.host if request.client else "unknown")
 
 
-class RateLimit:
-    """A dependency allowing `rate_limits[route_class]` requests a minute per caller; with
-    `methods`, only requests with those methods count (the app-wide `writes` class)."""
+async def spend(state: Any, route_class: str, caller: str) -> dict[str, str]:
+    """Count one request of `caller` in `route_class` on the app's counters: the `RateLimit-*`
+    headers to answer with. Raises RateLimited (with `Retry-After`) past the budget."""
+    per_minute = state.settings.rate_limits.get(route_class, DEFAULT_PER_MINUTE)
+    # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
+    now = state.clock.wall().timestamp()
+    window = int(now // WINDOW_SECONDS)
+    count = await state.rate_counters.hit(f"{route_class}:{caller}", window)
+    reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+    headers = {
+        "RateLimit-Limit": str(per_minute),
+        "RateLimit-Remaining": str(max(0, per_minute - count)),
+        "RateLimit-Reset": str(reset),
+    }
+    if count > per_minute:
+        raise RateLimited(headers={**headers, "Retry-After": str(reset)}, limit=per_minute)
+    return headers
 
-    def __init__(self, route_class: str, *, methods: frozenset[str] | None = None) -> None:
+
+class RateLimit:
+    """A route's dependency allowing `rate_limits[route_class]` requests a minute per caller
+    (`search`, `bids`)."""
+
+    def __init__(self, route_class: str) -> None:
         self.route_class = route_class
-        self.methods = methods
 
     async def __call__(self, request: Request, response: Response) -> None:
-        if self.methods is not None and request.method not in self.methods:
-            return
         state = request.app.state
-        per_minute = state.settings.rate_limits.get(self.route_class, DEFAULT_PER_MINUTE)
-        # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
-        wall = state.clock.wall()
-        now = wall.timestamp()
-        window = int(now // WINDOW_SECONDS)
-        bucket = f"{self.route_class}:{caller_of(request, state.signing_key, wall)}"
-        count = await state.rate_counters.hit(bucket, window)
-        reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
-        headers = {
-            "RateLimit-Limit": str(per_minute),
-            "RateLimit-Remaining": str(max(0, per_minute - count)),
-            "RateLimit-Reset": str(reset),
-        }
-        if count > per_minute:
-            raise RateLimited(headers={**headers, "Retry-After": str(reset)}, limit=per_minute)
-        response.headers.update(headers)
+        caller = caller_of(request, state.signing_key, state.clock.wall())
+        response.headers.update(await spend(state, self.route_class, caller))
+
+
+class WriteRateLimitMiddleware:
+    """The `writes` class — every POST, PUT, PATCH and DELETE — counted before routing, so
+    reads pay nothing for it. A route's own class (`bids`) answers with its own headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        caller = caller_of(Request(scope), state.signing_key, state.clock.wall())
+        try:
+            headers = await spend(state, "writes", caller)
+        except RateLimited as error:
+            await send_problem(send, error, current_locale.get(), scope["path"])
+            return
+        except DATABASE_ERRORS as error:
+            # Outside FastAPI's handlers: answer an outage here, as they would.
+            if not is_database_outage(error):
+                raise
+            await send_problem(send, database_unavailable(), current_locale.get(), scope["path"])
+            return
+        encoded = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and not any(
+                name.lower() == b"ratelimit-limit" for name, _ in message["headers"]
+            ):
+                message["headers"] = [*message["headers"], *encoded]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def counters_for(storage: str, engine: AsyncEngine) -> Counters:

@@ -43,13 +43,23 @@ class AccessClaims:
     user_id: uuid.UUID
     scopes: frozenset[str]
     expires_at: datetime
+    family_id: uuid.UUID | None
+    """The sign-in (refresh-token family) it came from: signing out or a replayed refresh
+    token revokes the family, and its access tokens with it."""
 
 
 def issue_access_token(
-    *, user_id: uuid.UUID, scopes: frozenset[str], now: datetime, ttl: timedelta, key: str
+    *,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    scopes: frozenset[str],
+    now: datetime,
+    ttl: timedelta,
+    key: str,
 ) -> str:
     claims = {
         "sub": str(user_id),
+        "sid": str(family_id),
         "aud": JWT_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
@@ -85,6 +95,7 @@ def read_access_token(token: str, *, now: datetime, key: str) -> AccessClaims | 
             user_id=uuid.UUID(claims["sub"]),
             scopes=frozenset(str(claims.get("scope", "")).split()),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo),
+            family_id=uuid.UUID(claims["sid"]) if "sid" in claims else None,
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None

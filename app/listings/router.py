@@ -15,9 +15,11 @@ from app.core.i18n import current_locale
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
-from app.listings import service
+from app.core.reads import Reads
+from app.listings import queries, service
 from app.listings.auth import ListingRead, ListingReview, ListingWrite
 from app.listings.models import Intent, ListingState
+from app.listings.queries import ListingView
 from app.listings.schemas import (
     IntentCreate,
     IntentOut,
@@ -38,7 +40,7 @@ router = APIRouter(
 Pagination = Annotated[PageParams, Depends(page_params)]
 
 
-def _rules(request: Request) -> service.WindowRules:
+async def _rules(request: Request) -> service.WindowRules:
     settings = request.app.state.settings
     return service.WindowRules(
         minimum_days=settings.publication_window_min_days,
@@ -49,7 +51,7 @@ def _rules(request: Request) -> service.WindowRules:
 Rules = Annotated[service.WindowRules, Depends(_rules)]
 
 
-def listing_out(view: service.ListingView) -> ListingOut:
+def listing_out(view: ListingView) -> ListingOut:
     listing, result = view.listing, view.result
     return ListingOut(
         id=listing.id,
@@ -128,10 +130,10 @@ async def list_listings(
     summary="Get a listing",
     responses=problem_responses(404),
 )
-async def get_listing(session: Session, caller: ListingRead, listing_id: uuid.UUID) -> ListingOut:
+async def get_listing(reads: Reads, caller: ListingRead, listing_id: uuid.UUID) -> ListingOut:
     """A listing (挂牌): published ones are public; drafts and pending ones only to their
     organization and reviewers."""
-    return listing_out(await service.get_listing_for(session, caller, listing_id))
+    return listing_out(await queries.listing_for(reads, caller, listing_id))
 
 
 @router.put(

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, exists, func, join, or_, select
+from sqlalchemy import ColumnElement, Uuid, bindparam, exists, func, join, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
@@ -31,6 +32,7 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import service as deals
 from app.deals.models import DealSource
+from app.listings import queries
 from app.listings.models import (
     Intent,
     Listing,
@@ -39,8 +41,9 @@ from app.listings.models import (
     ListingState,
     ListingTransition,
 )
+from app.listings.queries import ListingView
 from app.listings.schemas import ListingCreate, ListingTerms
-from app.listings.states import EDITABLE, ON_MARKET, PUBLIC, TRANSITIONS, can_move
+from app.listings.states import EDITABLE, ON_MARKET, TRANSITIONS, can_move
 from app.listings.windows import window_end
 from app.results import service as results
 from app.results.models import Result
@@ -54,27 +57,13 @@ class WindowRules:
     maximum_days: int
 
 
-@dataclass(frozen=True)
-class ListingView:
-    """A listing with what is shown beside it."""
-
-    listing: Listing
-    result: Result
-    organization: Organization
-    intent_count: int
-
-
 # --- reading -----------------------------------------------------------------------------
 
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
-    if principal.platform_roles:
-        return Listing.id.is_not(None)
-    return or_(
-        Listing.state.in_(PUBLIC),
-        # A withdrawn listing that was once public stays public (it was announced).
-        (Listing.state == ListingState.withdrawn) & Listing.published_at.is_not(None),
-        Listing.organization_id.in_(list(principal.memberships)),
+    return queries.visible_to(
+        literal(bool(principal.platform_roles)),
+        bindparam(None, list(principal.memberships), type_=ARRAY(Uuid()), unique=True),
     )
 
 
@@ -116,13 +105,6 @@ async def _get_visible(
     if listing is None:
         raise NotFound()
     return listing
-
-
-async def get_listing_for(
-    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
-) -> ListingView:
-    """A listing the caller may see: public ones, their organization's, or any for staff."""
-    return (await _views(session, [await _get_visible(session, principal, listing_id)]))[0]
 
 
 async def list_listings(

@@ -136,7 +136,7 @@ def provider_for(settings: Settings) -> PaymentProvider:
     )
 
 
-def _provider(request: Request) -> PaymentProvider:
+async def _provider(request: Request) -> PaymentProvider:
     provider: PaymentProvider = request.app.state.payments
     return provider
 
