@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import getpass
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import FrameType
@@ -216,9 +218,26 @@ def serve(
 
 def served_app() -> Any:
     """The app of one API process that `techx serve --workers N` started."""
+    _end_with_parent()
     settings = get_settings()
     _configure_logging(settings)
     return _served_app(settings)
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when the process that started it dies: a
+    supervisor killed outright (SIGKILL, the OOM killer) must not leave API processes serving
+    on its port with nobody to stop them."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _served_app(settings: Settings) -> Any:

@@ -153,3 +153,21 @@ def test_a_killed_server_leaves_the_database_to_the_next_one_to_stop(data_dir: P
     while postmaster(data_dir) is not None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert postmaster(data_dir) is None
+
+
+def test_a_killed_supervisor_takes_its_api_processes_with_it(data_dir: Path) -> None:
+    process, base = serve(data_dir, "--migrate", "--workers", "2")
+    api_processes = [
+        child
+        for child in psutil.Process(process.pid).children(recursive=True)
+        if child.name().startswith("python")
+    ]
+    assert len(api_processes) >= 2
+
+    process.kill()
+    process.wait(timeout=30)
+    _, alive = psutil.wait_procs(api_processes, timeout=30)
+
+    assert alive == []
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/healthz", timeout=2)
