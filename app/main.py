@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.engine = engine
-    app.state.reads = ReadPool(settings.database_url)
+    app.state.reads = ReadPool(engine)
     app.state.clock = clock or SystemClock()
     signing_key = settings.signing_key()
     principal_cache = PrincipalCache(

@@ -106,7 +106,6 @@ def clock() -> Iterator[FrozenClock]:
 async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
     application = create_app(settings, clock=clock)
     yield application
-    await application.state.reads.close()
     await application.state.engine.dispose()
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal, Resolver
 from app.core.notices import NoticeListener
+from app.core.reads import ReadPool
 
 CHANNEL = "principals_changed"
 SECONDS = 5.0
@@ -90,7 +91,7 @@ class PrincipalCache:
         await self.listener.stop()
         self.clear()
 
-    async def resolve(self, session: AsyncSession, token: str, now: datetime) -> Principal | None:
+    async def resolve(self, reads: ReadPool, token: str, now: datetime) -> Principal | None:
         """The principal behind a bearer credential, or None when it is not valid (now)."""
         entry = self._entries.get(token)
         if (
@@ -99,7 +100,7 @@ class PrincipalCache:
             and (entry.expires_at is None or now < entry.expires_at)
         ):
             return entry.principal
-        principal = await self._resolve(session, token, now)
+        principal = await self._resolve(reads, token, now)
         if principal is not None and self.seconds > 0 and self.listener.listening:
             self._remember(token, principal)
         return principal

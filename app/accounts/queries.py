@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, literal, select, text
+import uuid
+from datetime import datetime
+
+import asyncpg
+from sqlalchemy import DateTime, Uuid, bindparam, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from app.accounts.models import BrokerProfile, Membership, Organization, User
+from app.accounts.models import (
+    ApiKey,
+    BrokerProfile,
+    Membership,
+    Organization,
+    PlatformRoleGrant,
+    RefreshToken,
+    User,
+)
 from app.core.auth import Principal
 from app.core.errors import NotFound
 from app.core.reads import PreparedRead, ReadPool
@@ -68,3 +80,67 @@ async def describe_me(reads: ReadPool, principal: Principal) -> dict[str, object
         "broker_profile_id": row["broker_profile_id"],
         "scopes": sorted(principal.scopes),
     }
+
+
+_CALLER = PreparedRead(
+    select(
+        select(
+            func.coalesce(
+                func.jsonb_object_agg(Membership.organization_id, Membership.role),
+                text("'{}'::jsonb"),
+            )
+        )
+        .where(Membership.user_id == User.id)
+        .scalar_subquery()
+        .label("memberships"),
+        select(func.array_agg(PlatformRoleGrant.role))
+        .where(PlatformRoleGrant.user_id == User.id)
+        .scalar_subquery()
+        .label("platform_roles"),
+    ).where(
+        User.id == bindparam("user_id"),
+        User.is_active.is_(True),
+        or_(
+            bindparam("family_id", type_=Uuid()).is_(None),
+            ~exists().where(
+                RefreshToken.family_id == bindparam("family_id", type_=Uuid()),
+                RefreshToken.revoked_at.is_not(None),
+            ),
+        ),
+    )
+)
+_API_KEY = PreparedRead(
+    select(
+        ApiKey.id,
+        ApiKey.organization_id,
+        ApiKey.key_hash,
+        ApiKey.scopes,
+        ApiKey.expires_at,
+        ApiKey.last_used_at,
+        ApiKey.revoked_at,
+    ).where(ApiKey.prefix == bindparam("prefix"))
+)
+_API_KEY_USED = PreparedRead(
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("api_key_id"))
+    .values(last_used_at=bindparam("now", type_=DateTime(timezone=True)))
+)
+
+
+async def caller(
+    reads: ReadPool, user_id: uuid.UUID, family_id: uuid.UUID | None
+) -> asyncpg.Record | None:
+    """An active person's memberships (`{organization id: role}`) and staff roles, unless the
+    sign-in (`family_id`) their token came from was revoked; None otherwise."""
+    return await reads.one(_CALLER, user_id=user_id, family_id=family_id)
+
+
+async def api_key_by_prefix(reads: ReadPool, prefix: str) -> asyncpg.Record | None:
+    """The key with this public prefix (its hash to compare, state and scopes), or None."""
+    return await reads.one(_API_KEY, prefix=prefix)
+
+
+async def mark_api_key_used(reads: ReadPool, api_key_id: uuid.UUID, now: datetime) -> None:
+    """Record a key's last use: one statement of its own, outside the request's transaction
+    (a request that fails still used the key)."""
+    await reads.run(_API_KEY_USED, api_key_id=api_key_id, now=now)

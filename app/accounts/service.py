@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import principals
+from app.accounts import principals, queries
 from app.accounts.identifiers import division_path
 from app.accounts.models import (
     ApiKey,
@@ -59,6 +59,7 @@ from app.core.errors import (
 )
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
+from app.core.reads import ReadPool
 from app.payments.provider import Recipient
 
 # An API key's last_used_at is written at most this often, so busy keys do not write per call.
@@ -213,86 +214,53 @@ async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str, now
 
 
 async def resolve_principal(
-    session: AsyncSession, token: str, now: datetime, *, signing_key: str
+    reads: ReadPool, token: str, now: datetime, *, signing_key: str
 ) -> Principal | None:
-    """The principal behind a bearer credential (access token or API key), or None."""
+    """The principal behind a bearer credential (access token or API key), or None. Runs on
+    the read path: one statement (and, at most once a minute per key, its last use)."""
     if token.startswith(security.API_KEY_PREFIX):
-        return await _principal_from_api_key(session, token, now)
+        return await _principal_from_api_key(reads, token, now)
     claims = security.read_access_token(token, now=now, key=signing_key)
     if claims is None:
         return None
-    return await _principal_for_user(session, claims)
-
-
-async def _principal_for_user(
-    session: AsyncSession, claims: security.AccessClaims
-) -> Principal | None:
-    """An active user's principal, read in one statement, unless the sign-in the token came
-    from was revoked."""
-    memberships = (
-        select(
-            func.coalesce(
-                func.jsonb_object_agg(Membership.organization_id, Membership.role),
-                text("'{}'::jsonb"),
-            )
-        )
-        .where(Membership.user_id == User.id)
-        .scalar_subquery()
-    )
-    roles = (
-        select(func.array_agg(PlatformRoleGrant.role))
-        .where(PlatformRoleGrant.user_id == User.id)
-        .scalar_subquery()
-    )
-    user_id = claims.user_id
-    statement = select(memberships, roles).where(User.id == user_id, User.is_active.is_(True))
-    if claims.family_id is not None:
-        statement = statement.where(
-            ~exists().where(
-                RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None)
-            )
-        )
-    row = (await session.execute(statement)).first()
-    if row is None:
+    row = await queries.caller(reads, claims.user_id, claims.family_id)
+    if row is None:  # no such active person, or the sign-in was revoked
         return None
-    membership_roles, platform_roles = row
     return Principal(
         kind="user",
-        user_id=user_id,
+        user_id=claims.user_id,
         scopes=claims.scopes,
         memberships={
             uuid.UUID(organization): MemberRole(role)
-            for organization, role in membership_roles.items()
+            for organization, role in row["memberships"].items()
         },
-        platform_roles=frozenset(PlatformRole(role) for role in platform_roles or ()),
+        platform_roles=frozenset(PlatformRole(role) for role in row["platform_roles"] or ()),
         credential_expires_at=claims.expires_at,
     )
 
 
-async def _principal_from_api_key(
-    session: AsyncSession, token: str, now: datetime
-) -> Principal | None:
+async def _principal_from_api_key(reads: ReadPool, token: str, now: datetime) -> Principal | None:
     prefix = security.api_key_prefix(token)
     if prefix is None:
         return None
-    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    key = await queries.api_key_by_prefix(reads, prefix)
     if (
         key is None
-        or not security.digests_match(key.key_hash, token)
-        or key.revoked_at is not None
-        or (key.expires_at is not None and key.expires_at <= now)
+        or not security.digests_match(key["key_hash"], token)
+        or key["revoked_at"] is not None
+        or (key["expires_at"] is not None and key["expires_at"] <= now)
     ):
         return None
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        key.last_used_at = now
+    if key["last_used_at"] is None or now - key["last_used_at"] >= LAST_USED_RESOLUTION:
+        await queries.mark_api_key_used(reads, key["id"], now)
     # An app acts as a plain member of its organization, limited further by its scopes.
     return Principal(
         kind="api_key",
         user_id=None,
-        api_key_id=key.id,
-        scopes=frozenset(key.scopes),
-        memberships={key.organization_id: MemberRole.member},
-        credential_expires_at=key.expires_at,
+        api_key_id=key["id"],
+        scopes=frozenset(key["scopes"]),
+        memberships={key["organization_id"]: MemberRole.member},
+        credential_expires_at=key["expires_at"],
     )
 
 

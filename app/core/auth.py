@@ -17,9 +17,7 @@ from typing import Literal
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Session
 from app.core.errors import (
     Forbidden,
     InsufficientScope,
@@ -28,6 +26,7 @@ from app.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from app.core.reads import ReadPool
 
 CallerKind = Literal["user", "api_key"]
 
@@ -142,7 +141,7 @@ class Principal:
             )
 
 
-Resolver = Callable[[AsyncSession, str, datetime], Awaitable[Principal | None]]
+Resolver = Callable[[ReadPool, str, datetime], Awaitable[Principal | None]]
 
 bearer = OAuth2PasswordBearer(
     tokenUrl="/v1/auth/token",
@@ -170,16 +169,11 @@ class Authenticator:
         self.scopes = frozenset(scopes)
         self.kinds = frozenset(kinds)
 
-    async def __call__(
-        self,
-        request: Request,
-        session: Session,
-        token: str | None = Depends(bearer),
-    ) -> Principal:
+    async def __call__(self, request: Request, token: str | None = Depends(bearer)) -> Principal:
         if not token:
             raise Unauthenticated(detail_code=None)
         resolve: Resolver = request.app.state.resolve_principal
-        principal = await resolve(session, token, request.app.state.clock.wall())
+        principal = await resolve(request.app.state.reads, token, request.app.state.clock.wall())
         if principal is None:
             raise InvalidToken()
         if principal.kind not in self.kinds:
@@ -200,14 +194,14 @@ class Authenticator:
 
 
 async def optional_principal(
-    request: Request, session: Session, token: str | None = Depends(bearer)
+    request: Request, token: str | None = Depends(bearer)
 ) -> Principal | None:
     """The caller on a public route that shows more to some callers: None without a
     credential; a bad credential is still a 401, so nobody mistakes it for anonymity."""
     if not token:
         return None
     resolve: Resolver = request.app.state.resolve_principal
-    principal = await resolve(session, token, request.app.state.clock.wall())
+    principal = await resolve(request.app.state.reads, token, request.app.state.clock.wall())
     if principal is None:
         raise InvalidToken()
     return principal

@@ -9,7 +9,8 @@ for asyncpg (`PreparedRead`), so they are written and checked like every other q
 asyncpg prepares each once per connection.
 
 Only single statements come here: under READ COMMITTED a transaction around one statement adds
-two round trips and nothing else. Writes and multi-statement reads stay in the session.
+two round trips and nothing else. Writes stay in the session, but for one that must not share
+the request's fate (an API key's last use, `ReadPool.run`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import Select
+from sqlalchemy import Select, Update, event
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import libpq_url
 
@@ -37,7 +39,7 @@ class PreparedRead:
     parameters — the named ones (`bindparam("listing_id")`) given at each read, the values
     written into the statement (`state == "published"`) kept."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | Update) -> None:
         compiled = statement.compile(dialect=_DIALECT)
         self.sql = str(compiled)
         if "POSTCOMPILE" in self.sql:
@@ -61,13 +63,15 @@ async def _prepare_connection(connection: asyncpg.Connection[Any]) -> None:
 
 
 class ReadPool:
-    """The process's read connections, opened at the first read and closed with the app."""
+    """The process's read connections beside `engine`'s: opened at the first read, closed with
+    the app, and ended when the engine is disposed of (the two live and die together)."""
 
-    def __init__(self, database_url: str, *, size: int = POOL_SIZE) -> None:
-        self.database_url = libpq_url(database_url)
+    def __init__(self, engine: AsyncEngine, *, size: int = POOL_SIZE) -> None:
+        self.database_url = libpq_url(engine.url.render_as_string(hide_password=False))
         self.size = size
         self._pool: asyncpg.Pool[Any] | None = None
         self._opening = asyncio.Lock()
+        event.listen(engine.sync_engine, "engine_disposed", self._end)
 
     async def _connections(self) -> asyncpg.Pool[Any]:
         if self._pool is None:
@@ -97,9 +101,21 @@ class ReadPool:
             rows: list[asyncpg.Record] = await connection.fetch(read.sql, *read.arguments(values))
             return rows
 
+    async def run(self, statement: PreparedRead, **values: object) -> None:
+        """Run a single-statement write of the read path, committed on its own (an API key's
+        last use: recorded even when the request it authenticated fails)."""
+        pool = await self._connections()
+        async with pool.acquire() as connection:
+            await connection.execute(statement.sql, *statement.arguments(values))
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+            self._pool = None
+
+    def _end(self, engine: Any) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
             self._pool = None
 
 
