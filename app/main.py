@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         engine, app.state.clock, principals=principal_cache
     )
     app.state.search = backend_for(settings, app.state.sessionmaker)
-    app.state.rate_counters = counters_for(settings.rate_limit_storage, engine)
+    app.state.rate_counters = counters_for(settings.rate_limit_storage, app.state.reads)
     app.state.live = LiveEvents(settings.database_url)
     app.state.payments = provider_for(settings)
     # One client for calls to outside services (tax filing endpoint), closed at shutdown.

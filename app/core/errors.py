@@ -316,6 +316,8 @@ _OUTAGE_ERRORS = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
+    # A connection whose server went away mid-statement, met again on the read path.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -326,6 +328,7 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     # The read path (app/core/reads.py) meets asyncpg's own errors, not SQLAlchemy's.
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 """What a database call can raise; `is_database_outage` tells an outage from a bug."""
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import Request, Response
-from sqlalchemy import BigInteger, Integer, String, delete
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +31,7 @@ from app.core.errors import (
     send_problem,
 )
 from app.core.i18n import current_locale
+from app.core.reads import PreparedRead, ReadPool
 
 WINDOW_SECONDS = 60
 DEFAULT_PER_MINUTE = 600
@@ -76,24 +77,26 @@ class MemoryCounters:
 
 
 class PostgresCounters:
-    """Counts shared by every API process, one upsert per request in its own short
-    transaction (never the request's: a rolled-back request still counts)."""
+    """Counts shared by every API process: one upsert per request, a statement of its own on
+    the read path (never the request's transaction: a rolled-back request still counts)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, reads: ReadPool) -> None:
+        self.reads = reads
 
     async def hit(self, bucket: str, window: int) -> int:
-        statement = (
-            insert(RateLimitCounter)
-            .values(bucket=bucket, window=window, count=1)
-            .on_conflict_do_update(
-                index_elements=["bucket", "window"],
-                set_={"count": RateLimitCounter.count + 1},
-            )
-            .returning(RateLimitCounter.count)
-        )
-        async with self.engine.begin() as connection:
-            return int((await connection.execute(statement)).scalar_one())
+        row = await self.reads.one(_HIT, bucket=bucket, window=window)
+        assert row is not None
+        return int(row["count"])
+
+
+_HIT = PreparedRead(
+    insert(RateLimitCounter)
+    .values(bucket=bindparam("bucket"), window=bindparam("window"), count=1)
+    .on_conflict_do_update(
+        index_elements=["bucket", "window"], set_={"count": RateLimitCounter.count + 1}
+    )
+    .returning(RateLimitCounter.count)
+)
 
 
 async def purge_counters(session: AsyncSession, wall_now: datetime) -> int:
@@ -190,5 +193,5 @@ class WriteRateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def counters_for(storage: str, engine: AsyncEngine) -> Counters:
-    return PostgresCounters(engine) if storage == "postgres" else MemoryCounters()
+def counters_for(storage: str, reads: ReadPool) -> Counters:
+    return PostgresCounters(reads) if storage == "postgres" else MemoryCounters()

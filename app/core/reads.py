@@ -16,13 +16,14 @@ the request's fate (an API key's last use, `ReadPool.run`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import Select, Update, event
+from sqlalchemy import Insert, Select, Update, event
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,12 +35,21 @@ IDLE_SECONDS = 60.0
 """A connection unused this long is closed (reopened on demand)."""
 
 
+BROKEN = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+"""What a connection that lost its server raises."""
+
+
 class PreparedRead:
     """A SELECT compiled once for asyncpg: its SQL (`$1`, `$2` …) and the order of its
     parameters — the named ones (`bindparam("listing_id")`) given at each read, the values
     written into the statement (`state == "published"`) kept."""
 
-    def __init__(self, statement: Select[*tuple[Any, ...]] | Update) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | Insert | Update) -> None:
         compiled = statement.compile(dialect=_DIALECT)
         self.sql = str(compiled)
         if "POSTCOMPILE" in self.sql:
@@ -86,26 +96,35 @@ class ReadPool:
                     )
         return self._pool
 
-    async def one(self, read: PreparedRead, **values: object) -> asyncpg.Record | None:
-        """The statement's first row, or None."""
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection[Any]]:
         pool = await self._connections()
         async with pool.acquire() as connection:
+            try:
+                yield connection
+            except BROKEN:
+                # Lost mid-statement (PostgreSQL restarted, the socket dropped): never hand
+                # this connection out again; the error answers as an outage (a 503).
+                connection.terminate()
+                raise
+
+    async def one(self, read: PreparedRead, **values: object) -> asyncpg.Record | None:
+        """The statement's first row, or None."""
+        async with self._connection() as connection:
             row: asyncpg.Record | None = await connection.fetchrow(
                 read.sql, *read.arguments(values)
             )
             return row
 
     async def all(self, read: PreparedRead, **values: object) -> list[asyncpg.Record]:
-        pool = await self._connections()
-        async with pool.acquire() as connection:
+        async with self._connection() as connection:
             rows: list[asyncpg.Record] = await connection.fetch(read.sql, *read.arguments(values))
             return rows
 
     async def run(self, statement: PreparedRead, **values: object) -> None:
         """Run a single-statement write of the read path, committed on its own (an API key's
         last use: recorded even when the request it authenticated fails)."""
-        pool = await self._connections()
-        async with pool.acquire() as connection:
+        async with self._connection() as connection:
             await connection.execute(statement.sql, *statement.arguments(values))
 
     async def close(self) -> None:
