@@ -100,24 +100,23 @@ def _nul_in_target(scope: Scope) -> str | None:
     """The field holding U+0000 in the path or the query, if any."""
     if "\x00" in scope["path"]:
         return "path"
-    query: bytes = scope.get("query_string", b"")
-    if b"%00" not in query and b"\x00" not in query:
+    return _nul_in_form(scope.get("query_string", b""), "query")
+
+
+def _nul_in_form(encoded: bytes, part: str) -> str | None:
+    """The field of a form-encoded query or body holding U+0000 (`query.q`, `body.username`)."""
+    if b"%00" not in encoded and b"\x00" not in encoded:
         return None
-    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+    for name, value in parse_qsl(encoded.decode("latin-1"), keep_blank_values=True):
         if "\x00" in name or "\x00" in value:
-            return f"query.{name}"
+            return f"{part}.{name}"
     return None
 
 
 def _nul_in_body(body: bytes, content_type: bytes) -> str | None:
     """The field of a JSON or form body holding U+0000, if any (PostgreSQL text cannot)."""
     if content_type.startswith(b"application/x-www-form-urlencoded"):
-        if b"%00" not in body and b"\x00" not in body:
-            return None
-        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-            if "\x00" in name or "\x00" in value:
-                return f"body.{name}"
-        return None
+        return _nul_in_form(body, "body")
     if b"\\u0000" not in body and b"\x00" not in body:
         return None
     try:
