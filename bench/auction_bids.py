@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
-import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,15 +25,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report, scratch_database
-from loadgen import (
-    BENCH,
-    CONNECTIONS,
-    SECONDS,
-    api,
-    pgbench,
-    server_environment,
-    wrk_binary,
-)
+from loadgen import BENCH, CONNECTIONS, SECONDS, api, pgbench, run_wrk, server_environment
 
 from app.accounts.demo import demo_credit_code
 from app.accounts.models import Membership, Organization, OrganizationKind, User, VerificationStatus
@@ -174,21 +164,16 @@ def _floor(url: str, auction_id: uuid.UUID) -> dict[str, object]:
 def _over_http(
     base_url: str, auction_id: uuid.UUID, tokens: list[str], start_fen: int
 ) -> dict[str, object]:
-    completed = subprocess.run(  # noqa: S603 - the benchmark's own load generator
-        [wrk_binary(), "-t1", f"-c{CLIENTS}", f"-d{SECONDS:g}s", "--timeout", "10s",
-         "-s", str(BENCH / "wrk" / "bids.lua"), base_url],
-        env={
+    raw = run_wrk(
+        base_url,
+        "bids.lua",
+        {
             **os.environ,
             "BENCH_PATH": f"/v1/auctions/{auction_id}/bids",
             "BENCH_TOKENS": "\n".join(tokens),
             "BENCH_START": str(Money(start_fen).amount),
         },
-        capture_output=True,
-        text=True,
-        check=True,
-    )  # fmt: skip
-    line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH_JSON "))
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    )
     seconds = raw["duration_us"] / 1e6
     accepted = int(raw["statuses"].get("201", 0))
     return {

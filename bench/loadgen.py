@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -73,6 +74,29 @@ def wrk(
     if form is not None:
         environment["BENCH_BODY"] = urlencode(form)
         environment["BENCH_CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+    raw = run_wrk(base_url, "request.lua", environment, connections=connections, seconds=seconds)
+    statuses = {int(status): count for status, count in raw["statuses"].items()}
+    return {
+        "requests_per_second": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "requests": raw["requests"],
+        "statuses": dict(sorted(statuses.items())),
+        "socket_errors": raw["socket_errors"],
+        "timeouts": raw["timeouts"],
+    }
+
+
+def run_wrk(
+    base_url: str,
+    script: str,
+    environment: dict[str, str],
+    *,
+    connections: int = CONNECTIONS,
+    seconds: float = SECONDS,
+) -> dict[str, Any]:
+    """Run wrk (one thread) with `bench/wrk/<script>`: the figures its `done` printed on the
+    line `BENCH_JSON {...}`."""
     completed = subprocess.run(  # noqa: S603 - the benchmark's own load generator
         [
             wrk_binary(),
@@ -82,7 +106,7 @@ def wrk(
             "--timeout",
             "10s",
             "-s",
-            str(BENCH / "wrk" / "request.lua"),
+            str(BENCH / "wrk" / script),
             base_url,
         ],
         env=environment,
@@ -95,17 +119,8 @@ def wrk(
     )
     if line is None:
         raise RuntimeError(f"wrk printed no figures:\n{completed.stdout}\n{completed.stderr}")
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
-    statuses = {int(status): count for status, count in raw["statuses"].items()}
-    return {
-        "requests_per_second": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
-        "p50_ms": round(raw["p50_us"] / 1000, 2),
-        "p99_ms": round(raw["p99_us"] / 1000, 2),
-        "requests": raw["requests"],
-        "statuses": dict(sorted(statuses.items())),
-        "socket_errors": raw["socket_errors"],
-        "timeouts": raw["timeouts"],
-    }
+    figures: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    return figures
 
 
 def share(case: dict[str, object], ceiling: dict[str, object]) -> dict[str, object]:

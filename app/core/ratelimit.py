@@ -112,7 +112,15 @@ async def purge_counters(session: AsyncSession, wall_now: datetime) -> int:
 def caller_of(request: Request, signing_key: str, now: datetime) -> str:
     """Whose budget a request spends: its API key (by the key's prefix), the person behind a
     valid access token, or its address. A forged token spends its sender's address budget, not
-    its victim's."""
+    its victim's. Worked out once per request: a bid spends both `writes` and `bids`."""
+    known: str | None = getattr(request.state, "rate_limit_caller", None)
+    if known is None:
+        known = _caller_of(request, signing_key, now)
+        request.state.rate_limit_caller = known
+    return known
+
+
+def _caller_of(request: Request, signing_key: str, now: datetime) -> str:
     authorization = request.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:

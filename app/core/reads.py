@@ -56,9 +56,9 @@ class PreparedRead:
             raise ValueError("expanding IN has no fixed SQL: compare with = ANY(array) instead")
         self.names = tuple(compiled.positiontup or ())
         self.fixed = {
-            name: parameter.effective_value
-            for name, parameter in compiled.binds.items()
-            if parameter.value is not None
+            name: compiled.binds[name].effective_value
+            for name in self.names
+            if compiled.binds[name].value is not None
         }
 
     def arguments(self, values: Mapping[str, object]) -> list[object]:
