@@ -13,7 +13,7 @@ from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Date, cast, func
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 """Where legal days and periods are counted (publication windows, tax periods, reward years).
@@ -149,3 +149,8 @@ async def _wall(request: Request) -> datetime:
 
 Wall = Annotated[datetime, Depends(_wall)]
 """The request's wall time (`Clock.wall`): what credentials' lifetimes are measured in."""
+
+
+def beijing_day(column: Any) -> ColumnElement[date]:
+    """The Beijing calendar day of a timestamp column, in SQL (`beijing_date` of each row)."""
+    return cast(func.timezone(BEIJING.key, column), Date)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+from sqlalchemy import ColumnElement, Numeric, String, cast
 
 Currency = Literal["CNY"]
 FEN_PER_YUAN = 100
@@ -162,3 +163,9 @@ def _require_positive(value: Money) -> Money:
 
 PositiveMoney = Annotated[Money, AfterValidator(_require_positive)]
 """Money above zero: bids, maximums, reserves."""
+
+
+def amount_text_sql(fen: Any) -> ColumnElement[str]:
+    """`Money.amount_text` of a fen column, in SQL ("12345.67", "-0.05", "0.00"): a filing's
+    lines are written by PostgreSQL, a million at a time."""
+    return cast(cast(cast(fen, Numeric) / FEN_PER_YUAN, Numeric(20, 2)), String)

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, join, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, join, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import beijing_date
+from app.core.clock import beijing_date, beijing_day
 from app.core.db import ReadModel, among
 from app.core.errors import (
     AlreadyExists,
@@ -976,8 +976,18 @@ def contract_facts_select() -> ReadModel:
         Contract.registration_number,
         ContractVersion.contract_type,
         ContractVersion.exclusivity,
-        ContractVersion.seller_signed_at,
-        ContractVersion.buyer_signed_at,
+        # Signed when the later party signed, on that Beijing day.
+        case(
+            (
+                and_(
+                    ContractVersion.seller_signed_at.is_not(None),
+                    ContractVersion.buyer_signed_at.is_not(None),
+                ),
+                beijing_day(
+                    func.greatest(ContractVersion.seller_signed_at, ContractVersion.buyer_signed_at)
+                ),
+            )
+        ).label("signed_on"),
         ContractVersion.total_fen,
         ContractVersion.transaction_fen,
         ContractVersion.milestones,
@@ -1004,15 +1014,11 @@ def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
         registration_number,
         contract_type,
         exclusivity,
-        seller_signed_at,
-        buyer_signed_at,
+        signed_on,
         total_fen,
         transaction_fen,
         milestones,
     ) = values
-    signed = None
-    if seller_signed_at is not None and buyer_signed_at is not None:
-        signed = beijing_date(max(seller_signed_at, buyer_signed_at))
     return ContractFacts(
         deal_id,
         seller,
@@ -1023,7 +1029,7 @@ def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
         registration_number,
         contract_type,
         exclusivity.value if exclusivity else None,
-        signed,
+        signed_on,
         total_fen,
         transaction_fen,
         TechnologyShare.of(total_fen, transaction_fen, milestones)

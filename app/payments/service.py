@@ -10,7 +10,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, String, cast, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -186,6 +197,35 @@ class Receipt(NamedTuple):
     """When it came in, or went back."""
 
 
+def _arrived(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    """Payments that count as money received in [start, end): confirmed (and later refunded)
+    ones, by the day they arrived."""
+    conditions: list[ColumnElement[bool]] = [
+        Payment.state.in_([PaymentState.received, PaymentState.refunded]),
+        Payment.received_at.is_not(None),
+    ]
+    if start is not None:
+        conditions.append(Payment.received_at >= start)
+    if end is not None:
+        conditions.append(Payment.received_at < end)
+    return conditions
+
+
+def _returned(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    """Payments refunded in [start, end)."""
+    # A refund reduces the income of the period it is made in, not the period the money came
+    # in: a filed period is never rewritten (国税函〔2008〕875号 一(五): 销售退回冲减当期收入).
+    conditions: list[ColumnElement[bool]] = [
+        Payment.state == PaymentState.refunded,
+        Payment.refunded_at.is_not(None),
+    ]
+    if start is not None:
+        conditions.append(Payment.refunded_at >= start)
+    if end is not None:
+        conditions.append(Payment.refunded_at < end)
+    return conditions
+
+
 def receipts_select(start: datetime | None = None, end: datetime | None = None) -> ReadModel:
     """The one read model of money received on contracts, by date: confirmed payments and
     applied deposits when they arrived, minus refunds when they went back. Columns:
@@ -200,12 +240,7 @@ def receipts_select(start: datetime | None = None, end: datetime | None = None) 
         Payment.milestone,
         Payment.amount_fen.label("amount_fen"),
         Payment.received_at.label("received_at"),
-    ).where(
-        Payment.state.in_([PaymentState.received, PaymentState.refunded]),
-        Payment.received_at.is_not(None),
-    )
-    # A refund reduces the income of the period it is made in, not the period the money came
-    # in: a filed period is never rewritten (国税函〔2008〕875号 一(五): 销售退回冲减当期收入).
+    ).where(*_arrived(start, end))
     returned = select(
         Payment.id.label("payment_id"),
         Payment.deal_id,
@@ -213,13 +248,7 @@ def receipts_select(start: datetime | None = None, end: datetime | None = None) 
         Payment.milestone,
         (-Payment.amount_fen).label("amount_fen"),
         Payment.refunded_at.label("received_at"),
-    ).where(Payment.state == PaymentState.refunded, Payment.refunded_at.is_not(None))
-    if start is not None:
-        arrived = arrived.where(Payment.received_at >= start)
-        returned = returned.where(Payment.refunded_at >= start)
-    if end is not None:
-        arrived = arrived.where(Payment.received_at < end)
-        returned = returned.where(Payment.refunded_at < end)
+    ).where(*_returned(start, end))
     receipts = union_all(arrived, returned).subquery("money_received")
     return select(*receipts.c)
 
@@ -231,9 +260,12 @@ def receipt_of(values: Sequence[Any]) -> Receipt:
 
 
 def deals_paid_between(start: datetime, end: datetime) -> Select[uuid.UUID]:
-    """The ids of the deals that received (or gave back) money in [start, end)."""
-    receipts = receipts_select(start, end).subquery()
-    return select(receipts.c.deal_id)
+    """The ids of the deals that received (or gave back) money in [start, end): the deals of
+    `receipts_select(start, end)`, read in one pass over the payments — the planner cannot
+    estimate a union's distinct deals and would look a year's million deals up one by one."""
+    return select(Payment.deal_id).where(
+        or_(and_(*_arrived(start, end)), and_(*_returned(start, end)))
+    )
 
 
 async def received_dates(

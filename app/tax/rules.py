@@ -127,8 +127,9 @@ def vat_exemption(
 
 
 @dataclass(frozen=True)
-class TransferContract:
-    contract_id: str
+class TransferTerms:
+    """The terms of a contract that decide whether its income is technology-transfer income."""
+
     transfer: Literal["assignment", "licence"]
     exclusive: bool
     licence_years: int | None
@@ -136,6 +137,11 @@ class TransferContract:
     registered: bool
     related_party_100: bool
     signed_on: date
+
+
+@dataclass(frozen=True)
+class TransferContract(TransferTerms):
+    contract_id: str
     revenue_fen: int
     costs_fen: int
     taxes_fen: int
@@ -148,7 +154,7 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
-class EitResult:
+class EitTotals:
     income_fen: int
     """Eligible revenue − costs − related taxes (may be negative)."""
     exempt_fen: int
@@ -158,11 +164,15 @@ class EitResult:
     """The part of the income that stays taxable (half the excess)."""
     reduced_fen: int
     """Income taken out of tax: exempt part plus the untaxed half of the excess."""
+
+
+@dataclass(frozen=True)
+class EitResult(EitTotals):
     included: list[str]
     excluded: list[Exclusion]
 
 
-def eit_exclusion(rules: RuleSet, contract: TransferContract) -> str | None:
+def eit_exclusion(rules: RuleSet, contract: TransferTerms) -> str | None:
     """Why a contract's income is not technology-transfer income under the rules, or None."""
     parameters = rules.parameters
     if parameters["requires_registration"] and not contract.registered:
@@ -181,11 +191,8 @@ def eit_exclusion(rules: RuleSet, contract: TransferContract) -> str | None:
 
 
 def eit_transfer_income(rules: RuleSet, contracts: Sequence[TransferContract]) -> EitResult:
-    """A resident enterprise's technology-transfer income for a tax year: up to 5,000,000 CNY
-    exempt, half of the excess taxable (国税函〔2009〕212号, 财税〔2010〕111号). Income is revenue
-    less transfer costs and related taxes; a loss is carried as negative income (nothing
-    exempt). Halving rounds half-up once."""
-    parameters = rules.parameters
+    """A resident enterprise's technology-transfer income for a tax year from its contracts:
+    the eligible ones' income (`eit_exclusion`) and its totals (`eit_totals`)."""
     included, excluded = [], []
     income = 0
     for contract in contracts:
@@ -195,18 +202,26 @@ def eit_transfer_income(rules: RuleSet, contracts: Sequence[TransferContract]) -
             continue
         included.append(contract.contract_id)
         income += contract.revenue_fen - contract.costs_fen - contract.taxes_fen
+    totals = eit_totals(rules, income)
+    return EitResult(**vars(totals), included=included, excluded=excluded)
+
+
+def eit_totals(rules: RuleSet, income_fen: int) -> EitTotals:
+    """What a year's technology-transfer income leaves taxable: up to 5,000,000 CNY exempt,
+    half of the excess taxable (国税函〔2009〕212号, 财税〔2010〕111号). Income is revenue less
+    transfer costs and related taxes; a loss is carried as negative income (nothing exempt).
+    Halving rounds half-up once."""
+    parameters = rules.parameters
     threshold = _fen(parameters["exempt_up_to"])
-    exempt = min(max(income, 0), threshold)
-    excess = max(income - threshold, 0)
+    exempt = min(max(income_fen, 0), threshold)
+    excess = max(income_fen - threshold, 0)
     taxable = half_up(Decimal(excess) * Decimal(parameters["excess_taxable_share"]))
-    return EitResult(
-        income_fen=income,
+    return EitTotals(
+        income_fen=income_fen,
         exempt_fen=exempt,
         halved_fen=excess,
         taxable_fen=taxable,
         reduced_fen=exempt + (excess - taxable),
-        included=included,
-        excluded=excluded,
     )
 
 

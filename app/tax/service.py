@@ -22,8 +22,28 @@ from typing import Any, Literal, NamedTuple
 
 import httpx
 import structlog
-from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    ColumnElement,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import DropTable
 
 from app.accounts import service as accounts
 from app.accounts.models import Organization, VatPeriod, VatTaxpayerKind
@@ -31,7 +51,7 @@ from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, beijing_time, month_start, next_month_start
 from app.core.db import among
 from app.core.errors import DomainError, InvalidState, NotFound, ValidationFailed
-from app.core.money import Money
+from app.core.money import Money, amount_text_sql
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import service as deals
@@ -120,13 +140,10 @@ Builder = Callable[
 
 
 class _Received(NamedTuple):
-    """Money received on a contract, with the facts the rules need: the contract in force and,
-    for income tax, the result it transferred and the costs declared against the money."""
+    """Money received on a contract, with the contract in force."""
 
     receipt: payments.Receipt
     contract: deals.ContractFacts
-    offered: listings.OfferedResult | None = None
-    costs_fen: int = 0
     parts: tuple[int, int] = (0, 0)
     """(technology, non-technical) fen of the receipt (`deals.TechnologyShare`)."""
 
@@ -171,47 +188,32 @@ async def _received(
     end: datetime,
     *,
     side: Literal["seller", "buyer"],
-    with_results: bool = False,
+    deal_ids: Sequence[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, list[_Received]]:
-    """What each party's deals received in the period, in order of receipt: one query joining
-    the read models of payments, contracts and (for income tax) listings and declared costs,
-    driven by the parties' deals, so a chunk of taxpayers costs index lookups, not scans."""
+    """What each party's deals received in the period, in order of receipt, split into the
+    technology and the rest (of these deals only, with `deal_ids`): one query
+    joining the read models of payments and contracts, driven by the parties' deals, so a chunk
+    of taxpayers costs index lookups, not scans."""
     receipts = payments.receipts_select(start, end).subquery("receipts")
     facts = deals.contract_facts_select().subquery("facts")
-    offered = listings.offered_results_select().subquery("offered")
-    costs = deals.declared_costs_select().subquery("costs")
-    # Each read model's columns in its own order, so each package reads its slice by position.
-    columns = [*receipts.c, *facts.c]
-    source = receipts.join(facts, facts.c.deal_id == receipts.c.deal_id)
-    if with_results:
-        columns += [*offered.c, costs.c.costs_fen]
-        # Costs are declared against money that came in; a refund does not bring them back.
-        source = source.outerjoin(offered, offered.c.listing_id == facts.c.listing_id).outerjoin(
-            costs,
-            and_(costs.c.payment_id == receipts.c.payment_id, receipts.c.kind != "refund"),
-        )
     party = facts.c.seller_organization_id if side == "seller" else facts.c.buyer_organization_id
     ids = [organization.id for organization in parties]
     query = (
-        select(*columns)
-        .select_from(source)
+        select(*receipts.c, *facts.c)
+        .select_from(receipts.join(facts, facts.c.deal_id == receipts.c.deal_id))
         .where(among(party, ids))
         .order_by(receipts.c.received_at, receipts.c.payment_id, receipts.c.kind)
     )
-    r, f, o = len(receipts.c), len(receipts.c) + len(facts.c), len(receipts.c) + len(facts.c) + 3
+    if deal_ids is not None:
+        query = query.where(among(facts.c.deal_id, deal_ids))
+    r = len(receipts.c)
     by_party: dict[uuid.UUID, list[_Received]] = {organization: [] for organization in ids}
-    # Core rows fetched at once, sliced by position: a year of contracts is a million of them.
+    # Core rows fetched at once, sliced by position: a month of contracts is many of them.
     for row in (await (await session.connection()).execute(query)).all():
-        contract = deals.contract_facts_of(row[r:f])
-        received = _Received(
-            payments.receipt_of(row[:r]),
-            contract,
-            listings.offered_result_of(row[f:o]) if with_results else None,
-            int(row[o] or 0) if with_results else 0,
-        )
+        contract = deals.contract_facts_of(row[r:])
         by_party[
             contract.seller_organization_id if side == "seller" else contract.buyer_organization_id
-        ].append(received)
+        ].append(_Received(payments.receipt_of(row[:r]), contract))
     await _with_parts(session, by_party, start)
     return by_party
 
@@ -219,81 +221,204 @@ async def _received(
 async def _eit_bodies(
     session: AsyncSession, taxpayers: Sequence[Organization], start: datetime, end: datetime
 ) -> dict[uuid.UUID, Body]:
-    rule_set = rules.rule_set("eit_transfer_income", _middle(start, end))
-    by_seller = await _received(session, taxpayers, start, end, side="seller", with_results=True)
-    return {seller: _eit_body(rule_set, received) for seller, received in by_seller.items()}
-
-
-def _eit_body(rule_set: rules.RuleSet, received: Sequence[_Received]) -> Body:
-    """One seller's technology-transfer income of the year: the technology part of the money
+    """Each seller's technology-transfer income of the year: the technology part of the money
     received in the year on each transfer or licence contract (payments, an applied deposit,
     less refunds), less the costs declared against it. A contract's non-technical part is no
     technology-transfer income (国税函〔2009〕212号) and is listed as excluded. A contract paid
-    over two years counts in each year for what that year received."""
-    by_deal: dict[uuid.UUID, list[_Received]] = {}
-    for item in received:
-        by_deal.setdefault(item.contract.deal_id, []).append(item)
-    registration_numbers = {
-        str(deal_id): paid[0].contract.registration_number for deal_id, paid in by_deal.items()
-    }
-    contracts, unclassified, non_technical = [], [], []
-    for deal_id, paid in sorted(by_deal.items(), key=lambda item: str(item[0])):
-        fact, result = paid[0].contract, paid[0].offered
-        if fact.contract_type not in TRANSFERS:
-            continue  # not a transfer: no technology-transfer income
-        parts = [p.parts for p in paid]
-        other = sum(part[1] for part in parts)
-        if other:
-            non_technical.append(
-                {"deal_id": str(deal_id), "reason": "non_technical_part", "amount": _yuan(other)}
-            )
-        if result is None or fact.signed_on is None:
-            # Off-platform contracts name no result: marked for a person, not guessed.
-            logger.warning("tax_contract_unclassified", deal_id=str(deal_id))
-            unclassified.append({"deal_id": str(deal_id), "reason": "unclassified"})
-            continue
-        contracts.append(
-            rules.TransferContract(
-                contract_id=str(deal_id),
-                transfer="licence" if fact.contract_type is LICENCE else "assignment",
-                exclusive=fact.exclusivity in {"exclusive", "sole"},
-                licence_years=result.licence_years,
-                result_kind=result.result_kind,
-                registered=fact.registered,
-                related_party_100=False,
-                signed_on=fact.signed_on,
-                revenue_fen=sum(part[0] for part in parts),
-                costs_fen=sum(p.costs_fen for p in paid),
-                taxes_fen=0,
+    over two years counts in each year for what that year received.
+
+    PostgreSQL does the set work — the sums per contract and the lines of each filing — so a
+    year of a million contracts makes no Python object per contract. Python keeps the rules:
+    it decides each distinct set of contract terms once (`rules.eit_exclusion`), splits the
+    money of the few contracts with a non-technical part (`deals.TechnologyShare`), and works
+    out each seller's totals (`rules.eit_totals`)."""
+    rule_set = rules.rule_set("eit_transfer_income", _middle(start, end))
+    ids = [organization.id for organization in taxpayers]
+    receipts = payments.receipts_select(start, end).subquery("receipts")
+    facts = deals.contract_facts_select().subquery("facts")
+    offered = listings.offered_results_select().subquery("offered")
+    costs = deals.declared_costs_select().subquery("costs")
+    terms = [
+        cast(facts.c.contract_type, String).label("contract_type"),
+        cast(facts.c.exclusivity, String).label("exclusivity"),
+        offered.c.licence_years,
+        cast(offered.c.result_kind, String).label("result_kind"),
+        facts.c.registration_number.is_not(None).label("registered"),
+        facts.c.signed_on,
+    ]
+    # The year's money per contract, read once (one pass over each table) into a table of
+    # the transaction that the rest of the computation reads.
+    per_contract = (
+        select(
+            facts.c.seller_organization_id.label("seller"),
+            facts.c.deal_id,
+            facts.c.registration_number,
+            *terms,
+            or_(offered.c.result_kind.is_(None), facts.c.signed_on.is_(None)).label("unclassified"),
+            (facts.c.transaction_fen < facts.c.total_fen).label("split"),
+            func.sum(receipts.c.amount_fen).label("received_fen"),
+            # Costs are declared against money that came in; a refund does not bring them back.
+            func.coalesce(func.sum(costs.c.costs_fen), 0).label("costs_fen"),
+        )
+        .select_from(
+            receipts.join(facts, facts.c.deal_id == receipts.c.deal_id)
+            .outerjoin(offered, offered.c.listing_id == facts.c.listing_id)
+            .outerjoin(
+                costs,
+                and_(costs.c.payment_id == receipts.c.payment_id, receipts.c.kind != "refund"),
             )
         )
-    outcome = rules.eit_transfer_income(rule_set, contracts)
-    included = set(outcome.included)
-    content = {
-        "lines": [
-            {
-                "deal_id": c.contract_id,
-                "registration_number": registration_numbers[c.contract_id],
-                "revenue": _yuan(c.revenue_fen),
-                "costs": _yuan(c.costs_fen),
-                "income": _yuan(c.revenue_fen - c.costs_fen - c.taxes_fen),
-                "included": c.contract_id in included,
-            }
-            for c in contracts
-        ],
-        "excluded": [{"deal_id": e.contract_id, "reason": e.reason} for e in outcome.excluded]
-        + unclassified
-        + non_technical,
-        "totals": {
-            "income": _yuan(outcome.income_fen),
-            "exempt": _yuan(outcome.exempt_fen),
-            "excess": _yuan(outcome.halved_fen),
-            "taxable_half": _yuan(outcome.taxable_fen),
-            "reduced": _yuan(outcome.reduced_fen),
-        },
-        "rule_set": {"version": rule_set.version, "citations": rule_set.citations},
-    }
-    return content, rule_set.version
+        .where(among(facts.c.seller_organization_id, ids), facts.c.contract_type.in_(TRANSFERS))
+        .group_by(
+            facts.c.deal_id,
+            facts.c.seller_organization_id,
+            facts.c.registration_number,
+            *terms,
+            offered.c.result_kind,
+            facts.c.transaction_fen,
+            facts.c.total_fen,
+        )
+    )
+    held = Table(
+        "eit_contracts",
+        MetaData(),
+        *(Column(column.name, column.type) for column in per_contract.selected_columns),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    connection = await session.connection()
+    await connection.run_sync(held.create)
+    await connection.execute(
+        insert(held).from_select([column.name for column in held.c], per_contract)
+    )
+    held_terms = [held.c[term.name] for term in terms]
+    key = func.concat_ws("|", *(func.coalesce(cast(term, String), "") for term in held_terms))
+
+    # The rules decide each distinct set of terms once; contracts missing a result or a
+    # signing date are unclassified, not decided.
+    reasons: dict[str, str] = {}
+    for row in await connection.execute(
+        select(key, *held_terms).distinct().where(~held.c.unclassified)
+    ):
+        transfer, exclusivity, licence_years, result_kind, registered, signed_on = row[1:]
+        reason = rules.eit_exclusion(
+            rule_set,
+            rules.TransferTerms(
+                transfer="licence" if transfer == LICENCE.value else "assignment",
+                exclusive=exclusivity in {"exclusive", "sole"},
+                licence_years=licence_years,
+                result_kind=result_kind,
+                registered=registered,
+                related_party_100=False,
+                signed_on=signed_on,
+            ),
+        )
+        if reason:
+            reasons[row[0]] = reason
+
+    # Contracts with a non-technical part: their receipts split one by one, in order.
+    split: dict[uuid.UUID, tuple[int, int]] = {}
+    split_deals = list(
+        (await connection.execute(select(held.c.deal_id).where(held.c.split))).scalars()
+    )
+    if split_deals:
+        by_seller = await _received(
+            session, taxpayers, start, end, side="seller", deal_ids=split_deals
+        )
+        for item in (item for items in by_seller.values() for item in items):
+            technology, other = split.get(item.contract.deal_id, (0, 0))
+            split[item.contract.deal_id] = (technology + item.parts[0], other + item.parts[1])
+
+    decided = (
+        func.unnest(
+            bindparam(None, list(reasons), type_=ARRAY(String())),
+            bindparam(None, list(reasons.values()), type_=ARRAY(String())),
+        )
+        .table_valued("key", "reason")
+        .render_derived("decided")
+    )
+    parted = (
+        func.unnest(
+            bindparam(None, list(split), type_=ARRAY(Uuid())),
+            bindparam(None, [parts[0] for parts in split.values()], type_=ARRAY(BigInteger())),
+            bindparam(None, [parts[1] for parts in split.values()], type_=ARRAY(BigInteger())),
+        )
+        .table_valued("deal_id", "technology_fen", "other_fen")
+        .render_derived("parted")
+    )
+    contract = (
+        select(
+            held,
+            func.coalesce(parted.c.technology_fen, held.c.received_fen).label("revenue_fen"),
+            func.coalesce(parted.c.other_fen, 0).label("other_fen"),
+            decided.c.reason,
+        )
+        .select_from(
+            held.outerjoin(parted, parted.c.deal_id == held.c.deal_id).outerjoin(
+                decided, decided.c.key == key
+            )
+        )
+        .subquery("contract")
+    )
+    c = contract.c
+    income = c.revenue_fen - c.costs_fen
+    classified, included = ~c.unclassified, and_(~c.unclassified, c.reason.is_(None))
+
+    def listed(**fields: Any) -> Any:
+        return func.jsonb_agg(
+            aggregate_order_by(
+                func.jsonb_build_object(*(part for pair in fields.items() for part in pair)),
+                c.deal_id,
+            )
+        )
+
+    bodies: dict[uuid.UUID, Body] = {}
+    found: dict[uuid.UUID, Sequence[Any]] = {}
+    for row in await session.execute(
+        select(
+            c.seller,
+            listed(
+                deal_id=c.deal_id,
+                registration_number=c.registration_number,
+                revenue=amount_text_sql(c.revenue_fen),
+                costs=amount_text_sql(c.costs_fen),
+                income=amount_text_sql(income),
+                included=included,
+            ).filter(classified),
+            listed(deal_id=c.deal_id, reason=c.reason).filter(classified, c.reason.is_not(None)),
+            listed(deal_id=c.deal_id, reason=literal("unclassified")).filter(c.unclassified),
+            listed(
+                deal_id=c.deal_id,
+                reason=literal("non_technical_part"),
+                amount=amount_text_sql(c.other_fen),
+            ).filter(c.other_fen != 0),
+            func.coalesce(func.sum(income).filter(included), 0),
+        ).group_by(c.seller)
+    ):
+        found[row[0]] = row[1:]
+    await connection.execute(DropTable(held))
+    for seller in ids:
+        lines, excluded, unclassified, non_technical, income_fen = found.get(
+            seller, (None, None, None, None, 0)
+        )
+        for item in unclassified or ():
+            # Off-platform contracts name no result: marked for a person, not guessed.
+            logger.warning("tax_contract_unclassified", deal_id=item["deal_id"])
+        totals = rules.eit_totals(rule_set, int(income_fen))
+        content = {
+            "lines": lines or [],
+            "excluded": [*(excluded or ()), *(unclassified or ()), *(non_technical or ())],
+            "totals": {
+                "income": _yuan(totals.income_fen),
+                "exempt": _yuan(totals.exempt_fen),
+                "excess": _yuan(totals.halved_fen),
+                "taxable_half": _yuan(totals.taxable_fen),
+                "reduced": _yuan(totals.reduced_fen),
+            },
+            "rule_set": {"version": rule_set.version, "citations": rule_set.citations},
+        }
+        bodies[seller] = content, rule_set.version
+    return bodies
 
 
 async def _vat_bodies(
@@ -510,6 +635,15 @@ def _difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _amending(content: dict[str, Any], amended: Filing) -> dict[str, Any]:
+    """The content of an amendment of `amended`: what it amends and how the totals changed."""
+    return {
+        **content,
+        "amends_version": amended.version,
+        "difference": _difference(amended.content["totals"], content["totals"]),
+    }
+
+
 async def _lock(
     session: AsyncSession, kind: FilingKind, period: str, taxpayers: Sequence[uuid.UUID]
 ) -> None:
@@ -554,6 +688,7 @@ async def compute_filings(
         # No rule set of this kind was in force (the policy is younger than the period).
         raise ValidationFailed("body.period", "no_rule_set_in_force") from None
     latest: dict[uuid.UUID, Filing] = {}
+    versions: dict[uuid.UUID, Filing] = {}
     for version in await session.scalars(
         select(Filing)
         .where(
@@ -563,21 +698,17 @@ async def compute_filings(
         )
         .with_for_update()
     ):
+        versions[version.id] = version
         current = latest.get(version.taxpayer_organization_id)
         if current is None or version.version > current.version:
             latest[version.taxpayer_organization_id] = version
-    filings = {
-        taxpayer: await _store(
-            session,
-            organizations[taxpayer],
-            kind,
-            period,
-            *bodies[taxpayer],
-            latest.get(taxpayer),
-            now,
+    filings = {}
+    for taxpayer in ids:
+        last = latest.get(taxpayer)
+        amended = versions.get(last.amends_id) if last and last.amends_id else None
+        filings[taxpayer] = await _store(
+            session, organizations[taxpayer], kind, period, *bodies[taxpayer], last, amended, now
         )
-        for taxpayer in ids
-    }
     await session.flush()
     return filings
 
@@ -602,13 +733,15 @@ async def _store(
     body: dict[str, Any],
     rule_set_version: int,
     latest: Filing | None,
+    amended: Filing | None,
     now: datetime,
 ) -> Filing | None:
     """Keep a computed body: nothing new when it is unchanged, the draft rewritten before
-    submission, an amendment with the difference after it."""
+    submission, an amendment with the difference after it. `amended` is the version `latest`
+    amends, if it is an amendment."""
     if latest is None and not body["lines"] and not body.get("excluded"):
         return None
-    content = {
+    computed = {
         "kind": kind.value,
         "period": period,
         "taxpayer": {
@@ -618,6 +751,8 @@ async def _store(
         },
         **body,
     }
+    # An amendment goes on saying what it amends, so recomputing it unchanged changes nothing.
+    content = _amending(computed, amended) if amended is not None else computed
     digest = hashlib.sha256(canonical(content)).hexdigest()
     if latest is not None and latest.content_sha256 == digest:
         return latest
@@ -628,8 +763,7 @@ async def _store(
     version = 1
     if latest is not None:
         version = latest.version + 1
-        content["amends_version"] = latest.version
-        content["difference"] = _difference(latest.content["totals"], content["totals"])
+        content = _amending(computed, latest)
         digest = hashlib.sha256(canonical(content)).hexdigest()
         latest.state = FilingState.amended
     filing = Filing(

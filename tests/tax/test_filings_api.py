@@ -185,10 +185,18 @@ async def test_a_change_after_submission_is_an_amendment_showing_the_difference(
         json={"kind": "eit_transfer_income", "period": "2026"},
         headers=p.seller_owner.headers,
     )
+    again = await client.post(
+        "/v1/tax/filings",
+        json={"kind": "eit_transfer_income", "period": "2026"},
+        headers=p.seller_owner.headers,
+    )
     listed = await client.get(
         "/v1/tax/filings?kind=eit_transfer_income&period=2026", headers=p.seller_owner.headers
     )
 
+    # Recomputed unchanged, the amendment stays what it was, still saying what it amends.
+    assert again.json() == amended.json()
+    assert again.json()["content"]["amends_version"] == 1
     assert amended.json()["version"] == 2
     assert amended.json()["amends_id"] == first["id"]
     assert amended.json()["content"]["difference"]["income"] == {
