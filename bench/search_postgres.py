@@ -1,17 +1,20 @@
-"""The PostgreSQL search backend at 10,000 and 100,000 realistic Chinese listings.
+"""The PostgreSQL search backend at 10,000, 100,000 and 1,000,000 realistic Chinese listings.
 
-Prints one JSON object: indexing throughput (documents/s, segmentation included) and, for
-typical queries (2–4 terms, one filter, every facet), p50/p95/p99 latency and queries/s.
+Prints one JSON object: indexing throughput (documents/s, segmentation included), the index's
+size on disk and, for typical queries (2–4 terms, one filter, every facet), p50/p95/p99
+latency and queries/s. `BENCH_SEARCH_SIZES=10000,100000` stops earlier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +31,9 @@ from search.postgres import PostgresBackend
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report, scratch_database
 
-SIZES = (10_000, 100_000)
+SIZES = [
+    int(size) for size in os.environ.get("BENCH_SEARCH_SIZES", "10000,100000,1000000").split(",")
+]
 BATCH = 1000
 MODIFIERS = [
     "高效",
@@ -76,10 +81,11 @@ QUERIES = [
 ]
 
 
-def documents(count: int, seed: int) -> list[ListingDocument]:
+def documents(count: int, seed: int) -> Iterator[list[ListingDocument]]:
+    """`count` documents in batches of BATCH (a million do not fit in memory at once)."""
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    made = []
+    made: list[ListingDocument] = []
     for n in range(count):
         topic = rng.choice(TOPICS)
         trl = rng.randint(2, 9)
@@ -118,7 +124,11 @@ def documents(count: int, seed: int) -> list[ListingDocument]:
                 auction_state=None,
             )
         )
-    return made
+        if len(made) == BATCH:
+            yield made
+            made = []
+    if made:
+        yield made
 
 
 def _percentile(samples: list[float], share: float) -> float:
@@ -132,14 +142,16 @@ async def _measure(url: str) -> dict[str, object]:
     figures: dict[str, object] = {}
     indexed = 0
     for size in SIZES:
-        batch = documents(size - indexed, seed=size)
         started = time.perf_counter()
-        for offset in range(0, len(batch), BATCH):
-            await backend.index(batch[offset : offset + BATCH])
+        for batch in documents(size - indexed, seed=size):
+            await backend.index(batch)
         index_seconds = time.perf_counter() - started
-        indexed = size
+        added, indexed = size - indexed, size
         async with engine.begin() as connection:
             await connection.execute(text("ANALYZE search_listings"))
+            disk = await connection.scalar(
+                text("SELECT pg_total_relation_size('search_listings') / 1048576.0")
+            )
         for text_query, filters in QUERIES:  # warm the cache once
             await backend.search(SearchQuery(text=text_query, filters=filters))
         samples: list[float] = []
@@ -151,7 +163,8 @@ async def _measure(url: str) -> dict[str, object]:
                 samples.append(time.perf_counter() - began)
                 totals.append(answer.total)
         figures[f"{size}_documents"] = {
-            "indexing_documents_per_second": round(len(batch) / index_seconds),
+            "indexing_documents_per_second": round(added / index_seconds),
+            "index_mib": round(float(disk)),
             "queries": len(samples),
             "p50_ms": _percentile(samples, 0.50),
             "p95_ms": _percentile(samples, 0.95),

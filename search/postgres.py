@@ -8,16 +8,18 @@ configuration, weighted title > keywords > abstract > owner/IPC; a GIN index fin
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
+    Integer,
     Text,
     bindparam,
+    cast,
     delete,
     desc,
     func,
@@ -30,9 +32,10 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.reads import BROKEN, PreparedRead, ReadPool
 from search.analysis import (
     Term,
     highlight,
@@ -98,8 +101,14 @@ def _weighted(*parts: tuple[str, str]) -> ColumnElement[Any]:
 
 
 class PostgresBackend:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Writes go through the sessions of `sessionmaker`; searches are single statements on
+    the read pool (`app.core.reads`), the engine's own unless one is given."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], reads: ReadPool | None = None
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.reads = reads or ReadPool(sessionmaker.kw["bind"])
 
     async def configure(self) -> None:
         """The table and its indexes come with the migrations; nothing to do at start-up."""
@@ -191,38 +200,30 @@ class PostgresBackend:
     def _session(self) -> AsyncSession:
         return self.sessionmaker()
 
-    async def _rows(self, statement: Select[Any]) -> Sequence[Any]:
-        async with self._session() as session:
-            rows: Sequence[Any] = (await session.execute(statement)).all()
-            return rows
-
     async def search(self, query: SearchQuery) -> SearchAnswer:
         terms = query_terms(query.text)
-        conditions: list[ColumnElement[bool]] = list(_filters(query))
-        rank: ColumnElement[Any] = literal(0.0)
+        f = query.filters
+        values = {
+            name: value for name, value in vars(f).items() if value is not None and value != ""
+        }
+        if f.region:
+            values["region"] = f.region.ljust(6, "0")
+        shape = _Shape(
+            terms=bool(terms),
+            filters=tuple(sorted(values)),
+            region_digits=len(f.region) if f.region else 0,
+            sort=query.sort,
+        )
         if terms:
-            tsquery = func.to_tsquery(SIMPLE, tsquery_text(terms, any_term=query.match == "any"))
-            conditions.append(T.terms.op("@@")(tsquery))
-            rank = func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), T.terms, tsquery)
-        where = conditions or [true()]
-        page: Select[Any] = (
-            select(T.document, rank.label("rank"))
-            .where(*where)
-            .order_by(*_ordering(query, terms, rank))
-            .offset(query.offset)
-            .limit(query.limit)
-        )
-        columns = [getattr(T, name) for name in FACETS]
-        # One pass counts every facet and, in the empty grouping set, the total.
-        facet_query = (
-            select(*columns, func.grouping(*columns), func.count())
-            .where(*where)
-            .group_by(func.grouping_sets(*[tuple_(column) for column in columns], text("()")))
-        )
+            values["tsquery"] = tsquery_text(terms, any_term=query.match == "any")
+        page, facet_counts = _statements(shape)
         try:
             # Two connections: the page and the counts are computed at the same time.
-            rows, facet_rows = await asyncio.gather(self._rows(page), self._rows(facet_query))
-        except (OSError, OperationalError) as error:
+            rows, facet_rows = await asyncio.gather(
+                self.reads.all(page, offset=query.offset, limit=query.limit, **values),
+                self.reads.all(facet_counts, **values),
+            )
+        except (OSError, *BROKEN) as error:
             raise SearchUnavailable(str(error)) from error
         facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
         total = 0
@@ -238,7 +239,8 @@ class PostgresBackend:
                     facets[name][row[position]] = count
         hits = [
             Hit(
-                document=(document := ListingDocument.model_validate(row[0])),
+                # The stored JSON, validated once from its text (no dict in between).
+                document=(document := ListingDocument.model_validate_json(row[0])),
                 highlights={
                     "title": highlight(document.title, terms),
                     "abstract": highlight(document.abstract, terms),
@@ -249,33 +251,73 @@ class PostgresBackend:
         return SearchAnswer(hits=hits, total=total, facets=facets)
 
 
-def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
-    f = query.filters
+class _Shape(NamedTuple):
+    """What decides a search's SQL: whether it has words, which filters it sets, the level of
+    its region and its order. Its values are the statement's parameters, so each shape is
+    compiled once per process and prepared once per connection."""
+
+    terms: bool
+    filters: tuple[str, ...]
+    region_digits: int
+    sort: str
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> tuple[PreparedRead, PreparedRead]:
+    """The page and the facet counts of searches of one shape."""
+    conditions = _filters(shape)
+    rank: ColumnElement[Any] = literal(0.0)
+    if shape.terms:
+        tsquery = func.to_tsquery(SIMPLE, bindparam("tsquery", type_=Text))
+        conditions.append(T.terms.op("@@")(tsquery))
+        rank = func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), T.terms, tsquery)
+    where = conditions or [true()]
+    page = (
+        select(cast(T.document, Text), rank.label("rank"))
+        .where(*where)
+        .order_by(*_ordering(shape.sort, shape.terms, rank))
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
+    columns = [getattr(T, name) for name in FACETS]
+    # One pass counts every facet and, in the empty grouping set, the total.
+    facet_counts = (
+        select(*columns, func.grouping(*columns), func.count())
+        .where(*where)
+        .group_by(func.grouping_sets(*[tuple_(column) for column in columns], text("()")))
+    )
+    return PreparedRead(page), PreparedRead(facet_counts)
+
+
+def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if f.field:
-        conditions.append(or_(T.field_code == f.field, T.field_parent == f.field))
+    if "field" in shape.filters:
+        conditions.append(
+            or_(T.field_code == bindparam("field"), T.field_parent == bindparam("field"))
+        )
     for name in ("kind", "transfer_type", "mode", "stage"):
-        value = getattr(f, name)
-        if value:
-            conditions.append(getattr(T, name) == value)
-    if f.region:
-        column = {2: T.province_code, 4: T.prefecture_code}.get(len(f.region), T.division_code)
-        conditions.append(column == f.region.ljust(6, "0"))
-    if f.price_min_fen is not None:
-        conditions.append(T.price_fen >= f.price_min_fen)
-    if f.price_max_fen is not None:
-        conditions.append(T.price_fen <= f.price_max_fen)
+        if name in shape.filters:
+            conditions.append(getattr(T, name) == bindparam(name))
+    if "region" in shape.filters:
+        column = {2: T.province_code, 4: T.prefecture_code}.get(
+            shape.region_digits, T.division_code
+        )
+        conditions.append(column == bindparam("region"))
+    if "price_min_fen" in shape.filters:
+        conditions.append(T.price_fen >= bindparam("price_min_fen"))
+    if "price_max_fen" in shape.filters:
+        conditions.append(T.price_fen <= bindparam("price_max_fen"))
     return conditions
 
 
-def _ordering(query: SearchQuery, terms: list[Term], rank: ColumnElement[Any]) -> list[Any]:
+def _ordering(sort: str, terms: bool, rank: ColumnElement[Any]) -> list[Any]:
     tie = [desc(T.published_at), T.id]
-    if query.sort == "newest" or (query.sort == "relevance" and not terms):
+    if sort == "newest" or (sort == "relevance" and not terms):
         return tie
-    if query.sort == "price_asc":
+    if sort == "price_asc":
         return [T.price_fen.asc().nulls_last(), *tie]
-    if query.sort == "price_desc":
+    if sort == "price_desc":
         return [T.price_fen.desc().nulls_last(), *tie]
-    if query.sort == "closing_soon":
+    if sort == "closing_soon":
         return [T.window_ends_at.asc().nulls_last(), *tie]
     return [desc(rank), *tie]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.reads import ReadPool
 from app.listings import service as listings
 from app.listings.queries import ListingView
 from app.results.taxonomy import fields, stage_of
@@ -143,7 +144,9 @@ async def drift(
 
 
 def backend_for(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    reads: ReadPool | None = None,
 ) -> SearchBackend:
     """Meilisearch when MEILI_URL is set, else the PostgreSQL backend."""
     if settings.meili_url:
@@ -151,4 +154,4 @@ def backend_for(
 
         key = settings.meili_key.get_secret_value() if settings.meili_key else None
         return MeilisearchBackend(settings.meili_url, key)
-    return PostgresBackend(sessionmaker)
+    return PostgresBackend(sessionmaker, reads)

@@ -76,3 +76,13 @@ def test_every_operation_is_documented(served: FastAPI) -> None:
     ]
 
     assert missing == []
+
+
+def test_the_sections_follow_the_market_not_the_order_routes_are_matched_in(
+    served: FastAPI,
+) -> None:
+    document = served.openapi()
+    used = {tag for _, _, operation in _operations(served) for tag in operation["tags"]}
+
+    assert [tag["name"] for tag in document["tags"]][:3] == ["operations", "auth", "users"]
+    assert used <= {tag["name"] for tag in document["tags"]}
