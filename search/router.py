@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
+from app.core.money import MAX_FEN
 from app.core.ratelimit import RateLimit
 from app.listings.models import ListingMode, TransferType
 from app.results.models import ResultKind
@@ -72,7 +73,10 @@ def _yuan_to_fen(name: str, value: str | None) -> int | None:
         raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")]) from None
     if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")])
-    return int(amount * 100)
+    fen = int(amount * 100)
+    if fen > MAX_FEN:  # no price can be stored above it (and BIGINT ends soon after)
+        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_too_large")])
+    return fen
 
 
 def _fingerprint(query: SearchQuery) -> str:
