@@ -246,6 +246,10 @@ async def _eit_bodies(
         facts.c.registration_number.is_not(None).label("registered"),
         facts.c.signed_on,
     ]
+    # The terms as one value, for the rules' decisions to be joined back on.
+    key = func.concat_ws(
+        "|", *(func.coalesce(cast(term, String), "") for term in terms), type_=String
+    )
     # The year's money per contract, read once (one pass over each table) into a table of
     # the transaction that the rest of the computation reads.
     per_contract = (
@@ -254,6 +258,7 @@ async def _eit_bodies(
             facts.c.deal_id,
             facts.c.registration_number,
             *terms,
+            key.label("terms_key"),
             or_(offered.c.result_kind.is_(None), facts.c.signed_on.is_(None)).label("unclassified"),
             (facts.c.transaction_fen < facts.c.total_fen).label("split"),
             func.sum(receipts.c.amount_fen).label("received_fen"),
@@ -274,6 +279,7 @@ async def _eit_bodies(
             facts.c.seller_organization_id,
             facts.c.registration_number,
             *terms,
+            key,
             offered.c.result_kind,
             facts.c.transaction_fen,
             facts.c.total_fen,
@@ -292,13 +298,12 @@ async def _eit_bodies(
         insert(held).from_select([column.name for column in held.c], per_contract)
     )
     held_terms = [held.c[term.name] for term in terms]
-    key = func.concat_ws("|", *(func.coalesce(cast(term, String), "") for term in held_terms))
 
     # The rules decide each distinct set of terms once; contracts missing a result or a
     # signing date are unclassified, not decided.
     reasons: dict[str, str] = {}
     for row in await connection.execute(
-        select(key, *held_terms).distinct().where(~held.c.unclassified)
+        select(held.c.terms_key, *held_terms).distinct().where(~held.c.unclassified)
     ):
         transfer, exclusivity, licence_years, result_kind, registered, signed_on = row[1:]
         reason = rules.eit_exclusion(
@@ -355,7 +360,7 @@ async def _eit_bodies(
         )
         .select_from(
             held.outerjoin(parted, parted.c.deal_id == held.c.deal_id).outerjoin(
-                decided, decided.c.key == key
+                decided, decided.c.key == held.c.terms_key
             )
         )
         .subquery("contract")
