@@ -1,6 +1,6 @@
 """The bidding engine of an English ascending auction with proxy bids, as pure functions of
-the bids and proxies so far (no database): the service loads the book under a row lock,
-applies one action, and stores the bids it produced.
+the bids and proxies so far (no database): `bidding` reads the book, applies one action,
+and stores the bids it produced if the auction has not changed meanwhile.
 
 Rules: the first bid is at least the start price, every later one at least the current
 price plus the increment; the leader does not bid against themself. A proxy bid (代理出价)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auctions import service
+from app.auctions import bidding, queries, service
 from app.auctions.auth import AuctionOrganize, AuctionRead, AuctionStaff, Bidding
 from app.auctions.live import LiveEvents
 from app.auctions.models import AuctionState, Bid, Deposit, ProxyBid
@@ -40,6 +40,7 @@ from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import RateLimit
+from app.core.reads import Reads
 from app.payments.provider import Provider
 
 router = APIRouter(
@@ -91,7 +92,7 @@ def auction_out(view: service.AuctionView) -> AuctionOut:
         reserve=Money(auction.reserve_fen)
         if view.privileged and auction.reserve_fen is not None
         else None,
-        increments=increment_steps(service.increments_of(auction)),
+        increments=increment_steps(queries.increments_of(auction)),
         deposit=Money(auction.deposit_fen),
         anti_sniping=AntiSniping(
             window_seconds=auction.snipe_window_seconds,
@@ -122,7 +123,7 @@ def bid_out(bid: Bid, *, paddle: int | None, mine: bool) -> BidOut:
     )
 
 
-def _bids_out(outcome: service.BidOutcome, paddle: int | None) -> list[BidOut]:
+def _bids_out(outcome: bidding.BidOutcome, paddle: int | None) -> list[BidOut]:
     # Proxies answering for others show no paddle here; GET /bids and the live events do.
     own = {d.organization_id for d in outcome.view.deposits}
     return [
@@ -284,6 +285,7 @@ bid_rate = RateLimit("bids")
 )
 async def place_bid(
     session: Session,
+    reads: Reads,
     now: Now,
     caller: Bidding,
     idempotency: IdempotencyOf,
@@ -295,8 +297,9 @@ async def place_bid(
     `minimum`), `already_leading`, `auction_not_open`, `auction_closed`, `deposit_required`.
     Send `Idempotency-Key` to retry safely."""
     await idempotency.claim(caller)
-    outcome = await service.place_bid(
+    outcome = await bidding.place_bid(
         session,
+        reads,
         caller,
         auction_id,
         organization_id=body.organization_id,
@@ -333,6 +336,7 @@ async def list_bids(
 )
 async def set_proxy(
     session: Session,
+    reads: Reads,
     now: Now,
     caller: Bidding,
     idempotency: IdempotencyOf,
@@ -343,8 +347,9 @@ async def set_proxy(
     the maximum. Between two proxies the higher wins at the lower maximum plus one increment;
     equal maximums go to the earlier. Raising your own maximum never raises your price."""
     await idempotency.claim(caller)
-    proxy, outcome = await service.set_proxy(
+    proxy, outcome = await bidding.set_proxy(
         session,
+        reads,
         caller,
         auction_id,
         organization_id=body.organization_id,

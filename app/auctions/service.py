@@ -1,8 +1,9 @@
-"""Rules of the auctions package: terms, deposits, bids and proxy bids, live events, closing.
+"""Rules of the auctions package: terms, deposits, live events, closing (bids: `bidding`).
 
-Every change to an auction's bidding or state takes the auction row `FOR UPDATE` first, so
-concurrent bids serialize and a bid and the close cannot cross: a bid either lands before the
-end and counts, or is refused. The engine (`engine.Book`) is loaded as its live part — the
+Every change to an auction's state takes the auction row `FOR UPDATE` first, and every bid
+lands only on the version of the row it was computed from (`bidding`), so concurrent bids
+serialize and a bid and the close cannot cross: a bid either lands before the end and counts,
+or is refused. The engine (`engine.Book`) is read as its live part (`queries.standing`) — the
 last bid, the leader's best own bid and the proxies still able to bid — so a bid costs the
 same however long the history. Live events are rows numbered per auction (the SSE ids) and a
 `NOTIFY` at commit wakes every API process's streams.
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.models import Organization, VerificationStatus
-from app.auctions import engine, timing
+from app.auctions import engine, queries, timing
 from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
 from app.auctions.models import (
     FINISHED,
@@ -149,14 +150,6 @@ def outcomes_select() -> ReadModel:
     )
 
 
-def increments_of(auction: Auction) -> IncrementTable:
-    data = auction.increments
-    return IncrementTable(
-        steps=tuple((int(bound), int(step)) for bound, step in data["steps"]),
-        above=int(data["above"]),
-    )
-
-
 def _increments_data(table: IncrementTable) -> dict[str, Any]:
     return {"steps": [[bound, step] for bound, step in table.steps], "above": table.above}
 
@@ -181,7 +174,7 @@ class AuctionView:
     leading: bool = False
 
 
-def _view_of_book(
+def view_of_book(
     principal: Principal,
     auction: Auction,
     book: engine.Book,
@@ -245,7 +238,7 @@ async def _views(
     for auction in auctions:
         last = last_bids.get(auction.id)
         price = Money(last.amount_fen) if last else None
-        table = increments_of(auction)
+        table = queries.increments_of(auction)
         minimum = (
             auction.start_price_fen if price is None else price.fen + table.increment(price.fen)
         )
@@ -756,208 +749,22 @@ async def _release_deposits(
 # --- bidding -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BidOutcome:
-    """What one bid or proxy did: the bids it caused (its own and proxies' answers)."""
-
-    view: AuctionView
-    bids: list[Bid]
-    extended: bool
-
-
-async def _bidder(
-    session: AsyncSession,
-    principal: Principal,
-    auction_id: uuid.UUID,
-    organization_id: uuid.UUID | None,
-    now: datetime,
-) -> Deposit:
-    """The caller's organization's held deposit: holding one is what admits a bidder (its
-    eligibility was checked when the deposit was requested)."""
-    bidder = principal.acting_for(organization_id)
-    deposit = await session.scalar(
-        select(Deposit).where(Deposit.auction_id == auction_id, Deposit.organization_id == bidder)
-    )
-    if deposit is None or deposit.state != DepositState.held:
-        # An ended auction says so to everyone; before the start, the deposit is what to do.
-        _check_not_ended(await _get(session, auction_id), now)
-        raise DepositRequired()
-    return deposit
-
-
-def _check_not_ended(auction: Auction, now: datetime) -> None:
-    if auction.state not in LIVE or now >= auction.ends_at:
-        raise AuctionClosed(extensions={"ends_at": auction.ends_at.isoformat()})
-
-
-def _check_open(auction: Auction, now: datetime) -> None:
-    _check_not_ended(auction, now)
-    if now < auction.starts_at:
-        raise AuctionNotOpen(extensions={"starts_at": auction.starts_at.isoformat()})
-
-
-async def _load_book(session: AsyncSession, auction: Auction) -> engine.Book:
-    """The live part of the auction's book (see `engine.live_part`)."""
-    book = engine.Book(
-        start_price=auction.start_price_fen,
-        increments=increments_of(auction),
-        sequence=auction.sequence,
-    )
-    last = await session.scalar(
-        select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.sequence.desc()).limit(1)
-    )
-    if last is not None and last.by_proxy:
-        # After an own bid, that bid is the leader's best own one (bids only rise).
-        best_own = await session.scalar(
-            select(Bid)
-            .where(
-                Bid.auction_id == auction.id,
-                Bid.organization_id == last.organization_id,
-                Bid.by_proxy.is_(False),
-            )
-            .order_by(Bid.amount_fen.desc())
-            .limit(1)
-        )
-        if best_own is not None:
-            book.bids.append(_engine_bid(best_own))
-    if last is not None:
-        book.bids.append(_engine_bid(last))
-    proxies = await session.scalars(
-        select(ProxyBid).where(
-            ProxyBid.auction_id == auction.id,
-            ProxyBid.maximum_fen >= (last.amount_fen if last else 0),
-        )
-    )
-    book.proxies = {
-        proxy.organization_id: engine.Proxy(proxy.maximum_fen, proxy.sequence) for proxy in proxies
-    }
-    return book
-
-
-def _engine_bid(bid: Bid) -> engine.Bid:
-    return engine.Bid(bid.organization_id, bid.amount_fen, bid.sequence, bid.by_proxy)
-
-
 async def _open_if_started(session: AsyncSession, auction: Auction, now: datetime) -> bool:
     if auction.state != AuctionState.scheduled or now < auction.starts_at:
         return False
     auction.state = AuctionState.open
     await _emit(session, auction, "opened", {"state": "open"}, now)
-    await record_event(
-        session,
-        "auction.opened",
-        {
-            "auction_id": str(auction.id),
-            "listing_id": str(auction.listing_id),
-            "ends_at": auction.ends_at.isoformat(),
-        },
-    )
+    await record_event(session, "auction.opened", opened_payload(auction))
     return True
 
 
-async def _record_bids(
-    session: AsyncSession,
-    principal: Principal,
-    auction: Auction,
-    book: engine.Book,
-    new_bids: Sequence[engine.Bid],
-    own_deposit: Deposit,
-    now: datetime,
-) -> tuple[list[Bid], bool, int | None]:
-    """Store what the engine did; extend the end (anti-sniping); emit the live events.
-    Returns the stored bids, whether the end moved, and the leader's paddle."""
-    auction.sequence = book.sequence
-    rows = [
-        Bid(
-            auction_id=auction.id,
-            organization_id=bid.bidder,
-            amount_fen=bid.amount,
-            sequence=bid.sequence,
-            by_proxy=bid.by_proxy,
-            placed_by_id=principal.user_id
-            if bid.bidder == own_deposit.organization_id and not bid.by_proxy
-            else None,
-            placed_at=now,
-        )
-        for bid in new_bids
-    ]
-    session.add_all(rows)
-    auction.bid_count += len(rows)
-    extended = False
-    if rows:
-        extension = timing.after_bid(
-            ends_at=auction.ends_at,
-            bid_at=now,
-            window=timedelta(seconds=auction.snipe_window_seconds),
-            extension=timedelta(seconds=auction.extension_seconds),
-            extensions=auction.extensions,
-            max_extensions=auction.max_extensions,
-        )
-        extended = extension.ends_at != auction.ends_at
-        auction.ends_at, auction.extensions = extension.ends_at, extension.extensions
-        paddles: dict[Any, int | None] = {own_deposit.organization_id: own_deposit.paddle}
-        others = {bid.bidder for bid in new_bids} | {book.leader}
-        if others - set(paddles):
-            paddles = await _paddles(session, auction.id, others)
-        for row in rows:
-            await _emit(
-                session,
-                auction,
-                "bid",
-                {
-                    "amount": Money(row.amount_fen).to_api(),
-                    "paddle": paddles.get(row.organization_id),
-                    "by_proxy": row.by_proxy,
-                    "placed_at": now.isoformat(),
-                },
-                now,
-            )
-        price = book.price
-        assert price is not None
-        await _emit(
-            session,
-            auction,
-            "price",
-            {
-                "price": Money(price).to_api(),
-                "minimum_bid": Money(book.minimum_next()).to_api(),
-                "leader_paddle": paddles.get(book.leader),
-                "reserve_met": auction.reserve_fen is None or price >= auction.reserve_fen,
-            },
-            now,
-        )
-        if extended:
-            await _emit(
-                session,
-                auction,
-                "extended",
-                {"ends_at": auction.ends_at.isoformat(), "extensions": auction.extensions},
-                now,
-            )
-        await record_event(
-            session,
-            "auction.bid_placed",
-            {
-                "auction_id": str(auction.id),
-                "listing_id": str(auction.listing_id),
-                "price": Money(price).to_api(),
-                "bids": len(rows),
-                "ends_at": auction.ends_at.isoformat(),
-            },
-        )
-        if extended:
-            await record_event(
-                session,
-                "auction.extended",
-                {
-                    "auction_id": str(auction.id),
-                    "listing_id": str(auction.listing_id),
-                    "ends_at": auction.ends_at.isoformat(),
-                },
-            )
-    if auction.event_sequence:
-        await _notify(session, auction)
-    return rows, extended, paddles.get(book.leader)
+def opened_payload(auction: Auction) -> dict[str, Any]:
+    """The outbox payload of an auction's opening."""
+    return {
+        "auction_id": str(auction.id),
+        "listing_id": str(auction.listing_id),
+        "ends_at": auction.ends_at.isoformat(),
+    }
 
 
 async def _paddles(
@@ -971,74 +778,15 @@ async def _paddles(
     return {row.organization_id: row.paddle for row in rows}
 
 
-async def place_bid(
-    session: AsyncSession,
-    principal: Principal,
-    auction_id: uuid.UUID,
-    *,
-    organization_id: uuid.UUID | None,
-    amount: Money,
-    now: datetime,
-) -> BidOutcome:
-    """Bid `amount` for the caller's organization; proxies answer at once.
-
-    Raises NotFound; ValidationFailed(organization_id) for someone else's organization;
-    DepositRequired without a confirmed deposit; AuctionNotOpen before the start;
-    AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum.
-    """
-    deposit = await _bidder(session, principal, auction_id, organization_id, now)
-    auction = await _get(session, auction_id, lock=True)
-    _check_open(auction, now)
-    await _open_if_started(session, auction, now)
-    book = await _load_book(session, auction)
-    try:
-        new_bids = book.place_bid(deposit.organization_id, amount.fen)
-    except engine.BidTooLow as low:
-        raise BidTooLow(Money(low.minimum)) from None
-    except engine.AlreadyLeading:
-        raise AlreadyLeading() from None
-    rows, extended, leader_paddle = await _record_bids(
-        session, principal, auction, book, new_bids, deposit, now
-    )
-    view = _view_of_book(principal, auction, book, deposit, leader_paddle)
-    return BidOutcome(view, rows, extended)
+def check_not_ended(auction: Auction, now: datetime) -> None:
+    if auction.state not in LIVE or now >= auction.ends_at:
+        raise AuctionClosed(extensions={"ends_at": auction.ends_at.isoformat()})
 
 
-async def set_proxy(
-    session: AsyncSession,
-    principal: Principal,
-    auction_id: uuid.UUID,
-    *,
-    organization_id: uuid.UUID | None,
-    maximum: Money,
-    now: datetime,
-) -> tuple[ProxyBid, BidOutcome]:
-    """Set (or raise) the caller's organization's proxy maximum (代理出价); the engine bids on
-    its behalf at once if it can. Raises as `place_bid`, with ProxyMaximumTooLow for a
-    maximum below the next acceptable bid (or, for the leader, not above their current one).
-    """
-    deposit = await _bidder(session, principal, auction_id, organization_id, now)
-    auction = await _get(session, auction_id, lock=True)
-    _check_open(auction, now)
-    await _open_if_started(session, auction, now)
-    book = await _load_book(session, auction)
-    try:
-        new_bids = book.set_proxy(deposit.organization_id, maximum.fen)
-    except engine.BidTooLow as low:
-        raise ProxyMaximumTooLow(Money(low.minimum)) from None
-    proxy = await session.get(ProxyBid, (auction.id, deposit.organization_id))
-    if proxy is None:
-        proxy = ProxyBid(auction_id=auction.id, organization_id=deposit.organization_id)
-        session.add(proxy)
-    proxy.maximum_fen = maximum.fen
-    proxy.sequence = book.proxies[deposit.organization_id].sequence
-    proxy.set_by_id = principal.user_id
-    proxy.set_at = now
-    rows, extended, leader_paddle = await _record_bids(
-        session, principal, auction, book, new_bids, deposit, now
-    )
-    view = _view_of_book(principal, auction, book, deposit, leader_paddle)
-    return proxy, BidOutcome(view, rows, extended)
+def check_open(auction: Auction, now: datetime) -> None:
+    check_not_ended(auction, now)
+    if now < auction.starts_at:
+        raise AuctionNotOpen(extensions={"starts_at": auction.starts_at.isoformat()})
 
 
 async def list_proxies(
@@ -1094,7 +842,7 @@ async def close_if_due(session: AsyncSession, auction_id: uuid.UUID, *, now: dat
     auction = await _get(session, auction_id, lock=True)
     if auction.state not in LIVE or now < auction.ends_at:
         return False
-    book = await _load_book(session, auction)
+    book = (await queries.standing(session, auction.id, None)).book
     sale = timing.hammer(book, auction.reserve_fen)
     auction.state = AuctionState.closed
     auction.closed_at = now
@@ -1123,7 +871,9 @@ async def settle(
     auction = await _get(session, auction_id, lock=True)
     if auction.state != AuctionState.closed:
         return None
-    sale = timing.hammer(await _load_book(session, auction), auction.reserve_fen)
+    sale = timing.hammer(
+        (await queries.standing(session, auction.id, None)).book, auction.reserve_fen
+    )
     auction.settled_at = now
     payload: dict[str, Any] = {"auction_id": str(auction.id), "listing_id": str(auction.listing_id)}
     if sale is None:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import String, delete, select, tuple_
+from sqlalchemy import String, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -147,10 +147,12 @@ class Idempotency:
         """Store the answer (a model or a list of them) with the key, in the request's
         transaction, and return it."""
         if self.key is not None and self.owner is not None:
-            row = await self.session.get(IdempotencyKey, (self.owner, self.key))
-            assert row is not None
-            row.status_code = status_code
-            row.response = _json(answer)
+            # One UPDATE, no read first: the row was claimed in this very transaction.
+            await self.session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.owner == self.owner, IdempotencyKey.key == self.key)
+                .values(status_code=status_code, response=_json(answer))
+            )
         return answer
 
 

@@ -3,6 +3,7 @@
 --   BENCH_PATH     the bids path, /v1/auctions/{id}/bids
 --   BENCH_TOKENS   the bidders' access tokens, separated by newlines
 --   BENCH_START    the first minimum, in yuan ("1000.00")
+-- Every request carries a fresh Idempotency-Key, as a client that retries safely sends.
 -- Prints, when done, one line "BENCH_JSON {...}": requests, statuses, accepted and refused by
 -- code, latency.
 
@@ -16,7 +17,13 @@ local minimum = tonumber(os.getenv("BENCH_START"))
 local threads = {}
 
 function setup(thread)
+  thread:set("id", #threads + 1)
   threads[#threads + 1] = thread
+end
+
+function init(args)
+  math.randomseed(os.time() + (id or 0))
+  prefix = string.format("bid-%d-%d-", id or 0, math.random(1, 2^30))
 end
 
 local counter = 0
@@ -30,6 +37,7 @@ function request()
   return wrk.format("POST", path, {
     ["Authorization"] = "Bearer " .. tokens[(counter - 1) % #tokens + 1],
     ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. counter,
   }, body)
 end
 

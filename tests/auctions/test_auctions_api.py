@@ -17,8 +17,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
+from app.auctions import bidding, queries
 from app.auctions.models import Auction, AuctionEvent, Bid, Deposit, DepositState
-from app.core.auth import MemberRole, PlatformRole
+from app.core.auth import MemberRole, PlatformRole, Principal
 from app.core.clock import FrozenClock
 from app.core.money import Money
 from app.core.outbox import OutboxEvent
@@ -708,6 +709,36 @@ async def test_two_hundred_concurrent_bidders_leave_a_strictly_increasing_histor
     assert all(x.amount_fen < y.amount_fen for x, y in pairwise(history))
     accepted = [r.json()["bids"][0]["amount"] for r in responses if r.status_code == 201]
     assert sorted(Money.yuan(a["amount"]).fen for a in accepted) == [b.amount_fen for b in history]
+
+
+async def test_a_bid_worked_out_before_another_landed_is_not_stored(
+    client: httpx.AsyncClient,
+    app: Any,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The race the concurrent test leaves to chance: a bid is computed on the auction as an
+    unlocked read found it, and stored only if the auction is still that version; otherwise
+    nothing of it is written, and the request decides again on what landed."""
+    auction = await factory.auction(start_price_fen=10_000_000)
+    (first, alice), (_, bob) = [await factory.bidder(auction) for _ in range(2)]
+    standing = await queries.standing(app.state.reads, auction.id, first.id)
+    assert standing.deposit is not None
+    late = standing.book.place_bid(first.id, 10_000_000)
+    caller = Principal("user", alice.user_id, frozenset(), {first.id: MemberRole.owner})
+    write, _ = bidding._bid_write(caller, standing, standing.deposit, late, clock.now())
+
+    assert (await bid(client, auction, bob, "100000.00")).status_code == 201
+    async with sessionmaker() as session, session.begin():
+        assert not await bidding._store(session, standing.version, write, clock.now())
+    [kept] = await stored_bids(sessionmaker, auction)
+    assert kept.amount_fen == 10_000_000
+    assert kept.organization_id != first.id
+
+    again = await bid(client, auction, alice, "100000.00")
+    assert again.status_code == 409, again.text
+    assert again.json()["minimum"] == cny("105000.00")
 
 
 async def test_a_new_schedule_moves_the_workers_job(

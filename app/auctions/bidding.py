@@ -1,0 +1,381 @@
+"""Bids and proxy bids (代理出价): each computed by the engine on the auction as an unlocked read
+found it, and stored in one statement that lands only on that version of the auction.
+
+The auction's row lock is thus held for the storing statement and the commit, never while
+Python works or waits for its turn on the event loop; a refusal (too low, already leading,
+closed) takes no lock at all. A bid and the close still serialize on the auction's row: the
+close changes the row, so a bid computed before it is computed again, and refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, bindparam, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auctions import engine, queries, service, timing
+from app.auctions.models import Auction, AuctionState, Bid, Deposit, DepositState, ProxyBid
+from app.core.auth import Principal
+from app.core.money import Money
+from app.core.reads import ReadPool
+
+
+@dataclass(frozen=True)
+class BidOutcome:
+    """What one bid or proxy did: the bids it caused (its own and proxies' answers)."""
+
+    view: service.AuctionView
+    bids: list[Bid]
+    extended: bool
+
+
+async def _lock(session: AsyncSession, auction_id: uuid.UUID) -> None:
+    """Take the auction's row lock in the session's transaction. Its own statement: a row
+    locked by a SELECT that had to wait is re-read, but what the same statement joined to it
+    is not, so the book is read after the lock, by the next statement."""
+    await session.execute(select(Auction.id).where(Auction.id == auction_id).with_for_update())
+
+
+def _admitted(standing: queries.Standing, now: datetime) -> Deposit:
+    """The bidder's held deposit: holding one is what admits a bidder (its eligibility was
+    checked when the deposit was requested). Raises AuctionClosed, DepositRequired,
+    AuctionNotOpen."""
+    deposit = standing.deposit
+    if deposit is None or deposit.state != DepositState.held:
+        # An ended auction says so to everyone; before the start, the deposit is what to do.
+        service.check_not_ended(standing.auction, now)
+        raise service.DepositRequired()
+    service.check_open(standing.auction, now)
+    return deposit
+
+
+@dataclass
+class _BidWrite:
+    """Everything one bid or proxy changes, stored by `_store` in one statement."""
+
+    auction: Auction
+    bids: list[Bid] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    proxies: list[dict[str, Any]] = field(default_factory=list)
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.auction.event_sequence += 1
+        self.events.append({"sequence": self.auction.event_sequence, "kind": kind, "data": data})
+
+    def record(self, topic: str, payload: dict[str, Any]) -> None:
+        self.outbox.append({"id": str(uuid.uuid4()), "topic": topic, "payload": payload})
+
+
+def _bid_write(
+    principal: Principal,
+    standing: queries.Standing,
+    deposit: Deposit,
+    new_bids: Sequence[engine.Bid],
+    now: datetime,
+) -> tuple[_BidWrite, bool]:
+    """What the engine's bids change — the bids, the end (anti-sniping), the live events and
+    the outbox — applied to the transient auction; and whether the end moved."""
+    auction, book = standing.auction, standing.book
+    write = _BidWrite(auction)
+    if auction.state == AuctionState.scheduled:
+        # The first bid after the start opens the auction (the worker may not have yet).
+        auction.state = AuctionState.open
+        write.emit("opened", {"state": "open"})
+        write.record("auction.opened", service.opened_payload(auction))
+    auction.sequence = book.sequence
+    if not new_bids:
+        return write, False
+    write.bids = [
+        Bid(
+            id=uuid.uuid4(),
+            auction_id=auction.id,
+            organization_id=bid.bidder,
+            amount_fen=bid.amount,
+            sequence=bid.sequence,
+            by_proxy=bid.by_proxy,
+            placed_by_id=principal.user_id
+            if bid.bidder == deposit.organization_id and not bid.by_proxy
+            else None,
+            placed_at=now,
+        )
+        for bid in new_bids
+    ]
+    auction.bid_count += len(write.bids)
+    extension = timing.after_bid(
+        ends_at=auction.ends_at,
+        bid_at=now,
+        window=timedelta(seconds=auction.snipe_window_seconds),
+        extension=timedelta(seconds=auction.extension_seconds),
+        extensions=auction.extensions,
+        max_extensions=auction.max_extensions,
+    )
+    extended = extension.ends_at != auction.ends_at
+    auction.ends_at, auction.extensions = extension.ends_at, extension.extensions
+    paddles = standing.paddles
+    for bid in write.bids:
+        write.emit(
+            "bid",
+            {
+                "amount": Money(bid.amount_fen).to_api(),
+                "paddle": paddles.get(bid.organization_id),
+                "by_proxy": bid.by_proxy,
+                "placed_at": now.isoformat(),
+            },
+        )
+    price = book.price
+    assert price is not None
+    write.emit(
+        "price",
+        {
+            "price": Money(price).to_api(),
+            "minimum_bid": Money(book.minimum_next()).to_api(),
+            "leader_paddle": paddles.get(book.leader),
+            "reserve_met": auction.reserve_fen is None or price >= auction.reserve_fen,
+        },
+    )
+    if extended:
+        write.emit(
+            "extended", {"ends_at": auction.ends_at.isoformat(), "extensions": auction.extensions}
+        )
+    write.record(
+        "auction.bid_placed",
+        {
+            "auction_id": str(auction.id),
+            "listing_id": str(auction.listing_id),
+            "price": Money(price).to_api(),
+            "bids": len(write.bids),
+            "ends_at": auction.ends_at.isoformat(),
+        },
+    )
+    if extended:
+        write.record(
+            "auction.extended",
+            {
+                "auction_id": str(auction.id),
+                "listing_id": str(auction.listing_id),
+                "ends_at": auction.ends_at.isoformat(),
+            },
+        )
+    return write, extended
+
+
+# One statement, so the auction's row lock is held for this statement and the commit, never
+# while Python works: the UPDATE takes the lock and lands only on the version the bid was
+# computed from (a row changed meanwhile matches nothing, and nothing else is written).
+_STORE = text(
+    """
+    WITH updated AS (
+        UPDATE auctions
+        SET state = CAST(:state AS auction_state),
+            sequence = :sequence, bid_count = :bid_count, ends_at = :ends_at,
+            extensions = :extensions, event_sequence = :event_sequence
+        WHERE id = :auction_id AND xmin = CAST(:version AS xid)
+        RETURNING id
+    ), bids AS (
+        INSERT INTO auction_bids
+            (id, auction_id, organization_id, amount_fen, sequence, by_proxy, placed_by_id,
+             placed_at)
+        SELECT b.id, updated.id, b.organization_id, b.amount_fen, b.sequence, b.by_proxy,
+               b.placed_by_id, CAST(:now AS timestamptz)
+        FROM updated, jsonb_to_recordset(:bids) AS b(id uuid, organization_id uuid,
+            amount_fen bigint, sequence bigint, by_proxy boolean, placed_by_id uuid)
+    ), events AS (
+        INSERT INTO auction_events (auction_id, sequence, kind, data, at)
+        SELECT updated.id, e.sequence, e.kind, e.data, CAST(:now AS timestamptz)
+        FROM updated, jsonb_to_recordset(:events) AS e(sequence bigint, kind text, data jsonb)
+    ), outbox AS (
+        INSERT INTO outbox (id, topic, payload, created_at, attempts)
+        SELECT o.id, o.topic, o.payload, CAST(:now AS timestamptz), 0
+        FROM updated, jsonb_to_recordset(:outbox) AS o(id uuid, topic text, payload jsonb)
+    ), proxies AS (
+        INSERT INTO auction_proxy_bids
+            (auction_id, organization_id, maximum_fen, sequence, set_by_id, set_at)
+        SELECT updated.id, p.organization_id, p.maximum_fen, p.sequence, p.set_by_id,
+               CAST(:now AS timestamptz)
+        FROM updated, jsonb_to_recordset(:proxies) AS p(organization_id uuid,
+            maximum_fen bigint, sequence bigint, set_by_id uuid)
+        ON CONFLICT (auction_id, organization_id) DO UPDATE
+        SET maximum_fen = excluded.maximum_fen, sequence = excluded.sequence,
+            set_by_id = excluded.set_by_id, set_at = excluded.set_at
+    )
+    -- NOTIFY is delivered at commit, and only if the transaction commits.
+    SELECT pg_notify(:channel, :notice) FROM updated
+    """
+).bindparams(
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("ends_at", type_=DateTime(timezone=True)),
+    *(bindparam(name, type_=JSONB) for name in ("bids", "events", "outbox", "proxies")),
+)
+
+
+async def _store(session: AsyncSession, version: int, write: _BidWrite, now: datetime) -> bool:
+    """Write a bid's changes if the auction is still at `version`; False when it is not
+    (another bid, a proxy or the close came first: nothing was written)."""
+    auction = write.auction
+    stored = await session.execute(
+        _STORE,
+        {
+            "auction_id": auction.id,
+            "version": version,
+            "state": auction.state.value,
+            "sequence": auction.sequence,
+            "bid_count": auction.bid_count,
+            "ends_at": auction.ends_at,
+            "extensions": auction.extensions,
+            "event_sequence": auction.event_sequence,
+            "now": now,
+            "bids": [
+                {
+                    "id": str(bid.id),
+                    "organization_id": str(bid.organization_id),
+                    "amount_fen": bid.amount_fen,
+                    "sequence": bid.sequence,
+                    "by_proxy": bid.by_proxy,
+                    "placed_by_id": str(bid.placed_by_id) if bid.placed_by_id else None,
+                }
+                for bid in write.bids
+            ],
+            "events": write.events,
+            "outbox": write.outbox,
+            "proxies": write.proxies,
+            "channel": service.NOTIFY_CHANNEL,
+            "notice": f"{auction.id}:{auction.event_sequence}",
+        },
+    )
+    return stored.first() is not None
+
+
+UNLOCKED_ATTEMPTS = 3
+"""How many times a bid is computed without the lock before it takes it."""
+
+
+async def _bid(
+    session: AsyncSession,
+    reads: ReadPool,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    now: datetime,
+    act: Callable[[queries.Standing, Deposit], tuple[_BidWrite, bool]],
+) -> tuple[queries.Standing, _BidWrite, bool]:
+    """Run a bidding action on the auction as it stands and store what it did.
+
+    The action is computed on an unlocked read and stored only if the auction is unchanged;
+    a refusal needs no lock at all (bids only rise, so what was too low stays too low). An
+    action that lost the race is computed again on a fresh read — the store waited for the
+    winner's commit, so the read sees it and most losers are now simply refused — and after
+    `UNLOCKED_ATTEMPTS` on the auction read under its lock, where it cannot lose. Every bid
+    thus still serializes on the auction's row, as the close does.
+    """
+    bidder = principal.acting_for(organization_id)
+    for attempt in range(UNLOCKED_ATTEMPTS + 1):
+        if attempt < UNLOCKED_ATTEMPTS:
+            standing = await queries.standing(reads, auction_id, bidder)
+        else:
+            await _lock(session, auction_id)
+            standing = await queries.standing(session, auction_id, bidder)
+        deposit = _admitted(standing, now)
+        write, extended = act(standing, deposit)
+        if await _store(session, standing.version, write, now):
+            return standing, write, extended
+    raise AssertionError("a write under the auction's lock found the auction changed")
+
+
+def _view_after(
+    principal: Principal, standing: queries.Standing, deposit: Deposit
+) -> service.AuctionView:
+    book = standing.book
+    return service.view_of_book(
+        principal,
+        standing.auction,
+        book,
+        deposit,
+        standing.paddles.get(book.leader),
+    )
+
+
+async def place_bid(
+    session: AsyncSession,
+    reads: ReadPool,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None,
+    amount: Money,
+    now: datetime,
+) -> BidOutcome:
+    """Bid `amount` for the caller's organization; proxies answer at once.
+
+    Raises NotFound; ValidationFailed(organization_id) for someone else's organization;
+    DepositRequired without a confirmed deposit; AuctionNotOpen before the start;
+    AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum.
+    """
+
+    def act(standing: queries.Standing, deposit: Deposit) -> tuple[_BidWrite, bool]:
+        try:
+            new_bids = standing.book.place_bid(deposit.organization_id, amount.fen)
+        except engine.BidTooLow as low:
+            raise service.BidTooLow(Money(low.minimum)) from None
+        except engine.AlreadyLeading:
+            raise service.AlreadyLeading() from None
+        return _bid_write(principal, standing, deposit, new_bids, now)
+
+    standing, write, extended = await _bid(
+        session, reads, principal, auction_id, organization_id, now, act
+    )
+    assert standing.deposit is not None
+    return BidOutcome(_view_after(principal, standing, standing.deposit), write.bids, extended)
+
+
+async def set_proxy(
+    session: AsyncSession,
+    reads: ReadPool,
+    principal: Principal,
+    auction_id: uuid.UUID,
+    *,
+    organization_id: uuid.UUID | None,
+    maximum: Money,
+    now: datetime,
+) -> tuple[ProxyBid, BidOutcome]:
+    """Set (or raise) the caller's organization's proxy maximum (代理出价); the engine bids on
+    its behalf at once if it can. Raises as `place_bid`, with ProxyMaximumTooLow for a
+    maximum below the next acceptable bid (or, for the leader, not above their current one).
+    """
+
+    def act(standing: queries.Standing, deposit: Deposit) -> tuple[_BidWrite, bool]:
+        try:
+            new_bids = standing.book.set_proxy(deposit.organization_id, maximum.fen)
+        except engine.BidTooLow as low:
+            raise service.ProxyMaximumTooLow(Money(low.minimum)) from None
+        write, extended = _bid_write(principal, standing, deposit, new_bids, now)
+        write.proxies.append(
+            {
+                "organization_id": str(deposit.organization_id),
+                "maximum_fen": maximum.fen,
+                "sequence": standing.book.proxies[deposit.organization_id].sequence,
+                "set_by_id": str(principal.user_id) if principal.user_id else None,
+            }
+        )
+        return write, extended
+
+    standing, write, extended = await _bid(
+        session, reads, principal, auction_id, organization_id, now, act
+    )
+    deposit = standing.deposit
+    assert deposit is not None
+    proxy = ProxyBid(
+        auction_id=auction_id,
+        organization_id=deposit.organization_id,
+        maximum_fen=maximum.fen,
+        sequence=standing.book.proxies[deposit.organization_id].sequence,
+        set_by_id=principal.user_id,
+        set_at=now,
+    )
+    return proxy, BidOutcome(_view_after(principal, standing, deposit), write.bids, extended)

@@ -1,0 +1,194 @@
+"""Reads of the auctions package, below its services: an auction as a bid finds it.
+
+The live part of the book (see `engine.live_part`) and everything a bid decides on come in one
+statement, from the read pool without a lock or in a session's transaction; what it returns
+are transient objects, never written by a flush (bids are stored by `bidding`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Select, and_, bindparam, func, literal_column, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.auctions import engine
+from app.auctions.increments import IncrementTable
+from app.auctions.models import Auction, Bid, Deposit, ProxyBid
+from app.core.errors import NotFound
+from app.core.reads import PreparedRead, ReadPool
+
+
+def increments_of(auction: Auction) -> IncrementTable:
+    data = auction.increments
+    return IncrementTable(
+        steps=tuple((int(bound), int(step)) for bound, step in data["steps"]),
+        above=int(data["above"]),
+    )
+
+
+def transient(model: type[Any], row: Mapping[str, Any], prefix: str) -> Any:
+    """An object of `model` from its columns in `row` (named `prefix` + key), outside any
+    session: what a bid read, not something a flush would write."""
+    values = {}
+    for column in model.__table__.columns:
+        value = row[prefix + column.key]
+        members = getattr(column.type, "enum_class", None)
+        values[column.key] = members(value) if members is not None and value is not None else value
+    return model(**values)
+
+
+def standing_select() -> Select[Any]:
+    """An auction as a bid finds it, in one statement: the row and its version (`xmin`, which
+    every change of the row renews), the bidder's deposit, and the live part of the book (see
+    `engine.live_part`) — the last bid, the leader's best own bid when the last was a proxy's,
+    the proxies still able to bid, and the paddles of those who may bid next."""
+    last = (
+        select(Bid.organization_id, Bid.amount_fen, Bid.sequence, Bid.by_proxy)
+        .where(Bid.auction_id == Auction.id)
+        .order_by(Bid.sequence.desc())
+        .limit(1)
+        .lateral("last_bid")
+    )
+    own = aliased(Bid)
+    best_own = (
+        select(own.amount_fen, own.sequence)
+        .where(
+            own.auction_id == Auction.id,
+            own.organization_id == last.c.organization_id,
+            own.by_proxy.is_(False),
+            last.c.by_proxy,
+        )
+        .order_by(own.amount_fen.desc())
+        .limit(1)
+        .lateral("best_own")
+    )
+    proxy_deposit = aliased(Deposit)
+    proxies = (
+        select(
+            func.json_agg(
+                func.json_build_array(
+                    ProxyBid.organization_id,
+                    ProxyBid.maximum_fen,
+                    ProxyBid.sequence,
+                    proxy_deposit.paddle,
+                ),
+                type_=JSON,
+            ).label("proxies")
+        )
+        .select_from(ProxyBid)
+        .outerjoin(
+            proxy_deposit,
+            and_(
+                proxy_deposit.auction_id == ProxyBid.auction_id,
+                proxy_deposit.organization_id == ProxyBid.organization_id,
+            ),
+        )
+        .where(
+            ProxyBid.auction_id == Auction.id,
+            ProxyBid.maximum_fen >= func.coalesce(last.c.amount_fen, 0),
+        )
+        .lateral("proxies")
+    )
+    mine = aliased(Deposit)
+    leader = aliased(Deposit)
+    return (
+        select(
+            *(column.label(f"auction_{column.key}") for column in Auction.__table__.columns),
+            literal_column("auctions.xmin").label("version"),
+            *(
+                getattr(mine, column.key).label(f"deposit_{column.key}")
+                for column in Deposit.__table__.columns
+            ),
+            last.c.organization_id.label("last_bidder"),
+            last.c.amount_fen.label("last_amount"),
+            last.c.sequence.label("last_sequence"),
+            last.c.by_proxy.label("last_by_proxy"),
+            best_own.c.amount_fen.label("best_own_amount"),
+            best_own.c.sequence.label("best_own_sequence"),
+            proxies.c.proxies,
+            leader.paddle.label("leader_paddle"),
+        )
+        .select_from(Auction)
+        .outerjoin(
+            mine, and_(mine.auction_id == Auction.id, mine.organization_id == bindparam("bidder"))
+        )
+        .outerjoin(last, true())
+        .outerjoin(best_own, true())
+        .outerjoin(proxies, true())
+        .outerjoin(
+            leader,
+            and_(leader.auction_id == Auction.id, leader.organization_id == last.c.organization_id),
+        )
+        .where(Auction.id == bindparam("auction_id"))
+    )
+
+
+_STANDING_SELECT = standing_select()
+_STANDING = PreparedRead(_STANDING_SELECT)
+
+
+@dataclass
+class Standing:
+    """An auction as one read found it (transient objects: changes go through `_store`)."""
+
+    auction: Auction
+    version: int
+    """The row's `xmin` when read: a write guarded by it lands only if nothing changed since."""
+    deposit: Deposit | None
+    """The bidder's deposit on this auction, if any."""
+    book: engine.Book
+    paddles: dict[Any, int | None]
+    """The paddles of the bidder, the leader and the proxies' owners (all who may bid next)."""
+
+
+def _standing_of(row: Mapping[str, Any]) -> Standing:
+    auction: Auction = transient(Auction, row, "auction_")
+    deposit = transient(Deposit, row, "deposit_") if row["deposit_id"] is not None else None
+    book = engine.Book(
+        start_price=auction.start_price_fen,
+        increments=increments_of(auction),
+        sequence=auction.sequence,
+    )
+    paddles: dict[Any, int | None] = {}
+    if row["last_bidder"] is not None:
+        leader = row["last_bidder"]
+        if row["best_own_amount"] is not None:
+            # After a proxy's bid, the leader's best own one still bounds what they pay.
+            book.bids.append(
+                engine.Bid(leader, row["best_own_amount"], row["best_own_sequence"], False)
+            )
+        book.bids.append(
+            engine.Bid(leader, row["last_amount"], row["last_sequence"], row["last_by_proxy"])
+        )
+        paddles[leader] = row["leader_paddle"]
+    for organization, maximum, sequence, paddle in row["proxies"] or ():
+        owner = uuid.UUID(organization)
+        book.proxies[owner] = engine.Proxy(maximum, sequence)
+        paddles[owner] = paddle
+    if deposit is not None:
+        paddles[deposit.organization_id] = deposit.paddle
+    return Standing(auction, row["version"], deposit, book, paddles)
+
+
+async def standing(
+    source: ReadPool | AsyncSession, auction_id: uuid.UUID, bidder: uuid.UUID | None
+) -> Standing:
+    """The auction as it stands: from the read pool (no transaction, no lock: a bid computed
+    on it is stored only if the auction has not changed since), or in a session's
+    transaction. Raises NotFound."""
+    row: Mapping[str, Any] | None
+    if isinstance(source, ReadPool):
+        row = await source.one(_STANDING, auction_id=auction_id, bidder=bidder)
+    else:
+        result = await source.execute(
+            _STANDING_SELECT, {"auction_id": auction_id, "bidder": bidder}
+        )
+        row = result.mappings().one_or_none()
+    if row is None:
+        raise NotFound()
+    return _standing_of(row)
