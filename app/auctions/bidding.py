@@ -63,7 +63,7 @@ class _BidWrite:
     bids: list[Bid] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
-    proxies: list[dict[str, Any]] = field(default_factory=list)
+    proxies: list[ProxyBid] = field(default_factory=list)
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         self.auction.event_sequence += 1
@@ -244,7 +244,15 @@ async def _store(session: AsyncSession, version: int, write: _BidWrite, now: dat
             ],
             "events": write.events,
             "outbox": write.outbox,
-            "proxies": write.proxies,
+            "proxies": [
+                {
+                    "organization_id": str(proxy.organization_id),
+                    "maximum_fen": proxy.maximum_fen,
+                    "sequence": proxy.sequence,
+                    "set_by_id": str(proxy.set_by_id) if proxy.set_by_id else None,
+                }
+                for proxy in write.proxies
+            ],
             "channel": service.NOTIFY_CHANNEL,
             "notice": f"{auction.id}:{auction.event_sequence}",
         },
@@ -356,12 +364,14 @@ async def set_proxy(
             raise service.ProxyMaximumTooLow(Money(low.minimum)) from None
         write, extended = _bid_write(principal, standing, deposit, new_bids, now)
         write.proxies.append(
-            {
-                "organization_id": str(deposit.organization_id),
-                "maximum_fen": maximum.fen,
-                "sequence": standing.book.proxies[deposit.organization_id].sequence,
-                "set_by_id": str(principal.user_id) if principal.user_id else None,
-            }
+            ProxyBid(
+                auction_id=auction_id,
+                organization_id=deposit.organization_id,
+                maximum_fen=maximum.fen,
+                sequence=standing.book.proxies[deposit.organization_id].sequence,
+                set_by_id=principal.user_id,
+                set_at=now,
+            )
         )
         return write, extended
 
@@ -370,12 +380,5 @@ async def set_proxy(
     )
     deposit = standing.deposit
     assert deposit is not None
-    proxy = ProxyBid(
-        auction_id=auction_id,
-        organization_id=deposit.organization_id,
-        maximum_fen=maximum.fen,
-        sequence=standing.book.proxies[deposit.organization_id].sequence,
-        set_by_id=principal.user_id,
-        set_at=now,
-    )
+    [proxy] = write.proxies
     return proxy, BidOutcome(_view_after(principal, standing, deposit), write.bids, extended)

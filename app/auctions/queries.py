@@ -20,7 +20,7 @@ from app.auctions import engine
 from app.auctions.increments import IncrementTable
 from app.auctions.models import Auction, Bid, Deposit, ProxyBid
 from app.core.errors import NotFound
-from app.core.reads import PreparedRead, ReadPool
+from app.core.reads import PreparedRead, ReadPool, transient
 
 
 def increments_of(auction: Auction) -> IncrementTable:
@@ -29,17 +29,6 @@ def increments_of(auction: Auction) -> IncrementTable:
         steps=tuple((int(bound), int(step)) for bound, step in data["steps"]),
         above=int(data["above"]),
     )
-
-
-def transient(model: type[Any], row: Mapping[str, Any], prefix: str) -> Any:
-    """An object of `model` from its columns in `row` (named `prefix` + key), outside any
-    session: what a bid read, not something a flush would write."""
-    values = {}
-    for column in model.__table__.columns:
-        value = row[prefix + column.key]
-        members = getattr(column.type, "enum_class", None)
-        values[column.key] = members(value) if members is not None and value is not None else value
-    return model(**values)
 
 
 def standing_select() -> Select[Any]:
@@ -147,8 +136,8 @@ class Standing:
 
 
 def _standing_of(row: Mapping[str, Any]) -> Standing:
-    auction: Auction = transient(Auction, row, "auction_")
-    deposit = transient(Deposit, row, "deposit_") if row["deposit_id"] is not None else None
+    auction: Auction = transient(Auction, row, prefix="auction_")
+    deposit = transient(Deposit, row, prefix="deposit_") if row["deposit_id"] is not None else None
     book = engine.Book(
         start_price=auction.start_price_fen,
         increments=increments_of(auction),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
 import asyncpg
@@ -63,6 +63,24 @@ class PreparedRead:
 
     def arguments(self, values: Mapping[str, object]) -> list[object]:
         return [values[name] if name in values else self.fixed[name] for name in self.names]
+
+
+def transient(
+    model: type[Any],
+    row: Mapping[str, Any],
+    *,
+    prefix: str = "",
+    columns: Iterable[Any] | None = None,
+) -> Any:
+    """An object of `model` from its `columns` (all by default) in a read's `row`, named
+    `prefix` + key, outside any session: a view of what was read, never written by a flush.
+    Enum columns get their members back (the read path returns their text)."""
+    values = {}
+    for column in model.__table__.columns if columns is None else columns:
+        value = row[prefix + column.key]
+        members = getattr(column.type, "enum_class", None)
+        values[column.key] = members(value) if members is not None and value is not None else value
+    return model(**values)
 
 
 async def _prepare_connection(connection: asyncpg.Connection[Any]) -> None:

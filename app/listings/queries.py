@@ -24,7 +24,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Organization
 from app.core.auth import Principal
 from app.core.errors import NotFound
-from app.core.reads import PreparedRead, ReadPool
+from app.core.reads import PreparedRead, ReadPool, transient
 from app.listings.models import Intent, Listing, ListingState
 from app.listings.states import PUBLIC
 from app.results.models import Result
@@ -100,7 +100,7 @@ async def listing_for(reads: ReadPool, principal: Principal, listing_id: uuid.UU
     )
     if row is None:
         raise NotFound()
-    listing = Listing(**{column.key: row[column.name] for column in Listing.__table__.columns})
-    result = Result(**{column.key: row[f"result_{column.key}"] for column in _RESULT_SHOWN})
+    listing = transient(Listing, row)
+    result = transient(Result, row, prefix="result_", columns=_RESULT_SHOWN)
     organization = Organization(id=listing.organization_id, name=row["organization_name"])
     return ListingView(listing, result, organization, row["intent_count"])
