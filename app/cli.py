@@ -200,6 +200,10 @@ def serve(
             "host": host or settings.host,
             "port": port or settings.port,
             "log_config": None,
+            # Our middleware logs each request with its id. uvicorn's own access line, even
+            # when its logger is disabled, is formatted on every request (the path quoted, the
+            # client's address) once any handler is installed.
+            "access_log": False,
             "proxy_headers": True,
         }
         if processes == 1:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.accounts import service as accounts_service
@@ -71,6 +71,19 @@ TAGS = ["operations", "auth", "users", "organizations", "api-keys", "brokers", "
 lifecycle), whatever order the routers are matched in."""
 
 
+def serve_routes(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Put the routers' routes in the app's own table, in order.
+
+    `include_router` keeps each router as a branch of its own: a request is matched against a
+    branch's routes to learn whether it holds the path, then again to pick the route, so a
+    request for a late router paid about a microsecond for every route before it and two for
+    its own (~40 µs for `/v1/me`). Our routers carry their prefix, tags, responses and
+    dependencies in their routes already (nothing is added when they are included), so one flat
+    table serves and documents the same API, each route tried once."""
+    for router in routers:
+        app.router.routes.extend(router.routes)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url:
@@ -114,6 +127,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description=DESCRIPTION,
         openapi_tags=[{"name": tag} for tag in TAGS],
         lifespan=lifespan,
+        # Metrics are Prometheus's (`/metrics`); FastAPI's OpenTelemetry bridge would look for
+        # configured providers in the environment on every request, and there are none.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     generate_openapi = app.openapi
@@ -181,20 +197,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     # Routes are matched one by one in this order, so the most requested come first: the
     # probes, search, listings and who-am-I. The document keeps the order of TAGS.
-    app.include_router(health_router)
-    app.include_router(search_router)
-    app.include_router(listings_router)
-    app.include_router(accounts_router)
-    app.include_router(auth_router)
-    app.include_router(auctions_router)
-    app.include_router(results_router)
-    app.include_router(deals_router)
-    app.include_router(payments_router)
-    app.include_router(rewards_router)
-    app.include_router(tax_router)
-    app.include_router(demands_router)
-    app.include_router(webhooks_router)
-    app.include_router(stats_router)
+    routers = [health_router, search_router, listings_router, accounts_router, auth_router,
+               auctions_router, results_router, deals_router, payments_router, rewards_router,
+               tax_router, demands_router, webhooks_router, stats_router]  # fmt: skip
     if settings.sandbox:
-        app.include_router(sandbox_router)
+        routers.append(sandbox_router)
+    serve_routes(app, routers)
     return app

@@ -49,6 +49,7 @@ def sessionmaker() -> async_sessionmaker[AsyncSession]:
 async def dispose_engines() -> None:
     """Close the jobs' pools: their connections belong to the event loop that opened them, so
     code that ran jobs in a loop of its own (the demo's history) closes them before it ends."""
+    _search_backends.clear()
     while _engines:
         await _engines.popitem()[1].dispose()
 
@@ -104,8 +105,16 @@ async def schedule_window_close(event: OutboxEvent) -> None:
 
 
 def search_backend() -> SearchBackend:
-    settings = get_settings().model_copy(update={"database_url": database_url()})
-    return backend_for(settings, sessionmaker())
+    """The process's search backend, made once per database like its engine: a backend made
+    per job would leave one more read pool listening on the engine every time."""
+    url = database_url()
+    if url not in _search_backends:
+        settings = get_settings().model_copy(update={"database_url": url})
+        _search_backends[url] = backend_for(settings, sessionmaker())
+    return _search_backends[url]
+
+
+_search_backends: dict[str, SearchBackend] = {}
 
 
 # --- auctions -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from app.auctions import engine
 from app.auctions.increments import IncrementTable
 from app.auctions.models import Auction, Bid, Deposit, ProxyBid
 from app.core.errors import NotFound
-from app.core.reads import PreparedRead, ReadPool, transient
+from app.core.reads import PreparedRead, ReadPool, Transient
 
 
 def increments_of(auction: Auction) -> IncrementTable:
@@ -135,9 +135,13 @@ class Standing:
     """The paddles of the bidder, the leader and the proxies' owners (all who may bid next)."""
 
 
+_auction = Transient(Auction, prefix="auction_")
+_deposit = Transient(Deposit, prefix="deposit_")
+
+
 def _standing_of(row: Mapping[str, Any]) -> Standing:
-    auction: Auction = transient(Auction, row, prefix="auction_")
-    deposit = transient(Deposit, row, prefix="deposit_") if row["deposit_id"] is not None else None
+    auction = _auction(row)
+    deposit = _deposit(row) if row["deposit_id"] is not None else None
     book = engine.Book(
         start_price=auction.start_price_fen,
         increments=increments_of(auction),

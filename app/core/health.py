@@ -19,10 +19,14 @@ class Health(BaseModel):
     status: Literal["ok", "ready"]
 
 
+_ALIVE = Health(status="ok").model_dump_json().encode()
+
+
 @router.get("/healthz", summary="Liveness", response_model=Health)
-async def healthz() -> Health:
+async def healthz() -> Response:
     """The process is up. Does not touch the database, so a slow database never kills pods."""
-    return Health(status="ok")
+    # Probed every few seconds by every orchestrator: the answer is serialized once.
+    return Response(_ALIVE, media_type="application/json")
 
 
 @router.get(

@@ -24,7 +24,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Organization
 from app.core.auth import Principal
 from app.core.errors import NotFound
-from app.core.reads import PreparedRead, ReadPool, transient
+from app.core.reads import PreparedRead, ReadPool, Transient
 from app.listings.models import Intent, Listing, ListingState
 from app.listings.states import PUBLIC
 from app.results.models import Result
@@ -87,6 +87,11 @@ _LISTING = PreparedRead(
         ),
     )
 )
+_listing = Transient(Listing)
+_result = Transient(Result, prefix="result_", columns=_RESULT_SHOWN)
+_organization = Transient(
+    Organization, prefix="organization_", columns=(Organization.id, Organization.name)
+)
 
 
 async def listing_for(reads: ReadPool, principal: Principal, listing_id: uuid.UUID) -> ListingView:
@@ -100,7 +105,4 @@ async def listing_for(reads: ReadPool, principal: Principal, listing_id: uuid.UU
     )
     if row is None:
         raise NotFound()
-    listing = transient(Listing, row)
-    result = transient(Result, row, prefix="result_", columns=_RESULT_SHOWN)
-    organization = Organization(id=listing.organization_id, name=row["organization_name"])
-    return ListingView(listing, result, organization, row["intent_count"])
+    return ListingView(_listing(row), _result(row), _organization(row), row["intent_count"])

@@ -35,6 +35,8 @@ async def backend(
     await engine.configure()
     await engine.index(corpus())
     yield engine
+    if isinstance(engine, PostgresBackend):
+        await engine.reads.close()
     if request.param == "meilisearch":  # pragma: no cover
         await engine.client.delete_index_if_exists(engine.index_uid)  # type: ignore[attr-defined]
 

@@ -185,6 +185,7 @@ async def test_the_api_answers_503_when_meilisearch_is_down(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
         response = await http.get("/v1/search/listings", params={"q": "稀土"})
+    await app.state.engine.dispose()
 
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"

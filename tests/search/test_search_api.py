@@ -132,6 +132,7 @@ async def test_search_outage_is_503_with_retry_after(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
         response = await http.get("/v1/search/listings", params={"q": "稀土"})
+    await app.state.engine.dispose()
 
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
@@ -168,6 +169,7 @@ async def test_rate_limit_answers_429(settings: Settings, clock: FrozenClock) ->
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
         answers = [await http.get("/v1/search/listings") for _ in range(3)]
+    await app.state.engine.dispose()
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[1].headers["ratelimit-remaining"] == "0"
@@ -186,6 +188,7 @@ async def test_reindex_and_drift(
     before = await service.drift(sessionmaker, backend)
     indexed = await service.reindex(sessionmaker, backend, batch=2)
     after = await service.drift(sessionmaker, backend)
+    await backend.reads.close()
 
     assert sorted(before.missing) == sorted(listing.id for listing in listings)
     assert indexed == 3
