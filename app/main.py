@@ -13,6 +13,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from app.accounts import service as accounts_service
 from app.accounts.principals import PrincipalCache
@@ -71,17 +72,38 @@ TAGS = ["operations", "auth", "users", "organizations", "api-keys", "brokers", "
 lifecycle), whatever order the routers are matched in."""
 
 
+HOT_ROUTES = [
+    ("GET", "/healthz"),
+    ("GET", "/v1/search/listings"),
+    ("GET", "/v1/listings/{listing_id}"),
+    ("GET", "/v1/me"),
+    ("POST", "/v1/auctions/{auction_id}/bids"),
+    ("GET", "/v1/auctions/{auction_id}"),
+]
+"""The most requested routes, tried first: every route tried before the one that answers
+costs about a microsecond."""
+
+
 def serve_routes(app: FastAPI, routers: list[APIRouter]) -> None:
-    """Put the routers' routes in the app's own table, in order.
+    """Put the routers' routes in the app's own table: the hot ones first, then the others in
+    the routers' order, then the document's own pages (`/openapi.json`, `/docs`).
 
     `include_router` keeps each router as a branch of its own: a request is matched against a
     branch's routes to learn whether it holds the path, then again to pick the route, so a
     request for a late router paid about a microsecond for every route before it and two for
     its own (~40 µs for `/v1/me`). Our routers carry their prefix, tags, responses and
     dependencies in their routes already (nothing is added when they are included), so one flat
-    table serves and documents the same API, each route tried once."""
-    for router in routers:
-        app.router.routes.extend(router.routes)
+    table serves and documents the same API, each route tried once. No path is answered by two
+    routes, so the order changes only how soon each is found (`tests/test_route_table.py`)."""
+    pages = list(app.router.routes)
+    routes = [route for router in routers for route in router.routes]
+    hot = [
+        route
+        for method, path in HOT_ROUTES
+        for route in routes
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ())
+    ]
+    app.router.routes[:] = [*hot, *(route for route in routes if route not in hot), *pages]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

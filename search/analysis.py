@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import rjieba
@@ -112,21 +113,36 @@ def synonyms_of(term: str) -> tuple[str, ...]:
     return synonym_groups().get(term, (term,))
 
 
-def highlight(text: str, terms: list[Term], *, pre: str = "<em>", post: str = "</em>") -> str:
-    """`text` HTML-escaped with every occurrence of a term (or a synonym) wrapped in tags."""
-    needles = sorted(
-        {synonym for term in terms for synonym in synonyms_of(term.text) if synonym},
-        key=len,
-        reverse=True,
+def highlighter(
+    terms: list[Term], *, pre: str = "<em>", post: str = "</em>"
+) -> Callable[[str], str]:
+    """A function giving a text HTML-escaped with every occurrence of a term (or a synonym)
+    wrapped in tags. Made once per search for all its hits; the pattern of a set of words is
+    compiled once per process."""
+    needles = tuple(
+        sorted(
+            {synonym for term in terms for synonym in synonyms_of(term.text) if synonym},
+            key=len,
+            reverse=True,
+        )
     )
     if not needles:
-        return html.escape(text)
-    pattern = re.compile("|".join(re.escape(needle) for needle in needles), re.IGNORECASE)
-    out: list[str] = []
-    last = 0
-    for match in pattern.finditer(text):
-        out.append(html.escape(text[last : match.start()]))
-        out.append(pre + html.escape(match.group(0)) + post)
-        last = match.end()
-    out.append(html.escape(text[last:]))
-    return "".join(out)
+        return html.escape
+    pattern = _pattern(needles)
+
+    def highlight(text: str) -> str:
+        out: list[str] = []
+        last = 0
+        for match in pattern.finditer(text):
+            out.append(html.escape(text[last : match.start()]))
+            out.append(pre + html.escape(match.group(0)) + post)
+            last = match.end()
+        out.append(html.escape(text[last:]))
+        return "".join(out)
+
+    return highlight
+
+
+@lru_cache(maxsize=1024)
+def _pattern(needles: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(needle) for needle in needles), re.IGNORECASE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, Protocol
 
 from search.documents import ListingDocument
@@ -39,9 +40,16 @@ class SearchQuery:
 
 @dataclass(frozen=True)
 class Hit:
-    document: ListingDocument
+    document_json: str
+    """The listing's document as JSON text, as the index keeps it: the API answers with it as
+    it is, never parsing and writing it again."""
     highlights: dict[str, str]
     """`title` and `abstract` with matched terms in <em>…</em> (HTML-escaped)."""
+
+    @cached_property
+    def document(self) -> ListingDocument:
+        """The document read from its JSON, for code that looks into it."""
+        return ListingDocument.model_validate_json(self.document_json)
 
 
 @dataclass(frozen=True)

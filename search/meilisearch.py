@@ -185,7 +185,7 @@ class MeilisearchBackend:
             )
             hits.append(
                 Hit(
-                    document=document,
+                    document_json=document.model_dump_json(),
                     highlights={
                         "title": formatted.get("title", document.title),
                         "abstract": formatted.get("abstract", document.abstract),

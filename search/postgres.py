@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.reads import BROKEN, PreparedRead, ReadPool
 from search.analysis import (
     Term,
-    highlight,
+    highlighter,
     query_terms,
     segment,
     segment_query,
@@ -237,14 +237,11 @@ class PostgresBackend:
                 # GROUPING() clears bit (n-1-i) for the column a row is grouped by.
                 if not mask & (1 << (len(FACETS) - 1 - position)):
                     facets[name][row[position]] = count
+        highlight = highlighter(terms)
         hits = [
             Hit(
-                # The stored JSON, validated once from its text (no dict in between).
-                document=(document := ListingDocument.model_validate_json(row[0])),
-                highlights={
-                    "title": highlight(document.title, terms),
-                    "abstract": highlight(document.abstract, terms),
-                },
+                document_json=row[0],
+                highlights={"title": highlight(row[1]), "abstract": highlight(row[2])},
             )
             for row in rows
         ]
@@ -273,7 +270,12 @@ def _statements(shape: _Shape) -> tuple[PreparedRead, PreparedRead]:
         rank = func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), T.terms, tsquery)
     where = conditions or [true()]
     page = (
-        select(cast(T.document, Text), rank.label("rank"))
+        select(
+            cast(T.document, Text),
+            T.document["title"].astext,
+            T.document["abstract"].astext,
+            rank.label("rank"),
+        )
         .where(*where)
         .order_by(*_ordering(shape.sort, shape.terms, rank))
         .offset(bindparam("offset", type_=Integer))

@@ -23,7 +23,13 @@ from app.demands.schemas import (
     SearchFilters,
 )
 from search.backend import SearchUnavailable
-from search.router import SearchEngine, SearchHit, SearchUnavailableError
+from search.router import (
+    SearchEngine,
+    SearchHit,
+    SearchUnavailableError,
+    hits_json,
+    json_answer,
+)
 
 router = APIRouter(prefix="/v1", tags=["demands"], responses=problem_responses(401, 403, 422))
 Pagination = Annotated[PageParams, Depends(page_params)]
@@ -93,13 +99,13 @@ async def match_demand(
     backend: SearchEngine,
     demand_id: uuid.UUID,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> list[SearchHit]:
+) -> Response:
     """Published listings in the demand's field, best first."""
     try:
         answer = await service.match_demand(session, caller, backend, demand_id, limit=limit)
     except SearchUnavailable:
         raise SearchUnavailableError(headers={"Retry-After": "30"}) from None
-    return [SearchHit(listing=hit.document, highlights=hit.highlights) for hit in answer.hits]
+    return json_answer(hits_json(answer.hits))
 
 
 def _saved_out(saved: SavedSearch) -> SavedSearchOut:

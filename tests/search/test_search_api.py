@@ -16,6 +16,7 @@ from app.listings.models import ListingState
 from app.main import create_app
 from search import service
 from search.postgres import PostgresBackend
+from search.router import SearchPage
 from tests.factories import MarketFactory
 from tests.market import publish_listing, relay_events
 from workers import tasks
@@ -42,6 +43,27 @@ async def test_a_published_listing_is_found_without_login(
     assert "<em>风电</em>" in body["hits"][0]["highlights"]["title"]
     assert body["facets"]["field_parent"] == {"new_materials": 1}
     assert response.headers["ratelimit-limit"] == "120"
+
+
+async def test_the_page_written_by_hand_is_exactly_the_documented_one(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+) -> None:
+    for title in ("稀土永磁电机", "稀土抛光粉", "稀土催化剂"):
+        await publish_listing(client, factory, title=title)
+    await relay_events(sessionmaker, clock)
+
+    response = await client.get("/v1/search/listings", params={"q": "稀土", "limit": 1})
+
+    body = response.json()
+    assert response.headers["content-type"] == "application/json"
+    # The stored documents, spliced in as they are, hold every field of the model and no other,
+    # in the types it gives them.
+    assert SearchPage.model_validate(body).model_dump(mode="json") == body
+    assert (body["total"], len(body["hits"])) == (3, 1)
+    assert body["next_cursor"]
 
 
 async def test_withdrawn_listings_leave_the_index(
