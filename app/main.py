@@ -173,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.principals = principal_cache
     app.state.resolve_principal = principal_cache.resolve
+    app.state.known_principal = principal_cache.known
     app.state.sessionmaker = create_sessionmaker(
         engine, app.state.clock, principals=principal_cache
     )

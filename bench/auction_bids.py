@@ -1,6 +1,7 @@
 """Bidding on one hot auction, 50 bidders: bid transactions per second, accepted bids and
 latency over HTTP (wrk, C, against `techx serve`), beside the database floor — the same
-transaction (`bench/bid.pgbench`, statement for statement) run by pgbench from 50 clients.
+statements (`bench/bid.pgbench`: the two rate-limit counts, the read with the Idempotency-Key's
+row, the storing statement that claims the key) run by pgbench from 50 clients.
 
 Over HTTP each request bids the minimum last heard (from the last acceptance or refusal, the
 Lua script `bench/wrk/bids.lua`), as people do; on a hot auction many bids lose the race and
@@ -46,12 +47,13 @@ STEP_FEN = 100  # one yuan a step, so the auction never runs out of room
 START_FEN = 100_000
 
 
-async def _setup(url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, str]]]:
-    """An open auction and CLIENTS bidders with held deposits: (auction id, [(org, token)])."""
+async def _setup(url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID, str]]]:
+    """An open auction and CLIENTS bidders with held deposits: (auction id, [(organization,
+    person, token)])."""
     engine = create_engine(url, pool_size=2)
     maker = create_sessionmaker(engine, SystemClock())
     now = datetime.now(UTC)
-    bidders: list[tuple[uuid.UUID, str]] = []
+    bidders: list[tuple[uuid.UUID, uuid.UUID, str]] = []
     async with maker() as session, session.begin():
         seller = _organization("基准卖方大学", OrganizationKind.university)
         session.add(seller)
@@ -127,15 +129,20 @@ async def _setup(url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, str]]]:
                 ttl=timedelta(hours=2),
                 key=SECRET,
             )
-            bidders.append((organization.id, token))
+            bidders.append((organization.id, user.id, token))
         auction_id = auction.id
     await engine.dispose()
     # pgbench's clients are numbered: client n bids as bidder n.
     connection = await asyncpg.connect(libpq_url(url))
-    await connection.execute("CREATE TABLE bench_bidders (n int PRIMARY KEY, organization_id uuid)")
+    await connection.execute(
+        "CREATE TABLE bench_bidders (n int PRIMARY KEY, organization_id uuid, user_id uuid)"
+    )
     await connection.executemany(
-        "INSERT INTO bench_bidders VALUES ($1, $2)",
-        [(number, organization_id) for number, (organization_id, _) in enumerate(bidders)],
+        "INSERT INTO bench_bidders VALUES ($1, $2, $3)",
+        [
+            (number, organization, person)
+            for number, (organization, person, _) in enumerate(bidders)
+        ],
     )
     await connection.close()
     return auction_id, bidders
@@ -211,7 +218,9 @@ def _measure(url: str) -> dict[str, object]:
     floor["accepted_per_second"] = round(before / SECONDS, 1)
     environment = server_environment(url)
     with api(environment, "--workers", str(WORKERS)) as served:
-        http = _over_http(served, auction_id, [token for _, token in bidders], reached + STEP_FEN)
+        http = _over_http(
+            served, auction_id, [token for _, _, token in bidders], reached + STEP_FEN
+        )
     after, _ = asyncio.run(_book(url, auction_id))
     kept = after - before
     accepted = int(http["statuses"].get("201", 0))  # type: ignore[attr-defined]

@@ -91,8 +91,9 @@ class PrincipalCache:
         await self.listener.stop()
         self.clear()
 
-    async def resolve(self, reads: ReadPool, token: str, now: datetime) -> Principal | None:
-        """The principal behind a bearer credential, or None when it is not valid (now)."""
+    def known(self, token: str, now: datetime) -> Principal | None:
+        """The principal behind a bearer credential if this process verified it lately and
+        still trusts it; None otherwise (which says nothing about the credential)."""
         entry = self._entries.get(token)
         if (
             entry is not None
@@ -100,6 +101,13 @@ class PrincipalCache:
             and (entry.expires_at is None or now < entry.expires_at)
         ):
             return entry.principal
+        return None
+
+    async def resolve(self, reads: ReadPool, token: str, now: datetime) -> Principal | None:
+        """The principal behind a bearer credential, or None when it is not valid (now)."""
+        known = self.known(token, now)
+        if known is not None:
+            return known
         principal = await self._resolve(reads, token, now)
         if principal is not None and self.seconds > 0 and self.listener.listening:
             self._remember(token, principal)

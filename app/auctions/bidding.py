@@ -13,17 +13,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from asyncpg import UniqueViolationError
+from pydantic import BaseModel
 from sqlalchemy import DateTime, bindparam, select, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auctions import engine, queries, service, timing
 from app.auctions.models import Auction, AuctionState, Bid, Deposit, DepositState, ProxyBid
 from app.core.auth import Principal
+from app.core.idempotency import Idempotency
 from app.core.money import Money
-from app.core.reads import ReadPool
+from app.core.reads import PreparedRead, ReadPool
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,13 @@ _STORE = text(
         ON CONFLICT (auction_id, organization_id) DO UPDATE
         SET maximum_fen = excluded.maximum_fen, sequence = excluded.sequence,
             set_by_id = excluded.set_by_id, set_at = excluded.set_at
+    ), used_key AS (
+        -- A plain INSERT: a key used meanwhile fails the whole statement (nothing is stored).
+        INSERT INTO idempotency_keys
+            (owner, key, fingerprint, status_code, response, created_at)
+        SELECT k.owner, k.key, k.fingerprint, k.status_code, k.response, k.created_at
+        FROM updated, jsonb_to_recordset(:keys) AS k(owner text, key text, fingerprint text,
+            status_code int, response jsonb, created_at timestamptz)
     )
     -- NOTIFY is delivered at commit, and only if the transaction commits.
     SELECT pg_notify(:channel, :notice) FROM updated
@@ -211,53 +224,63 @@ _STORE = text(
 ).bindparams(
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("ends_at", type_=DateTime(timezone=True)),
-    *(bindparam(name, type_=JSONB) for name in ("bids", "events", "outbox", "proxies")),
+    *(bindparam(name, type_=JSONB) for name in ("bids", "events", "outbox", "proxies", "keys")),
 )
+_STORE_ON_POOL = PreparedRead(_STORE)
 
 
-async def _store(session: AsyncSession, version: int, write: _BidWrite, now: datetime) -> bool:
-    """Write a bid's changes if the auction is still at `version`; False when it is not
-    (another bid, a proxy or the close came first: nothing was written)."""
+async def _store(
+    target: ReadPool | AsyncSession,
+    version: int,
+    write: _BidWrite,
+    now: datetime,
+    key_row: dict[str, Any] | None,
+) -> bool:
+    """Write a bid's changes, and the row of its Idempotency-Key with the answer, if the
+    auction is still at `version`; False when it is not (another bid, a proxy or the close came
+    first: nothing was written). On the read pool the statement is its own transaction, so the
+    auction's lock lasts one round trip; in a session, until the session commits.
+    Raises UniqueViolation when the key was used meanwhile (nothing was written)."""
     auction = write.auction
-    stored = await session.execute(
-        _STORE,
-        {
-            "auction_id": auction.id,
-            "version": version,
-            "state": auction.state.value,
-            "sequence": auction.sequence,
-            "bid_count": auction.bid_count,
-            "ends_at": auction.ends_at,
-            "extensions": auction.extensions,
-            "event_sequence": auction.event_sequence,
-            "now": now,
-            "bids": [
-                {
-                    "id": str(bid.id),
-                    "organization_id": str(bid.organization_id),
-                    "amount_fen": bid.amount_fen,
-                    "sequence": bid.sequence,
-                    "by_proxy": bid.by_proxy,
-                    "placed_by_id": str(bid.placed_by_id) if bid.placed_by_id else None,
-                }
-                for bid in write.bids
-            ],
-            "events": write.events,
-            "outbox": write.outbox,
-            "proxies": [
-                {
-                    "organization_id": str(proxy.organization_id),
-                    "maximum_fen": proxy.maximum_fen,
-                    "sequence": proxy.sequence,
-                    "set_by_id": str(proxy.set_by_id) if proxy.set_by_id else None,
-                }
-                for proxy in write.proxies
-            ],
-            "channel": service.NOTIFY_CHANNEL,
-            "notice": f"{auction.id}:{auction.event_sequence}",
-        },
-    )
-    return stored.first() is not None
+    values = {
+        "auction_id": auction.id,
+        "version": version,
+        "state": auction.state.value,
+        "sequence": auction.sequence,
+        "bid_count": auction.bid_count,
+        "ends_at": auction.ends_at,
+        "extensions": auction.extensions,
+        "event_sequence": auction.event_sequence,
+        "now": now,
+        "bids": [
+            {
+                "id": str(bid.id),
+                "organization_id": str(bid.organization_id),
+                "amount_fen": bid.amount_fen,
+                "sequence": bid.sequence,
+                "by_proxy": bid.by_proxy,
+                "placed_by_id": str(bid.placed_by_id) if bid.placed_by_id else None,
+            }
+            for bid in write.bids
+        ],
+        "events": write.events,
+        "outbox": write.outbox,
+        "proxies": [
+            {
+                "organization_id": str(proxy.organization_id),
+                "maximum_fen": proxy.maximum_fen,
+                "sequence": proxy.sequence,
+                "set_by_id": str(proxy.set_by_id) if proxy.set_by_id else None,
+            }
+            for proxy in write.proxies
+        ],
+        "keys": [key_row] if key_row is not None else [],
+        "channel": service.NOTIFY_CHANNEL,
+        "notice": f"{auction.id}:{auction.event_sequence}",
+    }
+    if isinstance(target, ReadPool):
+        return await target.one(_STORE_ON_POOL, **values) is not None
+    return (await target.execute(_STORE, values)).first() is not None
 
 
 UNLOCKED_ATTEMPTS = 3
@@ -272,8 +295,11 @@ async def _bid(
     organization_id: uuid.UUID | None,
     now: datetime,
     act: Callable[[queries.Standing, Deposit], tuple[_BidWrite, bool]],
-) -> tuple[queries.Standing, _BidWrite, bool]:
-    """Run a bidding action on the auction as it stands and store what it did.
+    idempotency: Idempotency,
+    answer_of: Callable[[queries.Standing, _BidWrite, bool], Answer],
+) -> Answer:
+    """Run a bidding action on the auction as it stands, store what it did with the answer
+    under the request's Idempotency-Key, and return the answer.
 
     The action is computed on an unlocked read and stored only if the auction is unchanged;
     a refusal needs no lock at all (bids only rise, so what was too low stays too low). An
@@ -281,19 +307,38 @@ async def _bid(
     winner's commit, so the read sees it and most losers are now simply refused — and after
     `UNLOCKED_ATTEMPTS` on the auction read under its lock, where it cannot lose. Every bid
     thus still serializes on the auction's row, as the close does.
+
+    The key is looked up by the read and claimed by the storing statement, so a retried bid
+    gets the first answer (Replay) before anything is computed, and two requests with one key
+    never both store: the second's statement fails on the key and answers as a retry would.
     """
     bidder = principal.acting_for(organization_id)
+    key = idempotency.used_key(principal)
     for attempt in range(UNLOCKED_ATTEMPTS + 1):
-        if attempt < UNLOCKED_ATTEMPTS:
-            standing = await queries.standing(reads, auction_id, bidder)
-        else:
+        locked = attempt == UNLOCKED_ATTEMPTS
+        if locked:
             await _lock(session, auction_id)
-            standing = await queries.standing(session, auction_id, bidder)
+            standing = await queries.standing(session, auction_id, bidder, key)
+        else:
+            standing = await queries.standing(reads, auction_id, bidder, key)
+        if idempotency.check_used(standing.used_key):
+            await idempotency.forget_expired(reads)
         deposit = _admitted(standing, now)
         write, extended = act(standing, deposit)
-        if await _store(session, standing.version, write, now):
-            return standing, write, extended
+        answer = answer_of(standing, write, extended)
+        key_row = idempotency.stored_row(answer, status_code=201)
+        try:
+            if await _store(session if locked else reads, standing.version, write, now, key_row):
+                return answer
+        except KEY_USED:
+            if locked:
+                await session.rollback()
+            idempotency.check_used(await idempotency.used_row(reads))
     raise AssertionError("a write under the auction's lock found the auction changed")
+
+
+KEY_USED = (UniqueViolationError, IntegrityError)
+"""What the storing statement raises when its Idempotency-Key was used meanwhile."""
 
 
 def _view_after(
@@ -318,12 +363,16 @@ async def place_bid(
     organization_id: uuid.UUID | None,
     amount: Money,
     now: datetime,
-) -> BidOutcome:
-    """Bid `amount` for the caller's organization; proxies answer at once.
+    idempotency: Idempotency,
+    answer: Callable[[BidOutcome], Answer],
+) -> Answer:
+    """Bid `amount` for the caller's organization; proxies answer at once. Returns `answer`
+    of the outcome, stored with the request's Idempotency-Key.
 
     Raises NotFound; ValidationFailed(organization_id) for someone else's organization;
     DepositRequired without a confirmed deposit; AuctionNotOpen before the start;
-    AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum.
+    AuctionClosed after the end; AlreadyLeading; BidTooLow with the minimum; Replay or
+    IdempotencyKeyReused for a key used before.
     """
 
     def act(standing: queries.Standing, deposit: Deposit) -> tuple[_BidWrite, bool]:
@@ -335,11 +384,14 @@ async def place_bid(
             raise service.AlreadyLeading() from None
         return _bid_write(principal, standing, deposit, new_bids, now)
 
-    standing, write, extended = await _bid(
-        session, reads, principal, auction_id, organization_id, now, act
+    def answer_of(standing: queries.Standing, write: _BidWrite, extended: bool) -> Answer:
+        assert standing.deposit is not None
+        view = _view_after(principal, standing, standing.deposit)
+        return answer(BidOutcome(view, write.bids, extended))
+
+    return await _bid(
+        session, reads, principal, auction_id, organization_id, now, act, idempotency, answer_of
     )
-    assert standing.deposit is not None
-    return BidOutcome(_view_after(principal, standing, standing.deposit), write.bids, extended)
 
 
 async def set_proxy(
@@ -351,7 +403,9 @@ async def set_proxy(
     organization_id: uuid.UUID | None,
     maximum: Money,
     now: datetime,
-) -> tuple[ProxyBid, BidOutcome]:
+    idempotency: Idempotency,
+    answer: Callable[[ProxyBid, BidOutcome], Answer],
+) -> Answer:
     """Set (or raise) the caller's organization's proxy maximum (代理出价); the engine bids on
     its behalf at once if it can. Raises as `place_bid`, with ProxyMaximumTooLow for a
     maximum below the next acceptable bid (or, for the leader, not above their current one).
@@ -375,10 +429,12 @@ async def set_proxy(
         )
         return write, extended
 
-    standing, write, extended = await _bid(
-        session, reads, principal, auction_id, organization_id, now, act
+    def answer_of(standing: queries.Standing, write: _BidWrite, extended: bool) -> Answer:
+        assert standing.deposit is not None
+        [proxy] = write.proxies
+        view = _view_after(principal, standing, standing.deposit)
+        return answer(proxy, BidOutcome(view, write.bids, extended))
+
+    return await _bid(
+        session, reads, principal, auction_id, organization_id, now, act, idempotency, answer_of
     )
-    deposit = standing.deposit
-    assert deposit is not None
-    [proxy] = write.proxies
-    return proxy, BidOutcome(_view_after(principal, standing, deposit), write.bids, extended)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Select, and_, bindparam, func, literal_column, select, true
+from sqlalchemy import JSON, Select, String, and_, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,6 +20,7 @@ from app.auctions import engine
 from app.auctions.increments import IncrementTable
 from app.auctions.models import Auction, Bid, Deposit, ProxyBid
 from app.core.errors import NotFound
+from app.core.idempotency import IdempotencyKey
 from app.core.reads import PreparedRead, ReadPool, Transient
 
 
@@ -35,7 +36,9 @@ def standing_select() -> Select[Any]:
     """An auction as a bid finds it, in one statement: the row and its version (`xmin`, which
     every change of the row renews), the bidder's deposit, and the live part of the book (see
     `engine.live_part`) — the last bid, the leader's best own bid when the last was a proxy's,
-    the proxies still able to bid, and the paddles of those who may bid next."""
+    the proxies still able to bid, and the paddles of those who may bid next — and the row of
+    the bidder's Idempotency-Key if it was used before (a bid claims its key in the statement
+    that stores it)."""
     last = (
         select(Bid.organization_id, Bid.amount_fen, Bid.sequence, Bid.by_proxy)
         .where(Bid.auction_id == Auction.id)
@@ -83,6 +86,14 @@ def standing_select() -> Select[Any]:
         )
         .lateral("proxies")
     )
+    used_key = (
+        select(IdempotencyKey)
+        .where(
+            IdempotencyKey.owner == bindparam("key_owner", type_=String),
+            IdempotencyKey.key == bindparam("key", type_=String),
+        )
+        .lateral("used_key")
+    )
     mine = aliased(Deposit)
     leader = aliased(Deposit)
     return (
@@ -101,6 +112,7 @@ def standing_select() -> Select[Any]:
             best_own.c.sequence.label("best_own_sequence"),
             proxies.c.proxies,
             leader.paddle.label("leader_paddle"),
+            *(column.label(f"key_{column.key}") for column in used_key.c),
         )
         .select_from(Auction)
         .outerjoin(
@@ -109,6 +121,7 @@ def standing_select() -> Select[Any]:
         .outerjoin(last, true())
         .outerjoin(best_own, true())
         .outerjoin(proxies, true())
+        .outerjoin(used_key, true())
         .outerjoin(
             leader,
             and_(leader.auction_id == Auction.id, leader.organization_id == last.c.organization_id),
@@ -133,10 +146,13 @@ class Standing:
     book: engine.Book
     paddles: dict[Any, int | None]
     """The paddles of the bidder, the leader and the proxies' owners (all who may bid next)."""
+    used_key: IdempotencyKey | None = None
+    """The row of the Idempotency-Key the read was asked about, if that key was used before."""
 
 
 _auction = Transient(Auction, prefix="auction_")
 _deposit = Transient(Deposit, prefix="deposit_")
+_used_key = Transient(IdempotencyKey, prefix="key_")
 
 
 def _standing_of(row: Mapping[str, Any]) -> Standing:
@@ -165,22 +181,26 @@ def _standing_of(row: Mapping[str, Any]) -> Standing:
         paddles[owner] = paddle
     if deposit is not None:
         paddles[deposit.organization_id] = deposit.paddle
-    return Standing(auction, row["version"], deposit, book, paddles)
+    used_key = _used_key(row) if row["key_owner"] is not None else None
+    return Standing(auction, row["version"], deposit, book, paddles, used_key)
 
 
 async def standing(
-    source: ReadPool | AsyncSession, auction_id: uuid.UUID, bidder: uuid.UUID | None
+    source: ReadPool | AsyncSession,
+    auction_id: uuid.UUID,
+    bidder: uuid.UUID | None,
+    key: tuple[str, str] | None = None,
 ) -> Standing:
     """The auction as it stands: from the read pool (no transaction, no lock: a bid computed
     on it is stored only if the auction has not changed since), or in a session's
-    transaction. Raises NotFound."""
+    transaction; with the row of `key` (owner, key) if it was used. Raises NotFound."""
+    key_owner, key_value = key or (None, None)
+    values = {"auction_id": auction_id, "bidder": bidder, "key_owner": key_owner, "key": key_value}
     row: Mapping[str, Any] | None
     if isinstance(source, ReadPool):
-        row = await source.one(_STANDING, auction_id=auction_id, bidder=bidder)
+        row = await source.one(_STANDING, **values)
     else:
-        result = await source.execute(
-            _STANDING_SELECT, {"auction_id": auction_id, "bidder": bidder}
-        )
+        result = await source.execute(_STANDING_SELECT, values)
         row = result.mappings().one_or_none()
     if row is None:
         raise NotFound()

@@ -296,8 +296,7 @@ async def place_bid(
     then the current price plus the increment. Refusals say why: `bid_too_low` (with
     `minimum`), `already_leading`, `auction_not_open`, `auction_closed`, `deposit_required`.
     Send `Idempotency-Key` to retry safely."""
-    await idempotency.claim(caller)
-    outcome = await bidding.place_bid(
+    return await bidding.place_bid(
         session,
         reads,
         caller,
@@ -305,13 +304,13 @@ async def place_bid(
         organization_id=body.organization_id,
         amount=body.amount,
         now=now,
+        idempotency=idempotency,
+        answer=lambda outcome: BidPlaced(
+            auction=auction_out(outcome.view),
+            bids=_bids_out(outcome, _own_paddle(outcome.view)),
+            extended=outcome.extended,
+        ),
     )
-    answer = BidPlaced(
-        auction=auction_out(outcome.view),
-        bids=_bids_out(outcome, _own_paddle(outcome.view)),
-        extended=outcome.extended,
-    )
-    return await idempotency.remember(answer, status_code=201)
 
 
 @router.get("/{auction_id}/bids", response_model=Page[BidOut], summary="List bids")
@@ -346,8 +345,7 @@ async def set_proxy(
     """The engine bids for your organization by the increment whenever you are outbid, up to
     the maximum. Between two proxies the higher wins at the lower maximum plus one increment;
     equal maximums go to the earlier. Raising your own maximum never raises your price."""
-    await idempotency.claim(caller)
-    proxy, outcome = await bidding.set_proxy(
+    return await bidding.set_proxy(
         session,
         reads,
         caller,
@@ -355,14 +353,14 @@ async def set_proxy(
         organization_id=body.organization_id,
         maximum=body.maximum,
         now=now,
+        idempotency=idempotency,
+        answer=lambda proxy, outcome: ProxySet(
+            proxy=proxy_out(proxy),
+            auction=auction_out(outcome.view),
+            bids=_bids_out(outcome, _own_paddle(outcome.view)),
+            extended=outcome.extended,
+        ),
     )
-    answer = ProxySet(
-        proxy=proxy_out(proxy),
-        auction=auction_out(outcome.view),
-        bids=_bids_out(outcome, _own_paddle(outcome.view)),
-        extended=outcome.extended,
-    )
-    return await idempotency.remember(answer, status_code=201)
 
 
 @router.get(

@@ -12,6 +12,11 @@ Routes use it explicitly, so a reader sees it:
     await idempotency.claim(caller)
     ...
     return await idempotency.remember(answer, status_code=201)
+
+A change made by one statement and nothing else (a bid) claims the key in that statement
+instead, with its answer: the key's row, read beforehand, is decided on by `check_used`, and
+`stored_row` is what the statement inserts. The row's primary key does what the claim's INSERT
+does — a key already used makes the whole statement fail, and nothing is changed twice.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import String, delete, select, tuple_, update
+from sqlalchemy import DateTime, String, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,6 +38,7 @@ from app.core.auth import Principal
 from app.core.clock import Clock
 from app.core.db import Base, Session
 from app.core.errors import Conflict, DomainError, FieldError
+from app.core.reads import PreparedRead, ReadPool, Transient
 
 KEY_LIFETIME = timedelta(hours=24)
 Answer = TypeVar("Answer", bound=BaseModel | list[Any])
@@ -130,11 +136,57 @@ class Idempotency:
             .with_for_update()
         )
         assert existing is not None  # the conflicting row committed before our insert returned
-        if existing.created_at <= self.now - KEY_LIFETIME:
+        if self._expired(existing):
             existing.fingerprint = self.fingerprint
             existing.created_at = self.now
             existing.status_code = existing.response = None
-            return
+
+    def used_key(self, principal: Principal) -> tuple[str, str] | None:
+        """The key as its row names it — (owner, key) — for a change that claims it in its own
+        statement; None without a key."""
+        if self.key is None:
+            return None
+        self.owner = _owner(principal)
+        return self.owner, self.key
+
+    def check_used(self, used: IdempotencyKey | None) -> bool:
+        """Decide on the key's row as a read found it (none: the key is new). Raises Replay
+        with the stored answer, IdempotencyKeyReused or Conflict; True when the row expired
+        and must be forgotten (`forget_expired`) before the key is used again."""
+        return used is not None and self._expired(used)
+
+    def stored_row(self, answer: BaseModel, *, status_code: int) -> dict[str, Any] | None:
+        """The key's row, answer included, for the statement that makes the change (none
+        without a key)."""
+        if self.key is None or self.owner is None:
+            return None
+        return {
+            "owner": self.owner,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "status_code": status_code,
+            "response": _json(answer),
+            "created_at": self.now.isoformat(),
+        }
+
+    async def used_row(self, reads: ReadPool) -> IdempotencyKey | None:
+        """The key's row as it stands (a statement claiming the key found it taken)."""
+        row = await reads.one(_USED, owner=self.owner, key=self.key)
+        return _key_row(row) if row is not None else None
+
+    async def forget_expired(self, reads: ReadPool) -> None:
+        """Forget this request's key, expired (`check_used` said so), so that it may be used
+        afresh: a statement of its own (a forgotten expired key is no loss, whatever happens
+        to the request)."""
+        await reads.run(
+            _FORGET_EXPIRED, owner=self.owner, key=self.key, expired_by=self.now - KEY_LIFETIME
+        )
+
+    def _expired(self, existing: IdempotencyKey) -> bool:
+        """True when the key's row outlived its lifetime (the key may be used afresh); else
+        the answer to give: Replay, IdempotencyKeyReused or Conflict."""
+        if existing.created_at <= self.now - KEY_LIFETIME:
+            return True
         if existing.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused()
         if existing.status_code is None:
@@ -154,6 +206,21 @@ class Idempotency:
                 .values(status_code=status_code, response=_json(answer))
             )
         return answer
+
+
+_USED = PreparedRead(
+    select(IdempotencyKey).where(
+        IdempotencyKey.owner == bindparam("owner"), IdempotencyKey.key == bindparam("key")
+    )
+)
+_key_row = Transient(IdempotencyKey)
+_FORGET_EXPIRED = PreparedRead(
+    delete(IdempotencyKey).where(
+        IdempotencyKey.owner == bindparam("owner"),
+        IdempotencyKey.key == bindparam("key"),
+        IdempotencyKey.created_at <= bindparam("expired_by", type_=DateTime(timezone=True)),
+    )
+)
 
 
 async def _idempotency(

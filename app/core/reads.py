@@ -22,7 +22,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import Insert, Select, Update, event, inspect
+from sqlalchemy import Delete, Insert, Select, TextClause, Update, event, inspect
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,7 +50,9 @@ class PreparedRead:
     parameters — the named ones (`bindparam("listing_id")`) given at each read, the values
     written into the statement (`state == "published"`) kept."""
 
-    def __init__(self, statement: Select[*tuple[Any, ...]] | Insert | Update) -> None:
+    def __init__(
+        self, statement: Select[*tuple[Any, ...]] | Insert | Update | Delete | TextClause
+    ) -> None:
         compiled = statement.compile(dialect=_DIALECT)
         self.sql = str(compiled)
         if "POSTCOMPILE" in self.sql:

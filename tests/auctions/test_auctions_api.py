@@ -26,6 +26,7 @@ from app.core.outbox import OutboxEvent
 from app.deals.models import Deal, DealSource
 from app.listings.models import ListingMode
 from app.payments.provider import BankAccount, OfflineProvider
+from tests.conftest import later
 from tests.factories import MarketFactory, Person
 from tests.market import relay_events
 from workers.tasks import advance
@@ -406,6 +407,70 @@ async def test_concurrent_retries_with_one_key_bid_once(
     assert len(await stored_bids(sessionmaker, auction)) == 1
 
 
+async def test_a_bid_whose_key_was_taken_meanwhile_stores_nothing_and_answers_as_a_retry(
+    client: httpx.AsyncClient,
+    app: Any,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A bid claims its key in the statement that stores it: when the key was used after the
+    bid's read (a retry of the same request that landed first), the statement stores nothing
+    and the request answers with the first answer."""
+    auction = await factory.auction(start_price_fen=10_000_000)
+    (first, alice), _ = [await factory.bidder(auction) for _ in range(2)]
+    headers = {**alice.headers, "Idempotency-Key": "taken-meanwhile"}
+    standing = await queries.standing(app.state.reads, auction.id, first.id)
+    assert standing.deposit is not None
+    caller = Principal("user", alice.user_id, frozenset(), {first.id: MemberRole.owner})
+    late = standing.book.place_bid(first.id, 10_000_000)
+    write, _ = bidding._bid_write(caller, standing, standing.deposit, late, clock.now())
+    answer = await client.post(
+        f"/v1/auctions/{auction.id}/bids", json={"amount": cny("100000")}, headers=headers
+    )
+    assert answer.status_code == 201
+    [stored] = await stored_bids(sessionmaker, auction)
+    # The same request's row, written by the bid that landed: the auction is unchanged for
+    # this write (the store is guarded by the version it read), so only the key stops it.
+    row = {"owner": f"user:{alice.user_id}", "key": "taken-meanwhile", "fingerprint": "f",
+           "status_code": 201, "response": {}, "created_at": clock.wall().isoformat()}  # fmt: skip
+    fresh = await queries.standing(app.state.reads, auction.id, first.id)
+    write.auction.sequence, write.auction.event_sequence = fresh.auction.sequence + 1, 99
+
+    with pytest.raises(bidding.KEY_USED):
+        await bidding._store(app.state.reads, fresh.version, write, clock.now(), row)
+    assert [bid.id for bid in await stored_bids(sessionmaker, auction)] == [stored.id]
+    replay = await client.post(
+        f"/v1/auctions/{auction.id}/bids", json={"amount": cny("100000")}, headers=headers
+    )
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == answer.json()
+
+
+async def test_an_expired_key_is_used_afresh_by_a_bid(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    auction = await factory.auction(start_price_fen=10_000_000, lasts=timedelta(days=2))
+    _, person = await factory.bidder(auction)
+    headers = {**person.headers, "Idempotency-Key": "a-day-old"}
+    first = await client.post(
+        f"/v1/auctions/{auction.id}/bids", json={"amount": cny("100000")}, headers=headers
+    )
+    later(clock, hours=24, seconds=1)
+
+    again = await client.post(
+        f"/v1/auctions/{auction.id}/bids", json={"amount": cny("105000")}, headers=headers
+    )
+
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert again.json()["code"] == "already_leading"  # decided afresh, not replayed
+    assert "idempotent-replayed" not in again.headers
+    assert len(await stored_bids(sessionmaker, auction)) == 1
+
+
 # --- proxy bids ------------------------------------------------------------------------
 
 
@@ -730,8 +795,7 @@ async def test_a_bid_worked_out_before_another_landed_is_not_stored(
     write, _ = bidding._bid_write(caller, standing, standing.deposit, late, clock.now())
 
     assert (await bid(client, auction, bob, "100000.00")).status_code == 201
-    async with sessionmaker() as session, session.begin():
-        assert not await bidding._store(session, standing.version, write, clock.now())
+    assert not await bidding._store(app.state.reads, standing.version, write, clock.now(), None)
     [kept] = await stored_bids(sessionmaker, auction)
     assert kept.amount_fen == 10_000_000
     assert kept.organization_id != first.id
