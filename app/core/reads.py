@@ -9,8 +9,9 @@ for asyncpg (`PreparedRead`), so they are written and checked like every other q
 asyncpg prepares each once per connection.
 
 Only single statements come here: under READ COMMITTED a transaction around one statement adds
-two round trips and nothing else. Writes stay in the session, but for one that must not share
-the request's fate (an API key's last use, `ReadPool.run`).
+two round trips and nothing else. Writes stay in the session, but for those that are whole
+transactions in one statement: one that must not share the request's fate (an API key's last
+use, `ReadPool.run`) and a bid, whose one statement is its whole change (`auctions/bidding.py`).
 """
 
 from __future__ import annotations
