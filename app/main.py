@@ -35,7 +35,7 @@ from app.core.reads import ReadPool
 from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
-from app.payments.provider import provider_for
+from app.payments.providers import provider_for
 from app.payments.router import router as payments_router
 from app.results.router import router as results_router
 from app.sandbox.follower import ClockFollower

@@ -23,7 +23,8 @@ from app.core.outbox import OutboxEvent
 from app.deals import service as deals
 from app.demands import service as demands
 from app.listings import service as listings
-from app.payments.provider import PaymentProvider, provider_for
+from app.payments.provider import PaymentProvider
+from app.payments.providers import provider_for
 from app.tax import service as tax
 from app.tax.models import FilingKind
 from app.webhooks import service as webhooks

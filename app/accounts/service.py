@@ -47,7 +47,7 @@ from app.core.auth import (
     PlatformRole,
     Principal,
 )
-from app.core.db import ReadModel, among
+from app.core.db import ReadModel, among, one_or_not_found
 from app.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -362,12 +362,7 @@ async def get_organization_for(
     query = select(Organization).where(
         Organization.id == organization_id, _visible_organizations_filter(principal)
     )
-    if lock:
-        query = query.with_for_update()
-    organization = await session.scalar(query)
-    if organization is None:
-        raise NotFound()
-    return organization
+    return await one_or_not_found(session, query, lock=lock)
 
 
 async def list_organizations(

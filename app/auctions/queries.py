@@ -205,3 +205,10 @@ async def standing(
     if row is None:
         raise NotFound()
     return _standing_of(row)
+
+
+async def deposit_by_reference(session: AsyncSession, reference: str) -> Deposit | None:
+    """The deposit a provider knows by `reference` (locked), or None."""
+    return await session.scalar(
+        select(Deposit).where(Deposit.provider_reference == reference).with_for_update()
+    )

@@ -40,7 +40,7 @@ from app.auctions.models import (
     ProxyBid,
 )
 from app.core.auth import PlatformRole, Principal
-from app.core.db import ReadModel
+from app.core.db import ReadModel, one_or_not_found
 from app.core.errors import (
     AlreadyExists,
     DomainError,
@@ -264,13 +264,9 @@ async def _views(
 
 
 async def _get(session: AsyncSession, auction_id: uuid.UUID, *, lock: bool = False) -> Auction:
-    query = select(Auction).where(Auction.id == auction_id)
-    if lock:
-        query = query.with_for_update()
-    auction = await session.scalar(query)
-    if auction is None:
-        raise NotFound()
-    return auction
+    return await one_or_not_found(
+        session, select(Auction).where(Auction.id == auction_id), lock=lock
+    )
 
 
 async def get_auction_for(
@@ -625,13 +621,6 @@ async def mark_deposit_held(
         },
     )
     return deposit
-
-
-async def deposit_by_reference(session: AsyncSession, reference: str) -> Deposit | None:
-    """The deposit a provider knows by `reference` (locked), or None."""
-    return await session.scalar(
-        select(Deposit).where(Deposit.provider_reference == reference).with_for_update()
-    )
 
 
 async def cancel_pending_deposit(session: AsyncSession, deposit: Deposit, *, now: datetime) -> None:

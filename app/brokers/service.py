@@ -31,7 +31,7 @@ from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, month_start, period_end
-from app.core.db import ReadModel
+from app.core.db import ReadModel, one_or_not_found
 from app.core.errors import (
     DomainError,
     Forbidden,
@@ -229,12 +229,7 @@ async def get_claim_for(
 ) -> Claim:
     """A claim the caller may see (claimant, either party, staff). Raises NotFound."""
     query = select(Claim).where(Claim.id == claim_id, await _visible(session, principal))
-    if lock:
-        query = query.with_for_update()
-    claim = await session.scalar(query)
-    if claim is None:
-        raise NotFound()
-    return claim
+    return await one_or_not_found(session, query, lock=lock)
 
 
 async def list_claims(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import (
@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm import Session as OrmSession
 
 from app.core.clock import Clock
-from app.core.errors import DomainError
+from app.core.errors import DomainError, NotFound
 
 # Stable constraint names: migrations stay reviewable and errors can name the field.
 NAMING_CONVENTION = {
@@ -73,6 +73,8 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+_Row = TypeVar("_Row")
+
 ReadModel = Select[*tuple[Any, ...]]
 """A package's rows for another package to join and filter in SQL (never its tables)."""
 
@@ -81,6 +83,17 @@ def among(column: SQLColumnExpression[uuid.UUID], ids: Iterable[uuid.UUID]) -> C
     """`column = ANY($1)`: membership in any number of ids through one array parameter, where
     an expanded `IN` would stop at asyncpg's 32,767 parameters and re-plan for each length."""
     return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid()), unique=True))
+
+
+async def one_or_not_found(
+    session: AsyncSession, query: Select[_Row], *, lock: bool = False
+) -> _Row:
+    """The one row `query` finds (its caller's visibility rule already in the WHERE), locked
+    FOR UPDATE with `lock`. Raises NotFound: a row the caller may not see does not exist."""
+    row = await session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise NotFound()
+    return row
 
 
 def async_url(url: str) -> str:

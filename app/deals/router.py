@@ -14,7 +14,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
-from app.deals import service
+from app.deals import queries, service
 from app.deals.auth import DealRead, DealWrite, Registrar
 from app.deals.documents import render_contract_pdf
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
@@ -97,7 +97,7 @@ def _version_out(
     )
 
 
-def contract_out(view: service.ContractView) -> ContractOut:
+def contract_out(view: queries.ContractView) -> ContractOut:
     contract = view.contract
     return ContractOut(
         id=contract.id,

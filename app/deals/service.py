@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, join, or_, select
+from sqlalchemy import Select, and_, case, delete, func, join, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
@@ -25,7 +25,6 @@ from app.core.db import ReadModel, among
 from app.core.errors import (
     AlreadyExists,
     DomainError,
-    Forbidden,
     InvalidState,
     NotFound,
     ValidationFailed,
@@ -33,9 +32,10 @@ from app.core.errors import (
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
+from app.deals import queries
 from app.deals.documents import ROLES, ContractSummary, MilestoneLine, Party
 from app.deals.inventor_rewards import reward_pool, split
-from app.deals.milestones import Milestone, TechnologyShare, outstanding
+from app.deals.milestones import TechnologyShare
 from app.deals.models import (
     Contract,
     ContractState,
@@ -49,6 +49,9 @@ from app.deals.models import (
     TransformationIncome,
 )
 from app.deals.schemas import ContractTerms
+from app.listings import queries as listings
+from app.payments import queries as payments
+from app.results import service as results
 
 RESEARCH_SELLERS = frozenset({OrganizationKind.university, OrganizationKind.research_institute})
 
@@ -127,8 +130,6 @@ async def open_agreed_deal(
     still sign the contract. Raises NotFound, Forbidden, ValidationFailed naming the field,
     AlreadyExists(listing_id) for a second deal on a listing.
     """
-    from app.listings import service as listings
-
     if source == DealSource.negotiation:
         assert listing_id is not None
         negotiable = await listings.negotiation_of(session, principal, listing_id)
@@ -173,32 +174,16 @@ async def open_agreed_deal(
 # --- reading -------------------------------------------------------------------------------
 
 
-def _visible(principal: Principal) -> ColumnElement[bool]:
-    if principal.platform_roles:
-        return Deal.id.is_not(None)
-    parties = list(principal.memberships)
-    return or_(Deal.seller_organization_id.in_(parties), Deal.buyer_organization_id.in_(parties))
-
-
-async def get_deal_for(
-    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, lock: bool = False
-) -> Deal:
-    """A deal of the caller's organization (either side), or any for platform staff."""
-    query = select(Deal).where(Deal.id == deal_id, _visible(principal))
-    if lock:
-        query = query.with_for_update()
-    deal = await session.scalar(query)
-    if deal is None:
-        raise NotFound()
-    return deal
-
-
 async def get_deal_summary(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID
 ) -> tuple[Deal, ContractState, list[uuid.UUID]]:
     """A deal the caller may see, with its contract's state and its brokers. Raises NotFound."""
-    deal = await get_deal_for(session, principal, deal_id)
-    return deal, (await _contract(session, deal.id)).state, await brokers_of(session, deal.id)
+    deal = await queries.get_deal_for(session, principal, deal_id)
+    return (
+        deal,
+        (await queries.contract_of(session, deal.id)).state,
+        await brokers_of(session, deal.id),
+    )
 
 
 async def name_brokers(
@@ -212,9 +197,9 @@ async def name_brokers(
     """Either party's owner or admin names the brokers of the deal (replacing the list), until
     the contract is registered. Raises NotFound, Forbidden, InvalidState after registration,
     ValidationFailed(broker_ids) naming brokers that are not active."""
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
     _side(principal, deal)
-    contract = await _contract(session, deal.id)
+    contract = await queries.contract_of(session, deal.id)
     if contract.state not in {ContractState.draft, ContractState.signed}:
         raise InvalidState(detail_code="detail.brokers_fixed")
     inactive = await accounts.inactive_brokers(session, broker_ids)
@@ -247,7 +232,11 @@ async def list_deals(
     """The caller's organizations' deals (staff: all), newest first, with their contract's
     state."""
     rows, cursor = await paginate(
-        session, select(Deal).where(_visible(principal)), params, key=Deal.opened_at, row_id=Deal.id
+        session,
+        select(Deal).where(queries.visible_for(principal)),
+        params,
+        key=Deal.opened_at,
+        row_id=Deal.id,
     )
     states = {
         row.deal_id: row.state
@@ -260,62 +249,12 @@ async def list_deals(
     return [(deal, states.get(deal.id)) for deal in rows], cursor
 
 
-@dataclass(frozen=True)
-class ContractView:
-    contract: Contract
-    versions: list[ContractVersion]
-    outstanding: dict[int, int]
-    """For the effective version: milestone number → fen still due."""
-
-
-async def _contract(session: AsyncSession, deal_id: uuid.UUID, *, lock: bool = False) -> Contract:
-    query = select(Contract).where(Contract.deal_id == deal_id)
-    if lock:
-        query = query.with_for_update()
-    contract = await session.scalar(query)
-    assert contract is not None  # every deal is opened with its contract
-    return contract
-
-
-async def _versions(session: AsyncSession, contract_id: uuid.UUID) -> list[ContractVersion]:
-    rows = await session.scalars(
-        select(ContractVersion)
-        .where(ContractVersion.contract_id == contract_id)
-        .order_by(ContractVersion.number)
-    )
-    return list(rows.all())
-
-
 async def get_contract_for(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID
-) -> ContractView:
+) -> queries.ContractView:
     """The deal's contract with every version and what is still due. Raises NotFound."""
-    deal = await get_deal_for(session, principal, deal_id)
-    return await _view(session, deal)
-
-
-async def _view(session: AsyncSession, deal: Deal) -> ContractView:
-    from app.payments import service as payments
-
-    contract = await _contract(session, deal.id)
-    versions = await _versions(session, contract.id)
-    effective = _effective(contract, versions)
-    due: dict[int, int] = {}
-    if effective is not None:
-        due = outstanding(
-            _milestones(effective),
-            await payments.received_by_milestone(session, deal.id),
-            credit_fen=await payments.applied_deposit_fen(session, deal.id),
-        )
-    return ContractView(contract, versions, due)
-
-
-def _effective(contract: Contract, versions: Sequence[ContractVersion]) -> ContractVersion | None:
-    return next((v for v in versions if v.number == contract.effective_version), None)
-
-
-def _milestones(version: ContractVersion) -> list[Milestone]:
-    return [Milestone(int(m["number"]), int(m["amount_fen"])) for m in version.milestones]
+    deal = await queries.get_deal_for(session, principal, deal_id)
+    return await queries.contract_view(session, deal)
 
 
 # --- drafting and signing --------------------------------------------------------------------
@@ -365,7 +304,7 @@ async def draft_contract(
     terms: ContractTerms,
     *,
     now: datetime,
-) -> ContractView:
+) -> queries.ContractView:
     """Write the contract's terms (either party's owner or admin). The unsigned version is
     replaced, and any signature on it falls; once a version is signed by both, this starts an
     amendment (the next version).
@@ -374,13 +313,13 @@ async def draft_contract(
     ValidationFailed naming the field: milestones not summing to the total, a technology-
     transaction amount above the total, an inverted term, exclusivity outside a licence.
     """
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
     _side(principal, deal)
     _check_terms(terms, deal)
-    contract = await _contract(session, deal.id, lock=True)
+    contract = await queries.contract_of(session, deal.id, lock=True)
     if contract.state in {ContractState.completed, ContractState.terminated}:
         raise InvalidState(detail_code="detail.contract_closed")
-    versions = await _versions(session, contract.id)
+    versions = await queries.versions_of(session, contract.id)
     latest = versions[-1] if versions else None
     if latest is None or latest.number == contract.effective_version:
         latest = ContractVersion(contract_id=contract.id, number=len(versions) + 1)
@@ -410,7 +349,7 @@ async def draft_contract(
     latest.seller_signed_by_id = latest.buyer_signed_by_id = None
     latest.seller_signed_at = latest.buyer_signed_at = None
     await session.flush()
-    return await _view(session, deal)
+    return await queries.contract_view(session, deal)
 
 
 async def sign_contract(
@@ -420,7 +359,7 @@ async def sign_contract(
     *,
     version: int,
     now: datetime,
-) -> ContractView:
+) -> queries.ContractView:
     """Sign a version for the caller's party (an owner or admin of it). When both have signed,
     the version takes effect: a first one makes the contract `signed`; an amendment replaces
     the terms in force.
@@ -428,10 +367,10 @@ async def sign_contract(
     Raises NotFound, Forbidden, InvalidState when that version is not the one awaiting
     signatures (already in effect, replaced, or never written).
     """
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
     side = _side(principal, deal)
-    contract = await _contract(session, deal.id, lock=True)
-    versions = await _versions(session, contract.id)
+    contract = await queries.contract_of(session, deal.id, lock=True)
+    versions = await queries.versions_of(session, contract.id)
     latest = versions[-1] if versions else None
     if (
         latest is None
@@ -454,7 +393,7 @@ async def sign_contract(
             "contract.amended" if amendment else "contract.signed",
             _contract_payload(deal, contract, latest),
         )
-    return await _view(session, deal)
+    return await queries.contract_view(session, deal)
 
 
 def _contract_payload(deal: Deal, contract: Contract, version: ContractVersion) -> dict[str, Any]:
@@ -497,7 +436,7 @@ async def decide_registration(
     register: bool,
     reasons: Sequence[str],
     now: datetime,
-) -> ContractView:
+) -> queries.ContractView:
     """A platform registrar registers a signed contract (技术合同认定登记) with the next number
     of the seller's region and year, or refuses it with reasons.
 
@@ -506,8 +445,8 @@ async def decide_registration(
     (reasons) for a refusal without reasons.
     """
     principal.require_platform_role(PlatformRole.registrar)
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
-    contract = await _contract(session, deal.id, lock=True)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
+    contract = await queries.contract_of(session, deal.id, lock=True)
     if contract.state != ContractState.signed:
         raise InvalidState(detail_code="detail.contract_not_signed", state=contract.state.value)
     if not register:
@@ -519,9 +458,9 @@ async def decide_registration(
             "contract.registration_refused",
             {"deal_id": str(deal.id), "reasons": list(reasons)},
         )
-        return await _view(session, deal)
-    versions = await _versions(session, contract.id)
-    effective = _effective(contract, versions)
+        return await queries.contract_view(session, deal)
+    versions = await queries.versions_of(session, contract.id)
+    effective = queries.effective_version(contract, versions)
     assert effective is not None
     problems = completeness_problems(effective, beijing_date(now))
     if problems:
@@ -537,8 +476,8 @@ async def decide_registration(
     contract.rejection_reasons = None
     contract.state = ContractState.registered
     # Money that arrived before registration (an applied deposit, early payments) counts now.
-    view = await _view(session, deal)
-    if any(view.outstanding[m.number] < m.amount_fen for m in _milestones(effective)):
+    view = await queries.contract_view(session, deal)
+    if any(view.outstanding[m.number] < m.amount_fen for m in queries.milestones_of(effective)):
         contract.state = ContractState.performing
     if not any(view.outstanding.values()):
         contract.state = ContractState.completed
@@ -584,53 +523,23 @@ async def _next_registration_number(session: AsyncSession, division_code: str, y
 
 async def terminate_contract(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, reason: str, now: datetime
-) -> ContractView:
+) -> queries.ContractView:
     """A platform registrar records a contract's termination (解除) — agreed by the parties or
     ruled — with the reason. Money already received stays booked to the deal until refunded or
     paid out. Raises Forbidden, NotFound, InvalidState when it is completed or terminated."""
     principal.require_platform_role(PlatformRole.registrar)
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
-    contract = await _contract(session, deal.id, lock=True)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
+    contract = await queries.contract_of(session, deal.id, lock=True)
     if contract.state in {ContractState.completed, ContractState.terminated}:
         raise InvalidState(detail_code="detail.contract_closed")
     contract.state = ContractState.terminated
     contract.terminated_at = now
     contract.termination_reason = reason
     await record_event(session, "contract.terminated", {"deal_id": str(deal.id), "reason": reason})
-    return await _view(session, deal)
+    return await queries.contract_view(session, deal)
 
 
 # --- money arriving ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Payable:
-    """What the payments package needs to take a milestone payment."""
-
-    deal: Deal
-    contract_state: ContractState
-    outstanding: dict[int, int]
-
-
-async def payable(session: AsyncSession, principal: Principal, deal_id: uuid.UUID) -> Payable:
-    """The deal's milestones still due, for a payment by the buyer's owner or admin.
-
-    Raises NotFound, Forbidden, InvalidState before the contract is signed or after it ended.
-    """
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
-    if not principal.is_member_of(deal.buyer_organization_id):
-        raise Forbidden(detail_code="detail.buyer_pays")
-    principal.require_manager(deal.buyer_organization_id)
-    view = await _view(session, deal)
-    if view.contract.state not in {
-        ContractState.signed,
-        ContractState.registered,
-        ContractState.performing,
-    }:
-        raise InvalidState(
-            detail_code="detail.contract_not_payable", state=view.contract.state.value
-        )
-    return Payable(deal, view.contract.state, view.outstanding)
 
 
 async def follow_payments(session: AsyncSession, deal_id: uuid.UUID, *, now: datetime) -> None:
@@ -639,8 +548,8 @@ async def follow_payments(session: AsyncSession, deal_id: uuid.UUID, *, now: dat
     again. Unregistered contracts wait: registration looks at the money already there."""
     deal = await session.get(Deal, deal_id)
     assert deal is not None
-    contract = await _contract(session, deal.id, lock=True)
-    view = await _view(session, deal)
+    contract = await queries.contract_of(session, deal.id, lock=True)
+    view = await queries.contract_view(session, deal)
     due = any(view.outstanding.values())
     if contract.state == ContractState.registered:
         contract.state = ContractState.performing
@@ -678,11 +587,7 @@ async def declare_transformation_income(
     not a university or institute, the payment has not arrived, the result names no inventor),
     ValidationFailed(costs) above the income, AlreadyExists(payment_id) for a second time.
     """
-    from app.listings import service as listings
-    from app.payments import service as payments
-    from app.results import service as results
-
-    deal = await get_deal_for(session, principal, deal_id, lock=True)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
     principal.require_manager(deal.seller_organization_id)
     seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
         deal.seller_organization_id
@@ -748,7 +653,7 @@ async def list_transformation_incomes(
 ) -> list[IncomeView]:
     """The seller's declared incomes and inventors' rewards on a deal (the seller's members
     and staff; the buyer does not see them). Raises NotFound."""
-    deal = await get_deal_for(session, principal, deal_id)
+    deal = await queries.get_deal_for(session, principal, deal_id)
     if not (principal.platform_roles or principal.is_member_of(deal.seller_organization_id)):
         raise NotFound()
     incomes = list(
@@ -780,9 +685,9 @@ async def contract_summary(
 ) -> ContractSummary:
     """What the contract PDF shows: the version in force (or the draft), the parties, the
     milestones and what is still due. Raises NotFound; InvalidState before any terms exist."""
-    deal = await get_deal_for(session, principal, deal_id)
-    view = await _view(session, deal)
-    version = _effective(view.contract, view.versions) or (
+    deal = await queries.get_deal_for(session, principal, deal_id)
+    view = await queries.contract_view(session, deal)
+    version = queries.effective_version(view.contract, view.versions) or (
         view.versions[-1] if view.versions else None
     )
     if version is None:
@@ -858,23 +763,21 @@ async def registered_contract(
     """The deal's contract if it is registered (registered, performing or completed), else
     None. No visibility rule: the rewards package decides who may see what. `lock` takes the
     deal row, which serializes decisions about the same contract."""
-    from app.payments import service as payments
-
     query = select(Deal).where(Deal.id == deal_id)
     if lock:
         query = query.with_for_update()
     deal = await session.scalar(query)
     if deal is None:
         return None
-    contract = await _contract(session, deal.id)
+    contract = await queries.contract_of(session, deal.id)
     if contract.state not in {
         ContractState.registered,
         ContractState.performing,
         ContractState.completed,
     }:
         return None
-    versions = await _versions(session, contract.id)
-    effective = _effective(contract, versions)
+    versions = await queries.versions_of(session, contract.id)
+    effective = queries.effective_version(contract, versions)
     assert effective is not None
     assert contract.registered_at is not None
     received = await payments.received_total(session, deal.id)

@@ -1,5 +1,7 @@
-"""Reads of listings below the service: what a listing is shown with, and the one read a
-caller makes most — a listing by id — on the read path (`app/core/reads.py`)."""
+"""Reads of listings below the service, anyone's to use: which listings a caller sees, what a
+listing is shown with, the one read a caller makes most — a listing by id — on the read path
+(`app/core/reads.py`), and what the packages above and below ask of a listing (the parties of a
+negotiation, the result it offers, whether a result is on the market)."""
 
 from __future__ import annotations
 
@@ -14,19 +16,23 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    exists,
     func,
+    literal,
     or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.models import Organization
 from app.core.auth import Principal
-from app.core.errors import NotFound
+from app.core.db import one_or_not_found
+from app.core.errors import InvalidState, NotFound
 from app.core.reads import PreparedRead, ReadPool, Transient
-from app.listings.models import Intent, Listing, ListingState
-from app.listings.states import PUBLIC
+from app.listings.models import Intent, Listing, ListingMode, ListingOutcome, ListingState
+from app.listings.states import ON_MARKET, PUBLIC
 from app.results.models import Result
 
 
@@ -106,3 +112,62 @@ async def listing_for(reads: ReadPool, principal: Principal, listing_id: uuid.UU
     if row is None:
         raise NotFound()
     return ListingView(_listing(row), _result(row), _organization(row), row["intent_count"])
+
+
+def visible_for(principal: Principal) -> ColumnElement[bool]:
+    """The listings `principal` sees (`visible_to` for a caller)."""
+    return visible_to(
+        literal(bool(principal.platform_roles)),
+        bindparam(None, list(principal.memberships), type_=ARRAY(Uuid()), unique=True),
+    )
+
+
+async def listing_visible_to(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, *, lock: bool = False
+) -> Listing:
+    """A listing the caller may see, locked with `lock`. Raises NotFound."""
+    query = select(Listing).where(Listing.id == listing_id, visible_for(principal))
+    return await one_or_not_found(session, query, lock=lock)
+
+
+async def result_is_on_market(session: AsyncSession, result_id: uuid.UUID) -> bool:
+    """Whether a result has a listing under review or published."""
+    return bool(
+        await session.scalar(
+            select(exists().where(Listing.result_id == result_id, Listing.state.in_(ON_MARKET)))
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Negotiation:
+    """A negotiable listing (面议) whose window closed with intents: who sells, who may buy."""
+
+    seller_organization_id: uuid.UUID
+    intent_holders: frozenset[uuid.UUID]
+
+
+async def negotiation_of(
+    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
+) -> Negotiation:
+    """The parties of a negotiation on a listing. Raises NotFound; InvalidState unless the
+    listing is negotiable and its window closed with intents."""
+    listing = await listing_visible_to(session, principal, listing_id, lock=True)
+    if not (
+        listing.mode == ListingMode.negotiable
+        and listing.state == ListingState.closed
+        and listing.outcome == ListingOutcome.to_contract
+    ):
+        raise InvalidState(detail_code="detail.listing_not_negotiated")
+    holders = await session.scalars(
+        select(Intent.organization_id).where(Intent.listing_id == listing.id)
+    )
+    return Negotiation(listing.organization_id, frozenset(holders.all()))
+
+
+async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUID:
+    """The result a listing offers."""
+    result_id = await session.scalar(select(Listing.result_id).where(Listing.id == listing_id))
+    if result_id is None:
+        raise NotFound()
+    return result_id

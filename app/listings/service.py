@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, exists, func, join, literal, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, func, join, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
@@ -60,13 +59,6 @@ class WindowRules:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _visible(principal: Principal) -> ColumnElement[bool]:
-    return queries.visible_to(
-        literal(bool(principal.platform_roles)),
-        bindparam(None, list(principal.memberships), type_=ARRAY(Uuid()), unique=True),
-    )
-
-
 async def _views(session: AsyncSession, listings: Sequence[Listing]) -> list[ListingView]:
     if not listings:
         return []
@@ -95,18 +87,6 @@ async def _views(session: AsyncSession, listings: Sequence[Listing]) -> list[Lis
     ]
 
 
-async def _get_visible(
-    session: AsyncSession, principal: Principal, listing_id: uuid.UUID, *, lock: bool = False
-) -> Listing:
-    query = select(Listing).where(Listing.id == listing_id, _visible(principal))
-    if lock:
-        query = query.with_for_update()
-    listing = await session.scalar(query)
-    if listing is None:
-        raise NotFound()
-    return listing
-
-
 async def list_listings(
     session: AsyncSession,
     principal: Principal,
@@ -117,7 +97,7 @@ async def list_listings(
     mine: bool = False,
 ) -> tuple[list[ListingView], str | None]:
     """Listings the caller may see, newest first; `mine` keeps their organizations' own."""
-    query = select(Listing).where(_visible(principal))
+    query = select(Listing).where(queries.visible_for(principal))
     if mine:
         query = query.where(Listing.organization_id.in_(list(principal.memberships)))
     if state is not None:
@@ -132,7 +112,7 @@ async def list_transitions(
     session: AsyncSession, principal: Principal, listing_id: uuid.UUID
 ) -> Sequence[ListingTransition]:
     """A listing's history (its organization and platform staff)."""
-    listing = await _get_visible(session, principal, listing_id)
+    listing = await queries.listing_visible_to(session, principal, listing_id)
     if not principal.is_member_of(listing.organization_id) and not principal.platform_roles:
         raise NotFound()
     rows = await session.scalars(
@@ -141,15 +121,6 @@ async def list_transitions(
         .order_by(ListingTransition.sequence)
     )
     return rows.all()
-
-
-async def result_is_on_market(session: AsyncSession, result_id: uuid.UUID) -> bool:
-    """Whether a result has a listing under review or published."""
-    return bool(
-        await session.scalar(
-            select(exists().where(Listing.result_id == result_id, Listing.state.in_(ON_MARKET)))
-        )
-    )
 
 
 # --- the owner's side ----------------------------------------------------------------------
@@ -225,7 +196,7 @@ async def replace_terms(
     rules: WindowRules,
 ) -> ListingView:
     """Change a draft's or a rejected listing's terms (owner or admin)."""
-    listing = await _get_visible(session, principal, listing_id, lock=True)
+    listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     principal.require_manager(listing.organization_id)
     if listing.state not in EDITABLE:
         raise _illegal(listing, ListingState.draft)
@@ -313,7 +284,7 @@ async def submit_listing(
 ) -> ListingView:
     """Send a draft (or a rejected listing, changed) to platform review (owner or admin).
     The organization must be verified."""
-    listing = await _get_visible(session, principal, listing_id, lock=True)
+    listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     principal.require_manager(listing.organization_id)
     organization = (await accounts.organizations_by_id(session, [listing.organization_id]))[
         listing.organization_id
@@ -331,7 +302,7 @@ async def approve_listing(
 ) -> ListingView:
     """A platform reviewer publishes a listing; its publication window opens now."""
     principal.require_platform_role(PlatformRole.reviewer)
-    listing = await _get_visible(session, principal, listing_id, lock=True)
+    listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     if can_move(listing.state, ListingState.published):
         listing.published_at = now
         listing.window_ends_at = window_end(now, listing.window_days)
@@ -350,7 +321,7 @@ async def reject_listing(
 ) -> ListingView:
     """A platform reviewer sends a listing back with the reason."""
     principal.require_platform_role(PlatformRole.reviewer)
-    listing = await _get_visible(session, principal, listing_id, lock=True)
+    listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     await _move(session, listing, ListingState.rejected, principal, now, reason=reason)
     listing.rejection_reason = reason
     await session.flush()
@@ -367,7 +338,7 @@ async def withdraw_listing(
 ) -> ListingView:
     """The owner takes a listing off (owner or admin); a published one needs a reason, which
     the enterprises that registered intent will see."""
-    listing = await _get_visible(session, principal, listing_id, lock=True)
+    listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     principal.require_manager(listing.organization_id)
     if listing.state == ListingState.published and not reason:
         raise ValidationFailed("body.reason", "missing")
@@ -394,7 +365,7 @@ async def register_intent(
     AlreadyExists(organization_id) for a second intent.
     """
     # The listing row lock orders this against the window close: see the module docstring.
-    listing = await _get_visible(session, principal, listing_id, lock=True)
+    listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     organization = await accounts.acting_organization(
         session, principal, organization_id, default_kind=OrganizationKind.enterprise
     )
@@ -451,7 +422,7 @@ async def list_intents(
 ) -> list[tuple[Intent, Organization]]:
     """Intents on a listing: all of them for its organization and staff, otherwise only the
     caller's own (others see just the count on the listing)."""
-    listing = await _get_visible(session, principal, listing_id)
+    listing = await queries.listing_visible_to(session, principal, listing_id)
     query = select(Intent).where(Intent.listing_id == listing.id).order_by(Intent.created_at)
     if not principal.is_member_of(listing.organization_id) and not principal.platform_roles:
         query = query.where(Intent.organization_id.in_(list(principal.memberships)))
@@ -460,40 +431,6 @@ async def list_intents(
         session, [i.organization_id for i in intents]
     )
     return [(intent, organizations[intent.organization_id]) for intent in intents]
-
-
-@dataclass(frozen=True)
-class Negotiation:
-    """A negotiable listing (面议) whose window closed with intents: who sells, who may buy."""
-
-    seller_organization_id: uuid.UUID
-    intent_holders: frozenset[uuid.UUID]
-
-
-async def negotiation_of(
-    session: AsyncSession, principal: Principal, listing_id: uuid.UUID
-) -> Negotiation:
-    """The parties of a negotiation on a listing. Raises NotFound; InvalidState unless the
-    listing is negotiable and its window closed with intents."""
-    listing = await _get_visible(session, principal, listing_id, lock=True)
-    if not (
-        listing.mode == ListingMode.negotiable
-        and listing.state == ListingState.closed
-        and listing.outcome == ListingOutcome.to_contract
-    ):
-        raise InvalidState(detail_code="detail.listing_not_negotiated")
-    holders = await session.scalars(
-        select(Intent.organization_id).where(Intent.listing_id == listing.id)
-    )
-    return Negotiation(listing.organization_id, frozenset(holders.all()))
-
-
-async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUID:
-    """The result a listing offers."""
-    result_id = await session.scalar(select(Listing.result_id).where(Listing.id == listing_id))
-    if result_id is None:
-        raise NotFound()
-    return result_id
 
 
 class OfferedResult(NamedTuple):

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
-from app.core.config import Settings
 from app.core.money import Money
 
 
@@ -119,21 +118,6 @@ class OfflineProvider:
 
     async def release_hold(self, reference: str, amount: Money) -> None:
         return None
-
-
-def provider_for(settings: Settings) -> PaymentProvider:
-    """Stripe when `STRIPE_API_KEY` is set, else bank transfer confirmed by finance staff."""
-    if settings.stripe_api_key is not None:
-        from app.payments.stripe_provider import StripeProvider
-
-        return StripeProvider(settings.stripe_api_key.get_secret_value())
-    return OfflineProvider(
-        BankAccount(
-            name=settings.bank_account_name,
-            bank=settings.bank_name,
-            number=settings.bank_account_number,
-        )
-    )
 
 
 async def _provider(request: Request) -> PaymentProvider:

@@ -14,6 +14,7 @@ from app.core.errors import NotFound, problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.deals.auth import DealRead, DealWrite
+from app.integrations import payments, stripe
 from app.payments import service
 from app.payments.auth import FinanceStaff
 from app.payments.models import Payment, Payout
@@ -97,7 +98,7 @@ async def confirm_payment(
 ) -> PaymentOut:
     """Finance staff record that the transfer arrived: the ledger books it and the contract
     moves on (performing; completed when every milestone is paid)."""
-    return payment_out(await service.confirm_payment(session, caller, payment_id, now=now))
+    return payment_out(await payments.confirm_payment(session, caller, payment_id, now=now))
 
 
 @router.post(
@@ -117,7 +118,7 @@ async def refund_payment(
     """Give a received payment back to the buyer, with a reason, while it has not yet been
     passed to the seller; its milestone is due again."""
     return payment_out(
-        await service.refund_payment(
+        await payments.refund_payment(
             session, caller, provider, payment_id, reason=body.reason, now=now
         )
     )
@@ -166,7 +167,7 @@ async def stripe_webhook(
     secret = request.app.state.settings.stripe_webhook_secret
     if secret is None:
         raise NotFound()
-    outcome = await service.handle_stripe_webhook(
+    outcome = await stripe.handle_stripe_webhook(
         session,
         await request.body(),
         stripe_signature,

@@ -15,6 +15,7 @@ from app.core.auth import Principal
 from app.core.errors import AlreadyExists, FieldError, InvalidState, NotFound, RequestInvalid
 from app.core.i18n import Locale, translate
 from app.core.pagination import PageParams, paginate
+from app.listings import queries as listings
 from app.results.importing import ParsedRow
 from app.results.models import Inventor, Result
 from app.results.schemas import ImportReport, ResultCreate, ResultFields, RowError
@@ -131,12 +132,9 @@ async def replace_result(
     """Replace a result's description (any member). A result under review or on the market is
     fixed: what the reviewer approved is what buyers see. Raises NotFound, InvalidState,
     AlreadyExists(ip_number)."""
-    # Imported here: listings build on results, so the dependency points that way at load time.
-    from app.listings.service import result_is_on_market
-
     result = await get_result_for(session, principal, result_id)
     principal.require_member(result.organization_id)
-    if await result_is_on_market(session, result.id):
+    if await listings.result_is_on_market(session, result.id):
         raise InvalidState(detail_code="detail.result_on_market")
     await _ensure_ip_number_free(session, result.organization_id, data.ip_number, result.id)
     for name, value in _result_values(data).items():

@@ -26,7 +26,7 @@ from app.core.clock import beijing_month_text
 from app.core.db import ReadModel
 from app.deals import service as deals
 from app.listings import service as listings
-from app.payments import service as payments
+from app.payments import queries as payments
 
 PUBLIC_MINIMUM = 3
 LEADING_SELLERS = 20

@@ -57,7 +57,7 @@ from app.core.pagination import PageParams, paginate
 from app.deals import service as deals
 from app.deals.models import ContractType
 from app.listings import service as listings
-from app.payments import service as payments
+from app.payments import queries as payments
 from app.tax import rules
 from app.tax.models import Filing, FilingKind, FilingState
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.brokers import service as brokers
 from app.core.auth import MANAGERS, Principal
+from app.core.db import one_or_not_found
 from app.core.errors import NotFound, ValidationFailed
 from app.core.outbox import OutboxEvent, record_event
 from app.core.pagination import PageParams, paginate
@@ -146,10 +147,7 @@ async def get_endpoint_for(
         WebhookEndpoint.id == endpoint_id,
         WebhookEndpoint.organization_id.in_(list(principal.memberships)),
     )
-    endpoint = await session.scalar(query.with_for_update() if lock else query)
-    if endpoint is None:
-        raise NotFound()
-    return endpoint
+    return await one_or_not_found(session, query, lock=lock)
 
 
 async def list_endpoints(session: AsyncSession, principal: Principal) -> list[WebhookEndpoint]:

@@ -24,6 +24,7 @@ from app.deals.models import DealSource
 from app.listings import service as listings
 from app.listings.models import ListingMode
 from app.payments import ledger
+from app.payments import queries as payment_queries
 from app.payments import service as payments
 from app.payments.models import LedgerEntry
 from tests.auctions.test_auctions_api import PROVIDER, bid, cny
@@ -192,7 +193,7 @@ async def test_a_settled_auction_applies_the_deposit_and_the_rest_is_paid(
     contract = await finish(client, factory, sessionmaker, deal["id"], p, body)
     assert [m["outstanding"] for m in contract["versions"][-1]["milestones"]] == [cny("0.00")] * 2
     async with sessionmaker() as session:
-        received = await payments.received_by_milestone(session, uuid.UUID(deal["id"]))
+        received = await payment_queries.received_by_milestone(session, uuid.UUID(deal["id"]))
     assert received == {1: 5_000_000, 2: 6_000_000}  # the deposit paid 10,000 of the first
 
 

@@ -1,4 +1,4 @@
-"""Money received has one definition (`payments.receipts_select`): payments and an applied
+"""Money received has one definition (`payment_queries.receipts_select`): payments and an applied
 auction deposit, less refunds, by date. A settled auction whose winner's deposit was applied is
 walked into every consumer — the deal's payments, the ledger, the reward's pro rata, the
 inventors' net income, the VAT and income-tax filings, the statistics — and each counts the same
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.auth import PlatformRole
 from app.core.clock import BEIJING, FrozenClock
 from app.payments import ledger
+from app.payments import queries as payment_queries
 from app.payments import service as payments
 from app.results.models import Inventor
 from tests.auctions.test_auctions_api import PROVIDER, bid, cny
@@ -111,7 +112,7 @@ async def test_a_settled_auctions_money_is_counted_the_same_everywhere(
     async with sessionmaker() as session:
         problems = await payments.reconcile(session)
         held = -await ledger.balance(session, ledger.deal_account(uuid.UUID(deal["id"])))
-        total = await payments.received_total(session, uuid.UUID(deal["id"]))
+        total = await payment_queries.received_total(session, uuid.UUID(deal["id"]))
 
     hammer = cny(HAMMER)["amount"]
     assert deal["deposit_applied"] == cny(DEPOSIT)
