@@ -53,7 +53,7 @@ def _settings() -> Settings:
     if settings.database_url:
         return settings
     from app.core.embedded import embedded_database_url, start_embedded_postgres
-    from workers.app import use_database
+    from app.core.jobs import use_database
 
     server = start_embedded_postgres(settings.data_dir)
     _embedded.append(server)
@@ -245,8 +245,8 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _served_app(settings: Settings) -> Any:
+    from app.core.jobs import use_clock
     from app.main import create_app
-    from workers.app import use_clock
 
     app = create_app(settings)
     # One clock in the process: the jobs this process runs (its worker, a sandbox move's
@@ -304,8 +304,9 @@ def worker(
     """Run a job worker (outbox relay and every scheduled job); SIGTERM stops it after the
     jobs in hand."""
     from app.core.clock import SandboxClock
+    from app.core.jobs import use_clock
     from app.sandbox.follower import ClockFollower
-    from workers.app import use_clock, worker_app
+    from workers.app import worker_app
 
     async def run(settings: Settings) -> None:
         follower = None

@@ -35,13 +35,12 @@ from app.accounts.demo import ORGANIZATIONS
 from app.core.auth import ALL_SCOPES
 from app.core.clock import FrozenClock, beijing_date, beijing_time, month_start
 from app.core.config import Settings
+from app.core.jobs import dispose_engines, using_clock
 from app.core.security import issue_access_token
 from app.main import create_app
 from app.payments.provider import PaymentProvider
 from app.results.identifiers import patent_check_character
-from workers.app import using_clock
 from workers.catch_up import job_queue, run_due, run_until
-from workers.tasks import dispose_engines
 
 DIVISIONS = {organization.key: organization.division_code for organization in ORGANIZATIONS}
 WEBHOOK_URL = "https://erp.xibao.example/hooks/techx"

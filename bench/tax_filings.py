@@ -1,6 +1,6 @@
 """Annual income-tax filings (技术转让所得减免) for a year of registered technology contracts:
 1,000,000 contracts across 50,000 selling taxpayers, filed the way the worker files them at the
-period end (`workers.tasks.file_period`: chunks of taxpayers, set-based reads, one transaction
+period end (`app.tax.tasks.file_period`: chunks of taxpayers, set-based reads, one transaction
 per chunk). Reports the time, the filing process's peak memory, and checks the filings add up
 to the money received. Prints one JSON object.
 
@@ -33,7 +33,7 @@ from app.core.clock import SystemClock
 from app.core.db import create_engine, create_sessionmaker, libpq_url
 from app.tax import service as tax
 from app.tax.models import FilingKind
-from workers.tasks import file_period
+from app.tax.tasks import file_period
 
 CONTRACTS = int(os.environ.get("BENCH_CONTRACTS", "1000000"))
 TAXPAYERS = int(os.environ.get("BENCH_TAXPAYERS", "50000"))

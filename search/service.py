@@ -20,6 +20,7 @@ from app.listings.queries import ListingView
 from app.results.taxonomy import fields, stage_of
 from search.backend import SearchBackend
 from search.documents import ListingDocument
+from search.meilisearch import MeilisearchBackend
 from search.postgres import PostgresBackend, fingerprint
 
 
@@ -150,8 +151,6 @@ def backend_for(
 ) -> SearchBackend:
     """Meilisearch when MEILI_URL is set, else the PostgreSQL backend."""
     if settings.meili_url:
-        from search.meilisearch import MeilisearchBackend
-
         key = settings.meili_key.get_secret_value() if settings.meili_key else None
         return MeilisearchBackend(settings.meili_url, key)
     return PostgresBackend(sessionmaker, reads)

@@ -22,9 +22,9 @@ from app.cli import run_migrations
 from app.core.clock import FrozenClock, SystemClock
 from app.core.config import Settings
 from app.core.db import Base, create_engine, create_sessionmaker
+from app.core.jobs import use_clock
 from app.main import create_app
 from tests.factories import MarketFactory
-from workers.app import use_clock
 
 START = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 SECRET = "test-signing-key-" + "x" * 32
@@ -54,7 +54,7 @@ def database_url(database_server: Any) -> str:
 
         url = embedded_database_url(database_server, "techx_test")
     run_migrations(url)
-    from workers.app import use_database
+    from app.core.jobs import use_database
 
     use_database(url)
     return url

@@ -14,12 +14,13 @@ from app.listings.models import ListingState
 from tests.factories import MarketFactory
 from workers import relay
 from workers.app import worker_app
+from workers.registry import SUBSCRIBERS
 
 
 async def relay_events(sessionmaker: async_sessionmaker[AsyncSession], clock: FrozenClock) -> int:
     """Run the outbox relay as the worker does (with the job queue open)."""
     async with worker_app.open_async():
-        return await relay.relay_pending(sessionmaker, clock.now)
+        return await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS)
 
 
 async def publish_listing(client: httpx.AsyncClient, factory: MarketFactory, **result: Any) -> str:

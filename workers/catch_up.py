@@ -25,24 +25,22 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auctions import service as auctions
+from app.auctions.tasks import advance
 from app.core import idempotency, ratelimit
 from app.core.auth import Principal
 from app.core.clock import Clock, SandboxClock
 from app.listings import service as listings
+from app.listings.tasks import close_due_windows
 from app.payments.provider import PaymentProvider
 from app.sandbox import service as sandbox
 from app.sandbox.schemas import ClockMove
 from app.tax import service as tax
+from app.tax.tasks import file_period_end
 from app.webhooks import service as webhooks
+from app.webhooks.tasks import send_due_webhooks, webhook_client
 from workers.app import queue_is_open, worker_app
+from workers.registry import SUBSCRIBERS
 from workers.relay import relay_pending
-from workers.tasks import (
-    advance,
-    close_due_windows,
-    file_period_end,
-    send_due_webhooks,
-    webhook_client,
-)
 
 
 @dataclass(frozen=True)
@@ -179,15 +177,15 @@ async def run_due(
         async with maker() as session, session.begin():
             return await ratelimit.purge_counters(session, clock.wall())
 
-    await run("relay_outbox", lambda: relay_pending(maker, clock.now))
+    await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     await run("sweep_publication_windows", lambda: close_due_windows(maker, at))
     await run("sweep_auctions", auctions_due)
-    await run("relay_outbox", lambda: relay_pending(maker, clock.now))
+    await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     if http is not None:
         await run("deliver_webhooks", lambda: send_due_webhooks(maker, http, clock))
     if every or tax.next_period_end(since) <= at:
         await run("file_closed_periods", lambda: file_period_end(maker, at))
-        await run("relay_outbox", lambda: relay_pending(maker, clock.now))
+        await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     if every:
         await run("purge_idempotency_keys", purge_keys)
         await run("purge_rate_limit_counters", purge_counters)

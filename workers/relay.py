@@ -8,33 +8,22 @@ without holding up the events behind it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.outbox import OutboxEvent
-
-Subscriber = Callable[[OutboxEvent], Awaitable[None]]
-SUBSCRIBERS: dict[str, list[Subscriber]] = {}
-"""topic → subscribers; the topic "*" receives every event."""
+from app.core.outbox import OutboxEvent, Subscribers
 
 logger = structlog.get_logger(__name__)
-
-
-def subscribe(topic: str) -> Callable[[Subscriber], Subscriber]:
-    def register(subscriber: Subscriber) -> Subscriber:
-        SUBSCRIBERS.setdefault(topic, []).append(subscriber)
-        return subscriber
-
-    return register
 
 
 async def relay_pending(
     sessionmaker: async_sessionmaker[AsyncSession],
     now: Callable[[], datetime],
+    subscribers: Subscribers,
     *,
     batch_size: int = 100,
 ) -> int:
@@ -43,9 +32,6 @@ async def relay_pending(
     Rows are claimed with SKIP LOCKED, so several workers can relay at once without
     delivering the same event twice at the same time.
     """
-    # The subscribers are declared with the jobs; make sure they are registered.
-    import workers.tasks  # noqa: F401
-
     published = 0
     failed: set[int] = set()
     while True:
@@ -64,7 +50,7 @@ async def relay_pending(
                 return published
             for event in events:
                 try:
-                    for subscriber in SUBSCRIBERS.get(event.topic, []) + SUBSCRIBERS.get("*", []):
+                    for subscriber in subscribers.of(event.topic):
                         await subscriber(event)
                 except Exception as error:  # noqa: BLE001 - recorded and retried, never hidden
                     event.attempts += 1
@@ -79,8 +65,3 @@ async def relay_pending(
                     continue
                 event.published_at = now()
                 published += 1
-
-
-@subscribe("*")
-async def log_event(event: OutboxEvent) -> None:
-    logger.info("domain_event", event_id=str(event.id), topic=event.topic)

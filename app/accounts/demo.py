@@ -26,6 +26,8 @@ from app.accounts.models import (
     User,
     VerificationStatus,
 )
+from app.accounts.schemas import UserCreate
+from app.accounts.service import register_user
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import Clock
 from app.core.db import create_engine, create_sessionmaker
@@ -330,8 +332,6 @@ async def create_platform_admin(
     database_url: str, email: str, password: str, name: str, clock: Clock
 ) -> str:
     """A platform admin, owner of the platform organization (created when missing)."""
-    from app.accounts.schemas import UserCreate
-
     data = UserCreate(email=email, password=password, display_name=name)
     engine = create_engine(database_url, pool_size=1)
     try:
@@ -351,8 +351,6 @@ async def create_platform_admin(
                     verified_at=clock.now(),
                 )
                 session.add(platform)
-            from app.accounts.service import register_user
-
             user = await register_user(session, data)
             await session.flush()
             session.add(

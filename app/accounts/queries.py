@@ -4,24 +4,46 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import DateTime, Uuid, bindparam, exists, func, literal, or_, select, text, update
+from sqlalchemy import (
+    DateTime,
+    Uuid,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import (
     ApiKey,
     BrokerProfile,
+    BrokerStatus,
     Membership,
     Organization,
     PlatformRoleGrant,
     RefreshToken,
     User,
+    VatPeriod,
 )
-from app.core.auth import Principal
-from app.core.errors import NotFound
+from app.core.auth import (
+    Principal,
+)
+from app.core.db import ReadModel, among
+from app.core.errors import (
+    NotFound,
+)
 from app.core.reads import PreparedRead, ReadPool
+from app.payments.provider import Recipient
 
 _MEMBERSHIPS = (
     select(
@@ -144,3 +166,119 @@ async def mark_api_key_used(reads: ReadPool, api_key_id: uuid.UUID, now: datetim
     """Record a key's last use: one statement of its own, outside the request's transaction
     (a request that fails still used the key)."""
     await reads.run(_API_KEY_USED, api_key_id=api_key_id, now=now)
+
+
+def organizations_select() -> ReadModel:
+    """The read model of organizations for statistics: `organization_id`, `kind`,
+    `division_code`, `name`."""
+    return select(
+        Organization.id.label("organization_id"),
+        Organization.kind,
+        Organization.division_code,
+        Organization.name,
+    )
+
+
+async def organizations_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Organization]:
+    """Organizations by id, for other packages that show or check them (no visibility rule:
+    the caller decides what to expose)."""
+    rows = await session.scalars(select(Organization).where(Organization.id.in_(list(set(ids)))))
+    return {organization.id: organization for organization in rows}
+
+
+async def vat_filers(
+    session: AsyncSession, ids: Sequence[uuid.UUID], period: VatPeriod
+) -> list[uuid.UUID]:
+    """Those of these organizations that file VAT by this kind of period, in the given order."""
+    filing = set(
+        await session.scalars(
+            select(Organization.id).where(
+                among(Organization.id, ids), Organization.vat_period == period
+            )
+        )
+    )
+    return [organization for organization in ids if organization in filing]
+
+
+async def inactive_brokers(
+    session: AsyncSession, broker_ids: Iterable[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Of `broker_ids`, those that are not an active broker profile."""
+    wanted = set(broker_ids)
+    active = set(
+        (
+            await session.scalars(
+                select(BrokerProfile.id).where(
+                    BrokerProfile.id.in_(list(wanted)), BrokerProfile.status == BrokerStatus.active
+                )
+            )
+        ).all()
+    )
+    return sorted(wanted - active)
+
+
+@dataclass(frozen=True)
+class BrokerSummary:
+    """What other packages need of a broker."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    level: str
+    agency_id: uuid.UUID | None
+    active: bool
+    name: str
+
+
+def _broker_summary(profile: BrokerProfile, name: str) -> BrokerSummary:
+    return BrokerSummary(
+        profile.id,
+        profile.user_id,
+        profile.level.value,
+        profile.agency_id,
+        profile.status == BrokerStatus.active,
+        name,
+    )
+
+
+async def broker_of_user(session: AsyncSession, user_id: uuid.UUID | None) -> BrokerSummary | None:
+    """The caller's own broker profile, if they have one."""
+    if user_id is None:
+        return None
+    row = await session.execute(
+        select(BrokerProfile, User.display_name)
+        .join(User, User.id == BrokerProfile.user_id)
+        .where(BrokerProfile.user_id == user_id)
+    )
+    found = row.first()
+    if found is None:
+        return None
+    return _broker_summary(*found)
+
+
+async def brokers_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, BrokerSummary]:
+    rows = await session.execute(
+        select(BrokerProfile, User.display_name)
+        .join(User, User.id == BrokerProfile.user_id)
+        .where(BrokerProfile.id.in_(list(set(ids))))
+    )
+    return {profile.id: _broker_summary(profile, name) for profile, name in rows}
+
+
+async def recipient_for_broker(session: AsyncSession, broker_id: uuid.UUID) -> Recipient:
+    """Where a broker's reward payout goes (their own name; no Stripe account for people)."""
+    broker = (await brokers_by_id(session, [broker_id]))[broker_id]
+    return Recipient(organization_id=str(broker.user_id), name=broker.name)
+
+
+async def organization_for_payout(session: AsyncSession, organization_id: uuid.UUID) -> Recipient:
+    """Where a payout to the organization goes."""
+    organization = (await organizations_by_id(session, [organization_id]))[organization_id]
+    return Recipient(
+        organization_id=str(organization.id),
+        name=organization.name,
+        stripe_account_id=organization.stripe_account_id,
+    )

@@ -26,9 +26,9 @@ from app.accounts.models import (
     PlatformRoleGrant,
     RefreshToken,
     User,
-    VatPeriod,
     VerificationStatus,
 )
+from app.accounts.queries import organizations_by_id
 from app.accounts.schemas import (
     ApiKeyCreate,
     BrokerCreate,
@@ -47,7 +47,7 @@ from app.core.auth import (
     PlatformRole,
     Principal,
 )
-from app.core.db import ReadModel, among, one_or_not_found
+from app.core.db import one_or_not_found
 from app.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -60,7 +60,6 @@ from app.core.errors import (
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.core.reads import ReadPool
-from app.payments.provider import Recipient
 
 # An API key's last_used_at is written at most this often, so busy keys do not write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -289,17 +288,6 @@ async def set_platform_roles(
 
 
 # --- organizations -----------------------------------------------------------------------
-
-
-def organizations_select() -> ReadModel:
-    """The read model of organizations for statistics: `organization_id`, `kind`,
-    `division_code`, `name`."""
-    return select(
-        Organization.id.label("organization_id"),
-        Organization.kind,
-        Organization.division_code,
-        Organization.name,
-    )
 
 
 def division_label(code: str) -> str:
@@ -878,29 +866,6 @@ async def change_broker_status(
     return profile, user
 
 
-async def organizations_by_id(
-    session: AsyncSession, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Organization]:
-    """Organizations by id, for other packages that show or check them (no visibility rule:
-    the caller decides what to expose)."""
-    rows = await session.scalars(select(Organization).where(Organization.id.in_(list(set(ids)))))
-    return {organization.id: organization for organization in rows}
-
-
-async def vat_filers(
-    session: AsyncSession, ids: Sequence[uuid.UUID], period: VatPeriod
-) -> list[uuid.UUID]:
-    """Those of these organizations that file VAT by this kind of period, in the given order."""
-    filing = set(
-        await session.scalars(
-            select(Organization.id).where(
-                among(Organization.id, ids), Organization.vat_period == period
-            )
-        )
-    )
-    return [organization for organization in ids if organization in filing]
-
-
 async def acting_organization(
     session: AsyncSession,
     principal: Principal,
@@ -922,88 +887,6 @@ async def acting_organization(
         return fitting[0]
     chosen = principal.acting_for(organization_id)
     return (await organizations_by_id(session, [chosen]))[chosen]
-
-
-async def inactive_brokers(
-    session: AsyncSession, broker_ids: Iterable[uuid.UUID]
-) -> list[uuid.UUID]:
-    """Of `broker_ids`, those that are not an active broker profile."""
-    wanted = set(broker_ids)
-    active = set(
-        (
-            await session.scalars(
-                select(BrokerProfile.id).where(
-                    BrokerProfile.id.in_(list(wanted)), BrokerProfile.status == BrokerStatus.active
-                )
-            )
-        ).all()
-    )
-    return sorted(wanted - active)
-
-
-@dataclass(frozen=True)
-class BrokerSummary:
-    """What other packages need of a broker."""
-
-    id: uuid.UUID
-    user_id: uuid.UUID
-    level: str
-    agency_id: uuid.UUID | None
-    active: bool
-    name: str
-
-
-def _broker_summary(profile: BrokerProfile, name: str) -> BrokerSummary:
-    return BrokerSummary(
-        profile.id,
-        profile.user_id,
-        profile.level.value,
-        profile.agency_id,
-        profile.status == BrokerStatus.active,
-        name,
-    )
-
-
-async def broker_of_user(session: AsyncSession, user_id: uuid.UUID | None) -> BrokerSummary | None:
-    """The caller's own broker profile, if they have one."""
-    if user_id is None:
-        return None
-    row = await session.execute(
-        select(BrokerProfile, User.display_name)
-        .join(User, User.id == BrokerProfile.user_id)
-        .where(BrokerProfile.user_id == user_id)
-    )
-    found = row.first()
-    if found is None:
-        return None
-    return _broker_summary(*found)
-
-
-async def brokers_by_id(
-    session: AsyncSession, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, BrokerSummary]:
-    rows = await session.execute(
-        select(BrokerProfile, User.display_name)
-        .join(User, User.id == BrokerProfile.user_id)
-        .where(BrokerProfile.id.in_(list(set(ids))))
-    )
-    return {profile.id: _broker_summary(profile, name) for profile, name in rows}
-
-
-async def recipient_for_broker(session: AsyncSession, broker_id: uuid.UUID) -> Recipient:
-    """Where a broker's reward payout goes (their own name; no Stripe account for people)."""
-    broker = (await brokers_by_id(session, [broker_id]))[broker_id]
-    return Recipient(organization_id=str(broker.user_id), name=broker.name)
-
-
-async def organization_for_payout(session: AsyncSession, organization_id: uuid.UUID) -> Recipient:
-    """Where a payout to the organization goes."""
-    organization = (await organizations_by_id(session, [organization_id]))[organization_id]
-    return Recipient(
-        organization_id=str(organization.id),
-        name=organization.name,
-        stripe_account_id=organization.stripe_account_id,
-    )
 
 
 def minimum_window_days(kind: OrganizationKind, configured: dict[str, int]) -> int:

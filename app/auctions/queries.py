@@ -8,17 +8,33 @@ are transient objects, never written by a flush (bids are stored by `bidding`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, and_, bindparam, func, literal_column, select, true
+from sqlalchemy import (
+    JSON,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.auctions import engine
 from app.auctions.increments import IncrementTable
-from app.auctions.models import Auction, Bid, Deposit, ProxyBid
+from app.auctions.models import (
+    Auction,
+    Bid,
+    Deposit,
+    ProxyBid,
+)
+from app.core.db import ReadModel
 from app.core.errors import NotFound
 from app.core.idempotency import IdempotencyKey
 from app.core.reads import PreparedRead, ReadPool, Transient
@@ -212,3 +228,21 @@ async def deposit_by_reference(session: AsyncSession, reference: str) -> Deposit
     return await session.scalar(
         select(Deposit).where(Deposit.provider_reference == reference).with_for_update()
     )
+
+
+def outcomes_select() -> ReadModel:
+    """The read model of auctions for statistics: `auction_id`, `listing_id`, `state`,
+    `ends_at`."""
+    return select(
+        Auction.id.label("auction_id"), Auction.listing_id, Auction.state, Auction.ends_at
+    )
+
+
+async def states_by_listing(
+    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """listing id → its auction's state, for the listings that have an auction."""
+    rows = await session.execute(
+        select(Auction.listing_id, Auction.state).where(Auction.listing_id.in_(list(listing_ids)))
+    )
+    return {listing_id: state.value for listing_id, state in rows}

@@ -40,7 +40,7 @@ from app.auctions.models import (
     ProxyBid,
 )
 from app.core.auth import PlatformRole, Principal
-from app.core.db import ReadModel, one_or_not_found
+from app.core.db import one_or_not_found
 from app.core.errors import (
     AlreadyExists,
     DomainError,
@@ -140,14 +140,6 @@ class TermsChange:
     snipe_window: timedelta | None = None
     extension: timedelta | None = None
     max_extensions: int | None = None
-
-
-def outcomes_select() -> ReadModel:
-    """The read model of auctions for statistics: `auction_id`, `listing_id`, `state`,
-    `ends_at`."""
-    return select(
-        Auction.id.label("auction_id"), Auction.listing_id, Auction.state, Auction.ends_at
-    )
 
 
 def _increments_data(table: IncrementTable) -> dict[str, Any]:
@@ -293,16 +285,6 @@ async def list_auctions(
         query = query.where(Auction.listing_id == listing_id)
     rows, cursor = await paginate(session, query, params, key=Auction.created_at, row_id=Auction.id)
     return await _views(session, principal, rows), cursor
-
-
-async def states_by_listing(
-    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """listing id → its auction's state, for the listings that have an auction."""
-    rows = await session.execute(
-        select(Auction.listing_id, Auction.state).where(Auction.listing_id.in_(list(listing_ids)))
-    )
-    return {listing_id: state.value for listing_id, state in rows}
 
 
 # --- live events ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
+from app.accounts import queries as accounts
 from app.brokers.models import (
     BrokerRole,
     Claim,
@@ -31,7 +31,7 @@ from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, month_start, period_end
-from app.core.db import ReadModel, one_or_not_found
+from app.core.db import one_or_not_found
 from app.core.errors import (
     DomainError,
     Forbidden,
@@ -42,8 +42,8 @@ from app.core.errors import (
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
-from app.deals import service as deals
-from app.deals.service import RegisteredContract
+from app.deals import queries as deals
+from app.deals.queries import RegisteredContract
 from app.payments import ledger
 from app.payments.provider import PaymentProvider
 
@@ -598,28 +598,6 @@ async def pay_rewards(
         )
         payouts.append(payout)
     return payouts
-
-
-def reward_payouts_select() -> ReadModel:
-    """The read model of reward payouts for statistics: `amount_fen`, `paid_at`."""
-    return select(RewardPayout.amount_fen, RewardPayout.paid_at)
-
-
-async def claim_beneficiaries(session: AsyncSession, claim_id: uuid.UUID) -> set[uuid.UUID]:
-    """The organizations a claim's events concern: the claiming party, or the broker's transfer
-    agency (a broker on their own has no organization to notify)."""
-    claim = await session.get(Claim, claim_id)
-    if claim is None:
-        return set()
-    return {
-        organization for organization in (claim.organization_id, claim.agency_id) if organization
-    }
-
-
-async def payout_recipients(session: AsyncSession, payout_id: uuid.UUID) -> set[uuid.UUID]:
-    """The organization a reward payout went to (none for a broker paid in person)."""
-    payout = await session.get(RewardPayout, payout_id)
-    return {payout.organization_id} if payout and payout.organization_id else set()
 
 
 async def list_reward_payouts(session: AsyncSession, principal: Principal) -> list[RewardPayout]:

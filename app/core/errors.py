@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
-from app.core.i18n import Locale, current_locale, negotiate_locale, translate
+from app.core.i18n import MESSAGES, Locale, current_locale, negotiate_locale, translate
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://techexchange.example/problems/"
@@ -251,8 +251,6 @@ def field_errors_from_validation(errors: Sequence[Any]) -> list[FieldError]:
 
 
 def _known_field_codes() -> set[str]:
-    from app.core.i18n import MESSAGES
-
     return {code for code in MESSAGES if code.startswith("field.")}
 
 

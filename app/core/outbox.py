@@ -9,6 +9,7 @@ nothing that happened goes unannounced.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -49,3 +50,38 @@ async def record_event(session: AsyncSession, topic: str, payload: dict[str, Any
     event = OutboxEvent(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(event)
     return event.id
+
+
+Subscriber = Callable[[OutboxEvent], Awaitable[None]]
+"""Something to do when an event is relayed: idempotent, since an event comes at least once."""
+
+
+class Subscribers:
+    """Outbox subscribers by topic, declared beside their package's jobs (`tasks.py`) and
+    gathered by the worker's registry; the topic "*" receives every event."""
+
+    def __init__(self) -> None:
+        self._by_topic: dict[str, list[Subscriber]] = {}
+
+    def on(self, *topics: str) -> Callable[[Subscriber], Subscriber]:
+        """Declare the decorated function a subscriber to each of `topics`."""
+
+        def declare(subscriber: Subscriber) -> Subscriber:
+            for topic in topics:
+                self._by_topic.setdefault(topic, []).append(subscriber)
+            return subscriber
+
+        return declare
+
+    def of(self, topic: str) -> list[Subscriber]:
+        """The subscribers an event of `topic` goes to, in the order they were declared."""
+        return self._by_topic.get(topic, []) + self._by_topic.get("*", [])
+
+    @classmethod
+    def gathered(cls, *declared: Subscribers) -> Subscribers:
+        """One registry of every package's subscribers, in the order given."""
+        registry = cls()
+        for subscribers in declared:
+            for topic, found in subscribers._by_topic.items():
+                registry._by_topic.setdefault(topic, []).extend(found)
+        return registry

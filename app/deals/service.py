@@ -9,19 +9,18 @@ new version that both sign (an amendment).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, join, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
+from app.accounts import queries as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import beijing_date, beijing_day
-from app.core.db import ReadModel, among
+from app.core.clock import beijing_date
 from app.core.errors import (
     AlreadyExists,
     DomainError,
@@ -35,7 +34,6 @@ from app.core.pagination import PageParams, paginate
 from app.deals import queries
 from app.deals.documents import ROLES, ContractSummary, MilestoneLine, Party
 from app.deals.inventor_rewards import reward_pool, split
-from app.deals.milestones import TechnologyShare
 from app.deals.models import (
     Contract,
     ContractState,
@@ -51,7 +49,7 @@ from app.deals.models import (
 from app.deals.schemas import ContractTerms
 from app.listings import queries as listings
 from app.payments import queries as payments
-from app.results import service as results
+from app.results import queries as results
 
 RESEARCH_SELLERS = frozenset({OrganizationKind.university, OrganizationKind.research_institute})
 
@@ -738,312 +736,3 @@ async def contract_summary(
 
 
 # --- for rewards ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegisteredContract:
-    """What reward rules need to know of a registered contract."""
-
-    deal_id: uuid.UUID
-    seller_organization_id: uuid.UUID
-    buyer_organization_id: uuid.UUID
-    seller_division_code: str
-    buyer_division_code: str
-    contract_type: ContractType
-    transaction_fen: int
-    registered_at: datetime
-    received_fen: int
-    """Money received so far (`payments.receipts_select`: payments and an applied deposit,
-    less refunds), at most the total."""
-
-
-async def registered_contract(
-    session: AsyncSession, deal_id: uuid.UUID, *, lock: bool = False
-) -> RegisteredContract | None:
-    """The deal's contract if it is registered (registered, performing or completed), else
-    None. No visibility rule: the rewards package decides who may see what. `lock` takes the
-    deal row, which serializes decisions about the same contract."""
-    query = select(Deal).where(Deal.id == deal_id)
-    if lock:
-        query = query.with_for_update()
-    deal = await session.scalar(query)
-    if deal is None:
-        return None
-    contract = await queries.contract_of(session, deal.id)
-    if contract.state not in {
-        ContractState.registered,
-        ContractState.performing,
-        ContractState.completed,
-    }:
-        return None
-    versions = await queries.versions_of(session, contract.id)
-    effective = queries.effective_version(contract, versions)
-    assert effective is not None
-    assert contract.registered_at is not None
-    received = await payments.received_total(session, deal.id)
-    organizations = await accounts.organizations_by_id(
-        session, [deal.seller_organization_id, deal.buyer_organization_id]
-    )
-    return RegisteredContract(
-        deal_id=deal.id,
-        seller_organization_id=deal.seller_organization_id,
-        buyer_organization_id=deal.buyer_organization_id,
-        seller_division_code=organizations[deal.seller_organization_id].division_code,
-        buyer_division_code=organizations[deal.buyer_organization_id].division_code,
-        contract_type=effective.contract_type,
-        transaction_fen=effective.transaction_fen,
-        registered_at=contract.registered_at,
-        received_fen=min(received, effective.total_fen),
-    )
-
-
-async def parties_of(session: AsyncSession, deal_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
-    """(seller, buyer) organizations of a deal. Raises NotFound."""
-    deal = await session.get(Deal, deal_id)
-    if deal is None:
-        raise NotFound()
-    return deal.seller_organization_id, deal.buyer_organization_id
-
-
-async def deal_ids_of(session: AsyncSession, organizations: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """The deals these organizations are a party to."""
-    if not organizations:
-        return []
-    rows = await session.scalars(
-        select(Deal.id).where(
-            or_(
-                Deal.seller_organization_id.in_(list(organizations)),
-                Deal.buyer_organization_id.in_(list(organizations)),
-            )
-        )
-    )
-    return list(rows.all())
-
-
-async def parties_of_deals(
-    session: AsyncSession,
-    deal_ids: Select[uuid.UUID],
-    *,
-    side: Literal["seller", "buyer"],
-    contract_type: ContractType | None = None,
-) -> list[uuid.UUID]:
-    """The distinct sellers (or buyers) of the deals a subquery names, optionally only where the
-    contract in force is of one type; in a stable order."""
-    party = Deal.seller_organization_id if side == "seller" else Deal.buyer_organization_id
-    query = select(party).where(Deal.id.in_(deal_ids.scalar_subquery())).distinct()
-    if contract_type is not None:
-        query = (
-            query.join(Contract, Contract.deal_id == Deal.id)
-            .join(
-                ContractVersion,
-                and_(
-                    ContractVersion.contract_id == Contract.id,
-                    ContractVersion.number == Contract.effective_version,
-                ),
-            )
-            .where(ContractVersion.contract_type == contract_type)
-        )
-    return sorted((await session.scalars(query)).all(), key=str)
-
-
-class ContractFacts(NamedTuple):
-    """What tax rules need of a deal's contract (the version in force)."""
-
-    deal_id: uuid.UUID
-    seller_organization_id: uuid.UUID
-    buyer_organization_id: uuid.UUID
-    listing_id: uuid.UUID | None
-    state: ContractState
-    registered: bool
-    registration_number: str | None
-    contract_type: ContractType | None
-    exclusivity: str | None
-    signed_on: date | None
-    total_fen: int | None
-    transaction_fen: int | None
-    share: TechnologyShare | None
-    """How its money divides between the technology and the rest (None: no version yet)."""
-
-
-def contract_facts_select() -> ReadModel:
-    """The read model of a deal's contract in force, one row per deal, for another package to
-    join by `deal_id` and filter (by `seller_organization_id`, `buyer_organization_id`) in SQL:
-    the tax filings read a year of contracts this way without loading the deals one by one.
-    Rows turn into `ContractFacts` with `contract_facts_of`."""
-    return select(
-        Deal.id.label("deal_id"),
-        Deal.seller_organization_id,
-        Deal.buyer_organization_id,
-        Deal.listing_id,
-        Contract.state,
-        Contract.registration_number,
-        ContractVersion.contract_type,
-        ContractVersion.exclusivity,
-        # Signed when the later party signed, on that Beijing day.
-        case(
-            (
-                and_(
-                    ContractVersion.seller_signed_at.is_not(None),
-                    ContractVersion.buyer_signed_at.is_not(None),
-                ),
-                beijing_day(
-                    func.greatest(ContractVersion.seller_signed_at, ContractVersion.buyer_signed_at)
-                ),
-            )
-        ).label("signed_on"),
-        ContractVersion.total_fen,
-        ContractVersion.transaction_fen,
-        ContractVersion.milestones,
-    ).select_from(
-        join(Deal, Contract, Contract.deal_id == Deal.id).outerjoin(
-            ContractVersion,
-            and_(
-                ContractVersion.contract_id == Contract.id,
-                ContractVersion.number == Contract.effective_version,
-            ),
-        )
-    )
-
-
-def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
-    """The facts in the columns of `contract_facts_select`, in their order (positional: a
-    year of filings reads a million rows, and named access costs more than the rest)."""
-    (
-        deal_id,
-        seller,
-        buyer,
-        listing_id,
-        state,
-        registration_number,
-        contract_type,
-        exclusivity,
-        signed_on,
-        total_fen,
-        transaction_fen,
-        milestones,
-    ) = values
-    return ContractFacts(
-        deal_id,
-        seller,
-        buyer,
-        listing_id,
-        state,
-        registration_number is not None,
-        registration_number,
-        contract_type,
-        exclusivity.value if exclusivity else None,
-        signed_on,
-        total_fen,
-        transaction_fen,
-        TechnologyShare.of(total_fen, transaction_fen, milestones)
-        if total_fen is not None and transaction_fen is not None
-        else None,
-    )
-
-
-def registrations_select() -> ReadModel:
-    """The read model of registered contracts for statistics: `deal_id`, `seller_organization_id`,
-    `listing_id`, `contract_type`, `transaction_fen` (技术交易额) of the version in force,
-    `registered_at`, `signed_at`."""
-    return (
-        select(
-            Deal.id.label("deal_id"),
-            Deal.seller_organization_id,
-            Deal.listing_id,
-            ContractVersion.contract_type,
-            ContractVersion.transaction_fen,
-            Contract.registered_at,
-            func.greatest(ContractVersion.seller_signed_at, ContractVersion.buyer_signed_at).label(
-                "signed_at"
-            ),
-        )
-        .select_from(
-            join(Deal, Contract, Contract.deal_id == Deal.id).join(
-                ContractVersion,
-                and_(
-                    ContractVersion.contract_id == Contract.id,
-                    ContractVersion.number == Contract.effective_version,
-                ),
-            )
-        )
-        .where(Contract.registration_number.is_not(None))
-    )
-
-
-async def contract_facts(
-    session: AsyncSession, deal_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, ContractFacts]:
-    """Facts of the deals' contracts, in one query however many deals."""
-    rows = await session.execute(contract_facts_select().where(among(Deal.id, deal_ids)))
-    return {row[0]: contract_facts_of(row) for row in rows}
-
-
-def declared_costs_select() -> ReadModel:
-    """The read model of the costs sellers declared against payments (科技成果转化净收入), one
-    row per payment, for another package to join by `payment_id`."""
-    return select(TransformationIncome.payment_id, TransformationIncome.costs_fen)
-
-
-@dataclass(frozen=True)
-class RewardFact:
-    """One inventor's reward, with what the researchers' tax relief asks of it."""
-
-    organization_id: uuid.UUID
-    """The paying organization: the deal's seller."""
-    deal_id: uuid.UUID
-    payment_id: uuid.UUID
-    registration_number: str | None
-    inventor_name: str
-    amount_fen: int
-    declared_at: datetime
-    published_on: date | None
-
-
-async def inventor_rewards_between(
-    session: AsyncSession, organizations: Sequence[uuid.UUID], start: datetime, end: datetime
-) -> list[RewardFact]:
-    """The inventors' rewards these organizations declared in [start, end), for their filings."""
-    rows = (
-        await session.execute(
-            select(TransformationIncome, InventorReward, Deal.seller_organization_id)
-            .join(InventorReward, InventorReward.income_id == TransformationIncome.id)
-            .join(Deal, Deal.id == TransformationIncome.deal_id)
-            .where(
-                among(Deal.seller_organization_id, organizations),
-                TransformationIncome.declared_at >= start,
-                TransformationIncome.declared_at < end,
-            )
-            .order_by(
-                TransformationIncome.declared_at,
-                TransformationIncome.id,
-                InventorReward.inventor_name,
-            )
-        )
-    ).all()
-    facts = await contract_facts(session, {income.deal_id for income, _, _ in rows})
-    return [
-        RewardFact(
-            organization_id=seller,
-            deal_id=income.deal_id,
-            payment_id=income.payment_id,
-            registration_number=facts[income.deal_id].registration_number,
-            inventor_name=reward.inventor_name,
-            amount_fen=reward.amount_fen,
-            declared_at=income.declared_at,
-            published_on=income.rewards_published_on,
-        )
-        for income, reward, seller in rows
-    ]
-
-
-async def organizations_declaring_between(
-    session: AsyncSession, start: datetime, end: datetime
-) -> list[uuid.UUID]:
-    """Sellers that declared inventors' rewards in [start, end)."""
-    rows = await session.scalars(
-        select(Deal.seller_organization_id)
-        .join(TransformationIncome, TransformationIncome.deal_id == Deal.id)
-        .where(TransformationIncome.declared_at >= start, TransformationIncome.declared_at < end)
-        .distinct()
-    )
-    return sorted(rows.all(), key=str)

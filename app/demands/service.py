@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
+from app.accounts import queries as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
 from app.core.auth import Principal
 from app.core.errors import NotFound, ValidationFailed

@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    join,
     literal,
     or_,
     select,
@@ -25,13 +26,22 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
+from app.accounts import queries as accounts
 from app.accounts.models import Organization
 from app.core.auth import Principal
-from app.core.db import one_or_not_found
-from app.core.errors import InvalidState, NotFound
+from app.core.db import ReadModel, one_or_not_found
+from app.core.errors import (
+    InvalidState,
+    NotFound,
+)
 from app.core.reads import PreparedRead, ReadPool, Transient
-from app.listings.models import Intent, Listing, ListingMode, ListingOutcome, ListingState
+from app.listings.models import (
+    Intent,
+    Listing,
+    ListingMode,
+    ListingOutcome,
+    ListingState,
+)
 from app.listings.states import ON_MARKET, PUBLIC
 from app.results.models import Result
 
@@ -171,3 +181,28 @@ async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUI
     if result_id is None:
         raise NotFound()
     return result_id
+
+
+def offered_results_select() -> ReadModel:
+    """The read model of what each listing offered (`listing_id`, `result_kind`,
+    `licence_years`), for another package to join by `listing_id`."""
+    return select(
+        Listing.id.label("listing_id"), Result.kind.label("result_kind"), Listing.licence_years
+    ).select_from(join(Listing, Result, Result.id == Listing.result_id))
+
+
+def publications_select() -> ReadModel:
+    """The read model of published listings for statistics: `listing_id`, `published_at`,
+    `mode`, `field_code` of the result offered."""
+    return (
+        select(
+            Listing.id.label("listing_id"), Listing.published_at, Listing.mode, Result.field_code
+        )
+        .select_from(join(Listing, Result, Result.id == Listing.result_id))
+        .where(Listing.published_at.is_not(None))
+    )
+
+
+def intents_select() -> ReadModel:
+    """The read model of intents for statistics: `intent_id`, `listing_id`, `created_at`."""
+    return select(Intent.id.label("intent_id"), Intent.listing_id, Intent.created_at)

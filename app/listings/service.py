@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, join, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import queries as accounts_queries
 from app.accounts import service as accounts
 from app.accounts.models import Organization, OrganizationKind, VerificationStatus
+from app.auctions import queries as auctions_queries
 from app.auctions import service as auctions
 from app.core.auth import PlatformRole, Principal
-from app.core.db import ReadModel
 from app.core.errors import (
     AlreadyExists,
     InvalidState,
@@ -44,8 +45,8 @@ from app.listings.queries import ListingView
 from app.listings.schemas import ListingCreate, ListingTerms
 from app.listings.states import EDITABLE, ON_MARKET, TRANSITIONS, can_move
 from app.listings.windows import window_end
+from app.results import queries as results_queries
 from app.results import service as results
-from app.results.models import Result
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ async def _views(session: AsyncSession, listings: Sequence[Listing]) -> list[Lis
             )
         ).all()
     )
-    result_rows = await results.results_by_id(session, [listing.result_id for listing in listings])
-    organizations = await accounts.organizations_by_id(
+    result_rows = await results_queries.results_by_id(
+        session, [listing.result_id for listing in listings]
+    )
+    organizations = await accounts_queries.organizations_by_id(
         session, [listing.organization_id for listing in listings]
     )
     return [
@@ -159,7 +162,7 @@ async def create_listing(
     """
     result = await results.get_result_to_offer(session, principal, data.result_id)
     principal.require_manager(result.organization_id)
-    organization = (await accounts.organizations_by_id(session, [result.organization_id]))[
+    organization = (await accounts_queries.organizations_by_id(session, [result.organization_id]))[
         result.organization_id
     ]
     _check_window(organization, data.window_days, rules)
@@ -200,7 +203,7 @@ async def replace_terms(
     principal.require_manager(listing.organization_id)
     if listing.state not in EDITABLE:
         raise _illegal(listing, ListingState.draft)
-    organization = (await accounts.organizations_by_id(session, [listing.organization_id]))[
+    organization = (await accounts_queries.organizations_by_id(session, [listing.organization_id]))[
         listing.organization_id
     ]
     _check_window(organization, terms.window_days, rules)
@@ -286,7 +289,7 @@ async def submit_listing(
     The organization must be verified."""
     listing = await queries.listing_visible_to(session, principal, listing_id, lock=True)
     principal.require_manager(listing.organization_id)
-    organization = (await accounts.organizations_by_id(session, [listing.organization_id]))[
+    organization = (await accounts_queries.organizations_by_id(session, [listing.organization_id]))[
         listing.organization_id
     ]
     if organization.verification_status != VerificationStatus.verified:
@@ -427,7 +430,7 @@ async def list_intents(
     if not principal.is_member_of(listing.organization_id) and not principal.platform_roles:
         query = query.where(Intent.organization_id.in_(list(principal.memberships)))
     intents = (await session.scalars(query)).all()
-    organizations = await accounts.organizations_by_id(
+    organizations = await accounts_queries.organizations_by_id(
         session, [i.organization_id for i in intents]
     )
     return [(intent, organizations[intent.organization_id]) for intent in intents]
@@ -438,31 +441,6 @@ class OfferedResult(NamedTuple):
 
     result_kind: str
     licence_years: int | None
-
-
-def offered_results_select() -> ReadModel:
-    """The read model of what each listing offered (`listing_id`, `result_kind`,
-    `licence_years`), for another package to join by `listing_id`."""
-    return select(
-        Listing.id.label("listing_id"), Result.kind.label("result_kind"), Listing.licence_years
-    ).select_from(join(Listing, Result, Result.id == Listing.result_id))
-
-
-def publications_select() -> ReadModel:
-    """The read model of published listings for statistics: `listing_id`, `published_at`,
-    `mode`, `field_code` of the result offered."""
-    return (
-        select(
-            Listing.id.label("listing_id"), Listing.published_at, Listing.mode, Result.field_code
-        )
-        .select_from(join(Listing, Result, Result.id == Listing.result_id))
-        .where(Listing.published_at.is_not(None))
-    )
-
-
-def intents_select() -> ReadModel:
-    """The read model of intents for statistics: `intent_id`, `listing_id`, `created_at`."""
-    return select(Intent.id.label("intent_id"), Intent.listing_id, Intent.created_at)
 
 
 def offered_result_of(values: Sequence[Any]) -> OfferedResult | None:
@@ -592,7 +570,7 @@ async def indexable_views(
 
 async def auction_states(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """listing id → the state of the auction it turned into, where there is one."""
-    return await auctions.states_by_listing(session, ids)
+    return await auctions_queries.states_by_listing(session, ids)
 
 
 async def count_indexable(session: AsyncSession) -> int:

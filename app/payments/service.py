@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
+from app.accounts import queries as accounts
 from app.core.auth import PlatformRole, Principal
 from app.core.errors import InvalidState, NotFound, ValidationFailed
 from app.core.money import Money

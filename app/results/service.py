@@ -238,12 +238,6 @@ async def import_results(
     )
 
 
-async def results_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Result]:
-    """Results by id, for packages that present them (listings); no visibility rule."""
-    rows = await session.scalars(select(Result).where(Result.id.in_(list(set(ids)))))
-    return {result.id: result for result in rows}
-
-
 async def get_result_to_offer(
     session: AsyncSession, principal: Principal, result_id: uuid.UUID
 ) -> Result:
@@ -251,11 +245,3 @@ async def get_result_to_offer(
     result = await get_result_for(session, principal, result_id)
     principal.require_member(result.organization_id)
     return result
-
-
-async def inventors_of(session: AsyncSession, result_id: uuid.UUID) -> list[Inventor]:
-    """A result's inventors in the order named (for the inventors' rewards)."""
-    rows = await session.scalars(
-        select(Inventor).where(Inventor.result_id == result_id).order_by(Inventor.position)
-    )
-    return list(rows.all())

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
-from app.auctions import service as auctions
-from app.brokers import service as brokers
+from app.accounts import queries as accounts
+from app.auctions import queries as auctions
+from app.brokers import queries as brokers
 from app.core.auth import Principal
 from app.core.clock import beijing_month_text
 from app.core.db import ReadModel
-from app.deals import service as deals
-from app.listings import service as listings
+from app.deals import queries as deals
+from app.listings import queries as listings
 from app.payments import queries as payments
 
 PUBLIC_MINIMUM = 3

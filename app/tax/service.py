@@ -45,7 +45,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
-from app.accounts import service as accounts
+from app.accounts import queries as accounts
 from app.accounts.models import Organization, VatPeriod, VatTaxpayerKind
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, beijing_time, month_start, next_month_start
@@ -54,9 +54,9 @@ from app.core.errors import DomainError, InvalidState, NotFound, ValidationFaile
 from app.core.money import Money, amount_text_sql
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
-from app.deals import service as deals
+from app.deals import queries as deals
 from app.deals.models import ContractType
-from app.listings import service as listings
+from app.listings import queries as listings
 from app.payments import queries as payments
 from app.tax import rules
 from app.tax.models import Filing, FilingKind, FilingState
@@ -857,16 +857,6 @@ async def get_filing_for(
     if filing is None:
         raise NotFound()
     return filing
-
-
-async def taxpayer_of(session: AsyncSession, filing_id: uuid.UUID) -> uuid.UUID:
-    """Whose filing this is. Raises NotFound."""
-    taxpayer = await session.scalar(
-        select(Filing.taxpayer_organization_id).where(Filing.id == filing_id)
-    )
-    if taxpayer is None:
-        raise NotFound()
-    return taxpayer
 
 
 async def filed_periods(

@@ -27,14 +27,14 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.brokers import service as brokers
+from app.brokers import queries as brokers
 from app.core.auth import MANAGERS, Principal
 from app.core.db import one_or_not_found
 from app.core.errors import NotFound, ValidationFailed
 from app.core.outbox import OutboxEvent, record_event
 from app.core.pagination import PageParams, paginate
-from app.deals import service as deals
-from app.tax import service as tax
+from app.deals import queries as deals
+from app.tax import queries as tax
 from app.webhooks import signing
 from app.webhooks.models import (
     DeliveryAttempt,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.accounts.models import OrganizationKind
 from app.auctions import bidding, queries
 from app.auctions.models import Auction, AuctionEvent, Bid, Deposit, DepositState
+from app.auctions.tasks import advance
 from app.core.auth import MemberRole, PlatformRole, Principal
 from app.core.clock import FrozenClock
 from app.core.money import Money
@@ -29,7 +30,6 @@ from app.payments.provider import BankAccount, OfflineProvider
 from tests.conftest import later
 from tests.factories import MarketFactory, Person
 from tests.market import relay_events
-from workers.tasks import advance
 
 PROVIDER = OfflineProvider(BankAccount("平台", "银行", "0000"))
 
@@ -733,7 +733,7 @@ async def test_the_window_close_schedules_the_auction_through_the_outbox(
         jobs = (
             await session.execute(
                 text(
-                    "SELECT args, scheduled_at FROM procrastinate_jobs WHERE task_name = 'advance_auction'"
+                    "SELECT args, scheduled_at FROM procrastinate_jobs WHERE task_name = 'auctions:advance_auction'"
                 )
             )
         ).all()
@@ -831,7 +831,7 @@ async def test_a_new_schedule_moves_the_workers_job(
         waiting = (
             await session.execute(
                 text(
-                    "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'advance_auction' "
+                    "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'auctions:advance_auction' "
                     "AND status = 'todo' AND args->>'auction_id' = :auction"
                 ),
                 {"auction": str(auction.id)},

@@ -15,12 +15,12 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auctions.tasks import advance
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.main import create_app
 from tests.auctions.test_auctions_api import PROVIDER, cny
 from tests.factories import MarketFactory, Person
-from workers.tasks import advance
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import Organization, OrganizationKind
+from app.auctions.tasks import advance
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.core.db import libpq_url
@@ -29,7 +30,6 @@ from app.payments import service as payments
 from app.payments.models import LedgerEntry
 from tests.auctions.test_auctions_api import PROVIDER, bid, cny
 from tests.factories import MarketFactory, Person
-from workers.tasks import advance
 
 
 def terms(

@@ -19,10 +19,11 @@ from app.core.outbox import OutboxEvent
 from app.deals.models import Deal
 from app.listings import service as listings_service
 from app.listings.models import Intent, ListingMode, ListingState, ListingTransition
+from app.listings.tasks import close_due_windows
 from app.listings.windows import window_end
 from tests.factories import MarketFactory, Person
 from workers import relay
-from workers.tasks import close_due_windows
+from workers.registry import SUBSCRIBERS
 
 
 def _terms(**overrides: Any) -> dict[str, Any]:
@@ -486,17 +487,17 @@ async def test_publication_schedules_the_close_through_the_outbox(
     await client.post(f"/v1/listings/{listing.id}/approve", headers=reviewer.headers)
 
     async with worker_app.open_async():
-        assert await relay.relay_pending(sessionmaker, clock.now) >= 1
+        assert await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS) >= 1
         # A second relay of the same event (a crash before marking) must not fail.
         async with sessionmaker() as session, session.begin():
             await session.execute(text("UPDATE outbox SET published_at = NULL"))
-        assert await relay.relay_pending(sessionmaker, clock.now) >= 1
+        assert await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS) >= 1
 
     async with sessionmaker() as session:
         jobs = (
             await session.execute(
                 text(
-                    "SELECT task_name, args, scheduled_at FROM procrastinate_jobs WHERE task_name = 'close_publication_window'"
+                    "SELECT task_name, args, scheduled_at FROM procrastinate_jobs WHERE task_name = 'listings:close_publication_window'"
                 )
             )
         ).all()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auctions.tasks import advance
 from app.core.auth import PlatformRole
 from app.core.clock import BEIJING, FrozenClock
 from app.payments import ledger
@@ -33,7 +34,6 @@ from tests.deals.test_deals_api import (
 from tests.factories import MarketFactory
 from tests.market import relay_events
 from tests.tax.test_filings_api import NEW_YEAR
-from workers.tasks import advance
 
 HAMMER = "1234567.70"
 DEPOSIT = "110000.00"

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
 from app.auctions.models import Auction, Bid
+from app.auctions.tasks import advance
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.money import Money
@@ -24,7 +25,6 @@ from app.main import create_app
 from app.payments import service as payments
 from tests.auctions.test_auctions_api import PROVIDER
 from tests.factories import MarketFactory
-from workers.tasks import advance
 
 REQUESTS = 1000
 BIDDERS = 12

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import BEIJING
 from app.core.db import libpq_url
 from app.core.outbox import OutboxEvent
+from app.core.tasks import requeue_stalled_jobs
 from app.tax.models import Filing
+from app.tax.tasks import file_closed_periods
 from bench.tax_filings import SETUP
 from workers.app import worker_app
-from workers.tasks import file_closed_periods, requeue_stalled_jobs
 
 CONTRACTS, TAXPAYERS = 30_000, 6_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ async def _job_status(database_url: str) -> str | None:
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         return await connection.fetchval(
-            "SELECT status FROM procrastinate_jobs WHERE task_name = 'file_closed_periods'"
+            "SELECT status FROM procrastinate_jobs WHERE task_name = 'tax:file_closed_periods'"
         )
     finally:
         await connection.close()

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from app.core.clock import SandboxClock, SystemClock
 from app.core.config import Settings
+from app.core.jobs import use_clock
 from app.main import create_app
-from workers.app import use_clock
 
 
 @pytest.fixture

@@ -14,12 +14,11 @@ from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.listings.models import ListingState
 from app.main import create_app
-from search import service
+from search import service, tasks
 from search.postgres import PostgresBackend
 from search.router import SearchPage
 from tests.factories import MarketFactory
 from tests.market import publish_listing, relay_events
-from workers import tasks
 
 DEAD_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 

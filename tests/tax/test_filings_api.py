@@ -29,6 +29,7 @@ from app.main import create_app
 from app.results.models import ResultKind
 from app.tax import service as tax
 from app.tax.models import Filing, FilingKind, FilingState
+from app.tax.tasks import file_period_end
 from tests.deals.test_deals_api import (
     Parties,
     off_platform_deal,
@@ -37,7 +38,6 @@ from tests.deals.test_deals_api import (
     terms,
 )
 from tests.factories import MarketFactory, Person
-from workers.tasks import file_period_end
 
 NEW_YEAR = datetime(2027, 1, 2, 2, 0, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from app.core.auth import MemberRole
 from app.core.clock import FrozenClock
 from app.core.outbox import OutboxEvent
 from app.webhooks import signing
+from app.webhooks.tasks import send_due_webhooks
 from tests.factories import MarketFactory
 from tests.market import publish_listing, relay_events
-from workers.tasks import send_due_webhooks
 
 HOOK = "https://erp.example.cn/hooks/techx"
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]

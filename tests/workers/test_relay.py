@@ -9,22 +9,25 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import FrozenClock
-from app.core.outbox import OutboxEvent, record_event
+from app.core.outbox import OutboxEvent, Subscribers, record_event
 from workers import relay
+
+_seen: list[str] = []
+SUBSCRIBERS = Subscribers()
+
+
+@SUBSCRIBERS.on("test.event")
+async def collect(event: OutboxEvent) -> None:
+    if event.payload.get("fail"):
+        raise RuntimeError("subscriber is down")
+    _seen.append(event.payload["n"])
 
 
 @pytest.fixture
 def delivered() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    async def collect(event: OutboxEvent) -> None:
-        if event.payload.get("fail"):
-            raise RuntimeError("subscriber is down")
-        seen.append(event.payload["n"])
-
-    relay.SUBSCRIBERS.setdefault("test.event", []).append(collect)
-    yield seen
-    relay.SUBSCRIBERS["test.event"].remove(collect)
+    _seen.clear()
+    yield _seen
+    _seen.clear()
 
 
 async def _add(
@@ -40,8 +43,8 @@ async def test_events_are_delivered_in_order_and_marked(
 ) -> None:
     await _add(sessionmaker, *({"n": str(n)} for n in range(250)))
 
-    published = await relay.relay_pending(sessionmaker, clock.now, batch_size=100)
-    again = await relay.relay_pending(sessionmaker, clock.now)
+    published = await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS, batch_size=100)
+    again = await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS)
 
     assert published == 250
     assert again == 0
@@ -53,7 +56,7 @@ async def test_a_failing_event_is_kept_for_retry_without_blocking_others(
 ) -> None:
     await _add(sessionmaker, {"n": "1"}, {"n": "2", "fail": True}, {"n": "3"})
 
-    published = await relay.relay_pending(sessionmaker, clock.now)
+    published = await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS)
 
     assert published == 2
     assert delivered == ["1", "3"]
@@ -73,5 +76,5 @@ async def test_rolled_back_events_are_never_relayed(
         await session.flush()
         await session.rollback()
 
-    assert await relay.relay_pending(sessionmaker, clock.now) == 0
+    assert await relay.relay_pending(sessionmaker, clock.now, SUBSCRIBERS) == 0
     assert delivered == []

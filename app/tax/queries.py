@@ -1,0 +1,23 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import NotFound
+from app.tax.models import Filing
+
+
+async def taxpayer_of(session: AsyncSession, filing_id: uuid.UUID) -> uuid.UUID:
+    """Whose filing this is. Raises NotFound."""
+    taxpayer = await session.scalar(
+        select(Filing.taxpayer_organization_id).where(Filing.id == filing_id)
+    )
+    if taxpayer is None:
+        raise NotFound()
+    return taxpayer
