@@ -16,6 +16,7 @@ from app.core import tasks as core
 from app.core.jobs import clock, sessionmaker
 from app.core.outbox import Subscribers
 from app.demands import tasks as demands
+from app.integrations import tasks as integrations
 from app.listings import tasks as listings
 from app.tax import tasks as tax
 from app.webhooks import tasks as webhooks
@@ -31,6 +32,7 @@ SUBSCRIBERS = Subscribers.gathered(
     webhooks.subscribers,
     search.subscribers,
     demands.subscribers,
+    integrations.subscribers,
 )
 """Every package's outbox subscribers; an event goes to its topic's, in this order, then to
 those of "*"."""

@@ -101,10 +101,16 @@ class LedgerEntry(Base):
 
 
 class StripeEvent(Base):
-    """A Stripe webhook event already processed: each event id changes state once."""
+    """A Stripe webhook event, stored when it arrives and applied by the worker: each event id
+    is stored once and changes state once (`app/integrations/stripe.py`)."""
 
     __tablename__ = "stripe_events"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
+    object: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """The PaymentIntent as the event carried it."""
     received_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    """`applied`, or `unmatched`: its PaymentIntent was never ours (set aside after three days)."""

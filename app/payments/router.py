@@ -146,7 +146,7 @@ async def pay_out(
 
 
 class WebhookAck(BaseModel):
-    outcome: Literal["applied", "duplicate"]
+    outcome: Literal["received", "duplicate"]
 
 
 @router.post(
@@ -162,16 +162,18 @@ async def stripe_webhook(
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookAck:
     """Stripe's events about PaymentIntents (deposits authorized, payments succeeded,
-    cancellations). The `Stripe-Signature` header is verified with `STRIPE_WEBHOOK_SECRET`; each
-    event id is applied once. 404 when Stripe is not configured."""
+    cancellations). The `Stripe-Signature` header is verified with `STRIPE_WEBHOOK_SECRET`; the
+    event is stored and answered at once (`received`, or `duplicate` for an event id stored
+    before) and applied by the worker, which retries until our side knows its PaymentIntent.
+    404 when Stripe is not configured."""
     secret = request.app.state.settings.stripe_webhook_secret
     if secret is None:
         raise NotFound()
-    outcome = await stripe.handle_stripe_webhook(
+    outcome = await stripe.receive_stripe_event(
         session,
         await request.body(),
         stripe_signature,
         secret=secret.get_secret_value(),
         now=now,
     )
-    return WebhookAck(outcome="duplicate" if outcome == "duplicate" else "applied")
+    return WebhookAck(outcome=outcome)

@@ -25,13 +25,16 @@ from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.money import Money
+from app.core.outbox import OutboxEvent
+from app.integrations.stripe import MATCH_WINDOW
 from app.main import create_app
-from app.payments.models import LedgerEntry, Payment
+from app.payments.models import LedgerEntry, Payment, StripeEvent
 from app.payments.provider import Recipient
 from app.payments.stripe_provider import PayoutAccountMissing, StripeProvider, StripeUnavailable
 from tests.auctions.test_auctions_api import cny
 from tests.deals.test_deals_api import Parties, off_platform_deal, sign_and_register, terms
 from tests.factories import MarketFactory
+from tests.market import relay_events
 
 API = "https://api.stripe.com"
 SECRET = "whsec_test_" + "s" * 24
@@ -213,8 +216,20 @@ async def deliver(client: httpx.AsyncClient, payload: bytes, header: str) -> htt
     )
 
 
+async def deposit_of(
+    client: httpx.AsyncClient, auction_id: uuid.UUID, headers: dict[str, str]
+) -> dict[str, Any]:
+    answer: dict[str, Any] = (
+        await client.get(f"/v1/auctions/{auction_id}/deposits", headers=headers)
+    ).json()[0]
+    return answer
+
+
 async def test_a_stripe_deposit_is_held_once_whatever_the_order_and_repetition_of_events(
-    stripe_client: httpx.AsyncClient, factory: MarketFactory
+    stripe_client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
 ) -> None:
     auction = await factory.auction()
     buyer = await factory.person(await factory.organization())
@@ -238,11 +253,13 @@ async def test_a_stripe_deposit_is_held_once_whatever_the_order_and_repetition_o
     )
     answers = [await deliver(stripe_client, *authorized) for _ in range(5)]
     answers.append(await deliver(stripe_client, *late_failure))
-    deposit = (
-        await stripe_client.get(f"/v1/auctions/{auction.id}/deposits", headers=buyer.headers)
-    ).json()[0]
+    before = await deposit_of(stripe_client, auction.id, buyer.headers)
+    await relay_events(sessionmaker, clock)
+    await relay_events(sessionmaker, clock)
+    deposit = await deposit_of(stripe_client, auction.id, buyer.headers)
 
-    assert [a.json()["outcome"] for a in answers] == ["applied"] + ["duplicate"] * 4 + ["applied"]
+    assert [a.json()["outcome"] for a in answers] == ["received"] + ["duplicate"] * 4 + ["received"]
+    assert before["state"] == "pending"  # answered at once, applied by the worker
     assert (deposit["state"], deposit["paddle"]) == ("held", 1)
 
 
@@ -250,6 +267,7 @@ async def test_a_stripe_payment_is_received_once_and_booked_once(
     stripe_client: httpx.AsyncClient,
     factory: MarketFactory,
     sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
 ) -> None:
     seller = await factory.organization(OrganizationKind.university, division_code="150203")
     buyer = await factory.organization()
@@ -291,6 +309,7 @@ async def test_a_stripe_payment_is_received_once_and_booked_once(
     for payload, header in [succeeded[0], failed_before, *succeeded[1:], cancelled_after]:
         response = await deliver(stripe_client, payload, header)
         assert response.status_code == 200, response.text
+    await relay_events(sessionmaker, clock)
 
     payments = (
         await stripe_client.get(f"/v1/deals/{deal_id}/payments", headers=p.buyer_owner.headers)
@@ -313,7 +332,6 @@ async def test_a_stripe_payment_is_received_once_and_booked_once(
         ("stale", 400, "invalid_signature"),
         ("no header", 400, "invalid_signature"),
         ("unhandled type", 400, "unhandled_event"),
-        ("unknown intent", 404, "not_found"),
     ],
 )
 async def test_bad_webhooks_are_refused_and_change_nothing(
@@ -341,6 +359,7 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Payment)) == 0
         assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+        assert await session.scalar(select(func.count()).select_from(StripeEvent)) == 0
 
 
 async def test_the_webhook_is_absent_without_stripe(client: httpx.AsyncClient) -> None:
@@ -348,8 +367,11 @@ async def test_the_webhook_is_absent_without_stripe(client: httpx.AsyncClient) -
     assert (await deliver(client, payload, header)).status_code == 404
 
 
-async def test_an_unknown_intent_is_applied_when_stripe_retries_after_our_commit(
-    stripe_client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+async def test_an_event_before_our_commit_is_applied_when_the_worker_tries_again(
+    stripe_client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
 ) -> None:
     auction = await factory.auction()
     buyer = await factory.person(await factory.organization())
@@ -359,6 +381,7 @@ async def test_an_unknown_intent_is_applied_when_stripe_retries_after_our_commit
         event_id="evt_race",
     )
     first = await deliver(stripe_client, *early)
+    await relay_events(sessionmaker, clock)  # fails: the intent is not ours yet
     with respx.mock:
         respx.post(f"{API}/v1/payment_intents").mock(
             return_value=httpx.Response(200, json=intent("pi_race", auction.deposit_fen))
@@ -367,14 +390,44 @@ async def test_an_unknown_intent_is_applied_when_stripe_retries_after_our_commit
             f"/v1/auctions/{auction.id}/deposits", json={}, headers=buyer.headers
         )
     clock.advance(timedelta(minutes=1))
-    retried = await deliver(stripe_client, *early)
-    deposit = (
-        await stripe_client.get(f"/v1/auctions/{auction.id}/deposits", headers=buyer.headers)
-    ).json()[0]
+    retried_by_stripe = await deliver(stripe_client, *early)
+    await relay_events(sessionmaker, clock)
+    deposit = await deposit_of(stripe_client, auction.id, buyer.headers)
+    async with sessionmaker() as session:
+        kept = await session.get(StripeEvent, "evt_race")
+        failed = await session.scalar(
+            select(OutboxEvent.attempts).where(OutboxEvent.topic == "stripe.event_received")
+        )
 
-    assert first.status_code == 404
-    assert retried.json()["outcome"] == "applied"
+    assert first.json()["outcome"] == "received"
+    assert retried_by_stripe.json()["outcome"] == "duplicate"
     assert deposit["state"] == "held"
+    assert kept is not None
+    assert kept.outcome == "applied"
+    assert failed == 1  # one try before our commit, noted on the outbox row
+
+
+async def test_an_event_about_an_intent_never_ours_is_set_aside_after_three_days(
+    stripe_client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+) -> None:
+    stray = signed("payment_intent.succeeded", intent("pi_other", 100), event_id="evt_stray")
+    assert (await deliver(stripe_client, *stray)).json()["outcome"] == "received"
+    await relay_events(sessionmaker, clock)
+    clock.advance(MATCH_WINDOW + timedelta(minutes=1))
+    await relay_events(sessionmaker, clock)
+    async with sessionmaker() as session:
+        event = await session.get(StripeEvent, "evt_stray")
+        waiting = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+        payments = await session.scalar(select(func.count()).select_from(Payment))
+
+    assert event is not None
+    assert (event.outcome, event.applied_at) == ("unmatched", clock.now())
+    assert waiting == 0
+    assert payments == 0
 
 
 @pytest.mark.skipif(not os.environ.get("STRIPE_API_KEY"), reason="needs a Stripe test-mode key")
