@@ -30,6 +30,7 @@ from loadgen import BENCH, CONNECTIONS, SECONDS, api, pgbench, run_wrk, server_e
 
 from app.accounts.demo import demo_credit_code
 from app.accounts.models import Membership, Organization, OrganizationKind, User, VerificationStatus
+from app.auctions import deposits as auctions_deposits
 from app.auctions import service as auctions
 from app.auctions.models import Deposit, DepositState
 from app.core import security
@@ -120,7 +121,9 @@ async def _setup(url: str) -> tuple[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID, 
             )
             session.add(deposit)
             await session.flush()
-            await auctions.mark_deposit_held(session, deposit, now=now, confirmed_by_id=None)
+            await auctions_deposits.mark_deposit_held(
+                session, deposit, now=now, confirmed_by_id=None
+            )
             token = security.issue_access_token(
                 user_id=user.id,
                 family_id=uuid.uuid4(),

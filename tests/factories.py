@@ -22,6 +22,7 @@ from app.accounts.models import (
     User,
     VerificationStatus,
 )
+from app.auctions import deposits as auctions_deposits
 from app.auctions import service as auctions
 from app.auctions.models import Auction, Deposit, DepositState
 from app.core import security
@@ -286,7 +287,9 @@ class MarketFactory(Factory):
             session.add(deposit)
             await session.flush()
             if held:
-                await auctions.mark_deposit_held(session, deposit, now=now, confirmed_by_id=None)
+                await auctions_deposits.mark_deposit_held(
+                    session, deposit, now=now, confirmed_by_id=None
+                )
         return deposit
 
     async def bidder(self, auction: Auction) -> tuple[Organization, Person]:

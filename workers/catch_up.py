@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auctions import service as auctions
+from app.auctions import closing as auctions_closing
 from app.auctions.tasks import advance
 from app.core import idempotency, ratelimit
 from app.core.auth import Principal
@@ -130,7 +130,7 @@ async def _next_due(maker: Maker, after: datetime, until: datetime) -> datetime 
     async with maker() as session:
         candidates = [
             await listings.next_window_end(session, after),
-            await auctions.next_step_after(session, after),
+            await auctions_closing.next_step_after(session, after),
             await webhooks.next_attempt_after(session, after),
         ]
     candidates.append(tax.next_period_end(after))
@@ -164,7 +164,7 @@ async def run_due(
 
     async def auctions_due() -> int:
         async with maker() as session:
-            due = await auctions.due_auctions(session, at)
+            due = await auctions_closing.due_auctions(session, at)
         for auction_id in due:
             await advance(maker, provider, auction_id, at)
         return len(due)

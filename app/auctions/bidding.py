@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auctions import engine, queries, service, timing
+from app.auctions import engine, errors, events, queries, service, timing
 from app.auctions.models import Auction, AuctionState, Bid, Deposit, DepositState, ProxyBid
 from app.core.auth import Principal
 from app.core.idempotency import Idempotency
@@ -56,7 +56,7 @@ def _admitted(standing: queries.Standing, now: datetime) -> Deposit:
     if deposit is None or deposit.state != DepositState.held:
         # An ended auction says so to everyone; before the start, the deposit is what to do.
         service.check_not_ended(standing.auction, now)
-        raise service.DepositRequired()
+        raise errors.DepositRequired()
     service.check_open(standing.auction, now)
     return deposit
 
@@ -94,7 +94,7 @@ def _bid_write(
         # The first bid after the start opens the auction (the worker may not have yet).
         auction.state = AuctionState.open
         write.emit("opened", {"state": "open"})
-        write.record("auction.opened", service.opened_payload(auction))
+        write.record("auction.opened", events.opened_payload(auction))
     auction.sequence = book.sequence
     if not new_bids:
         return write, False
@@ -275,7 +275,7 @@ async def _store(
             for proxy in write.proxies
         ],
         "keys": [key_row] if key_row is not None else [],
-        "channel": service.NOTIFY_CHANNEL,
+        "channel": events.NOTIFY_CHANNEL,
         "notice": f"{auction.id}:{auction.event_sequence}",
     }
     if isinstance(target, ReadPool):
@@ -379,9 +379,9 @@ async def place_bid(
         try:
             new_bids = standing.book.place_bid(deposit.organization_id, amount.fen)
         except engine.BidTooLow as low:
-            raise service.BidTooLow(Money(low.minimum)) from None
+            raise errors.BidTooLow(Money(low.minimum)) from None
         except engine.AlreadyLeading:
-            raise service.AlreadyLeading() from None
+            raise errors.AlreadyLeading() from None
         return _bid_write(principal, standing, deposit, new_bids, now)
 
     def answer_of(standing: queries.Standing, write: _BidWrite, extended: bool) -> Answer:
@@ -415,7 +415,7 @@ async def set_proxy(
         try:
             new_bids = standing.book.set_proxy(deposit.organization_id, maximum.fen)
         except engine.BidTooLow as low:
-            raise service.ProxyMaximumTooLow(Money(low.minimum)) from None
+            raise errors.ProxyMaximumTooLow(Money(low.minimum)) from None
         write, extended = _bid_write(principal, standing, deposit, new_bids, now)
         write.proxies.append(
             ProxyBid(

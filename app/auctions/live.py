@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from app.auctions.service import NOTIFY_CHANNEL
+from app.auctions.events import NOTIFY_CHANNEL
 from app.core.db import libpq_url
 
 logger = structlog.get_logger(__name__)

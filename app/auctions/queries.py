@@ -30,12 +30,16 @@ from app.auctions import engine
 from app.auctions.increments import IncrementTable
 from app.auctions.models import (
     Auction,
+    AuctionEvent,
+    AuctionState,
     Bid,
     Deposit,
     ProxyBid,
 )
-from app.core.db import ReadModel
-from app.core.errors import NotFound
+from app.core.db import ReadModel, one_or_not_found
+from app.core.errors import (
+    NotFound,
+)
 from app.core.idempotency import IdempotencyKey
 from app.core.reads import PreparedRead, ReadPool, Transient
 
@@ -246,3 +250,35 @@ async def states_by_listing(
         select(Auction.listing_id, Auction.state).where(Auction.listing_id.in_(list(listing_ids)))
     )
     return {listing_id: state.value for listing_id, state in rows}
+
+
+async def auction_by_id(
+    session: AsyncSession, auction_id: uuid.UUID, *, lock: bool = False
+) -> Auction:
+    return await one_or_not_found(
+        session, select(Auction).where(Auction.id == auction_id), lock=lock
+    )
+
+
+EVENTS_PAGE = 500
+
+
+async def events_after(
+    session: AsyncSession, auction_id: uuid.UUID, after: int, *, limit: int = EVENTS_PAGE
+) -> list[AuctionEvent]:
+    """The live events of an auction after number `after` (for SSE and its replay)."""
+    rows = await session.scalars(
+        select(AuctionEvent)
+        .where(AuctionEvent.auction_id == auction_id, AuctionEvent.sequence > after)
+        .order_by(AuctionEvent.sequence)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def auction_state(session: AsyncSession, auction_id: uuid.UUID) -> AuctionState:
+    """An auction's state (NotFound when there is no such auction)."""
+    state = await session.scalar(select(Auction.state).where(Auction.id == auction_id))
+    if state is None:
+        raise NotFound()
+    return state

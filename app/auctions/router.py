@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auctions import bidding, queries, service
+from app.auctions import bidding, deposits, queries, service
 from app.auctions.auth import AuctionOrganize, AuctionRead, AuctionStaff, Bidding
 from app.auctions.live import LiveEvents
 from app.auctions.models import AuctionState, Bid, Deposit, ProxyBid
@@ -243,7 +243,7 @@ async def request_deposit(
     """Open your organization's deposit and get the payment instructions (offline: a bank
     transfer with the reference in the remark). You may bid once it is confirmed."""
     await idempotency.claim(caller)
-    deposit = await service.request_deposit(
+    deposit = await deposits.request_deposit(
         session, caller, provider, auction_id, organization_id=body.organization_id, now=now
     )
     return await idempotency.remember(deposit_out(deposit), status_code=201)
@@ -254,7 +254,7 @@ async def list_deposits(
     session: Session, caller: Bidding, auction_id: uuid.UUID
 ) -> list[DepositOut]:
     """Your organizations' deposits on the auction; finance staff see every deposit."""
-    return [deposit_out(d) for d in await service.list_deposits(session, caller, auction_id)]
+    return [deposit_out(d) for d in await deposits.list_deposits(session, caller, auction_id)]
 
 
 @router.post(
@@ -268,7 +268,7 @@ async def confirm_deposit(
 ) -> DepositOut:
     """Finance staff record that the bank transfer arrived; the bidder gets their number."""
     return deposit_out(
-        await service.confirm_deposit(session, caller, auction_id, deposit_id, now=now)
+        await deposits.confirm_deposit(session, caller, auction_id, deposit_id, now=now)
     )
 
 
@@ -372,7 +372,7 @@ async def list_proxies(session: Session, caller: Bidding, auction_id: uuid.UUID)
 
 
 async def _existing_auction(session: Session, auction_id: uuid.UUID) -> AuctionState:
-    return await service.auction_state(session, auction_id)
+    return await queries.auction_state(session, auction_id)
 
 
 @router.get(
@@ -402,12 +402,12 @@ async def stream_events(
         while True:
             wake.clear()
             async with sessionmaker() as session:
-                events = await service.events_after(session, auction_id, after)
+                events = await queries.events_after(session, auction_id, after)
             for event in events:
                 yield ServerSentEvent(id=str(event.sequence), event=event.kind, data=event.data)
                 after = event.sequence
                 finished = finished or event.kind in FINAL_KINDS
-            if events and len(events) == service.EVENTS_PAGE:
+            if events and len(events) == queries.EVENTS_PAGE:
                 continue
             if finished:
                 return

@@ -1,4 +1,5 @@
-"""Rules of the auctions package: terms, deposits, live events, closing (bids: `bidding`).
+"""Rules of the auctions package: terms, creation from a listing, views, cancellation (bids:
+`bidding`, deposits: `deposits`, opening and closing: `closing`, live events: `events`).
 
 Every change to an auction's state takes the auction row `FOR UPDATE` first, and every bid
 lands only on the version of the row it was computed from (`bidding`), so concurrent bids
@@ -18,93 +19,38 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import service as accounts
-from app.accounts.models import Organization, VerificationStatus
-from app.auctions import engine, queries, timing
+from app.auctions import engine, queries
+from app.auctions.deposits import release_deposits
+from app.auctions.errors import AuctionClosed, AuctionNotOpen
+from app.auctions.events import emit, notify
 from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
 from app.auctions.models import (
     FINISHED,
     LIVE,
     Auction,
-    AuctionEvent,
     AuctionState,
     Bid,
     Deposit,
-    DepositState,
     Eligibility,
     EligibleBidder,
     ProxyBid,
 )
+from app.auctions.queries import auction_by_id
 from app.core.auth import PlatformRole, Principal
-from app.core.db import one_or_not_found
 from app.core.errors import (
-    AlreadyExists,
-    DomainError,
-    FieldError,
     InvalidState,
-    NotFound,
     ValidationFailed,
 )
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
-from app.deals import service as deals
-from app.deals.models import DealSource
-from app.payments import ledger
-from app.payments import service as payments
 from app.payments.provider import PaymentProvider
 
-NOTIFY_CHANNEL = "auction_events"
-EVENTS_PAGE = 500
-
-
 # --- errors --------------------------------------------------------------------------------
-
-
-class AuctionClosed(DomainError):
-    status, code = 409, "auction_closed"
-    detail_code = "detail.auction_closed"
-
-
-class AuctionNotOpen(DomainError):
-    status, code = 409, "auction_not_open"
-    detail_code = "detail.auction_not_open"
-
-
-class DepositRequired(DomainError):
-    status, code = 409, "deposit_required"
-    detail_code = "detail.deposit_required"
-
-
-class AlreadyLeading(DomainError):
-    status, code = 409, "already_leading"
-    detail_code = "detail.already_leading"
-
-
-class BidTooLow(DomainError):
-    """The amount is below what the rules accept now; `minimum` is the least that is."""
-
-    status, code = 409, "bid_too_low"
-    detail_code = "detail.bid_too_low"
-
-    def __init__(self, minimum: Money, *, field_name: str = "body.amount") -> None:
-        super().__init__(
-            errors=[FieldError(field_name, "bid_too_low", {"minimum": str(minimum.amount)})],
-            extensions={"minimum": minimum.to_api()},
-            minimum=str(minimum.amount),
-        )
-
-
-class ProxyMaximumTooLow(BidTooLow):
-    code = "proxy_maximum_too_low"
-    detail_code = "detail.proxy_maximum_too_low"
-
-    def __init__(self, minimum: Money) -> None:
-        super().__init__(minimum, field_name="body.maximum")
 
 
 # --- terms ---------------------------------------------------------------------------------
@@ -255,18 +201,12 @@ async def _views(
     return views
 
 
-async def _get(session: AsyncSession, auction_id: uuid.UUID, *, lock: bool = False) -> Auction:
-    return await one_or_not_found(
-        session, select(Auction).where(Auction.id == auction_id), lock=lock
-    )
-
-
 async def get_auction_for(
     session: AsyncSession, principal: Principal, auction_id: uuid.UUID
 ) -> AuctionView:
     """An auction: public to every caller (its listing was published); the reserve, the
     winner and the deal only to the seller and staff. Raises NotFound."""
-    return (await _views(session, principal, [await _get(session, auction_id)]))[0]
+    return (await _views(session, principal, [await auction_by_id(session, auction_id)]))[0]
 
 
 async def list_auctions(
@@ -288,51 +228,6 @@ async def list_auctions(
 
 
 # --- live events ---------------------------------------------------------------------------
-
-
-async def _emit(
-    session: AsyncSession, auction: Auction, kind: str, data: dict[str, Any], now: datetime
-) -> None:
-    """Add a live event; call `_notify` once after the last event of the transaction."""
-    auction.event_sequence += 1
-    session.add(
-        AuctionEvent(
-            auction_id=auction.id,
-            sequence=auction.event_sequence,
-            kind=kind,
-            data=data,
-            at=now,
-        )
-    )
-
-
-async def _notify(session: AsyncSession, auction: Auction) -> None:
-    # NOTIFY is delivered at commit, and only if the transaction commits.
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": NOTIFY_CHANNEL, "payload": f"{auction.id}:{auction.event_sequence}"},
-    )
-
-
-async def events_after(
-    session: AsyncSession, auction_id: uuid.UUID, after: int, *, limit: int = EVENTS_PAGE
-) -> list[AuctionEvent]:
-    """The live events of an auction after number `after` (for SSE and its replay)."""
-    rows = await session.scalars(
-        select(AuctionEvent)
-        .where(AuctionEvent.auction_id == auction_id, AuctionEvent.sequence > after)
-        .order_by(AuctionEvent.sequence)
-        .limit(limit)
-    )
-    return list(rows.all())
-
-
-async def auction_state(session: AsyncSession, auction_id: uuid.UUID) -> AuctionState:
-    """An auction's state (NotFound when there is no such auction)."""
-    state = await session.scalar(select(Auction.state).where(Auction.id == auction_id))
-    if state is None:
-        raise NotFound()
-    return state
 
 
 # --- creation and terms --------------------------------------------------------------------
@@ -417,7 +312,7 @@ async def change_terms(
     naming the field for a start in the past, an end before the start, a reserve below the
     start price, or a deposit change after a deposit was requested.
     """
-    auction = await _get(session, auction_id, lock=True)
+    auction = await auction_by_id(session, auction_id, lock=True)
     _require_organizer(principal, auction)
     if auction.state != AuctionState.scheduled or now >= auction.starts_at:
         raise InvalidState(detail_code="detail.auction_started")
@@ -470,15 +365,15 @@ async def cancel_auction(
     """Cancel an auction that has not been settled (platform reviewers), releasing every
     deposit. Raises NotFound, Forbidden, InvalidState once it is settled or failed."""
     principal.require_platform_role(PlatformRole.reviewer)
-    auction = await _get(session, auction_id, lock=True)
+    auction = await auction_by_id(session, auction_id, lock=True)
     if auction.state in FINISHED:
         raise InvalidState(detail_code="detail.auction_finished")
-    await _release_deposits(session, provider, auction, winner=None, now=now)
+    await release_deposits(session, provider, auction, winner=None, now=now)
     auction.state = AuctionState.cancelled
     auction.cancel_reason = reason
     auction.closed_at = auction.closed_at or now
-    await _emit(session, auction, "cancelled", {"state": "cancelled", "reason": reason}, now)
-    await _notify(session, auction)
+    await emit(session, auction, "cancelled", {"state": "cancelled", "reason": reason}, now)
+    await notify(session, auction)
     await record_event(
         session,
         "auction.cancelled",
@@ -490,252 +385,7 @@ async def cancel_auction(
 # --- deposits ------------------------------------------------------------------------------
 
 
-async def _check_eligible(
-    session: AsyncSession, auction: Auction, organization: Organization
-) -> None:
-    if organization.id == auction.seller_organization_id:
-        raise ValidationFailed("body.organization_id", "bid_own_listing")
-    if organization.verification_status != VerificationStatus.verified:
-        raise ValidationFailed("body.organization_id", "bidder_unverified")
-    if auction.eligibility == Eligibility.intent_holders:
-        admitted = await session.scalar(
-            select(EligibleBidder.organization_id).where(
-                EligibleBidder.auction_id == auction.id,
-                EligibleBidder.organization_id == organization.id,
-            )
-        )
-        if admitted is None:
-            raise ValidationFailed("body.organization_id", "bidder_not_intent_holder")
-
-
-async def request_deposit(
-    session: AsyncSession,
-    principal: Principal,
-    provider: PaymentProvider,
-    auction_id: uuid.UUID,
-    *,
-    organization_id: uuid.UUID | None,
-    now: datetime,
-) -> Deposit:
-    """Open a bidder's deposit (保证金) through the payments provider and return it with the
-    payment instructions. Once confirmed, the organization may bid.
-
-    Raises NotFound; AuctionClosed after the end; ValidationFailed(organization_id) for
-    someone else's organization, the seller, an unverified or ineligible organization;
-    AlreadyExists(organization_id) for a second deposit.
-    """
-    auction = await _get(session, auction_id)
-    if auction.state not in LIVE or now >= auction.ends_at:
-        raise AuctionClosed()
-    organization = await accounts.acting_organization(session, principal, organization_id)
-    await _check_eligible(session, auction, organization)
-    existing = await session.scalar(
-        select(Deposit.id).where(
-            Deposit.auction_id == auction.id, Deposit.organization_id == organization.id
-        )
-    )
-    if existing is not None:
-        raise AlreadyExists("body.organization_id")
-    amount = Money(auction.deposit_fen)
-    hold = await provider.create_hold(amount, purpose="bzj", payer_name=organization.name)
-    deposit = Deposit(
-        auction_id=auction.id,
-        organization_id=organization.id,
-        amount_fen=amount.fen,
-        state=DepositState.pending,
-        provider=hold.provider,
-        provider_reference=hold.reference,
-        instructions=hold.instructions,
-        requested_by_id=principal.user_id,
-        created_at=now,
-    )
-    session.add(deposit)
-    await session.flush()
-    if hold.confirmed or amount.fen == 0:
-        await mark_deposit_held(session, deposit, now=now, confirmed_by_id=None)
-    await record_event(
-        session,
-        "deposit.requested",
-        {
-            "deposit_id": str(deposit.id),
-            "auction_id": str(auction.id),
-            "organization_id": str(organization.id),
-        },
-    )
-    return deposit
-
-
-async def mark_deposit_held(
-    session: AsyncSession,
-    deposit: Deposit,
-    *,
-    now: datetime,
-    confirmed_by_id: uuid.UUID | None,
-) -> Deposit:
-    """Record that the provider holds a deposit: give the bidder their number (竞买号). The one
-    path for the offline confirmation and the provider's webhook (idempotent)."""
-    if deposit.state != DepositState.pending:
-        return deposit
-    # The auction row lock numbers paddles without gaps or duplicates.
-    auction = await _get(session, deposit.auction_id, lock=True)
-    last = await session.scalar(
-        select(func.max(Deposit.paddle)).where(Deposit.auction_id == auction.id)
-    )
-    deposit.state = DepositState.held
-    deposit.paddle = (last or 0) + 1
-    deposit.confirmed_at = now
-    deposit.confirmed_by_id = confirmed_by_id
-    ledger.transfer(
-        session,
-        debit=ledger.bank(deposit.provider),
-        credit=ledger.deposit_account(auction.id, deposit.organization_id),
-        amount_fen=deposit.amount_fen,
-        memo="deposit held",
-        now=now,
-    )
-    await record_event(
-        session,
-        "deposit.held",
-        {
-            "deposit_id": str(deposit.id),
-            "auction_id": str(auction.id),
-            "organization_id": str(deposit.organization_id),
-        },
-    )
-    return deposit
-
-
-async def cancel_pending_deposit(session: AsyncSession, deposit: Deposit, *, now: datetime) -> None:
-    """The provider dropped a deposit that was never confirmed (idempotent; a confirmed deposit
-    is released only by the auction's end)."""
-    if deposit.state == DepositState.pending:
-        deposit.state = DepositState.cancelled
-        deposit.settled_at = now
-
-
-async def confirm_deposit(
-    session: AsyncSession,
-    principal: Principal,
-    auction_id: uuid.UUID,
-    deposit_id: uuid.UUID,
-    *,
-    now: datetime,
-) -> Deposit:
-    """Platform finance confirms that an offline deposit arrived (idempotent).
-
-    Raises Forbidden for anyone but finance staff; NotFound; InvalidState when the deposit
-    was cancelled or the auction has ended.
-    """
-    principal.require_platform_role(PlatformRole.finance)
-    deposit = await session.scalar(
-        select(Deposit)
-        .where(Deposit.id == deposit_id, Deposit.auction_id == auction_id)
-        .with_for_update()
-    )
-    if deposit is None:
-        raise NotFound()
-    if deposit.state not in {DepositState.pending, DepositState.held}:
-        raise InvalidState(detail_code="detail.deposit_settled")
-    return await mark_deposit_held(session, deposit, now=now, confirmed_by_id=principal.user_id)
-
-
-async def list_deposits(
-    session: AsyncSession, principal: Principal, auction_id: uuid.UUID
-) -> list[Deposit]:
-    """Deposits of an auction: the caller's organizations', or all of them for finance and
-    admin staff. Raises NotFound."""
-    auction = await _get(session, auction_id)
-    query = select(Deposit).where(Deposit.auction_id == auction.id).order_by(Deposit.created_at)
-    if not principal.has_platform_role(PlatformRole.finance):
-        query = query.where(Deposit.organization_id.in_(list(principal.memberships)))
-    return list((await session.scalars(query)).all())
-
-
-async def _release_deposits(
-    session: AsyncSession,
-    provider: PaymentProvider,
-    auction: Auction,
-    *,
-    winner: tuple[uuid.UUID, uuid.UUID] | None,
-    now: datetime,
-) -> None:
-    """Release every held deposit but the winner's, which is applied to their deal
-    (`winner` = (organization, deal)); cancel unconfirmed ones. Each movement is booked."""
-    deposits = (
-        await session.scalars(
-            select(Deposit).where(Deposit.auction_id == auction.id).with_for_update()
-        )
-    ).all()
-    for deposit in deposits:
-        amount = Money(deposit.amount_fen)
-        account = ledger.deposit_account(auction.id, deposit.organization_id)
-        if deposit.state == DepositState.pending:
-            deposit.state = DepositState.cancelled
-        elif deposit.state != DepositState.held:
-            continue
-        elif winner is not None and deposit.organization_id == winner[0]:
-            await provider.capture_hold(deposit.provider_reference, amount)
-            deposit.state = DepositState.applied
-            ledger.transfer(
-                session,
-                debit=account,
-                credit=ledger.deal_account(winner[1]),
-                amount_fen=amount.fen,
-                memo="deposit applied to the price",
-                now=now,
-                deal_id=winner[1],
-            )
-            await payments.record_applied_deposit(
-                session,
-                deal_id=winner[1],
-                payer_organization_id=deposit.organization_id,
-                amount_fen=amount.fen,
-                provider=deposit.provider,
-                reference=deposit.provider_reference,
-                now=now,
-            )
-        else:
-            await provider.release_hold(deposit.provider_reference, amount)
-            deposit.state = DepositState.released
-            ledger.transfer(
-                session,
-                debit=account,
-                credit=ledger.bank(deposit.provider),
-                amount_fen=amount.fen,
-                memo="deposit released",
-                now=now,
-            )
-        deposit.settled_at = now
-        await record_event(
-            session,
-            f"deposit.{deposit.state.value}",
-            {
-                "deposit_id": str(deposit.id),
-                "auction_id": str(auction.id),
-                "organization_id": str(deposit.organization_id),
-            },
-        )
-
-
 # --- bidding -------------------------------------------------------------------------------
-
-
-async def _open_if_started(session: AsyncSession, auction: Auction, now: datetime) -> bool:
-    if auction.state != AuctionState.scheduled or now < auction.starts_at:
-        return False
-    auction.state = AuctionState.open
-    await _emit(session, auction, "opened", {"state": "open"}, now)
-    await record_event(session, "auction.opened", opened_payload(auction))
-    return True
-
-
-def opened_payload(auction: Auction) -> dict[str, Any]:
-    """The outbox payload of an auction's opening."""
-    return {
-        "auction_id": str(auction.id),
-        "listing_id": str(auction.listing_id),
-        "ends_at": auction.ends_at.isoformat(),
-    }
 
 
 async def _paddles(
@@ -764,7 +414,7 @@ async def list_proxies(
     session: AsyncSession, principal: Principal, auction_id: uuid.UUID
 ) -> list[ProxyBid]:
     """The caller's organizations' proxy maximums on an auction (private to them)."""
-    await _get(session, auction_id)
+    await auction_by_id(session, auction_id)
     rows = await session.scalars(
         select(ProxyBid).where(
             ProxyBid.auction_id == auction_id,
@@ -785,7 +435,7 @@ async def list_bids(
     session: AsyncSession, principal: Principal, auction_id: uuid.UUID, params: PageParams
 ) -> tuple[list[BidView], str | None]:
     """The accepted bids, newest first, by paddle number (bidders stay anonymous)."""
-    await _get(session, auction_id)
+    await auction_by_id(session, auction_id)
     query = select(Bid).where(Bid.auction_id == auction_id)
     rows, cursor = await paginate(session, query, params, key=Bid.sequence, row_id=Bid.id)
     paddles = await _paddles(session, auction_id, {row.organization_id for row in rows})
@@ -796,137 +446,3 @@ async def list_bids(
 
 
 # --- opening, closing, settling (the worker) ------------------------------------------------
-
-
-async def open_if_due(session: AsyncSession, auction_id: uuid.UUID, *, now: datetime) -> bool:
-    """Open a scheduled auction whose start has come (idempotent)."""
-    auction = await _get(session, auction_id, lock=True)
-    if now >= auction.ends_at or not await _open_if_started(session, auction, now):
-        return False
-    await _notify(session, auction)
-    return True
-
-
-async def close_if_due(session: AsyncSession, auction_id: uuid.UUID, *, now: datetime) -> bool:
-    """End the bidding of an auction whose end (after extensions) has passed (idempotent:
-    False when not yet due or already closed)."""
-    auction = await _get(session, auction_id, lock=True)
-    if auction.state not in LIVE or now < auction.ends_at:
-        return False
-    book = (await queries.standing(session, auction.id, None)).book
-    sale = timing.hammer(book, auction.reserve_fen)
-    auction.state = AuctionState.closed
-    auction.closed_at = now
-    data = {
-        "state": "closed",
-        "sold": sale is not None,
-        "price": Money(book.price).to_api() if book.price is not None else None,
-    }
-    await _emit(session, auction, "closed", data, now)
-    await _notify(session, auction)
-    await record_event(
-        session,
-        "auction.closed",
-        {"auction_id": str(auction.id), "listing_id": str(auction.listing_id), **data},
-    )
-    return True
-
-
-async def settle(
-    session: AsyncSession, provider: PaymentProvider, auction_id: uuid.UUID, *, now: datetime
-) -> AuctionState | None:
-    """Settle a closed auction exactly once: the highest bid at or above the reserve wins, the
-    winner's deposit is applied to the price and a deal opened at the hammer price (落槌价);
-    every other deposit is released. Without such a bid the auction fails (流拍). Returns the
-    new state, or None when there was nothing to settle."""
-    auction = await _get(session, auction_id, lock=True)
-    if auction.state != AuctionState.closed:
-        return None
-    sale = timing.hammer(
-        (await queries.standing(session, auction.id, None)).book, auction.reserve_fen
-    )
-    auction.settled_at = now
-    payload: dict[str, Any] = {"auction_id": str(auction.id), "listing_id": str(auction.listing_id)}
-    if sale is None:
-        await _release_deposits(session, provider, auction, winner=None, now=now)
-        auction.state = AuctionState.failed
-        await _emit(session, auction, "failed", {"state": "failed"}, now)
-        await record_event(session, "auction.failed", payload)
-    else:
-        winner = uuid.UUID(str(sale.winner))
-        # A winner bid, so they hold a deposit (bidding needs one).
-        held = await session.scalar(
-            select(Deposit.amount_fen).where(
-                Deposit.auction_id == auction.id,
-                Deposit.organization_id == winner,
-                Deposit.state == DepositState.held,
-            )
-        )
-        deal = await deals.open_deal(
-            session,
-            source=DealSource.auction,
-            listing_id=auction.listing_id,
-            seller_organization_id=auction.seller_organization_id,
-            buyer_organization_id=winner,
-            price=Money(sale.price),
-            deposit_applied=Money(held or 0),
-            now=now,
-        )
-        await _release_deposits(session, provider, auction, winner=(winner, deal.id), now=now)
-        auction.state = AuctionState.settled
-        auction.winner_organization_id = winner
-        auction.hammer_price_fen = sale.price
-        auction.deal_id = deal.id
-        await _emit(
-            session,
-            auction,
-            "settled",
-            {"state": "settled", "price": Money(sale.price).to_api()},
-            now,
-        )
-        await record_event(
-            session,
-            "auction.settled",
-            {**payload, "deal_id": str(deal.id), "price": Money(sale.price).to_api()},
-        )
-    await _notify(session, auction)
-    return auction.state
-
-
-async def next_step_at(session: AsyncSession, auction_id: uuid.UUID) -> datetime | None:
-    """When the worker should look at the auction next: its start, its end, or None when it
-    needs nothing more from the clock."""
-    auction = await session.get(Auction, auction_id)
-    if auction is None or auction.state in FINISHED:
-        return None
-    if auction.state == AuctionState.scheduled:
-        return auction.starts_at
-    return auction.ends_at
-
-
-async def next_step_after(session: AsyncSession, after: datetime) -> datetime | None:
-    """The first start of a scheduled auction, or end of an open one, later than `after`."""
-    step = case((Auction.state == AuctionState.scheduled, Auction.starts_at), else_=Auction.ends_at)
-    first: datetime | None = await session.scalar(
-        select(func.min(step)).where(Auction.state.in_(list(LIVE)), step > after)
-    )
-    return first
-
-
-async def due_auctions(
-    session: AsyncSession, now: datetime, *, limit: int = 500
-) -> list[uuid.UUID]:
-    """Auctions needing the worker now: to open, to close, or closed and not yet settled."""
-    rows = await session.scalars(
-        select(Auction.id)
-        .where(
-            or_(
-                (Auction.state == AuctionState.scheduled) & (Auction.starts_at <= now),
-                Auction.state.in_(list(LIVE)) & (Auction.ends_at <= now),
-                Auction.state == AuctionState.closed,
-            )
-        )
-        .order_by(Auction.ends_at)
-        .limit(limit)
-    )
-    return list(rows.all())

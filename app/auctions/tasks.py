@@ -11,7 +11,7 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auctions import service as auctions
+from app.auctions import closing as auctions
 from app.core.config import get_settings
 from app.core.jobs import clock, queue_of, sessionmaker
 from app.core.outbox import OutboxEvent, Subscribers

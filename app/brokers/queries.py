@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Reads of the brokers package for other packages: reward payouts as a read model (statistics),
+and who a claim or a payout concerns (webhook audiences)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auctions import deposits as auctions
 from app.auctions import queries as auction_queries
-from app.auctions import service as auctions
 from app.core.errors import DomainError, NotFound
 from app.core.outbox import record_event
 from app.integrations.payments import payment_arrived

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""Reads of the results catalogue (科技成果) for other packages: results by id, a result's
+inventors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Reads of the tax package for other packages: whose filing a filing is (webhook audiences)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,52 @@
+"""The refusals of the auctions package: closed or not yet open, a deposit missing, a bid too
+low or from the leader (problem+json codes, localized in `app/core/i18n.py`)."""
+
+from __future__ import annotations
+
+from app.core.errors import (
+    DomainError,
+    FieldError,
+)
+from app.core.money import Money
+
+
+class AuctionClosed(DomainError):
+    status, code = 409, "auction_closed"
+    detail_code = "detail.auction_closed"
+
+
+class AuctionNotOpen(DomainError):
+    status, code = 409, "auction_not_open"
+    detail_code = "detail.auction_not_open"
+
+
+class DepositRequired(DomainError):
+    status, code = 409, "deposit_required"
+    detail_code = "detail.deposit_required"
+
+
+class AlreadyLeading(DomainError):
+    status, code = 409, "already_leading"
+    detail_code = "detail.already_leading"
+
+
+class BidTooLow(DomainError):
+    """The amount is below what the rules accept now; `minimum` is the least that is."""
+
+    status, code = 409, "bid_too_low"
+    detail_code = "detail.bid_too_low"
+
+    def __init__(self, minimum: Money, *, field_name: str = "body.amount") -> None:
+        super().__init__(
+            errors=[FieldError(field_name, "bid_too_low", {"minimum": str(minimum.amount)})],
+            extensions={"minimum": minimum.to_api()},
+            minimum=str(minimum.amount),
+        )
+
+
+class ProxyMaximumTooLow(BidTooLow):
+    code = "proxy_maximum_too_low"
+    detail_code = "detail.proxy_maximum_too_low"
+
+    def __init__(self, minimum: Money) -> None:
+        super().__init__(minimum, field_name="body.maximum")
