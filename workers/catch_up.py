@@ -34,7 +34,7 @@ from app.listings.tasks import close_due_windows
 from app.payments.provider import PaymentProvider
 from app.sandbox import service as sandbox
 from app.sandbox.schemas import ClockMove
-from app.tax import service as tax
+from app.tax import periods as tax_periods
 from app.tax.tasks import file_period_end
 from app.webhooks import service as webhooks
 from app.webhooks.tasks import send_due_webhooks, webhook_client
@@ -133,7 +133,7 @@ async def _next_due(maker: Maker, after: datetime, until: datetime) -> datetime 
             await auctions_closing.next_step_after(session, after),
             await webhooks.next_attempt_after(session, after),
         ]
-    candidates.append(tax.next_period_end(after))
+    candidates.append(tax_periods.next_period_end(after))
     return min((at for at in candidates if at is not None and at <= until), default=None)
 
 
@@ -183,7 +183,7 @@ async def run_due(
     await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     if http is not None:
         await run("deliver_webhooks", lambda: send_due_webhooks(maker, http, clock))
-    if every or tax.next_period_end(since) <= at:
+    if every or tax_periods.next_period_end(since) <= at:
         await run("file_closed_periods", lambda: file_period_end(maker, at))
         await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     if every:

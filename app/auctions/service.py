@@ -50,9 +50,6 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.payments.provider import PaymentProvider
 
-# --- errors --------------------------------------------------------------------------------
-
-
 # --- terms ---------------------------------------------------------------------------------
 
 
@@ -227,9 +224,6 @@ async def list_auctions(
     return await _views(session, principal, rows), cursor
 
 
-# --- live events ---------------------------------------------------------------------------
-
-
 # --- creation and terms --------------------------------------------------------------------
 
 
@@ -382,9 +376,6 @@ async def cancel_auction(
     return (await _views(session, principal, [auction]))[0]
 
 
-# --- deposits ------------------------------------------------------------------------------
-
-
 # --- bidding -------------------------------------------------------------------------------
 
 
@@ -443,6 +434,3 @@ async def list_bids(
         BidView(row, paddles.get(row.organization_id), principal.is_member_of(row.organization_id))
         for row in rows
     ], cursor
-
-
-# --- opening, closing, settling (the worker) ------------------------------------------------

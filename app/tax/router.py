@@ -12,7 +12,7 @@ from app.core.db import Session
 from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
-from app.tax import exports, rules, service
+from app.tax import exports, rules, service, submission
 from app.tax.auth import TaxRead, TaxWrite
 from app.tax.models import Filing, FilingKind, FilingState
 from app.tax.schemas import FilingDecision, FilingOut, FilingRequest, RuleSetOut
@@ -118,10 +118,10 @@ async def get_filing(
     return filing_out(filing)
 
 
-def _endpoint(request: Request) -> service.FilingEndpoint:
+def _endpoint(request: Request) -> submission.FilingEndpoint:
     settings = request.app.state.settings
     token = settings.tax_filing_token
-    return service.FilingEndpoint(
+    return submission.FilingEndpoint(
         url=settings.tax_filing_url, token=token.get_secret_value() if token else None
     )
 
@@ -138,7 +138,7 @@ async def submit_filing(
     """Send the filing to the configured filing endpoint (retried with backoff under one
     submission id), or record a manual-filing receipt when none is configured. Submitting a
     submitted filing again changes nothing."""
-    filing = await service.submit_filing(
+    filing = await submission.submit_filing(
         session,
         caller,
         filing_id,
@@ -160,7 +160,7 @@ async def record_decision(
 ) -> FilingOut:
     """Accepted, or rejected with the reason; a rejected filing can be recomputed and
     submitted again."""
-    filing = await service.record_decision(
+    filing = await submission.record_decision(
         session,
         caller,
         filing_id,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.jobs import clock, sessionmaker
 from app.core.outbox import OutboxEvent, Subscribers
 from app.deals import queries as deals
+from app.tax import periods as tax_periods
 from app.tax import service as tax
 from app.tax.models import FilingKind
 
@@ -49,8 +50,8 @@ async def file_closed_periods(timestamp: int) -> int:
 async def file_period_end(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
     """File the last closed periods of every kind (see `file_period`)."""
     computed = 0
-    for kind in tax.SUPPORTED:
-        for period in tax.closed_periods(kind, now):
+    for kind in tax_periods.SUPPORTED:
+        for period in tax_periods.closed_periods(kind, now):
             computed += await file_period(maker, kind, period, now)
     return computed
 

@@ -14,7 +14,7 @@ from app.brokers import service as rewards
 from app.core.auth import PlatformRole
 from app.core.clock import FrozenClock, beijing_date, month_start, next_month_start, period_end
 from app.listings.windows import window_end
-from app.tax import service as tax
+from app.tax import periods as tax_periods
 from app.tax.models import FilingKind
 from tests.brokers.test_rewards_api import parties as reward_parties
 from tests.brokers.test_rewards_api import registered_deal
@@ -63,7 +63,7 @@ def test_the_day_of_an_instant_is_its_beijing_day(instant: datetime, day: date) 
 def test_tax_periods_close_at_beijing_midnight(
     instant: datetime, kind: FilingKind, closed: list[str]
 ) -> None:
-    assert tax.closed_periods(kind, instant) == closed
+    assert tax_periods.closed_periods(kind, instant) == closed
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_tax_periods_close_at_beijing_midnight(
 def test_a_period_runs_from_beijing_midnight_to_beijing_midnight(
     kind: FilingKind, period: str, start: datetime, end: datetime
 ) -> None:
-    assert tax.period_bounds(kind, period) == (start, end)
+    assert tax_periods.period_bounds(kind, period) == (start, end)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from app.core.errors import ValidationFailed
 from app.listings import service as listings
 from app.main import create_app
 from app.results.models import ResultKind
-from app.tax import service as tax
+from app.tax import periods as tax_periods
 from app.tax.models import Filing, FilingKind, FilingState
 from app.tax.tasks import file_period_end
 from tests.deals.test_deals_api import (
@@ -366,7 +366,7 @@ async def test_a_quarterly_small_scale_filer_files_vat_by_quarter_at_3_percent(
 def test_periods_are_counted_in_beijing_time(
     kind: FilingKind, period: str, bounds: tuple[str, str]
 ) -> None:
-    start, end = tax.period_bounds(kind, period)
+    start, end = tax_periods.period_bounds(kind, period)
     assert (start.isoformat()[:10], end.isoformat()[:10]) == bounds
     assert start.utcoffset() == timedelta(hours=8)
 
@@ -384,7 +384,7 @@ def test_periods_are_counted_in_beijing_time(
 )
 def test_a_malformed_period_names_the_field(kind: FilingKind, period: str) -> None:
     with pytest.raises(ValidationFailed) as raised:
-        tax.period_bounds(kind, period)
+        tax_periods.period_bounds(kind, period)
     assert (raised.value.errors[0].field, raised.value.errors[0].code) == (
         "body.period",
         "period_format",
@@ -446,7 +446,10 @@ async def test_workers_racing_at_the_period_end_file_once(
     # The money came in November: the year is filed; December (the month that just closed) has
     # nothing to file, and the fourth quarter is for quarterly VAT filers, which the seller is not.
     assert counts == {FilingKind.eit_transfer_income: 1}
-    assert tax.closed_periods(FilingKind.vat_exemption, clock.now()) == ["2026-12", "2026-Q4"]
+    assert tax_periods.closed_periods(FilingKind.vat_exemption, clock.now()) == [
+        "2026-12",
+        "2026-Q4",
+    ]
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
