@@ -1,5 +1,6 @@
-"""Reads of accounts that run on every request of their kind, on the read path
-(`app/core/reads.py`): who the caller is."""
+"""Reads of accounts: who the caller is, on every request of its kind on the read path
+(`app/core/reads.py`); and what other packages read of organizations, people and brokers
+(names, VAT filers, payout recipients, the organizations read model for statistics)."""
 
 from __future__ import annotations
 
@@ -282,3 +283,13 @@ async def organization_for_payout(session: AsyncSession, organization_id: uuid.U
         name=organization.name,
         stripe_account_id=organization.stripe_account_id,
     )
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+async def users_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+    """The people behind a page of rows, in one query."""
+    users = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {user.id: user for user in users}

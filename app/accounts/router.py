@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
-from app.accounts import queries, service
+from app.accounts import api_keys, brokers, members, queries, service
 from app.accounts.auth import (
     ApiKeyManage,
     BrokerRead,
@@ -326,7 +326,7 @@ async def list_members(
     session: Session, caller: MemberRead, organization_id: uuid.UUID, pagination: Pagination
 ) -> Page[MemberOut]:
     """The organization's members and their roles (its members and platform staff)."""
-    rows, cursor = await service.list_members(session, caller, organization_id, pagination)
+    rows, cursor = await members.list_members(session, caller, organization_id, pagination)
     return Page(items=[_member_out(m, u) for m, u in rows], next_cursor=cursor)
 
 
@@ -348,7 +348,7 @@ async def add_member(
     """Owners and admins add a registered person; only owners grant the owner role."""
     await idempotency.claim(caller)
     member = _member_out(
-        *await service.add_member(
+        *await members.add_member(
             session, caller, organization_id, email=body.email, role=body.role
         )
     )
@@ -372,7 +372,7 @@ async def change_member_role(
     """Change a member's role (owners and admins; only owners grant or take the owner role,
     and an organization keeps at least one owner)."""
     return _member_out(
-        *await service.change_member_role(session, caller, organization_id, user_id, body.role)
+        *await members.change_member_role(session, caller, organization_id, user_id, body.role)
     )
 
 
@@ -387,7 +387,7 @@ async def remove_member(
     session: Session, caller: MemberWrite, organization_id: uuid.UUID, user_id: uuid.UUID
 ) -> Response:
     """Managers remove members; anyone may leave. The last owner stays."""
-    await service.remove_member(session, caller, organization_id, user_id)
+    await members.remove_member(session, caller, organization_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -414,7 +414,7 @@ async def create_api_key(
     The secret is in this response only (and in its replay to the same caller with the same
     `Idempotency-Key` within 24 h)."""
     await idempotency.claim(caller)
-    key, secret = await service.create_api_key(session, caller, body, now=now, wall=wall)
+    key, secret = await api_keys.create_api_key(session, caller, body, now=now, wall=wall)
     created = ApiKeyCreated.model_validate(
         {**ApiKeyOut.model_validate(key).model_dump(), "key": secret}
     )
@@ -433,7 +433,7 @@ async def list_api_keys(
 ) -> Page[ApiKeyOut]:
     """The organization's API keys (owners and admins): name, prefix, scopes, last use. The
     secrets are never shown again."""
-    rows, cursor = await service.list_api_keys(session, caller, organization_id, pagination)
+    rows, cursor = await api_keys.list_api_keys(session, caller, organization_id, pagination)
     return Page(items=[ApiKeyOut.model_validate(row) for row in rows], next_cursor=cursor)
 
 
@@ -448,7 +448,7 @@ async def revoke_api_key(
     session: Session, now: Now, caller: ApiKeyManage, key_id: uuid.UUID
 ) -> ApiKeyOut:
     """The key stops working at once."""
-    return ApiKeyOut.model_validate(await service.revoke_api_key(session, caller, key_id, now=now))
+    return ApiKeyOut.model_validate(await api_keys.revoke_api_key(session, caller, key_id, now=now))
 
 
 # --- brokers -----------------------------------------------------------------------------
@@ -481,7 +481,7 @@ async def create_broker(
 ) -> BrokerOut:
     """Register your 技术经纪人 certificate; platform staff review it before it is active."""
     await idempotency.claim(caller)
-    profile = await service.create_broker_profile(session, caller, body)
+    profile = await brokers.create_broker_profile(session, caller, body)
     user = await session.get(User, profile.user_id)
     assert user is not None
     return await idempotency.remember(_broker_out(profile, user), status_code=201)
@@ -496,7 +496,7 @@ async def list_brokers(
     broker_status: Annotated[BrokerStatus | None, Query(alias="status")] = None,
 ) -> Page[BrokerOut]:
     """Active brokers, plus your own profile, your agency's brokers, or all for staff."""
-    rows, cursor = await service.list_brokers(
+    rows, cursor = await brokers.list_brokers(
         session, caller, pagination, agency_id=agency_id, status=broker_status
     )
     return Page(items=[_broker_out(p, u) for p, u in rows], next_cursor=cursor)
@@ -512,7 +512,7 @@ async def list_brokers(
 async def get_broker(session: Session, caller: BrokerRead, broker_id: uuid.UUID) -> BrokerOut:
     """A technology broker's profile (技术经纪人): active ones are public; others only to themselves
     and staff."""
-    return _broker_out(*await service.get_broker_for(session, caller, broker_id))
+    return _broker_out(*await brokers.get_broker_for(session, caller, broker_id))
 
 
 @router.patch(
@@ -526,7 +526,7 @@ async def update_broker(
     session: Session, caller: BrokerWrite, broker_id: uuid.UUID, body: BrokerUpdate
 ) -> BrokerOut:
     """A new certificate number or level sends an active profile back to review."""
-    return _broker_out(*await service.update_broker_profile(session, caller, broker_id, body))
+    return _broker_out(*await brokers.update_broker_profile(session, caller, broker_id, body))
 
 
 @router.post(
@@ -546,7 +546,7 @@ async def change_broker_status(
     """Platform reviewers decide; suspending or revoking needs a reason. An illegal change is a
     409 listing the allowed next states."""
     return _broker_out(
-        *await service.change_broker_status(
+        *await brokers.change_broker_status(
             session,
             caller,
             broker_id,
