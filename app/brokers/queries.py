@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import queries as accounts
 from app.brokers.models import (
     Claim,
     RewardPayout,
 )
+from app.core.auth import Principal
 from app.core.db import ReadModel
+from app.deals import queries as deals
 
 
 def reward_payouts_select() -> ReadModel:
@@ -35,3 +38,15 @@ async def payout_recipients(session: AsyncSession, payout_id: uuid.UUID) -> set[
     """The organization a reward payout went to (none for a broker paid in person)."""
     payout = await session.get(RewardPayout, payout_id)
     return {payout.organization_id} if payout and payout.organization_id else set()
+
+
+async def claims_visible_to(session: AsyncSession, principal: Principal) -> ColumnElement[bool]:
+    if principal.platform_roles:
+        return Claim.id.is_not(None)
+    broker = await accounts.broker_of_user(session, principal.user_id)
+    organizations = list(principal.memberships)
+    return or_(
+        Claim.broker_id == broker.id if broker else false(),
+        Claim.organization_id.in_(organizations),
+        Claim.deal_id.in_(await deals.deal_ids_of(session, organizations)),
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from app.brokers import payouts as reward_payouts
 from app.brokers import service
 from app.brokers.auth import RewardRead, RewardStaff, RewardWrite
 from app.brokers.models import Claim, ClaimState, RewardPayout
@@ -239,7 +240,7 @@ async def list_rewards(
             working=view.latest.working,
             computed_at=view.latest.computed_at,
         )
-        for view in await service.list_rewards(session, caller, year=year)
+        for view in await reward_payouts.list_rewards(session, caller, year=year)
     ]
 
 
@@ -258,7 +259,7 @@ async def year_to_date(
             paid=Money(total.paid_fen),
             year_cap=_money(total.year_cap_fen),
         )
-        for total in await service.year_to_date(session, caller, year=year)
+        for total in await reward_payouts.year_to_date(session, caller, year=year)
     ]
 
 
@@ -279,11 +280,13 @@ async def pay_rewards(
     """One payout per beneficiary of everything computed up to the period's end and unpaid;
     running it twice pays nothing twice."""
     await idempotency.claim(caller)
-    payouts = await service.pay_rewards(session, caller, provider, period=body.period, now=now)
+    payouts = await reward_payouts.pay_rewards(
+        session, caller, provider, period=body.period, now=now
+    )
     return await idempotency.remember([payout_out(p) for p in payouts], status_code=201)
 
 
 @router.get("/payouts", response_model=list[RewardPayoutOut], summary="Reward payouts")
 async def list_payouts(session: Session, caller: RewardRead) -> list[RewardPayoutOut]:
     """Payouts to you (as a broker or an organization); all of them for staff."""
-    return [payout_out(p) for p in await service.list_reward_payouts(session, caller)]
+    return [payout_out(p) for p in await reward_payouts.list_reward_payouts(session, caller)]

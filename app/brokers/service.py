@@ -1,4 +1,5 @@
-"""Rules of the brokers package: claims, their review, reward computation and payouts.
+"""Rules of the brokers package: claims, their review and reward computation (payouts:
+`payouts`).
 
 A claim is visible to its claimant (the broker, or the applying party's members), to both
 parties of the deal, and to platform staff. Approving a broker's claim locks the deal's row, so
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
@@ -25,12 +26,12 @@ from app.brokers.models import (
     ClaimKind,
     ClaimState,
     RewardEntry,
-    RewardPayout,
 )
 from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
+from app.brokers.queries import claims_visible_to
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import beijing_date, month_start, period_end
+from app.core.clock import beijing_date, period_end
 from app.core.db import one_or_not_found
 from app.core.errors import (
     DomainError,
@@ -44,8 +45,6 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import queries as deals
 from app.deals.queries import RegisteredContract
-from app.payments import ledger
-from app.payments.provider import PaymentProvider
 
 REWARD_FUND = "fund:rewards"
 
@@ -212,23 +211,11 @@ def _payload(claim: Claim) -> dict[str, Any]:
 # --- reading ---------------------------------------------------------------------------------
 
 
-async def _visible(session: AsyncSession, principal: Principal) -> ColumnElement[bool]:
-    if principal.platform_roles:
-        return Claim.id.is_not(None)
-    broker = await accounts.broker_of_user(session, principal.user_id)
-    organizations = list(principal.memberships)
-    return or_(
-        Claim.broker_id == broker.id if broker else false(),
-        Claim.organization_id.in_(organizations),
-        Claim.deal_id.in_(await deals.deal_ids_of(session, organizations)),
-    )
-
-
 async def get_claim_for(
     session: AsyncSession, principal: Principal, claim_id: uuid.UUID, *, lock: bool = False
 ) -> Claim:
     """A claim the caller may see (claimant, either party, staff). Raises NotFound."""
-    query = select(Claim).where(Claim.id == claim_id, await _visible(session, principal))
+    query = select(Claim).where(Claim.id == claim_id, await claims_visible_to(session, principal))
     return await one_or_not_found(session, query, lock=lock)
 
 
@@ -241,7 +228,7 @@ async def list_claims(
     state: ClaimState | None = None,
 ) -> tuple[Sequence[Claim], str | None]:
     """Claims the caller may see, newest first."""
-    query = select(Claim).where(await _visible(session, principal))
+    query = select(Claim).where(await claims_visible_to(session, principal))
     if deal_id is not None:
         query = query.where(Claim.deal_id == deal_id)
     if state is not None:
@@ -478,164 +465,3 @@ async def _compute_beneficiary_year(
             },
         )
     return appended
-
-
-# --- rewards and payouts -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RewardView:
-    claim: Claim
-    total_fen: int
-    paid_fen: int
-    latest: RewardEntry
-
-
-async def list_rewards(
-    session: AsyncSession, principal: Principal, *, year: int | None = None
-) -> list[RewardView]:
-    """The rewards of the claims the caller may see: amount, paid part, and the working of the
-    latest computation."""
-    query = select(Claim).where(await _visible(session, principal))
-    if year is not None:
-        query = query.where(Claim.policy_year == year)
-    claims = {c.id: c for c in (await session.scalars(query)).all()}
-    entries = (
-        await session.scalars(
-            select(RewardEntry)
-            .where(RewardEntry.claim_id.in_(list(claims)))
-            .order_by(RewardEntry.computed_at, RewardEntry.id)
-        )
-    ).all()
-    views: dict[uuid.UUID, RewardView] = {}
-    for entry in entries:
-        previous = views.get(entry.claim_id)
-        total = (previous.total_fen if previous else 0) + entry.amount_fen
-        paid = (previous.paid_fen if previous else 0) + (entry.amount_fen if entry.payout_id else 0)
-        views[entry.claim_id] = RewardView(claims[entry.claim_id], total, paid, entry)
-    return sorted(views.values(), key=lambda v: (v.claim.policy_year, v.claim.filed_at))
-
-
-def _period_end(period: str) -> datetime:
-    year, month = (int(part) for part in period.split("-"))
-    return month_start(year, month + 1)
-
-
-async def pay_rewards(
-    session: AsyncSession,
-    principal: Principal,
-    provider: PaymentProvider,
-    *,
-    period: str,
-    now: datetime,
-) -> list[RewardPayout]:
-    """Platform finance pays every beneficiary the rewards computed up to the end of `period`
-    and not yet paid, one payout each, booked from the reward fund. A beneficiary whose unpaid
-    total is not positive (a downward adjustment) waits for the next period. Entries are locked,
-    so two runs at once pay once."""
-    principal.require_platform_role(PlatformRole.finance)
-    end = _period_end(period)
-    if end > now + timedelta(days=31):
-        raise ValidationFailed("body.period", "period_in_future")
-    entries = (
-        await session.execute(
-            select(RewardEntry, Claim)
-            .join(Claim, Claim.id == RewardEntry.claim_id)
-            .where(RewardEntry.payout_id.is_(None), RewardEntry.computed_at < end)
-            .order_by(RewardEntry.computed_at, RewardEntry.id)
-            .with_for_update(of=RewardEntry)
-        )
-    ).all()
-    by_payee: dict[tuple[str, uuid.UUID], list[RewardEntry]] = {}
-    for entry, claim in entries:
-        payee = (
-            ("broker", claim.broker_id)
-            if claim.broker_id
-            else ("organization", claim.organization_id)
-        )
-        by_payee.setdefault(payee, []).append(entry)  # type: ignore[arg-type]
-    payouts = []
-    for (kind, payee_id), items in sorted(by_payee.items(), key=lambda item: str(item[0][1])):
-        amount = sum(item.amount_fen for item in items)
-        if amount <= 0:
-            continue
-        recipient = (
-            await accounts.recipient_for_broker(session, payee_id)
-            if kind == "broker"
-            else await accounts.organization_for_payout(session, payee_id)
-        )
-        reference = await provider.pay_out(Money(amount), recipient=recipient, purpose="jb")
-        payout = RewardPayout(
-            period=period,
-            broker_id=payee_id if kind == "broker" else None,
-            organization_id=payee_id if kind == "organization" else None,
-            amount_fen=amount,
-            provider=provider.name,
-            provider_reference=reference,
-            paid_at=now,
-            paid_by_id=principal.user_id,
-        )
-        session.add(payout)
-        await session.flush()
-        for item in items:
-            item.payout_id = payout.id
-        ledger.transfer(
-            session,
-            debit=REWARD_FUND,
-            credit=ledger.bank(provider.name),
-            amount_fen=amount,
-            memo=f"rewards {period}",
-            now=now,
-        )
-        await record_event(
-            session,
-            "payout.paid",
-            {
-                "reward_payout_id": str(payout.id),
-                "period": period,
-                "amount": Money(amount).to_api(),
-            },
-        )
-        payouts.append(payout)
-    return payouts
-
-
-async def list_reward_payouts(session: AsyncSession, principal: Principal) -> list[RewardPayout]:
-    """Reward payouts to the caller (as broker or organization); all of them for staff."""
-    query = select(RewardPayout).order_by(RewardPayout.paid_at.desc())
-    if not principal.platform_roles:
-        broker = await accounts.broker_of_user(session, principal.user_id)
-        query = query.where(
-            or_(
-                RewardPayout.broker_id == broker.id if broker else false(),
-                RewardPayout.organization_id.in_(list(principal.memberships)),
-            )
-        )
-    return list((await session.scalars(query)).all())
-
-
-@dataclass(frozen=True)
-class YearTotal:
-    policy: RewardPolicy
-    year: int
-    total_fen: int
-    paid_fen: int
-    year_cap_fen: int | None
-
-
-async def year_to_date(
-    session: AsyncSession, principal: Principal, *, year: int
-) -> list[YearTotal]:
-    """The caller's reward totals for a year, per policy, against the policy's year cap."""
-    totals: dict[str, list[int]] = {}
-    for view in await list_rewards(session, principal, year=year):
-        totals.setdefault(view.claim.policy_code, [0, 0])
-        totals[view.claim.policy_code][0] += view.total_fen
-        totals[view.claim.policy_code][1] += view.paid_fen
-    result = []
-    for code, (total, paid) in sorted(totals.items()):
-        policy = policy_in_force(code, date(year, 12, 31)) or next(
-            p for p in all_policies() if p.code == code
-        )
-        result.append(YearTotal(policy, year, total, paid, policy.fen(policy.year_cap)))
-    return result

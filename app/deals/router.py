@@ -14,7 +14,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
-from app.deals import queries, service
+from app.deals import queries, registration, service, transformation_income
 from app.deals.auth import DealRead, DealWrite, Registrar
 from app.deals.documents import render_contract_pdf
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
@@ -239,7 +239,7 @@ async def register_contract(
     refuse it with reasons. An incomplete contract answers 422 `registration_incomplete` with
     `reasons`. Only registered contracts count for broker rewards and tax filings."""
     return contract_out(
-        await service.decide_registration(
+        await registration.decide_registration(
             session,
             caller,
             deal_id,
@@ -262,11 +262,11 @@ async def terminate_contract(
     """On the parties' joint request or a ruling, with the reason. Money received stays with the
     deal until refunded (`POST /v1/payments/{id}/refund`) or paid out."""
     return contract_out(
-        await service.terminate_contract(session, caller, deal_id, reason=body.reason, now=now)
+        await registration.terminate_contract(session, caller, deal_id, reason=body.reason, now=now)
     )
 
 
-def income_out(view: service.IncomeView) -> IncomeOut:
+def income_out(view: transformation_income.IncomeView) -> IncomeOut:
     income = view.income
     return IncomeOut(
         id=income.id,
@@ -309,7 +309,7 @@ async def declare_income(
     payment; the inventors' part of the net income (the organization's rate, at least 50 %) is
     split by their shares and recorded for the researchers' income-tax relief."""
     await idempotency.claim(caller)
-    view = await service.declare_transformation_income(
+    view = await transformation_income.declare_transformation_income(
         session,
         caller,
         deal_id,
@@ -330,5 +330,7 @@ async def list_incomes(session: Session, caller: DealRead, deal_id: uuid.UUID) -
     """The seller's declarations on the deal (the buyer does not see them)."""
     return [
         income_out(view)
-        for view in await service.list_transformation_incomes(session, caller, deal_id)
+        for view in await transformation_income.list_transformation_incomes(
+            session, caller, deal_id
+        )
     ]

@@ -1,4 +1,5 @@
-"""Rules of the deals package: deals, technology contracts, signing and registration.
+"""Rules of the deals package: deals, technology contracts, drafting and signing (registration:
+`registration`, transformation income: `transformation_income`).
 
 A deal and its contract are private to the two parties (and platform staff): to anyone else
 they do not exist (404). Changing a contract or signing it needs an owner or admin of the
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
-from app.core.auth import PlatformRole, Principal
-from app.core.clock import beijing_date
+from app.core.auth import Principal
 from app.core.errors import (
     AlreadyExists,
     DomainError,
@@ -33,7 +32,6 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import queries
 from app.deals.documents import ROLES, ContractSummary, MilestoneLine, Party
-from app.deals.inventor_rewards import reward_pool, split
 from app.deals.models import (
     Contract,
     ContractState,
@@ -42,14 +40,9 @@ from app.deals.models import (
     Deal,
     DealBroker,
     DealSource,
-    InventorReward,
-    RegistrationCounter,
-    TransformationIncome,
 )
 from app.deals.schemas import ContractTerms
 from app.listings import queries as listings
-from app.payments import queries as payments
-from app.results import queries as results
 
 RESEARCH_SELLERS = frozenset({OrganizationKind.university, OrganizationKind.research_institute})
 
@@ -389,12 +382,12 @@ async def sign_contract(
         await record_event(
             session,
             "contract.amended" if amendment else "contract.signed",
-            _contract_payload(deal, contract, latest),
+            contract_payload(deal, contract, latest),
         )
     return await queries.contract_view(session, deal)
 
 
-def _contract_payload(deal: Deal, contract: Contract, version: ContractVersion) -> dict[str, Any]:
+def contract_payload(deal: Deal, contract: Contract, version: ContractVersion) -> dict[str, Any]:
     return {
         "deal_id": str(deal.id),
         "contract_id": str(contract.id),
@@ -404,137 +397,6 @@ def _contract_payload(deal: Deal, contract: Contract, version: ContractVersion) 
         "seller_organization_id": str(deal.seller_organization_id),
         "buyer_organization_id": str(deal.buyer_organization_id),
     }
-
-
-# --- registration (认定登记) ------------------------------------------------------------------
-
-
-def completeness_problems(version: ContractVersion, today: date) -> list[str]:
-    """What a registrar requires before registering (pure): reason codes, empty when
-    complete."""
-    problems = []
-    if not version.content or len(version.content.strip()) < 20:
-        problems.append("content_missing")
-    if version.contract_type in {ContractType.transfer, ContractType.licence} and (
-        version.transaction_fen <= 0
-    ):
-        problems.append("transaction_amount_missing")
-    if version.contract_type == ContractType.licence and not version.licence_scope:
-        problems.append("licence_scope_missing")
-    if version.ends_on < today:
-        problems.append("term_ended")
-    return problems
-
-
-async def decide_registration(
-    session: AsyncSession,
-    principal: Principal,
-    deal_id: uuid.UUID,
-    *,
-    register: bool,
-    reasons: Sequence[str],
-    now: datetime,
-) -> queries.ContractView:
-    """A platform registrar registers a signed contract (技术合同认定登记) with the next number
-    of the seller's region and year, or refuses it with reasons.
-
-    Raises Forbidden (not a registrar), NotFound, InvalidState when the contract is not signed
-    (or already registered), RegistrationRefused listing what is incomplete, ValidationFailed
-    (reasons) for a refusal without reasons.
-    """
-    principal.require_platform_role(PlatformRole.registrar)
-    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
-    contract = await queries.contract_of(session, deal.id, lock=True)
-    if contract.state != ContractState.signed:
-        raise InvalidState(detail_code="detail.contract_not_signed", state=contract.state.value)
-    if not register:
-        if not reasons:
-            raise ValidationFailed("body.reasons", "missing")
-        contract.rejection_reasons = list(reasons)
-        await record_event(
-            session,
-            "contract.registration_refused",
-            {"deal_id": str(deal.id), "reasons": list(reasons)},
-        )
-        return await queries.contract_view(session, deal)
-    versions = await queries.versions_of(session, contract.id)
-    effective = queries.effective_version(contract, versions)
-    assert effective is not None
-    problems = completeness_problems(effective, beijing_date(now))
-    if problems:
-        raise RegistrationRefused(extensions={"reasons": problems})
-    seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
-        deal.seller_organization_id
-    ]
-    contract.registration_number = await _next_registration_number(
-        session, seller.division_code, beijing_date(now).year
-    )
-    contract.registered_at = now
-    contract.registered_by_id = principal.user_id
-    contract.rejection_reasons = None
-    contract.state = ContractState.registered
-    # Money that arrived before registration (an applied deposit, early payments) counts now.
-    view = await queries.contract_view(session, deal)
-    if any(view.outstanding[m.number] < m.amount_fen for m in queries.milestones_of(effective)):
-        contract.state = ContractState.performing
-    if not any(view.outstanding.values()):
-        contract.state = ContractState.completed
-    await record_event(
-        session,
-        "contract.registered",
-        {
-            **_contract_payload(deal, contract, effective),
-            "registration_number": contract.registration_number,
-        },
-    )
-    return view
-
-
-async def _next_registration_number(session: AsyncSession, division_code: str, year: int) -> str:
-    """`<year><division code><serial:06>`, without gaps per region and year (the counter row
-    is locked until the registration commits)."""
-    counter = await session.scalar(
-        select(RegistrationCounter)
-        .where(RegistrationCounter.division_code == division_code, RegistrationCounter.year == year)
-        .with_for_update()
-    )
-    if counter is None:
-        from sqlalchemy.dialects.postgresql import insert
-
-        await session.execute(
-            insert(RegistrationCounter)
-            .values(division_code=division_code, year=year, last=0)
-            .on_conflict_do_nothing()
-        )
-        counter = await session.scalar(
-            select(RegistrationCounter)
-            .where(
-                RegistrationCounter.division_code == division_code,
-                RegistrationCounter.year == year,
-            )
-            .with_for_update()
-        )
-        assert counter is not None
-    counter.last += 1
-    return f"{year}{division_code}{counter.last:06d}"
-
-
-async def terminate_contract(
-    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, reason: str, now: datetime
-) -> queries.ContractView:
-    """A platform registrar records a contract's termination (解除) — agreed by the parties or
-    ruled — with the reason. Money already received stays booked to the deal until refunded or
-    paid out. Raises Forbidden, NotFound, InvalidState when it is completed or terminated."""
-    principal.require_platform_role(PlatformRole.registrar)
-    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
-    contract = await queries.contract_of(session, deal.id, lock=True)
-    if contract.state in {ContractState.completed, ContractState.terminated}:
-        raise InvalidState(detail_code="detail.contract_closed")
-    contract.state = ContractState.terminated
-    contract.terminated_at = now
-    contract.termination_reason = reason
-    await record_event(session, "contract.terminated", {"deal_id": str(deal.id), "reason": reason})
-    return await queries.contract_view(session, deal)
 
 
 # --- money arriving ---------------------------------------------------------------------------
@@ -556,123 +418,6 @@ async def follow_payments(session: AsyncSession, deal_id: uuid.UUID, *, now: dat
         await record_event(session, "contract.completed", {"deal_id": str(deal.id)})
     elif contract.state == ContractState.completed and due:
         contract.state = ContractState.performing
-
-
-# --- inventors' rewards (科技成果转化奖励) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IncomeView:
-    income: TransformationIncome
-    rewards: list[InventorReward]
-
-
-async def declare_transformation_income(
-    session: AsyncSession,
-    principal: Principal,
-    deal_id: uuid.UUID,
-    *,
-    payment_id: uuid.UUID,
-    costs: Money,
-    published_on: date | None = None,
-    now: datetime,
-) -> IncomeView:
-    """A university or institute seller declares the net income of a received payment (income
-    less the costs it declares); the inventors' part — the organization's rate, at least 50 %
-    (促进科技成果转化法 第四十五条) — is split by their shares and recorded, once per payment.
-
-    Raises NotFound (not the seller's deal or payment), Forbidden, InvalidState (the seller is
-    not a university or institute, the payment has not arrived, the result names no inventor),
-    ValidationFailed(costs) above the income, AlreadyExists(payment_id) for a second time.
-    """
-    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
-    principal.require_manager(deal.seller_organization_id)
-    seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
-        deal.seller_organization_id
-    ]
-    if seller.kind not in RESEARCH_SELLERS:
-        raise InvalidState(detail_code="detail.rewards_research_sellers")
-    payment = await payments.received_payment(session, deal.id, payment_id)
-    if costs.fen > payment.amount_fen:
-        raise ValidationFailed("body.costs", "costs_above_income")
-    if await session.scalar(
-        select(TransformationIncome.id).where(TransformationIncome.payment_id == payment.id)
-    ):
-        raise AlreadyExists("body.payment_id")
-    inventors = (
-        await results.inventors_of(session, await listings.result_id_of(session, deal.listing_id))
-        if deal.listing_id
-        else []
-    )
-    if not inventors:
-        raise InvalidState(detail_code="detail.no_inventors")
-    pool = reward_pool(payment.amount_fen - costs.fen, seller.inventor_reward_percent)
-    income = TransformationIncome(
-        deal_id=deal.id,
-        payment_id=payment.id,
-        income_fen=payment.amount_fen,
-        costs_fen=costs.fen,
-        reward_percent=seller.inventor_reward_percent,
-        pool_fen=pool,
-        declared_by_id=principal.user_id,
-        declared_at=now,
-        rewards_published_on=published_on,
-    )
-    session.add(income)
-    await session.flush()
-    rewards = [
-        InventorReward(
-            income_id=income.id,
-            inventor_id=inventor.id,
-            inventor_name=inventor.name,
-            share=inventor.share,
-            amount_fen=amount,
-        )
-        for inventor, amount in zip(
-            inventors, split(pool, [i.share for i in inventors]), strict=True
-        )
-    ]
-    session.add_all(rewards)
-    await record_event(
-        session,
-        "inventor_rewards.recorded",
-        {
-            "deal_id": str(deal.id),
-            "income_id": str(income.id),
-            "organization_id": str(seller.id),
-            "pool": Money(pool).to_api(),
-        },
-    )
-    return IncomeView(income, rewards)
-
-
-async def list_transformation_incomes(
-    session: AsyncSession, principal: Principal, deal_id: uuid.UUID
-) -> list[IncomeView]:
-    """The seller's declared incomes and inventors' rewards on a deal (the seller's members
-    and staff; the buyer does not see them). Raises NotFound."""
-    deal = await queries.get_deal_for(session, principal, deal_id)
-    if not (principal.platform_roles or principal.is_member_of(deal.seller_organization_id)):
-        raise NotFound()
-    incomes = list(
-        (
-            await session.scalars(
-                select(TransformationIncome)
-                .where(TransformationIncome.deal_id == deal.id)
-                .order_by(TransformationIncome.declared_at)
-            )
-        ).all()
-    )
-    rewards = (
-        await session.scalars(
-            select(InventorReward).where(
-                InventorReward.income_id.in_([income.id for income in incomes])
-            )
-        )
-    ).all()
-    return [
-        IncomeView(income, [r for r in rewards if r.income_id == income.id]) for income in incomes
-    ]
 
 
 # --- documents -------------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""Registration of technology contracts (技术合同认定登记): what a complete contract needs, the
+registrar's decision and its registration number, and terminating a contract."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import queries as accounts
+from app.core.auth import PlatformRole, Principal
+from app.core.clock import beijing_date
+from app.core.errors import (
+    InvalidState,
+    ValidationFailed,
+)
+from app.core.outbox import record_event
+from app.deals import queries
+from app.deals.models import (
+    ContractState,
+    ContractType,
+    ContractVersion,
+    RegistrationCounter,
+)
+from app.deals.service import RegistrationRefused, contract_payload
+
+
+def completeness_problems(version: ContractVersion, today: date) -> list[str]:
+    """What a registrar requires before registering (pure): reason codes, empty when
+    complete."""
+    problems = []
+    if not version.content or len(version.content.strip()) < 20:
+        problems.append("content_missing")
+    if version.contract_type in {ContractType.transfer, ContractType.licence} and (
+        version.transaction_fen <= 0
+    ):
+        problems.append("transaction_amount_missing")
+    if version.contract_type == ContractType.licence and not version.licence_scope:
+        problems.append("licence_scope_missing")
+    if version.ends_on < today:
+        problems.append("term_ended")
+    return problems
+
+
+async def decide_registration(
+    session: AsyncSession,
+    principal: Principal,
+    deal_id: uuid.UUID,
+    *,
+    register: bool,
+    reasons: Sequence[str],
+    now: datetime,
+) -> queries.ContractView:
+    """A platform registrar registers a signed contract (技术合同认定登记) with the next number
+    of the seller's region and year, or refuses it with reasons.
+
+    Raises Forbidden (not a registrar), NotFound, InvalidState when the contract is not signed
+    (or already registered), RegistrationRefused listing what is incomplete, ValidationFailed
+    (reasons) for a refusal without reasons.
+    """
+    principal.require_platform_role(PlatformRole.registrar)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
+    contract = await queries.contract_of(session, deal.id, lock=True)
+    if contract.state != ContractState.signed:
+        raise InvalidState(detail_code="detail.contract_not_signed", state=contract.state.value)
+    if not register:
+        if not reasons:
+            raise ValidationFailed("body.reasons", "missing")
+        contract.rejection_reasons = list(reasons)
+        await record_event(
+            session,
+            "contract.registration_refused",
+            {"deal_id": str(deal.id), "reasons": list(reasons)},
+        )
+        return await queries.contract_view(session, deal)
+    versions = await queries.versions_of(session, contract.id)
+    effective = queries.effective_version(contract, versions)
+    assert effective is not None
+    problems = completeness_problems(effective, beijing_date(now))
+    if problems:
+        raise RegistrationRefused(extensions={"reasons": problems})
+    seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
+        deal.seller_organization_id
+    ]
+    contract.registration_number = await _next_registration_number(
+        session, seller.division_code, beijing_date(now).year
+    )
+    contract.registered_at = now
+    contract.registered_by_id = principal.user_id
+    contract.rejection_reasons = None
+    contract.state = ContractState.registered
+    # Money that arrived before registration (an applied deposit, early payments) counts now.
+    view = await queries.contract_view(session, deal)
+    if any(view.outstanding[m.number] < m.amount_fen for m in queries.milestones_of(effective)):
+        contract.state = ContractState.performing
+    if not any(view.outstanding.values()):
+        contract.state = ContractState.completed
+    await record_event(
+        session,
+        "contract.registered",
+        {
+            **contract_payload(deal, contract, effective),
+            "registration_number": contract.registration_number,
+        },
+    )
+    return view
+
+
+async def _next_registration_number(session: AsyncSession, division_code: str, year: int) -> str:
+    """`<year><division code><serial:06>`, without gaps per region and year (the counter row
+    is locked until the registration commits)."""
+    counter = await session.scalar(
+        select(RegistrationCounter)
+        .where(RegistrationCounter.division_code == division_code, RegistrationCounter.year == year)
+        .with_for_update()
+    )
+    if counter is None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        await session.execute(
+            insert(RegistrationCounter)
+            .values(division_code=division_code, year=year, last=0)
+            .on_conflict_do_nothing()
+        )
+        counter = await session.scalar(
+            select(RegistrationCounter)
+            .where(
+                RegistrationCounter.division_code == division_code,
+                RegistrationCounter.year == year,
+            )
+            .with_for_update()
+        )
+        assert counter is not None
+    counter.last += 1
+    return f"{year}{division_code}{counter.last:06d}"
+
+
+async def terminate_contract(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, reason: str, now: datetime
+) -> queries.ContractView:
+    """A platform registrar records a contract's termination (解除) — agreed by the parties or
+    ruled — with the reason. Money already received stays booked to the deal until refunded or
+    paid out. Raises Forbidden, NotFound, InvalidState when it is completed or terminated."""
+    principal.require_platform_role(PlatformRole.registrar)
+    deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
+    contract = await queries.contract_of(session, deal.id, lock=True)
+    if contract.state in {ContractState.completed, ContractState.terminated}:
+        raise InvalidState(detail_code="detail.contract_closed")
+    contract.state = ContractState.terminated
+    contract.terminated_at = now
+    contract.termination_reason = reason
+    await record_event(session, "contract.terminated", {"deal_id": str(deal.id), "reason": reason})
+    return await queries.contract_view(session, deal)
