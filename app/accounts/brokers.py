@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import principals
 from app.accounts.models import (
     BrokerProfile,
     BrokerStatus,
@@ -90,6 +91,8 @@ async def create_broker_profile(
         status=BrokerStatus.pending,
     )
     session.add(profile)
+    # The person's `GET /v1/me` names their broker profile.
+    await principals.announce_change(session, principals.user_subject(principal.user_id))
     await session.flush()
     await record_event(session, "broker.applied", {"broker_id": str(profile.id)})
     await session.refresh(profile)

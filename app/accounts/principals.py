@@ -5,6 +5,10 @@ the person's memberships and staff roles (or an API key's row) took a third of a
 read's time. A process keeps what it verified for `seconds` (5) at most, and never past the
 credential's own expiry.
 
+It keeps, likewise, what `GET /v1/me` shows of a person (account, memberships with their
+organizations' names and kinds, broker profile), which changes only through the same notices:
+a membership, an organization's name, a broker profile.
+
 Nothing that takes rights away waits for that: a change to what a principal holds — a
 membership made, changed or removed, staff roles, a revoked API key, a signed-out or revoked
 token family — calls `announce_change` in its transaction, which sends a notice (NOTIFY)
@@ -76,6 +80,7 @@ class PrincipalCache:
         self._monotonic = monotonic
         self._entries: dict[str, _Entry] = {}
         self._by_subject: dict[str, set[str]] = {}
+        self._descriptions: dict[str, tuple[dict[str, Any], float]] = {}
         self.listener = NoticeListener(
             database_url,
             CHANNEL,
@@ -113,6 +118,20 @@ class PrincipalCache:
             self._remember(token, principal)
         return principal
 
+    def description(self, subject: str) -> dict[str, Any] | None:
+        """What this process read lately of `subject` for `GET /v1/me`, while it trusts it."""
+        kept = self._descriptions.get(subject)
+        if kept is not None and kept[1] > self._monotonic():
+            return kept[0]
+        return None
+
+    def remember_description(self, subject: str, description: dict[str, Any]) -> None:
+        if self.seconds <= 0 or not self.listener.listening:
+            return
+        if len(self._descriptions) >= SIZE:
+            self._descriptions.clear()
+        self._descriptions[subject] = (description, self._monotonic() + self.seconds)
+
     def _remember(self, token: str, principal: Principal) -> None:
         if len(self._entries) >= SIZE:
             self.clear()
@@ -126,10 +145,12 @@ class PrincipalCache:
         """Drop what this process holds for `subject` (`user:<id>` or `api_key:<id>`)."""
         for token in self._by_subject.pop(subject, ()):
             self._entries.pop(token, None)
+        self._descriptions.pop(subject, None)
 
     def clear(self) -> None:
         self._entries.clear()
         self._by_subject.clear()
+        self._descriptions.clear()
 
     async def _start_over(self, connection: Any) -> None:
         # Notices sent while the connection was down were never heard.

@@ -36,6 +36,7 @@ from app.accounts.models import (
     User,
     VatPeriod,
 )
+from app.accounts.principals import PrincipalCache, user_subject
 from app.core.auth import (
     Principal,
 )
@@ -84,23 +85,33 @@ _ME = PreparedRead(
 )
 
 
-async def describe_me(reads: ReadPool, principal: Principal) -> dict[str, object]:
-    """The caller's account, memberships, staff roles and broker profile, in one statement.
-    Raises NotFound when the account is gone."""
+async def describe_me(
+    reads: ReadPool, principal: Principal, kept: PrincipalCache
+) -> dict[str, object]:
+    """The caller's account, memberships, staff roles and broker profile: what the person holds
+    in one statement (or as this process read it lately, `PrincipalCache.description`), what
+    the credential grants from the principal. Raises NotFound when the account is gone."""
     assert principal.user_id is not None
-    row = await reads.one(_ME, user_id=principal.user_id)
-    if row is None:
-        raise NotFound()
+    subject = user_subject(principal.user_id)
+    person = kept.description(subject)
+    if person is None:
+        row = await reads.one(_ME, user_id=principal.user_id)
+        if row is None:
+            raise NotFound()
+        person = {
+            "user": {
+                "id": row["id"],
+                "email": row["email"],
+                "display_name": row["display_name"],
+                "created_at": row["created_at"],
+            },
+            "memberships": row["memberships"],
+            "broker_profile_id": row["broker_profile_id"],
+        }
+        kept.remember_description(subject, person)
     return {
-        "user": {
-            "id": row["id"],
-            "email": row["email"],
-            "display_name": row["display_name"],
-            "created_at": row["created_at"],
-        },
-        "memberships": row["memberships"],
+        **person,
         "platform_roles": sorted(principal.platform_roles),
-        "broker_profile_id": row["broker_profile_id"],
         "scopes": sorted(principal.scopes),
     }
 

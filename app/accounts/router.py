@@ -161,9 +161,9 @@ async def sign_up(session: Session, idempotency: IdempotencyOf, body: UserCreate
 
 
 @router.get("/me", response_model=Me, summary="Who am I", tags=["users"])
-async def me(reads: Reads, caller: PersonRead) -> dict[str, object]:
+async def me(request: Request, reads: Reads, caller: PersonRead) -> dict[str, object]:
     """Your account, organizations and roles, staff roles and broker profile."""
-    return await queries.describe_me(reads, caller)
+    return await queries.describe_me(reads, caller, request.app.state.principals)
 
 
 @router.put(

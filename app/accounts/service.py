@@ -377,10 +377,18 @@ async def update_organization(
                 detail_code="detail.organization_state", state=organization.verification_status
             )
         await _ensure_credit_code_free(session, changes["credit_code"], except_id=organization.id)
+    renamed = "name" in changes and changes["name"] != organization.name
     for name, value in changes.items():
         setattr(organization, name, value)
     if changes and organization.verification_status == VerificationStatus.rejected:
         organization.verification_status = VerificationStatus.pending
+    if renamed:
+        # Each member's `GET /v1/me` names the organization.
+        members = await session.scalars(
+            select(Membership.user_id).where(Membership.organization_id == organization.id)
+        )
+        for user_id in members:
+            await principals.announce_change(session, principals.user_subject(user_id))
     await session.flush()
     await session.refresh(organization)
     return organization

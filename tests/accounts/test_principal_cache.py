@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.accounts.models import Membership, OrganizationKind
+from app.accounts.models import Membership, OrganizationKind, User
 from app.core.auth import MemberRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
@@ -158,3 +158,58 @@ async def test_a_new_organization_is_the_creators_at_once(
 
     assert created.status_code == 201
     assert members.status_code == 200
+
+
+async def test_what_me_shows_is_kept_and_follows_every_change_at_once(
+    settings: Settings,
+    clock: FrozenClock,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    agency = await factory.organization(OrganizationKind.enterprise)
+    owner = await factory.person(agency, MemberRole.owner)
+    member = await factory.person(agency, MemberRole.member)
+
+    async with serving(settings, clock) as first, serving(settings, clock) as second:
+        before = (await second.get("/v1/me", headers=member.headers)).json()
+        # Changed behind the apps' back, without a notice: the process keeps what it read.
+        async with sessionmaker() as session, session.begin():
+            await session.execute(
+                update(User).where(User.id == member.user_id).values(display_name="背后改名")
+            )
+        kept = (await second.get("/v1/me", headers=member.headers)).json()
+
+        renamed = await first.patch(
+            f"/v1/organizations/{agency.id}", json={"name": "改名后的企业"}, headers=owner.headers
+        )
+        names_heard = await _eventually_shows(
+            lambda: second.get("/v1/me", headers=member.headers),
+            lambda me: me["memberships"][0]["organization_name"] == "改名后的企业",
+        )
+        applied = await first.post(
+            "/v1/brokers",
+            json={"certificate_number": "NMJJR-CACHE-1", "level": "senior"},
+            headers=member.headers,
+        )
+        profile_heard = await _eventually_shows(
+            lambda: second.get("/v1/me", headers=member.headers),
+            lambda me: me["broker_profile_id"] == applied.json()["id"],
+        )
+        in_the_same_process = (await first.get("/v1/me", headers=member.headers)).json()
+
+    assert kept == before
+    assert renamed.status_code == 200
+    assert applied.status_code == 201, applied.text
+    assert names_heard
+    assert profile_heard
+    assert in_the_same_process["broker_profile_id"] == applied.json()["id"]
+    assert in_the_same_process["memberships"][0]["organization_name"] == "改名后的企业"
+
+
+async def _eventually_shows(get: object, shows: object) -> bool:
+    """Whether `get()`'s body `shows` what is wanted within 2 s."""
+    for _ in range(40):
+        if shows((await get()).json()):  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.05)
+    return False
