@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,7 @@ from app.accounts import service as accounts_service
 from app.accounts.principals import PrincipalCache
 from app.accounts.router import auth_router
 from app.accounts.router import router as accounts_router
+from app.accounts.throttle import SignInThrottle
 from app.auctions.live import LiveEvents
 from app.auctions.router import router as auctions_router
 from app.brokers.router import router as rewards_router
@@ -106,6 +107,10 @@ def serve_routes(app: FastAPI, routers: list[APIRouter]) -> None:
     app.router.routes[:] = [*hot, *(route for route in routes if route not in hot), *pages]
 
 
+async def _api_key_refused(throttle: SignInThrottle, address: str, now: datetime) -> None:
+    await throttle.failed(address=address, now=now)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url:
@@ -177,6 +182,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.sessionmaker = create_sessionmaker(
         engine, app.state.clock, principals=principal_cache
     )
+    sign_in_throttle = SignInThrottle(app.state.sessionmaker)
+    app.state.sign_in_throttle = sign_in_throttle
+    app.state.api_key_refused = partial(_api_key_refused, sign_in_throttle)
     app.state.search = backend_for(settings, app.state.sessionmaker, app.state.reads)
     app.state.rate_counters = counters_for(settings.rate_limit_storage, app.state.reads)
     app.state.live = LiveEvents(settings.database_url)

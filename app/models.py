@@ -7,6 +7,7 @@ from app.accounts.models import (
     Organization,
     PlatformRoleGrant,
     RefreshToken,
+    SignInFailure,
     User,
 )
 from app.auctions.models import (
@@ -68,6 +69,7 @@ __all__ = [
     "RewardPayout",
     "SandboxClockSetting",
     "SavedSearch",
+    "SignInFailure",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

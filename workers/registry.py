@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import procrastinate
 
+from app.accounts import tasks as accounts
 from app.auctions import tasks as auctions
 from app.brokers import tasks as brokers
 from app.core import tasks as core
@@ -50,6 +51,7 @@ async def relay_outbox(timestamp: int) -> int:
 JOBS = {
     "workers": relay,
     "core": core.jobs,
+    "accounts": accounts.jobs,
     "listings": listings.jobs,
     "auctions": auctions.jobs,
     "tax": tax.jobs,

@@ -218,3 +218,15 @@ register_unique_field("uq_organizations_credit_code", "body.credit_code")
 register_unique_field("uq_broker_profiles_certificate_number", "body.certificate_number")
 register_unique_field("uq_broker_profiles_user_id", "user")
 register_unique_field("uq_memberships_organization_id_user_id", "body.email")
+
+
+class SignInFailure(Base):
+    """Consecutive sign-in failures of an account (`account:<sha256 of the email>`), or recent
+    ones of an address (`address:<ip>`), and until when the next try must wait."""
+
+    __tablename__ = "sign_in_failures"
+
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]

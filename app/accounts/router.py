@@ -50,7 +50,7 @@ from app.accounts.schemas import (
     UserOut,
     VerificationDecision,
 )
-from app.core.auth import PlatformRole
+from app.core.auth import PlatformRole, address_of
 from app.core.clock import Now, Wall
 from app.core.db import Session
 from app.core.errors import problem_responses
@@ -80,7 +80,7 @@ router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
     "/token",
     response_model=TokenPair,
     summary="Sign in (OAuth2 password grant)",
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 422, 429),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -97,6 +97,7 @@ router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
     },
 )
 async def issue_token(
+    request: Request,
     session: Session,
     wall: Wall,
     tokens: Tokens,
@@ -113,6 +114,8 @@ async def issue_token(
         requested_scopes=scope.split(),
         now=wall,
         tokens=tokens,
+        throttle=request.app.state.sign_in_throttle,
+        address=address_of(request),
     )
 
 
@@ -120,13 +123,20 @@ async def issue_token(
     "/refresh",
     response_model=TokenPair,
     summary="Refresh the access token",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 422, 429),
 )
-async def refresh(session: Session, wall: Wall, tokens: Tokens, body: RefreshRequest) -> TokenPair:
+async def refresh(
+    request: Request, session: Session, wall: Wall, tokens: Tokens, body: RefreshRequest
+) -> TokenPair:
     """Spend a refresh token for a new pair. Each refresh token works once; replaying a spent
     one signs out every session descended from the same sign-in."""
     return await service.refresh_tokens(
-        session, refresh_token=body.refresh_token, now=wall, tokens=tokens
+        session,
+        refresh_token=body.refresh_token,
+        now=wall,
+        tokens=tokens,
+        throttle=request.app.state.sign_in_throttle,
+        address=address_of(request),
     )
 
 

@@ -33,6 +33,7 @@ from app.accounts.schemas import (
     TokenPair,
     UserCreate,
 )
+from app.accounts.throttle import SignInThrottle, account_subject, address_subject
 from app.core import security
 from app.core.auth import (
     ALL_SCOPES,
@@ -89,18 +90,28 @@ async def sign_in(
     requested_scopes: Iterable[str],
     now: datetime,
     tokens: TokenSettings,
+    throttle: SignInThrottle,
+    address: str,
 ) -> TokenPair:
     """OAuth2 password grant: a short access token and a refresh token.
 
     Raises InvalidCredentials for an unknown email, a wrong password or a disabled account,
-    without saying which.
+    without saying which; SignInThrottled while the email or the address must wait
+    (`throttle`), before any password is checked.
     """
+    account = account_subject(email)
+    await throttle.check([account, address_subject(address)], now)
     user = await user_by_email(session, email)
     if not security.verify_password(user.password_hash if user else None, password):
+        await throttle.failed(
+            account=account, address=address, user_id=user.id if user else None, now=now
+        )
         raise InvalidCredentials()
     assert user is not None
     if not user.is_active:
+        await throttle.failed(account=account, address=address, now=now)
         raise InvalidCredentials()
+    await throttle.succeeded(account)
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     scopes = _granted_scopes(requested_scopes)
@@ -152,19 +163,30 @@ async def _issue_tokens(
 
 
 async def refresh_tokens(
-    session: AsyncSession, *, refresh_token: str, now: datetime, tokens: TokenSettings
+    session: AsyncSession,
+    *,
+    refresh_token: str,
+    now: datetime,
+    tokens: TokenSettings,
+    throttle: SignInThrottle,
+    address: str,
 ) -> TokenPair:
     """Exchange a refresh token for a new pair; the old one is spent.
 
     Presenting a spent token again means it leaked: the whole family is revoked (RFC 9700
-    §4.14.2). Raises InvalidGrant.
+    §4.14.2). Raises InvalidGrant; SignInThrottled while the address must wait (a token that
+    is no token counts against it).
     """
+    await throttle.check([address_subject(address)], now)
     stored = await session.scalar(
         select(RefreshToken)
         .where(RefreshToken.token_hash == security.digest(refresh_token))
         .with_for_update()
     )
-    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+    if stored is None:
+        await throttle.failed(address=address, now=now)
+        raise InvalidGrant()
+    if stored.revoked_at is not None or stored.expires_at <= now:
         raise InvalidGrant()
     if stored.used_at is not None:
         await _revoke_family(session, stored.user_id, stored.family_id, now)

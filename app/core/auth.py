@@ -18,6 +18,7 @@ from typing import Literal
 from fastapi import Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.core import security
 from app.core.errors import (
     Forbidden,
     InsufficientScope,
@@ -170,8 +171,18 @@ class _BearerScheme(OAuth2PasswordBearer):
         resolve: Resolver = state.resolve_principal
         principal = await resolve(state.reads, credential, state.clock.wall())
         if principal is None:
+            if credential.startswith(security.API_KEY_PREFIX):
+                # A key that is no key is a guess: it spends the address's sign-in budget
+                # (an expired access token is not one).
+                await state.api_key_refused(address_of(request), state.clock.wall())
             raise InvalidToken()
         return principal
+
+
+def address_of(request: Request) -> str:
+    """The address a request came from (the peer uvicorn saw; behind `--proxy-headers`, the
+    client a trusted proxy named)."""
+    return request.client.host if request.client else "unknown"
 
 
 class Authenticator(_BearerScheme):

@@ -66,6 +66,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Import refused: some rows are wrong, nothing was imported",
     ),
     "rate_limited": ("请求过于频繁", "Too many requests"),
+    "sign_in_throttled": ("登录失败次数过多", "Too many failed sign-ins"),
     "search_unavailable": (
         "搜索服务暂不可用，请稍后再试",
         "Search is unavailable; try again shortly",
@@ -108,6 +109,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The publication window is not open; intents cannot be registered",
     ),
     "detail.rate_limited": ("每分钟最多 {limit} 次请求", "At most {limit} requests a minute"),
+    "detail.sign_in_throttled": ("请 {seconds} 秒后再试", "Try again in {seconds} seconds"),
     "detail.last_owner": (
         "组织至少需要保留一名所有者",
         "An organization must keep at least one owner",

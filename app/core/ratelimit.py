@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import security
-from app.core.auth import Principal
+from app.core.auth import Principal, address_of
 from app.core.db import Base
 from app.core.errors import (
     DATABASE_ERRORS,
@@ -136,7 +136,7 @@ def _caller_of(request: Request, signing_key: str, now: datetime) -> str:
         claims = security.read_access_token(credential, now=now, key=signing_key)
         if claims is not None:
             return f"user:{claims.user_id}"
-    return "address:" + (request.client.host if request.client else "unknown")
+    return "address:" + address_of(request)
 
 
 async def spend(state: Any, route_class: str, caller: str) -> dict[str, str]:
