@@ -12,9 +12,11 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.config import get_settings
 from app.core.jobs import clock, sessionmaker
 from app.core.outbox import OutboxEvent, Subscribers
 from app.webhooks import service as webhooks
+from app.webhooks.addresses import PublicAddressTransport
 
 jobs = procrastinate.Blueprint()
 subscribers = Subscribers()
@@ -43,8 +45,15 @@ async def deliver_webhooks(timestamp: int) -> int:
 
 
 def webhook_client() -> httpx.AsyncClient:
-    """The client deliveries are sent with: a receiver gets ten seconds to answer."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    """The client deliveries are sent with: a receiver gets ten seconds to answer, and only a
+    public address is reached, checked at each send (`addresses`), unless the setting
+    `WEBHOOK_ALLOW_PRIVATE_URLS` lets a development setup deliver to its own network."""
+    if get_settings().webhook_allow_private_urls:
+        return httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0),
+        transport=PublicAddressTransport(httpx.AsyncHTTPTransport()),
+    )
 
 
 async def send_due_webhooks(
