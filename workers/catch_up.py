@@ -69,10 +69,13 @@ async def move_clock(
     provider: PaymentProvider,
     principal: Principal,
     move: ClockMove,
+    *,
+    allow_private: bool,
 ) -> ClockMoved:
     """Move the platform clock as `move` says and run what came due on the way. Waits for a
     move under way elsewhere, then measures this one from where that one left the clock.
-    Raises Forbidden (see `sandbox.require_clock_mover`), ValidationFailed (`target_of`)."""
+    Raises Forbidden (see `sandbox.require_clock_mover`), ValidationFailed (`target_of`).
+    Webhooks go out as the worker sends them (`allow_private`: its setting)."""
     sandbox.require_clock_mover(principal)
     sandbox.target_of(move, clock.now())  # a bad move is refused without waiting
     async with maker() as guard, guard.begin():
@@ -84,7 +87,7 @@ async def move_clock(
         async def step_to(instant: datetime) -> None:
             await _store(maker, clock, clock.ahead_by_at(instant))
 
-        async with job_queue(), webhook_client() as http:
+        async with job_queue(), webhook_client(allow_private=allow_private) as http:
             ran = await run_until(maker, clock, step_to, provider, http, target)
             # The distance grows by exactly the move: the seconds the move itself took pass on
             # the platform too.

@@ -52,7 +52,12 @@ async def move_clock(
     clock twice."""
     await idempotency.claim(caller)
     moved = await catch_up.move_clock(
-        request.app.state.sessionmaker, _clock(request), provider, caller, body
+        request.app.state.sessionmaker,
+        _clock(request),
+        provider,
+        caller,
+        body,
+        allow_private=request.app.state.settings.webhook_allow_private_urls,
     )
     answer = ClockMovedOut(
         now=moved.now,

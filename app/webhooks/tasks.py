@@ -40,15 +40,15 @@ async def queue_webhook_deliveries(event: OutboxEvent) -> None:
 @jobs.task(name="deliver_webhooks", queue="webhooks", queueing_lock="deliver_webhooks")
 async def deliver_webhooks(timestamp: int) -> int:
     """Send the due webhook deliveries (every minute, and when events are queued)."""
-    async with webhook_client() as http:
+    async with webhook_client(allow_private=get_settings().webhook_allow_private_urls) as http:
         return await send_due_webhooks(sessionmaker(), http, clock)
 
 
-def webhook_client() -> httpx.AsyncClient:
+def webhook_client(*, allow_private: bool) -> httpx.AsyncClient:
     """The client deliveries are sent with: a receiver gets ten seconds to answer, and only a
-    public address is reached, checked at each send (`addresses`), unless the setting
-    `WEBHOOK_ALLOW_PRIVATE_URLS` lets a development setup deliver to its own network."""
-    if get_settings().webhook_allow_private_urls:
+    public address is reached, checked at each send (`addresses`), unless `allow_private`
+    (the setting `WEBHOOK_ALLOW_PRIVATE_URLS`) lets a development setup reach its own network."""
+    if allow_private:
         return httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     return httpx.AsyncClient(
         timeout=httpx.Timeout(10.0),
