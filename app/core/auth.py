@@ -225,6 +225,17 @@ class Authenticator(_BearerScheme):
         return principal
 
 
+class AnonymousOr(Authenticator):
+    """The caller as `Authenticator` checks it, or None for a request with no credential at
+    all: a route that shows anyone the public part of what it serves (a published listing is
+    a public notice, 公示) and its callers the rest. A bad credential is still a 401."""
+
+    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
+        if "authorization" not in request.headers:
+            return None
+        return await super().__call__(request)
+
+
 class _OptionalPrincipal(_BearerScheme):
     async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
         return await self._principal(request)

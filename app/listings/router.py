@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Request, status
 from app.accounts.models import Organization
 from app.core.clock import Now
 from app.core.db import Session
-from app.core.errors import problem_responses
+from app.core.errors import NotFound, problem_responses
 from app.core.i18n import current_locale
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.core.reads import Reads
 from app.listings import queries, service
-from app.listings.auth import ListingRead, ListingReview, ListingWrite
+from app.listings.auth import ListingRead, ListingReadOrPublic, ListingReview, ListingWrite
 from app.listings.models import Intent, ListingState
 from app.listings.queries import ListingView
 from app.listings.schemas import (
@@ -33,6 +33,8 @@ from app.listings.schemas import (
 )
 from app.listings.states import TRANSITIONS
 from app.results.taxonomy import label, stage_of
+from search.documents import ListingDocument
+from search.service import documents_for
 
 router = APIRouter(
     prefix="/v1/listings", tags=["listings"], responses=problem_responses(401, 403, 422)
@@ -126,13 +128,24 @@ async def list_listings(
 
 @router.get(
     "/{listing_id}",
-    response_model=ListingOut,
+    response_model=ListingOut | ListingDocument,
     summary="Get a listing",
     responses=problem_responses(404),
 )
-async def get_listing(reads: Reads, caller: ListingRead, listing_id: uuid.UUID) -> ListingOut:
-    """A listing (挂牌): published ones are public; drafts and pending ones only to their
-    organization and reviewers."""
+async def get_listing(
+    request: Request, reads: Reads, caller: ListingReadOrPublic, listing_id: uuid.UUID
+) -> ListingOut | ListingDocument:
+    """A listing (挂牌). Without credentials, a listing on the market is a public notice (公示):
+    its public document, exactly as search shows it (`ListingDocument`: the result's public
+    fields, the window's dates, the auction's state); anything else is 404. With credentials
+    (`listings:read`), the listing as the caller may see it (`ListingOut`): published ones, and
+    drafts and pending ones to their organization and reviewers."""
+    if caller is None:
+        async with request.app.state.sessionmaker() as session:
+            public = await documents_for(session, [listing_id])
+        if not public:
+            raise NotFound()
+        return public[0]
     return listing_out(await queries.listing_for(reads, caller, listing_id))
 
 
