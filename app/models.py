@@ -19,6 +19,7 @@ from app.auctions.models import (
     ProxyBid,
 )
 from app.brokers.models import Claim, RewardEntry, RewardPayout
+from app.core.audit import AuditEvent
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
 from app.core.ratelimit import RateLimitCounter
@@ -36,6 +37,7 @@ __all__ = [
     "ApiKey",
     "Auction",
     "AuctionEvent",
+    "AuditEvent",
     "Bid",
     "BrokerProfile",
     "Claim",

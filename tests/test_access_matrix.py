@@ -194,6 +194,8 @@ CASES = [
         403,
     ),
     Case("GET", "/v1/webhook-endpoints"),
+    # The audit trail: an organization's owners read its events; platform admins all.
+    Case("GET", "/v1/audit-events?organization_id={org}", None, 404, 403),
     Case("GET", "/v1/webhook-endpoints/{endpoint}", None, 404, 200),
     Case("PATCH", "/v1/webhook-endpoints/{endpoint}", {"description": "x"}, 404, 403),
     Case("DELETE", "/v1/webhook-endpoints/{endpoint}", None, 404, 403),

@@ -36,6 +36,7 @@ LAYERS = (
     "app.webhooks",
     "app.stats",
     "app.sandbox",
+    "app.audit",
     "app.integrations",
 )
 """Packages from the lowest (everyone's) to the highest: the lifecycle runs listings → auctions

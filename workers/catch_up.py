@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auctions import closing as auctions_closing
 from app.auctions.tasks import advance
-from app.core import idempotency, ratelimit
+from app.core import audit, idempotency, ratelimit
 from app.core.auth import Principal
 from app.core.clock import Clock, SandboxClock
+from app.core.outbox import record_event
 from app.listings import service as listings
 from app.listings.tasks import close_due_windows
 from app.payments.provider import PaymentProvider
@@ -87,12 +88,18 @@ async def move_clock(
         async def step_to(instant: datetime) -> None:
             await _store(maker, clock, clock.ahead_by_at(instant))
 
-        async with job_queue(), webhook_client(allow_private=allow_private) as http:
-            ran = await run_until(maker, clock, step_to, provider, http, target)
-            # The distance grows by exactly the move: the seconds the move itself took pass on
-            # the platform too.
-            await _store(maker, clock, started_ahead_by + (target - moved_from))
-            ran += await run_due(maker, clock, provider, http, since=target, every=True)
+        with audit.as_the_clock():
+            async with job_queue(), webhook_client(allow_private=allow_private) as http:
+                ran = await run_until(maker, clock, step_to, provider, http, target)
+                # The distance grows by exactly the move: the seconds the move itself took
+                # pass on the platform too.
+                await _store(maker, clock, started_ahead_by + (target - moved_from))
+                ran += await run_due(maker, clock, provider, http, since=target, every=True)
+        await record_event(
+            guard,
+            "sandbox.clock_moved",
+            {"moved_from": moved_from.isoformat(), "now": clock.now().isoformat()},
+        )
     return ClockMoved(moved_from, clock.now(), clock.ahead_by, ran)
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 from fastapi import Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.core import security
+from app.core import audit, security
 from app.core.errors import (
     Forbidden,
     InsufficientScope,
@@ -176,6 +176,7 @@ class _BearerScheme(OAuth2PasswordBearer):
                 # (an expired access token is not one).
                 await state.api_key_refused(address_of(request), state.clock.wall())
             raise InvalidToken()
+        audit.act_as(principal)
         return principal
 
 

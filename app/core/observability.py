@@ -18,6 +18,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import audit
 from app.core.errors import InternalError, send_problem
 from app.core.i18n import current_locale, negotiate_locale
 
@@ -141,8 +142,10 @@ class RequestContextMiddleware:
                 message["headers"] = [*headers, *added]
             await send(message)
 
+        client = scope.get("client")
         try:
-            await self.app(scope, receive, send_with_id)
+            with audit.in_request(request_id, client[0] if client else "unknown"):
+                await self.app(scope, receive, send_with_id)
         except Exception:
             # A bug: log it with the request id and answer a problem document that carries the
             # id too, rather than Starlette's bare text 500.

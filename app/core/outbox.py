@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import audit
 from app.core.db import Base
 
 
@@ -49,6 +50,7 @@ async def record_event(session: AsyncSession, topic: str, payload: dict[str, Any
     """Add an event to the outbox in the caller's transaction; returns its stable id."""
     event = OutboxEvent(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(event)
+    audit.record(session, topic, payload)
     return event.id
 
 

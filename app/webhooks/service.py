@@ -136,7 +136,19 @@ async def create_endpoint(
     )
     session.add(endpoint)
     await session.flush()
+    await record_event(session, "webhook_endpoint.created", _endpoint_payload(endpoint))
     return endpoint
+
+
+def _endpoint_payload(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What an endpoint's change announces (to the audit trail): never its secrets."""
+    return {
+        "webhook_endpoint_id": str(endpoint.id),
+        "organization_id": str(endpoint.organization_id),
+        "url": endpoint.url,
+        "event_types": list(endpoint.event_types),
+        "state": str(endpoint.state),
+    }
 
 
 async def get_endpoint_for(
@@ -182,6 +194,7 @@ async def update_endpoint(
     if body.state is not None:
         endpoint.state = body.state
         endpoint.disabled_reason = None if body.state == EndpointState.active else "by_owner"
+    await record_event(session, "webhook_endpoint.updated", _endpoint_payload(endpoint))
     return endpoint
 
 
@@ -191,6 +204,7 @@ async def delete_endpoint(
     """Remove an endpoint and its delivery log. Raises NotFound, Forbidden."""
     endpoint = await get_endpoint_for(session, principal, endpoint_id, lock=True)
     _require_manager(principal, endpoint.organization_id)
+    await record_event(session, "webhook_endpoint.deleted", _endpoint_payload(endpoint))
     await session.delete(endpoint)
 
 
@@ -209,6 +223,7 @@ async def rotate_secret(
     endpoint.previous_secret = endpoint.secret if previous_valid_for else None
     endpoint.previous_secret_expires_at = now + previous_valid_for if previous_valid_for else None
     endpoint.secret = signing.new_secret()
+    await record_event(session, "webhook_endpoint.secret_rotated", _endpoint_payload(endpoint))
     return endpoint
 
 

@@ -318,3 +318,22 @@ def test_durations_read_and_print_as_iso_8601(text: str, delta: timedelta) -> No
     assert service.parse_duration(service.iso_duration(delta)) == delta
     if "W" not in text:
         assert service.iso_duration(delta) == text
+
+
+async def test_a_clock_move_is_the_movers_and_what_came_due_is_the_clocks(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    staff = await admin(factory)
+    listing_id = await publish_listing(client, factory)
+
+    moved = await move(client, staff.headers, advance="P16D")
+    trail = (await client.get("/v1/audit-events", headers=staff.headers)).json()["items"]
+    by_action = {event["action"]: event for event in trail}
+
+    assert moved.status_code == 200, moved.text
+    assert by_action["sandbox.clock_moved"]["actor_user_id"] == str(staff.user_id)
+    # The window closed on the way: the clock did it, not the admin who moved the clock.
+    assert not any(
+        event["object_id"] == listing_id and event["action"] != "listing.published"
+        for event in trail
+    )

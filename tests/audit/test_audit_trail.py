@@ -1,0 +1,179 @@
+"""The audit trail (`app/core/audit.py`): every change a person or a key makes is appended in
+its transaction with actor, organization, object, request id and address; nobody rewrites it;
+platform admins read all of it, an organization's owners their own."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.accounts.models import OrganizationKind
+from app.core.audit import AuditEvent
+from app.core.auth import MemberRole, PlatformRole
+from app.listings.models import ListingState
+from tests.factories import MarketFactory
+
+
+async def test_a_review_decision_is_recorded_with_who_where_and_which_request(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    university = await factory.organization(OrganizationKind.university)
+    reviewer = await factory.staff(PlatformRole.reviewer)
+    admin = await factory.staff(PlatformRole.admin)
+    listing = await factory.listing(university, state=ListingState.pending_review)
+
+    approved = await client.post(
+        f"/v1/listings/{listing.id}/approve",
+        headers={**reviewer.headers, "X-Request-Id": "review-0001-abcdef"},
+    )
+    trail = await client.get(
+        "/v1/audit-events", params={"object_id": str(listing.id)}, headers=admin.headers
+    )
+
+    assert approved.status_code == 200, approved.text
+    assert trail.status_code == 200, trail.text
+    [event] = trail.json()["items"]
+    assert event["action"] == "listing.published"
+    assert (event["object_type"], event["object_id"]) == ("listing", str(listing.id))
+    assert event["actor_user_id"] == str(reviewer.user_id)
+    assert event["organization_id"] == str(university.id)
+    assert event["request_id"] == "review-0001-abcdef"
+    assert event["address"] == "127.0.0.1"
+    assert event["changes"]["listing_id"] == str(listing.id)
+
+
+async def test_owners_read_their_organizations_events_and_nobody_elses(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    organization = await factory.organization()
+    owner = await factory.person(organization, MemberRole.owner)
+    member = await factory.person(organization, MemberRole.member)
+    outsider = await factory.person(await factory.organization(), MemberRole.owner)
+    newcomer = await factory.person()
+    added = await client.post(
+        f"/v1/organizations/{organization.id}/members",
+        json={"email": newcomer.email, "role": "member"},
+        headers=owner.headers,
+    )
+    own = {"organization_id": str(organization.id)}
+
+    mine = await client.get("/v1/audit-events", params=own, headers=owner.headers)
+    unnamed = await client.get("/v1/audit-events", headers=owner.headers)
+    as_member = await client.get("/v1/audit-events", params=own, headers=member.headers)
+    as_outsider = await client.get("/v1/audit-events", params=own, headers=outsider.headers)
+
+    assert added.status_code == 201, added.text
+    assert [e["actor_user_id"] for e in mine.json()["items"]] == [str(owner.user_id)]
+    assert unnamed.status_code == 403
+    assert as_member.status_code == 403
+    assert as_outsider.status_code == 404
+
+
+async def test_changes_nobody_made_in_a_request_are_not_the_trails(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    admin = await factory.staff(PlatformRole.admin)
+    await factory.listing(await factory.organization(OrganizationKind.university))
+    trail = await client.get("/v1/audit-events", headers=admin.headers)
+
+    assert trail.json()["items"] == []
+
+
+async def test_the_trail_cannot_be_rewritten_or_erased(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    organization = await factory.organization()
+    owner = await factory.person(organization, MemberRole.owner)
+    await client.patch(
+        f"/v1/organizations/{organization.id}", json={"name": "新名字"}, headers=owner.headers
+    )
+    await client.post(
+        f"/v1/organizations/{organization.id}/members",
+        json={"email": (await factory.person()).email, "role": "member"},
+        headers=owner.headers,
+    )
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) >= 1
+
+    for statement in (update(AuditEvent).values(action="x"), delete(AuditEvent)):
+        async with sessionmaker() as session, session.begin():
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(statement)
+    async with sessionmaker() as session:
+        assert await session.scalar(text("SELECT count(*) FROM audit_events")) >= 1
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}, "query.until"),
+        ({"since": "yesterday"}, "query.since"),
+        ({"organization_id": "not-a-uuid"}, "query.organization_id"),
+        ({"limit": "0"}, "query.limit"),
+    ],
+)
+async def test_bad_filters_name_the_field(
+    client: httpx.AsyncClient, factory: MarketFactory, params: dict[str, str], field: str
+) -> None:
+    admin = await factory.staff(PlatformRole.admin)
+    answer = await client.get("/v1/audit-events", params=params, headers=admin.headers)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in answer.json()["errors"]] == [field]
+
+
+async def test_staff_without_the_admin_role_read_only_as_owners(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    reviewer = await factory.staff(PlatformRole.reviewer)
+    answer = await client.get(
+        "/v1/audit-events", params={"actor_user_id": str(uuid.uuid4())}, headers=reviewer.headers
+    )
+
+    assert answer.status_code == 403
+
+
+async def test_webhook_endpoint_changes_are_recorded_without_their_secrets(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    organization = await factory.organization()
+    owner = await factory.person(organization, MemberRole.owner)
+    created = await client.post(
+        "/v1/webhook-endpoints",
+        json={
+            "url": "https://erp.example.cn/hooks",
+            "event_types": ["listing.published"],
+            "organization_id": str(organization.id),
+        },
+        headers=owner.headers,
+    )
+    endpoint = created.json()["id"]
+    await client.post(
+        f"/v1/webhook-endpoints/{endpoint}/rotate-secret", json={}, headers=owner.headers
+    )
+    await client.delete(f"/v1/webhook-endpoints/{endpoint}", headers=owner.headers)
+    trail = (
+        await client.get(
+            "/v1/audit-events",
+            params={"organization_id": str(organization.id), "object_type": "webhook_endpoint"},
+            headers=owner.headers,
+        )
+    ).json()["items"]
+
+    assert created.status_code == 201, created.text
+    assert sorted(event["action"] for event in trail) == [
+        "webhook_endpoint.created",
+        "webhook_endpoint.deleted",
+        "webhook_endpoint.secret_rotated",
+    ]
+    assert {event["object_id"] for event in trail} == {endpoint}
+    assert all("secret" not in json.dumps(event["changes"]) for event in trail)
