@@ -508,6 +508,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No rule set of this kind was in force in the period",
     ),
     "field.nul_character": ("不能包含空字符（U+0000）", "May not contain a NUL character (U+0000)"),
+    "field.export_too_long": (
+        "一次最多导出 {limit} 条，请缩短时段",
+        "At most {limit} events an export: ask for a shorter period",
+    ),
     "field.before_since": ("结束时间早于开始时间", "`until` is before `since`"),
     "field.before_period_from": ("结束月份早于开始月份", "The last month is before the first"),
     "field.webhook_url_not_https": ("回调地址须使用 HTTPS", "A webhook URL must use HTTPS"),

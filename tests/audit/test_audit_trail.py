@@ -4,8 +4,11 @@ platform admins read all of it, an organization's owners their own."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.accounts.models import OrganizationKind
 from app.core.audit import AuditEvent
 from app.core.auth import MemberRole, PlatformRole
+from app.core.clock import FrozenClock
 from app.listings.models import ListingState
 from tests.factories import MarketFactory
 
@@ -177,3 +181,36 @@ async def test_webhook_endpoint_changes_are_recorded_without_their_secrets(
     ]
     assert {event["object_id"] for event in trail} == {endpoint}
     assert all("secret" not in json.dumps(event["changes"]) for event in trail)
+
+
+async def test_a_regulators_period_exports_as_csv(
+    client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+) -> None:
+    university = await factory.organization(OrganizationKind.university, name="内蒙古大学")
+    reviewer = await factory.staff(PlatformRole.reviewer)
+    admin = await factory.staff(PlatformRole.admin)
+    first = await factory.listing(university, state=ListingState.pending_review)
+    second = await factory.listing(university, state=ListingState.pending_review)
+    await client.post(f"/v1/listings/{first.id}/approve", headers=reviewer.headers)
+    clock.advance(timedelta(days=40))
+    await client.post(f"/v1/listings/{second.id}/approve", headers=reviewer.headers)
+    period = {
+        "since": (clock.now() - timedelta(days=1)).isoformat(),
+        "until": (clock.now() + timedelta(days=1)).isoformat(),
+    }
+
+    exported = await client.get(
+        "/v1/audit-events", params=period, headers={**admin.headers, "Accept": "text/csv"}
+    )
+    no_period = await client.get(
+        "/v1/audit-events", headers={**admin.headers, "Accept": "text/csv"}
+    )
+
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert rows[0][:5] == ["at", "actor_user_id", "actor_api_key_id", "organization_id", "action"]
+    assert [(row[4], row[6]) for row in rows[1:]] == [("listing.published", str(second.id))]
+    assert json.loads(rows[1][7])["listing_id"] == str(second.id)
+    assert no_period.status_code == 422
+    assert no_period.json()["errors"][0]["field"] == "query.since"
