@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -404,6 +405,12 @@ async def update_organization(
         setattr(organization, name, value)
     if changes and organization.verification_status == VerificationStatus.rejected:
         organization.verification_status = VerificationStatus.pending
+    if changes:
+        await record_event(
+            session,
+            "organization.updated",
+            {"organization_id": str(organization.id), **to_jsonable_python(changes)},
+        )
     if renamed:
         # Each member's `GET /v1/me` names the organization.
         members = await session.scalars(

@@ -214,3 +214,26 @@ async def test_a_regulators_period_exports_as_csv(
     assert json.loads(rows[1][7])["listing_id"] == str(second.id)
     assert no_period.status_code == 422
     assert no_period.json()["errors"][0]["field"] == "query.since"
+
+
+async def test_an_organizations_changed_details_are_recorded(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    organization = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(organization, MemberRole.owner)
+    changed = await client.patch(
+        f"/v1/organizations/{organization.id}",
+        json={"name": "新校名", "inventor_reward_percent": "60"},
+        headers=owner.headers,
+    )
+    [event] = (
+        await client.get(
+            "/v1/audit-events",
+            params={"organization_id": str(organization.id), "action": "organization.updated"},
+            headers=owner.headers,
+        )
+    ).json()["items"]
+
+    assert changed.status_code == 200, changed.text
+    assert event["changes"]["name"] == "新校名"
+    assert event["changes"]["inventor_reward_percent"] == "60"
