@@ -6,8 +6,10 @@ from app.accounts.models import (
     Membership,
     Organization,
     PlatformRoleGrant,
+    RecoveryCode,
     RefreshToken,
     SignInFailure,
+    TotpFactor,
     User,
 )
 from app.auctions.models import (
@@ -64,6 +66,7 @@ __all__ = [
     "PlatformRoleGrant",
     "ProxyBid",
     "RateLimitCounter",
+    "RecoveryCode",
     "RefreshToken",
     "RegistrationCounter",
     "Result",
@@ -72,6 +75,7 @@ __all__ = [
     "SandboxClockSetting",
     "SavedSearch",
     "SignInFailure",
+    "TotpFactor",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

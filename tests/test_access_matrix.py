@@ -94,6 +94,9 @@ UPLOAD = {
 CASES = [
     Case("GET", "/v1/me"),
     Case("PUT", "/v1/users/{owner}/platform-roles", {"roles": ["admin"]}, 403, 403),
+    Case("POST", "/v1/me/totp", {}),
+    Case("POST", "/v1/me/totp/confirm", {"code": "123456"}),
+    Case("DELETE", "/v1/users/{owner}/totp", None, 403, 403),
     Case("POST", "/v1/organizations", None),
     Case("GET", "/v1/organizations"),
     Case("GET", "/v1/organizations/{org}", None, 404, 200),

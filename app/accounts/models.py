@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -230,3 +231,31 @@ class SignInFailure(Base):
     failures: Mapped[int]
     last_failure_at: Mapped[datetime]
     blocked_until: Mapped[datetime | None]
+
+
+class TotpFactor(Base):
+    """A person's second factor (TOTP, RFC 6238): the shared secret, whether its enrolment was
+    confirmed with a code, and the last time step a code was accepted for (each code works
+    once)."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime | None]
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class RecoveryCode(IdMixin, Base):
+    """A one-time code for a person who lost their authenticator, stored hashed."""
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
 from app.accounts import api_keys, brokers, members, queries, service
+from app.accounts import totp as totp_service
 from app.accounts.auth import (
     ApiKeyManage,
     BrokerRead,
@@ -46,6 +47,8 @@ from app.accounts.schemas import (
     PlatformRolesUpdate,
     RefreshRequest,
     TokenPair,
+    TotpCode,
+    TotpEnrolmentOut,
     UserCreate,
     UserOut,
     VerificationDecision,
@@ -105,6 +108,14 @@ async def issue_token(
     password: Annotated[str, Form(max_length=256)],
     grant_type: Annotated[str, Form(pattern="^password$")] = "password",
     scope: Annotated[str, Form(description="Space-separated scopes; all when empty.")] = "",
+    totp: Annotated[
+        str | None,
+        Form(
+            description="Platform staff: a code from your authenticator app (6 digits) or a "
+            "recovery code; without it a staff sign-in gets no `platform` scope.",
+            pattern=r"^([0-9]{6}|[0-9a-f]{5}-[0-9a-f]{5})$",
+        ),
+    ] = None,
 ) -> TokenPair:
     """Exchange email and password for a short-lived access token and a refresh token."""
     return await service.sign_in(
@@ -116,6 +127,8 @@ async def issue_token(
         tokens=tokens,
         throttle=request.app.state.sign_in_throttle,
         address=address_of(request),
+        second_factor_code=totp,
+        staff_need_second_factor=request.app.state.settings.staff_need_second_factor,
     )
 
 
@@ -168,6 +181,54 @@ async def sign_up(session: Session, idempotency: IdempotencyOf, body: UserCreate
     await idempotency.claim(None)
     user = UserOut.model_validate(await service.register_user(session, body))
     return await idempotency.remember(user, status_code=201)
+
+
+@router.post(
+    "/me/totp",
+    response_model=TotpEnrolmentOut,
+    status_code=201,
+    summary="Enrol a second factor (TOTP)",
+    tags=["users"],
+    responses=problem_responses(409),
+)
+async def enrol_totp(session: Session, now: Now, caller: PersonRead) -> TotpEnrolmentOut:
+    """A new TOTP secret and ten recovery codes, shown once; confirm with a code
+    (`POST /v1/me/totp/confirm`). Platform staff need it for the `platform` scope."""
+    enrolment = await totp_service.enrol(session, caller, now=now)
+    return TotpEnrolmentOut(
+        secret=enrolment.secret,
+        otpauth_uri=enrolment.otpauth_uri,
+        recovery_codes=enrolment.recovery_codes,
+    )
+
+
+@router.post(
+    "/me/totp/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Confirm the second factor",
+    tags=["users"],
+    responses=problem_responses(404, 422),
+)
+async def confirm_totp(session: Session, now: Now, caller: PersonRead, body: TotpCode) -> Response:
+    """Confirm the enrolment with the code your app shows now; each code works once."""
+    await totp_service.confirm(session, caller, body.code, now=now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/users/{user_id}/totp",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Reset a person's second factor",
+    tags=["users"],
+    responses=problem_responses(403, 404, 422),
+)
+async def reset_totp(
+    session: Session, now: Now, caller: PlatformStaff, user_id: uuid.UUID
+) -> Response:
+    """Platform admins: remove another person's TOTP factor and recovery codes (a lost phone);
+    they enrol anew."""
+    await totp_service.reset(session, caller, user_id, now=now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=Me, summary="Who am I", tags=["users"])

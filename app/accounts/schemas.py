@@ -340,3 +340,15 @@ class BrokerOut(BaseModel):
     status: BrokerStatus
     status_reason: str | None
     created_at: datetime
+
+
+class TotpEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32; shown this once.")
+    otpauth_uri: str = Field(description="For an authenticator app (as a QR code).")
+    recovery_codes: list[str] = Field(description="One-time codes; shown this once.")
+
+
+class TotpCode(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "492039"}]})

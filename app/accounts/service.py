@@ -16,7 +16,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import principals, queries
+from app.accounts import principals, queries, totp
 from app.accounts.identifiers import division_path
 from app.accounts.models import (
     Membership,
@@ -93,8 +93,12 @@ async def sign_in(
     tokens: TokenSettings,
     throttle: SignInThrottle,
     address: str,
+    second_factor_code: str | None = None,
+    staff_need_second_factor: bool = True,
 ) -> TokenPair:
-    """OAuth2 password grant: a short access token and a refresh token.
+    """OAuth2 password grant: a short access token and a refresh token. Staff get the
+    `platform` scope only with `second_factor_code` (a TOTP or recovery code, `totp`) when
+    `staff_need_second_factor`; a wrong, reused or spent code fails as a wrong password.
 
     Raises InvalidCredentials for an unknown email, a wrong password or a disabled account,
     without saying which; SignInThrottled while the email or the address must wait
@@ -112,10 +116,17 @@ async def sign_in(
     if not user.is_active:
         await throttle.failed(account=account, address=address, now=now)
         raise InvalidCredentials()
+    try:
+        proved = await totp.second_factor(session, user.id, second_factor_code, now=now)
+    except InvalidCredentials:
+        await throttle.failed(account=account, address=address, user_id=user.id, now=now)
+        raise
     await throttle.succeeded(account)
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     scopes = _granted_scopes(requested_scopes)
+    if staff_need_second_factor and not proved:
+        scopes -= {"platform"}
     return await _issue_tokens(session, user.id, scopes, uuid.uuid4(), now, tokens)
 
 

@@ -16,6 +16,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    @property
+    def staff_need_second_factor(self) -> bool:
+        return (
+            self.staff_second_factor if self.staff_second_factor is not None else not self.sandbox
+        )
+
     environment: Literal["development", "test", "production"] = "development"
     sandbox: bool = Field(
         default=False,
@@ -31,6 +37,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs access tokens. Unset outside production: generated once into data_dir.",
+    )
+    staff_second_factor: bool | None = Field(
+        default=None,
+        description="Platform staff get the `platform` scope only when they sign in with a TOTP "
+        "code (or a recovery code). Unset: required everywhere but in a sandbox, where the demo's "
+        "staff sign in with a password alone.",
     )
     access_token_seconds: int = Field(default=900, ge=60)
     refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
