@@ -186,14 +186,15 @@ async def sign_up(session: Session, idempotency: IdempotencyOf, body: UserCreate
 @router.post(
     "/me/totp",
     response_model=TotpEnrolmentOut,
-    status_code=201,
     summary="Enrol a second factor (TOTP)",
     tags=["users"],
     responses=problem_responses(409),
 )
 async def enrol_totp(session: Session, now: Now, caller: PersonRead) -> TotpEnrolmentOut:
     """A new TOTP secret and ten recovery codes, shown once; confirm with a code
-    (`POST /v1/me/totp/confirm`). Platform staff need it for the `platform` scope."""
+    (`POST /v1/me/totp/confirm`). Platform staff need it for the `platform` scope. Until
+    confirmed, each call replaces the last secret, so a retry is harmless; no
+    `Idempotency-Key`, which would keep the secret in the replay store."""
     enrolment = await totp_service.enrol(session, caller, now=now)
     return TotpEnrolmentOut(
         secret=enrolment.secret,
