@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -108,10 +108,6 @@ def serve_routes(app: FastAPI, routers: list[APIRouter]) -> None:
     app.router.routes[:] = [*hot, *(route for route in routes if route not in hot), *pages]
 
 
-async def _api_key_refused(throttle: SignInThrottle, address: str, now: datetime) -> None:
-    await throttle.failed(address=address, now=now)
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url:
@@ -185,7 +181,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     sign_in_throttle = SignInThrottle(app.state.sessionmaker)
     app.state.sign_in_throttle = sign_in_throttle
-    app.state.api_key_refused = partial(_api_key_refused, sign_in_throttle)
+    app.state.api_key_refused = sign_in_throttle.failed
     app.state.search = backend_for(settings, app.state.sessionmaker, app.state.reads)
     app.state.rate_counters = counters_for(settings.rate_limit_storage, app.state.reads)
     app.state.live = LiveEvents(settings.database_url)

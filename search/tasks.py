@@ -16,8 +16,12 @@ subscribers = Subscribers()
 
 def search_backend() -> SearchBackend:
     """The jobs' search backend, one per database for the process."""
-    settings = get_settings().model_copy(update={"database_url": database_url()})
-    return per_database("search", lambda: backend_for(settings, sessionmaker()))
+    return per_database(
+        "search",
+        lambda: backend_for(
+            get_settings().model_copy(update={"database_url": database_url()}), sessionmaker()
+        ),
+    )
 
 
 @subscribers.on(

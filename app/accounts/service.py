@@ -121,7 +121,7 @@ async def sign_in(
     except InvalidCredentials:
         await throttle.failed(account=account, address=address, user_id=user.id, now=now)
         raise
-    await throttle.succeeded(account)
+    await throttle.succeeded(session, account)
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     scopes = _granted_scopes(requested_scopes)

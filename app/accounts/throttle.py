@@ -115,10 +115,11 @@ class SignInThrottle:
             if row.failures >= ADDRESS_FAILURES:
                 row.blocked_until = now + ADDRESS_WINDOW
 
-    async def succeeded(self, account: str) -> None:
-        """Forgive an account's failures (its address keeps its own)."""
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(delete(SignInFailure).where(SignInFailure.subject == account))
+    @staticmethod
+    async def succeeded(session: AsyncSession, account: str) -> None:
+        """Forgive an account's failures (its address keeps its own), in the sign-in's own
+        transaction: a sign-in that fails later forgives nothing."""
+        await session.execute(delete(SignInFailure).where(SignInFailure.subject == account))
 
 
 async def _locked(session: AsyncSession, subject: str, now: datetime) -> SignInFailure:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import RecoveryCode, TotpFactor, User
@@ -139,10 +139,3 @@ def _accept(factor: TotpFactor, code: str, now: datetime) -> bool:
             factor.last_used_step = candidate
             return True
     return False
-
-
-async def has_confirmed_factor(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    confirmed = await session.scalar(
-        select(TotpFactor.confirmed_at).where(TotpFactor.user_id == user_id)
-    )
-    return confirmed is not None

@@ -174,7 +174,7 @@ class _BearerScheme(OAuth2PasswordBearer):
             if credential.startswith(security.API_KEY_PREFIX):
                 # A key that is no key is a guess: it spends the address's sign-in budget
                 # (an expired access token is not one).
-                await state.api_key_refused(address_of(request), state.clock.wall())
+                await state.api_key_refused(address=address_of(request), now=state.clock.wall())
             raise InvalidToken()
         audit.act_as(principal)
         return principal
@@ -209,6 +209,10 @@ class Authenticator(_BearerScheme):
         principal = await self._principal(request)
         if principal is None:
             raise Unauthenticated(detail_code=None)
+        return self._checked(principal)
+
+    def _checked(self, principal: Principal) -> Principal:
+        """The principal, if its kind and scopes are the route's; raises 403 otherwise."""
         if principal.kind not in self.kinds:
             raise Forbidden(detail_code="detail.caller_kind")
         missing = self.required_scopes - principal.scopes
@@ -227,21 +231,16 @@ class Authenticator(_BearerScheme):
 
 
 class AnonymousOr(Authenticator):
-    """The caller as `Authenticator` checks it, or None for a request with no credential at
-    all: a route that shows anyone the public part of what it serves (a published listing is
-    a public notice, 公示) and its callers the rest. A bad credential is still a 401."""
+    """The caller as `Authenticator` checks it, or None for a request with no bearer
+    credential: a route that shows anyone the public part of what it serves (a published
+    listing is a public notice, 公示) and its callers the rest. A bad credential is still a
+    401, so nobody mistakes it for anonymity."""
 
     async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
-        if "authorization" not in request.headers:
-            return None
-        return await super().__call__(request)
+        principal = await self._principal(request)
+        return None if principal is None else self._checked(principal)
 
 
-class _OptionalPrincipal(_BearerScheme):
-    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
-        return await self._principal(request)
-
-
-optional_principal = _OptionalPrincipal()
+optional_principal = AnonymousOr()
 """The caller on a public route that shows more to some callers: None without a credential; a
 bad credential is still a 401, so nobody mistakes it for anonymity."""
