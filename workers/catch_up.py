@@ -99,6 +99,7 @@ async def move_clock(
             guard,
             "sandbox.clock_moved",
             {"moved_from": moved_from.isoformat(), "now": clock.now().isoformat()},
+            before={"now": moved_from},
         )
     return ClockMoved(moved_from, clock.now(), clock.ahead_by, ran)
 

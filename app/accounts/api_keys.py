@@ -100,7 +100,12 @@ async def revoke_api_key(
         await record_event(
             session,
             "api_key.revoked",
-            {"organization_id": str(key.organization_id), "prefix": key.prefix},
+            {
+                "organization_id": str(key.organization_id),
+                "prefix": key.prefix,
+                "revoked_at": now.isoformat(),
+            },
+            before={"revoked_at": None},
         )
     await session.flush()
     return key

@@ -212,12 +212,16 @@ async def change_broker_status(
         )
     if status in {BrokerStatus.suspended, BrokerStatus.revoked} and not reason:
         raise ValidationFailed("body.reason", "missing")
+    before = {"status": profile.status, "reason": profile.status_reason}
     profile.status = status
     profile.status_reason = reason
     profile.reviewed_by_id = principal.user_id
     profile.reviewed_at = now
     await record_event(
-        session, "broker.status_changed", {"broker_id": str(profile.id), "status": status.value}
+        session,
+        "broker.status_changed",
+        {"broker_id": str(profile.id), "status": status.value, "reason": reason},
+        before=before,
     )
     await session.flush()
     await session.refresh(profile)

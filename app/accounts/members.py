@@ -130,6 +130,7 @@ async def change_member_role(
     if membership is None:
         raise NotFound()
     _check_owner_change(principal, organization.id, memberships, membership, role)
+    before = {"role": membership.role}
     membership.role = role
     await principals.announce_change(session, principals.user_subject(user_id))
     user = await session.get(User, user_id)
@@ -138,6 +139,7 @@ async def change_member_role(
         session,
         "member.role_changed",
         {"organization_id": str(organization.id), "user_id": str(user_id), "role": role.value},
+        before=before,
     )
     await session.flush()
     return membership, user
@@ -164,6 +166,7 @@ async def remove_member(
         session,
         "member.removed",
         {"organization_id": str(organization.id), "user_id": str(user_id)},
+        before={"role": membership.role},
     )
 
 

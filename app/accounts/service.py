@@ -293,12 +293,19 @@ async def set_platform_roles(
     if await session.get(User, user_id) is None:
         raise NotFound()
     wanted = sorted(set(roles))
+    held = await session.scalars(
+        select(PlatformRoleGrant.role).where(PlatformRoleGrant.user_id == user_id)
+    )
+    before = {"roles": sorted(held)}
     await session.execute(delete(PlatformRoleGrant).where(PlatformRoleGrant.user_id == user_id))
     for role in wanted:
         session.add(PlatformRoleGrant(user_id=user_id, role=role, granted_by_id=principal.user_id))
     await principals.announce_change(session, principals.user_subject(user_id))
     await record_event(
-        session, "staff.roles_changed", {"user_id": str(user_id), "roles": list(wanted)}
+        session,
+        "staff.roles_changed",
+        {"user_id": str(user_id), "roles": list(wanted)},
+        before=before,
     )
     return wanted
 
@@ -412,15 +419,18 @@ async def update_organization(
             )
         await _ensure_credit_code_free(session, changes["credit_code"], except_id=organization.id)
     renamed = "name" in changes and changes["name"] != organization.name
+    before = {name: getattr(organization, name) for name in changes}
     for name, value in changes.items():
         setattr(organization, name, value)
     if changes and organization.verification_status == VerificationStatus.rejected:
+        before["verification_status"] = organization.verification_status
         organization.verification_status = VerificationStatus.pending
     if changes:
         await record_event(
             session,
             "organization.updated",
             {"organization_id": str(organization.id), **to_jsonable_python(changes)},
+            before=before,
         )
     if renamed:
         # Each member's `GET /v1/me` names the organization.
@@ -465,7 +475,11 @@ async def decide_verification(
     await record_event(
         session,
         "organization.verified" if verify else "organization.rejected",
-        {"organization_id": str(organization.id)},
+        {
+            "organization_id": str(organization.id),
+            "verification_status": organization.verification_status.value,
+        },
+        before={"verification_status": VerificationStatus.pending},
     )
     await session.flush()
     await session.refresh(organization)

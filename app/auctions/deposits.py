@@ -146,7 +146,10 @@ async def mark_deposit_held(
             "deposit_id": str(deposit.id),
             "auction_id": str(auction.id),
             "organization_id": str(deposit.organization_id),
+            "state": deposit.state.value,
+            "paddle": deposit.paddle,
         },
+        before={"state": DepositState.pending, "paddle": None},
     )
     return deposit
 

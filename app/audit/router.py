@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -37,6 +37,7 @@ COLUMNS = (
     "object_type",
     "object_id",
     "changes",
+    "before",
     "request_id",
     "address",
 )
@@ -63,11 +64,12 @@ async def list_audit_events(
 ) -> Page[AuditEventOut] | Response:
     """Every state change a person or an API key made — review decisions, registrations,
     payments and refunds, payouts, claims, roles, memberships, sandbox moves … — with its
-    actor, organization, the fields it announced, request id and address, newest first.
+    actor, organization, the fields it announced and their previous values (`before`), request
+    id and address, newest first.
     Platform admins (with the `platform` scope) see all; an organization's owner sees its own
     by naming `organization_id`. `since` inclusive, `until` exclusive. With `Accept: text/csv`,
     every event of the period `since`–`until` (both needed; at most 100,000), oldest first,
-    one row each with `changes` as JSON: what a regulator reconciles."""
+    one row each with `changes` and `before` as JSON: what a regulator reconciles."""
     filters = AuditFilters(
         organization_id, actor_user_id, action, object_type, object_id, since, until
     )
@@ -80,6 +82,10 @@ async def list_audit_events(
         params,
     )
     return Page(items=[AuditEventOut.model_validate(row) for row in rows], next_cursor=cursor)
+
+
+def _json(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True)
 
 
 def _csv(rows: Sequence[AuditEvent], since: datetime | None, until: datetime | None) -> Response:
@@ -96,7 +102,8 @@ def _csv(rows: Sequence[AuditEvent], since: datetime | None, until: datetime | N
                 row.action,
                 row.object_type,
                 row.object_id or "",
-                json.dumps(row.changes, ensure_ascii=False, sort_keys=True),
+                _json(row.changes),
+                "" if row.before is None else _json(row.before),
                 row.request_id or "",
                 row.address or "",
             ]

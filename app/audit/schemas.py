@@ -21,5 +21,10 @@ class AuditEventOut(BaseModel):
     object_type: str = Field(examples=["listing"])
     object_id: str | None
     changes: dict[str, Any] = Field(description="The fields the change announced, after it.")
+    before: dict[str, Any] | None = Field(
+        description="The changed fields as they were before it (null for a creation, or a "
+        "change that announces only its result).",
+        examples=[{"state": "pending_review"}],
+    )
     request_id: str | None
     address: str | None

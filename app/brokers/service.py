@@ -261,10 +261,11 @@ async def respond_to_claim(
         raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
     if not confirm and not reason:
         raise ValidationFailed("body.reason", "missing")
+    before = {"state": claim.state}
     claim.state = ClaimState.confirmed if confirm else ClaimState.disputed
     claim.confirmed_by_id, claim.confirmed_at = principal.user_id, now
     claim.dispute_reason = None if confirm else reason
-    await record_event(session, f"claim.{claim.state.value}", _payload(claim))
+    await record_event(session, f"claim.{claim.state.value}", _payload(claim), before=before)
     return claim
 
 
@@ -290,6 +291,7 @@ async def decide_claim(
     await session.refresh(claim, with_for_update=True)
     if claim.state in {ClaimState.approved, ClaimState.rejected}:
         raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
+    before = {"state": claim.state}
     if approve:
         if claim.state != ClaimState.confirmed:
             raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
@@ -304,7 +306,7 @@ async def decide_claim(
         claim.state = ClaimState.rejected
         claim.rejection_reason = reason
     claim.decided_by_id, claim.decided_at = principal.user_id, now
-    await record_event(session, f"claim.{claim.state.value}", _payload(claim))
+    await record_event(session, f"claim.{claim.state.value}", _payload(claim), before=before)
     return claim
 
 

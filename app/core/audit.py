@@ -15,12 +15,13 @@ application can rewrite what happened.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +50,9 @@ class AuditEvent(IdMixin, Base):
     object_id: Mapped[str | None] = mapped_column(String(100))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
     """The fields the change announced, as they are after it."""
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    """The changed fields as they were before it; None for what did not exist before (a
+    creation) or a change that announces only its result (a payment received)."""
     request_id: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[str | None] = mapped_column(String(64))
 
@@ -91,9 +95,14 @@ def as_the_clock() -> Iterator[None]:
         _actor.reset(token)
 
 
-def record(session: AsyncSession, action: str, payload: dict[str, Any]) -> None:
+def record(
+    session: AsyncSession,
+    action: str,
+    payload: dict[str, Any],
+    before: Mapping[str, Any] | None = None,
+) -> None:
     """Append the change to the audit trail in the caller's transaction, when a person or a key
-    made it."""
+    made it; `before` holds the changed fields' previous values."""
     actor = _actor.get()
     if actor is None:
         return
@@ -112,6 +121,7 @@ def record(session: AsyncSession, action: str, payload: dict[str, Any]) -> None:
             object_type=object_type,
             object_id=str(object_id) if object_id is not None else None,
             changes=payload,
+            before=to_jsonable_python(dict(before)) if before is not None else None,
             request_id=request_id,
             address=address,
         )

@@ -9,7 +9,7 @@ nothing that happened goes unannounced.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +46,19 @@ class OutboxEvent(Base):
     )
 
 
-async def record_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> uuid.UUID:
-    """Add an event to the outbox in the caller's transaction; returns its stable id."""
+async def record_event(
+    session: AsyncSession,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    before: Mapping[str, Any] | None = None,
+) -> uuid.UUID:
+    """Add an event to the outbox in the caller's transaction; returns its stable id. `before`
+    (the changed fields' previous values) goes to the audit trail only: subscribers and
+    webhooks get the event as it is after the change."""
     event = OutboxEvent(id=uuid.uuid4(), topic=topic, payload=payload)
     session.add(event)
-    audit.record(session, topic, payload)
+    audit.record(session, topic, payload, before)
     return event.id
 
 

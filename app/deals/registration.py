@@ -69,11 +69,13 @@ async def decide_registration(
     if not register:
         if not reasons:
             raise ValidationFailed("body.reasons", "missing")
+        before = {"rejection_reasons": contract.rejection_reasons}
         contract.rejection_reasons = list(reasons)
         await record_event(
             session,
             "contract.registration_refused",
             {"deal_id": str(deal.id), "reasons": list(reasons)},
+            before=before,
         )
         return await queries.contract_view(session, deal)
     versions = await queries.versions_of(session, contract.id)
@@ -105,6 +107,7 @@ async def decide_registration(
             **contract_payload(deal, contract, effective),
             "registration_number": contract.registration_number,
         },
+        before={"state": ContractState.signed, "registration_number": None},
     )
     return view
 

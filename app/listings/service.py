@@ -269,6 +269,8 @@ async def _move(
     }
     if outcome is not None:
         payload["outcome"] = outcome.value
+    if reason is not None:
+        payload["reason"] = reason
     if listing.window_ends_at is not None:
         payload["window_ends_at"] = listing.window_ends_at.isoformat()
     topic = {
@@ -278,7 +280,7 @@ async def _move(
         ListingState.withdrawn: "listing.withdrawn",
         ListingState.closed: "listing.closed",
     }[target]
-    await record_event(session, topic, payload)
+    await record_event(session, topic, payload, before={"state": previous})
     await session.flush()
 
 

@@ -159,7 +159,9 @@ async def mark_payment_received(
             "deal_id": str(payment.deal_id),
             "milestone": payment.milestone,
             "amount": Money(payment.amount_fen).to_api(),
+            "state": payment.state.value,
         },
+        before={"state": PaymentState.pending},
     )
     return payment
 
@@ -225,7 +227,10 @@ async def refund_payment(
             "payment_id": str(payment.id),
             "deal_id": str(payment.deal_id),
             "amount": Money(payment.amount_fen).to_api(),
+            "state": payment.state.value,
+            "reason": reason,
         },
+        before={"state": PaymentState.received},
     )
     return payment
 

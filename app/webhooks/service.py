@@ -184,6 +184,7 @@ async def update_endpoint(
     Forbidden, ValidationFailed(url)."""
     endpoint = await get_endpoint_for(session, principal, endpoint_id, lock=True)
     _require_manager(principal, endpoint.organization_id)
+    before = _endpoint_payload(endpoint)
     if body.url is not None:
         _check_url(str(body.url), allow_private=allow_private)
         endpoint.url = str(body.url)
@@ -194,7 +195,13 @@ async def update_endpoint(
     if body.state is not None:
         endpoint.state = body.state
         endpoint.disabled_reason = None if body.state == EndpointState.active else "by_owner"
-    await record_event(session, "webhook_endpoint.updated", _endpoint_payload(endpoint))
+    after = _endpoint_payload(endpoint)
+    await record_event(
+        session,
+        "webhook_endpoint.updated",
+        after,
+        before={name: value for name, value in before.items() if after[name] != value},
+    )
     return endpoint
 
 

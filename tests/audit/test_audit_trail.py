@@ -50,6 +50,7 @@ async def test_a_review_decision_is_recorded_with_who_where_and_which_request(
     assert event["request_id"] == "review-0001-abcdef"
     assert event["address"] == "127.0.0.1"
     assert event["changes"]["listing_id"] == str(listing.id)
+    assert event["before"] == {"state": "pending_review"}
 
 
 async def test_owners_read_their_organizations_events_and_nobody_elses(
@@ -212,6 +213,7 @@ async def test_a_regulators_period_exports_as_csv(
     assert rows[0][:5] == ["at", "actor_user_id", "actor_api_key_id", "organization_id", "action"]
     assert [(row[4], row[6]) for row in rows[1:]] == [("listing.published", str(second.id))]
     assert json.loads(rows[1][7])["listing_id"] == str(second.id)
+    assert json.loads(rows[1][8]) == {"state": "pending_review"}
     assert no_period.status_code == 422
     assert no_period.json()["errors"][0]["field"] == "query.since"
 
@@ -237,3 +239,47 @@ async def test_an_organizations_changed_details_are_recorded(
     assert changed.status_code == 200, changed.text
     assert event["changes"]["name"] == "新校名"
     assert event["changes"]["inventor_reward_percent"] == "60"
+    assert event["before"] == {
+        "name": organization.name,
+        "inventor_reward_percent": "50.00",
+    }
+
+
+async def test_role_changes_keep_what_was_held_before(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    organization = await factory.organization()
+    owner = await factory.person(organization, MemberRole.owner)
+    member = await factory.person(organization, MemberRole.member)
+    admin = await factory.staff(PlatformRole.admin)
+    clerk = await factory.staff(PlatformRole.reviewer)
+
+    promoted = await client.patch(
+        f"/v1/organizations/{organization.id}/members/{member.user_id}",
+        json={"role": "admin"},
+        headers=owner.headers,
+    )
+    staffed = await client.put(
+        f"/v1/users/{clerk.user_id}/platform-roles",
+        json={"roles": ["registrar", "reviewer"]},
+        headers=admin.headers,
+    )
+    trail = (
+        await client.get(
+            "/v1/audit-events",
+            params={"actor_user_id": str(owner.user_id)},
+            headers=admin.headers,
+        )
+    ).json()["items"] + (
+        await client.get(
+            "/v1/audit-events", params={"action": "staff.roles_changed"}, headers=admin.headers
+        )
+    ).json()["items"]
+    by_action = {event["action"]: event for event in trail}
+
+    assert promoted.status_code == 200, promoted.text
+    assert staffed.status_code == 200, staffed.text
+    assert by_action["member.role_changed"]["changes"]["role"] == "admin"
+    assert by_action["member.role_changed"]["before"] == {"role": "member"}
+    assert by_action["staff.roles_changed"]["before"] == {"roles": ["reviewer"]}
+    assert by_action["staff.roles_changed"]["changes"]["roles"] == ["registrar", "reviewer"]
