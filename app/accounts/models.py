@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -101,6 +102,9 @@ class Organization(IdMixin, TimestampMixin, Base):
     vat_period: Mapped[VatPeriod] = mapped_column(
         pg_enum(VatPeriod, "vat_period"), default=VatPeriod.month, server_default="month"
     )
+    second_factor_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Set by an owner: members act for the organization only when their sign-in proved a
+    second factor (TOTP); without one they are, to its objects, outsiders."""
 
     __table_args__ = (
         CheckConstraint("division_code ~ '^[0-9]{6}$'", name="division_code_digits"),
@@ -212,6 +216,8 @@ class RefreshToken(IdMixin, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    second_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Whether the sign-in proved a second factor: tokens refreshed from it keep that."""
 
 
 register_unique_field("uq_users_email", "body.email")

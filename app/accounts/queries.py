@@ -11,6 +11,7 @@ from datetime import datetime
 
 import asyncpg
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Uuid,
     bindparam,
@@ -61,6 +62,8 @@ _MEMBERSHIPS = (
                         Organization.kind,
                         literal("role"),
                         Membership.role,
+                        literal("second_factor_required"),
+                        Organization.second_factor_required,
                     ),
                     Organization.name,
                 )
@@ -111,8 +114,13 @@ async def describe_me(
         kept.remember_description(subject, person)
     return {
         **person,
+        "memberships": [
+            {**held, "active": principal.is_member_of(uuid.UUID(held["organization_id"]))}
+            for held in person["memberships"]
+        ],
         "platform_roles": sorted(principal.platform_roles),
         "scopes": sorted(principal.scopes),
+        "second_factor": principal.second_factor,
     }
 
 
@@ -124,7 +132,16 @@ _CALLER = PreparedRead(
                 text("'{}'::jsonb"),
             )
         )
-        .where(Membership.user_id == User.id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(
+            Membership.user_id == User.id,
+            # An organization that requires a second factor does not count a sign-in without
+            # one among its members.
+            or_(
+                Organization.second_factor_required.is_(False),
+                bindparam("second_factor", type_=Boolean()),
+            ),
+        )
         .scalar_subquery()
         .label("memberships"),
         select(func.array_agg(PlatformRoleGrant.role))
@@ -162,11 +179,14 @@ _API_KEY_USED = PreparedRead(
 
 
 async def caller(
-    reads: ReadPool, user_id: uuid.UUID, family_id: uuid.UUID | None
+    reads: ReadPool, user_id: uuid.UUID, family_id: uuid.UUID | None, second_factor: bool
 ) -> asyncpg.Record | None:
-    """An active person's memberships (`{organization id: role}`) and staff roles, unless the
+    """An active person's memberships (`{organization id: role}`; those of organizations that
+    require a second factor only when the sign-in proved one) and staff roles, unless the
     sign-in (`family_id`) their token came from was revoked; None otherwise."""
-    return await reads.one(_CALLER, user_id=user_id, family_id=family_id)
+    return await reads.one(
+        _CALLER, user_id=user_id, family_id=family_id, second_factor=second_factor
+    )
 
 
 async def api_key_by_prefix(reads: ReadPool, prefix: str) -> asyncpg.Record | None:

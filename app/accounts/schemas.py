@@ -126,6 +126,14 @@ class MembershipOut(BaseModel):
     organization_name: str
     organization_kind: OrganizationKind
     role: MemberRole
+    second_factor_required: bool = Field(
+        description="The organization lets its members act for it only after a sign-in with a "
+        "second factor (TOTP)."
+    )
+    active: bool = Field(
+        description="Whether this sign-in acts for the organization: false when it requires a "
+        "second factor and the sign-in proved none (sign in again with `totp`)."
+    )
 
 
 class Me(BaseModel):
@@ -134,6 +142,7 @@ class Me(BaseModel):
     platform_roles: list[PlatformRole]
     broker_profile_id: uuid.UUID | None
     scopes: list[str]
+    second_factor: bool = Field(description="Whether this sign-in proved a second factor.")
 
 
 class PlatformRolesUpdate(Strict):
@@ -195,6 +204,11 @@ class OrganizationUpdate(Strict):
         description="一般纳税人 (general, 6 % on technology services) or 小规模纳税人 "
         "(small_scale, 3 %): the rate the VAT-exemption filing shows as forgone.",
     )
+    second_factor_required: bool | None = Field(
+        default=None,
+        description="Owners only: members act for the organization only after signing in with "
+        "a second factor (TOTP); turning it on needs such a sign-in of your own.",
+    )
     vat_period: VatPeriod | None = Field(
         default=None,
         description="How often the organization files VAT: `month` (periods `2026-07`) or "
@@ -226,6 +240,7 @@ class OrganizationOut(BaseModel):
     stripe_account_id: str | None
     vat_taxpayer_kind: VatTaxpayerKind
     vat_period: VatPeriod
+    second_factor_required: bool
     created_at: datetime
 
 

@@ -127,7 +127,9 @@ async def sign_in(
     scopes = _granted_scopes(requested_scopes)
     if staff_need_second_factor and not proved:
         scopes -= {"platform"}
-    return await _issue_tokens(session, user.id, scopes, uuid.uuid4(), now, tokens)
+    return await _issue_tokens(
+        session, user.id, scopes, uuid.uuid4(), now, tokens, second_factor=proved
+    )
 
 
 def _granted_scopes(requested: Iterable[str]) -> frozenset[str]:
@@ -145,6 +147,8 @@ async def _issue_tokens(
     family_id: uuid.UUID,
     now: datetime,
     tokens: TokenSettings,
+    *,
+    second_factor: bool,
 ) -> TokenPair:
     refresh = security.new_refresh_token()
     session.add(
@@ -155,6 +159,7 @@ async def _issue_tokens(
             scopes=sorted(scopes),
             created_at=now,
             expires_at=now + tokens.refresh_ttl,
+            second_factor=second_factor,
         )
     )
     access = security.issue_access_token(
@@ -164,6 +169,7 @@ async def _issue_tokens(
         now=now,
         ttl=tokens.access_ttl,
         key=tokens.signing_key,
+        second_factor=second_factor,
     )
     await session.flush()
     return TokenPair(
@@ -209,7 +215,13 @@ async def refresh_tokens(
         raise InvalidGrant()
     stored.used_at = now
     return await _issue_tokens(
-        session, user.id, frozenset(stored.scopes), stored.family_id, now, tokens
+        session,
+        user.id,
+        frozenset(stored.scopes),
+        stored.family_id,
+        now,
+        tokens,
+        second_factor=stored.second_factor,
     )
 
 
@@ -244,7 +256,7 @@ async def resolve_principal(
     claims = security.read_access_token(token, now=now, key=signing_key)
     if claims is None:
         return None
-    row = await queries.caller(reads, claims.user_id, claims.family_id)
+    row = await queries.caller(reads, claims.user_id, claims.family_id, claims.second_factor)
     if row is None:  # no such active person, or the sign-in was revoked
         return None
     return Principal(
@@ -256,6 +268,7 @@ async def resolve_principal(
             for organization, role in row["memberships"].items()
         },
         platform_roles=frozenset(PlatformRole(role) for role in row["platform_roles"] or ()),
+        second_factor=claims.second_factor,
         credential_expires_at=claims.expires_at,
     )
 
@@ -407,18 +420,32 @@ async def update_organization(
     """Change an organization's details (owner or admin).
 
     A verified organization's credit code is fixed. A rejected organization goes back to
-    review once changed. Raises NotFound, Forbidden, InvalidState, AlreadyExists.
+    review once changed. Only owners require (or stop requiring) a second factor of the
+    members, and requiring it takes a sign-in that proved one (so nobody locks themselves
+    out). Raises NotFound, Forbidden, InvalidState, AlreadyExists,
+    ValidationFailed(second_factor_required) `second_factor_needed`.
     """
     organization = await get_organization_for(session, principal, organization_id, lock=True)
     principal.require_manager(organization.id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if changes.get("second_factor_required", organization.second_factor_required) != (
+        organization.second_factor_required
+    ):
+        principal.require_role(organization.id, MemberRole.owner)
+        if changes["second_factor_required"] and not principal.second_factor:
+            raise ValidationFailed("body.second_factor_required", "second_factor_needed")
     if "credit_code" in changes and changes["credit_code"] != organization.credit_code:
         if organization.verification_status == VerificationStatus.verified:
             raise InvalidState(
                 detail_code="detail.organization_state", state=organization.verification_status
             )
         await _ensure_credit_code_free(session, changes["credit_code"], except_id=organization.id)
-    renamed = "name" in changes and changes["name"] != organization.name
+    # Each member's `GET /v1/me` names the organization; whether a member acts for it depends
+    # on its second-factor rule.
+    members_see_it_anew = any(
+        name in changes and changes[name] != getattr(organization, name)
+        for name in ("name", "second_factor_required")
+    )
     before = {name: getattr(organization, name) for name in changes}
     for name, value in changes.items():
         setattr(organization, name, value)
@@ -432,8 +459,7 @@ async def update_organization(
             {"organization_id": str(organization.id), **to_jsonable_python(changes)},
             before=before,
         )
-    if renamed:
-        # Each member's `GET /v1/me` names the organization.
+    if members_see_it_anew:
         members = await session.scalars(
             select(Membership.user_id).where(Membership.organization_id == organization.id)
         )

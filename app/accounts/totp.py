@@ -6,8 +6,12 @@ a stolen password alone signs a reviewer in as a plain person. Enrolment gives t
 an `otpauth://` URI for an authenticator app) and ten recovery codes, shown once and stored
 hashed; a code confirms it. Each code is accepted once (the step it was accepted for is kept),
 each recovery code once. A platform admin may reset another person's factor (who then enrols
-anew). Enrolment, confirmation and reset each announce themselves (and so are in the audit
-trail).
+anew). Enrolment, confirmation, each verification at sign-in and reset announce themselves (and
+so are in the audit trail).
+
+Anyone may enrol: an organization's owners may require a second factor of their members
+(`Organization.second_factor_required`), and a sign-in that proved one says so in its tokens
+(`amr`, RFC 8176).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import RecoveryCode, TotpFactor, User
-from app.core import security
+from app.core import audit, security
 from app.core.auth import PlatformRole, Principal
 from app.core.errors import AlreadyExists, InvalidCredentials, NotFound, ValidationFailed
 from app.core.outbox import record_event
@@ -101,8 +105,9 @@ async def second_factor(
     session: AsyncSession, user_id: uuid.UUID, code: str | None, *, now: datetime
 ) -> bool:
     """Whether a sign-in proved the second factor: a current code of a confirmed factor, or an
-    unused recovery code (spent now). No code: False. Raises InvalidCredentials for a code
-    that is given and wrong, reused or spent, so a guess costs as a wrong password does."""
+    unused recovery code (spent now), recorded as `totp.verified` with the method. No code:
+    False. Raises InvalidCredentials for a code that is given and wrong, reused or spent, so a
+    guess costs as a wrong password does."""
     if not code:
         return False
     factor = await session.get(TotpFactor, user_id, with_for_update=True)
@@ -111,6 +116,7 @@ async def second_factor(
     if code.isdigit():
         if not _accept(factor, code, now):
             raise InvalidCredentials()
+        await _verified(session, user_id, "totp")
         return True
     spent = await session.execute(
         update(RecoveryCode)
@@ -124,7 +130,24 @@ async def second_factor(
     )
     if spent.first() is None:
         raise InvalidCredentials()
+    left = await session.scalar(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+    )
+    await _verified(session, user_id, "recovery_code", recovery_codes_left=left)
     return True
+
+
+async def _verified(
+    session: AsyncSession, user_id: uuid.UUID, method: str, **details: object
+) -> None:
+    """Record a proved second factor, as the person who proved it (a sign-in has no caller
+    yet)."""
+    audit.act_as(Principal(kind="user", user_id=user_id, scopes=frozenset()))
+    await record_event(
+        session, "totp.verified", {"user_id": str(user_id), "method": method, **details}
+    )
 
 
 def _accept(factor: TotpFactor, code: str, now: datetime) -> bool:

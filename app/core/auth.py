@@ -93,6 +93,8 @@ class Principal:
     memberships: Mapping[uuid.UUID, MemberRole] = field(default_factory=dict)
     platform_roles: frozenset[PlatformRole] = frozenset()
     api_key_id: uuid.UUID | None = None
+    second_factor: bool = False
+    """A person whose sign-in proved a second factor (TOTP or a recovery code)."""
     credential_expires_at: datetime | None = None
     """When the credential it was read from stops being valid (none: an API key without
     expiry); a process keeping verified principals never keeps one past it."""

@@ -260,6 +260,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "挂牌价和竞价方式必须填写大于零的价格",
         "Fixed-price and auction listings need a price above zero",
     ),
+    "field.totp_invalid": (
+        "验证码无效或已过期，请输入身份验证器上当前的六位数字",
+        "The code is not valid now; enter the six digits your authenticator shows",
+    ),
+    "field.not_your_own": (
+        "不能对自己的账号执行此操作，请由另一位管理员操作",
+        "You cannot do this to your own account; another admin must",
+    ),
+    "field.second_factor_needed": (
+        "请先使用第二重验证（TOTP）登录，再要求成员使用第二重验证",
+        "Sign in with your second factor (TOTP) before requiring it of the members",
+    ),
     "field.not_your_organization": (
         "你不是该组织的成员",
         "You are not a member of this organization",

@@ -46,6 +46,8 @@ class AccessClaims:
     family_id: uuid.UUID | None
     """The sign-in (refresh-token family) it came from: signing out or a replayed refresh
     token revokes the family, and its access tokens with it."""
+    second_factor: bool = False
+    """Whether that sign-in proved a second factor (`amr` holds `otp`, RFC 8176)."""
 
 
 def issue_access_token(
@@ -56,6 +58,7 @@ def issue_access_token(
     now: datetime,
     ttl: timedelta,
     key: str,
+    second_factor: bool = False,
 ) -> str:
     claims = {
         "sub": str(user_id),
@@ -66,6 +69,9 @@ def issue_access_token(
         "jti": uuid.uuid4().hex,
         "typ": "access",
         "scope": " ".join(sorted(scopes)),
+        # How the sign-in authenticated (RFC 8176 method values): a password, and a one-time
+        # code when a second factor was proved.
+        "amr": ["pwd", "otp"] if second_factor else ["pwd"],
     }
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
@@ -96,6 +102,7 @@ def read_access_token(token: str, *, now: datetime, key: str) -> AccessClaims | 
             scopes=frozenset(str(claims.get("scope", "")).split()),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo),
             family_id=uuid.UUID(claims["sid"]) if "sid" in claims else None,
+            second_factor="otp" in (claims.get("amr") or ()),
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None

@@ -1,7 +1,7 @@
-"""Platform staff's second factor (`app/accounts/totp.py`): enrolled with a secret and recovery
-codes shown once, confirmed with a code; a staff sign-in gets the `platform` scope only with a
-code, each code once, each recovery code once; an admin resets another's factor; each step is
-in the audit trail."""
+"""The second factor (`app/accounts/totp.py`): enrolled with a secret and recovery codes shown
+once, confirmed with a code; a staff sign-in gets the `platform` scope only with a code, each
+code once, each recovery code once; an organization's owners may require it of the members; an
+admin resets another's factor; each step is in the audit trail."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 import pyotp
 
 from app.accounts.models import OrganizationKind
-from app.core.auth import PlatformRole
+from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.listings.models import ListingState
 from tests.factories import PASSWORD, MarketFactory, Person
@@ -119,3 +119,90 @@ async def test_an_admin_resets_anothers_factor_and_the_trail_says_so(
             ("totp.enrolled", str(reviewer.user_id)),
         ]
     )
+
+
+async def test_each_sign_in_with_a_second_factor_is_in_the_trail(
+    client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+) -> None:
+    reviewer = await factory.staff(PlatformRole.reviewer)
+    admin = await factory.staff(PlatformRole.admin)
+    totp, codes = await enrolled(client, reviewer, clock)
+    clock.advance(timedelta(seconds=30))
+
+    with_code = await sign_in(client, reviewer, totp=totp.at(clock.now()))
+    with_recovery = await sign_in(client, reviewer, totp=codes[3])
+    trail = (
+        await client.get(
+            "/v1/audit-events", params={"action": "totp.verified"}, headers=admin.headers
+        )
+    ).json()["items"]
+
+    assert with_code.status_code == with_recovery.status_code == 200
+    assert sorted(
+        (e["actor_user_id"], e["changes"]["method"], e["changes"].get("recovery_codes_left"))
+        for e in trail
+    ) == [
+        (str(reviewer.user_id), "recovery_code", 9),
+        (str(reviewer.user_id), "totp", None),
+    ]
+    assert {e["address"] for e in trail} == {"127.0.0.1"}
+
+
+async def test_an_owner_requires_a_second_factor_of_the_members(
+    client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+) -> None:
+    organization = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(organization, MemberRole.owner)
+    admin = await factory.person(organization, MemberRole.admin)
+    member = await factory.person(organization, MemberRole.member)
+    draft = await factory.listing(organization, state=ListingState.draft)
+    require = {"second_factor_required": True}
+    owner_totp, _ = await enrolled(client, owner, clock)
+    member_totp, _ = await enrolled(client, member, clock)
+    clock.advance(timedelta(seconds=30))
+
+    without_own_factor = await client.patch(
+        f"/v1/organizations/{organization.id}", json=require, headers=owner.headers
+    )
+    by_admin = await client.patch(
+        f"/v1/organizations/{organization.id}", json=require, headers=admin.headers
+    )
+    owner_with_code = bearer(await sign_in(client, owner, totp=owner_totp.at(clock.now())))
+    required = await client.patch(
+        f"/v1/organizations/{organization.id}", json=require, headers=owner_with_code
+    )
+    # Sessions signed in with a password alone stop acting for it at once.
+    password_only = await client.get(f"/v1/listings/{draft.id}", headers=member.headers)
+    me_password_only = await client.get("/v1/me", headers=member.headers)
+    with_code = await sign_in(client, member, totp=member_totp.at(clock.now()))
+    refreshed = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": with_code.json()["refresh_token"]}
+    )
+    seen = await client.get(f"/v1/listings/{draft.id}", headers=bearer(with_code))
+    seen_refreshed = await client.get(f"/v1/listings/{draft.id}", headers=bearer(refreshed))
+    me_with_code = await client.get("/v1/me", headers=bearer(with_code))
+    trail = (
+        await client.get(
+            "/v1/audit-events",
+            params={"organization_id": str(organization.id), "action": "organization.updated"},
+            headers=owner_with_code,
+        )
+    ).json()["items"]
+
+    assert without_own_factor.status_code == 422
+    assert without_own_factor.json()["errors"][0]["field"] == "body.second_factor_required"
+    assert by_admin.status_code == 403
+    assert required.status_code == 200, required.text
+    assert required.json()["second_factor_required"] is True
+    assert password_only.status_code == 404
+    assert me_password_only.json()["second_factor"] is False
+    [membership] = me_password_only.json()["memberships"]
+    assert (membership["second_factor_required"], membership["active"]) == (True, False)
+    assert seen.status_code == 200, seen.text
+    assert refreshed.status_code == 200, refreshed.text
+    assert seen_refreshed.status_code == 200
+    assert me_with_code.json()["second_factor"] is True
+    assert me_with_code.json()["memberships"][0]["active"] is True
+    assert [(e["changes"]["second_factor_required"], e["before"]) for e in trail] == [
+        (True, {"second_factor_required": False})
+    ]
