@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.accounts import service as accounts_service
+from app.accounts import totp
 from app.accounts.principals import PrincipalCache
 from app.accounts.router import auth_router
 from app.accounts.router import router as accounts_router
@@ -34,6 +35,7 @@ from app.core.limits import RequestLimitsMiddleware
 from app.core.observability import RequestContextMiddleware
 from app.core.ratelimit import WriteRateLimitMiddleware, counters_for
 from app.core.reads import ReadPool
+from app.core.sealing import Sealer
 from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # One client for calls to outside services (tax filing endpoint), closed at shutdown.
     app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(20.0))
     app.state.signing_key = signing_key
+    app.state.totp_sealer = Sealer(signing_key, totp.SEALING_PURPOSE)
     app.state.token_settings = accounts_service.TokenSettings(
         signing_key=signing_key,
         access_ttl=timedelta(seconds=settings.access_token_seconds),

@@ -249,7 +249,9 @@ class TotpFactor(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    secret: Mapped[str] = mapped_column(String(64))
+    sealed_secret: Mapped[str] = mapped_column(String(400))
+    """The shared secret, sealed (`app/core/sealing.py`): the server needs it back to compute
+    codes, so it cannot be a hash, and a copy of the database alone must not give it away."""
     confirmed_at: Mapped[datetime | None]
     last_used_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

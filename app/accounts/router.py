@@ -127,6 +127,7 @@ async def issue_token(
         tokens=tokens,
         throttle=request.app.state.sign_in_throttle,
         address=address_of(request),
+        sealer=request.app.state.totp_sealer,
         second_factor_code=totp,
         staff_need_second_factor=request.app.state.settings.staff_need_second_factor,
     )
@@ -190,12 +191,16 @@ async def sign_up(session: Session, idempotency: IdempotencyOf, body: UserCreate
     tags=["users"],
     responses=problem_responses(409),
 )
-async def enrol_totp(session: Session, now: Now, caller: PersonRead) -> TotpEnrolmentOut:
+async def enrol_totp(
+    request: Request, session: Session, now: Now, caller: PersonRead
+) -> TotpEnrolmentOut:
     """A new TOTP secret and ten recovery codes, shown once; confirm with a code
     (`POST /v1/me/totp/confirm`). Platform staff need it for the `platform` scope. Until
     confirmed, each call replaces the last secret, so a retry is harmless; no
     `Idempotency-Key`, which would keep the secret in the replay store."""
-    enrolment = await totp_service.enrol(session, caller, now=now)
+    enrolment = await totp_service.enrol(
+        session, caller, sealer=request.app.state.totp_sealer, now=now
+    )
     return TotpEnrolmentOut(
         secret=enrolment.secret,
         otpauth_uri=enrolment.otpauth_uri,
@@ -210,9 +215,13 @@ async def enrol_totp(session: Session, now: Now, caller: PersonRead) -> TotpEnro
     tags=["users"],
     responses=problem_responses(404, 422),
 )
-async def confirm_totp(session: Session, now: Now, caller: PersonRead, body: TotpCode) -> Response:
+async def confirm_totp(
+    request: Request, session: Session, now: Now, caller: PersonRead, body: TotpCode
+) -> Response:
     """Confirm the enrolment with the code your app shows now; each code works once."""
-    await totp_service.confirm(session, caller, body.code, now=now)
+    await totp_service.confirm(
+        session, caller, body.code, sealer=request.app.state.totp_sealer, now=now
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

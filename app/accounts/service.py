@@ -54,6 +54,7 @@ from app.core.errors import (
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.core.reads import ReadPool
+from app.core.sealing import Sealer
 
 # An API key's last_used_at is written at most this often, so busy keys do not write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -93,6 +94,7 @@ async def sign_in(
     tokens: TokenSettings,
     throttle: SignInThrottle,
     address: str,
+    sealer: Sealer,
     second_factor_code: str | None = None,
     staff_need_second_factor: bool = True,
 ) -> TokenPair:
@@ -117,7 +119,9 @@ async def sign_in(
         await throttle.failed(account=account, address=address, now=now)
         raise InvalidCredentials()
     try:
-        proved = await totp.second_factor(session, user.id, second_factor_code, now=now)
+        proved = await totp.second_factor(
+            session, user.id, second_factor_code, sealer=sealer, now=now
+        )
     except InvalidCredentials:
         await throttle.failed(account=account, address=address, user_id=user.id, now=now)
         raise

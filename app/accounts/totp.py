@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
+import structlog
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +31,12 @@ from app.core import audit, security
 from app.core.auth import PlatformRole, Principal
 from app.core.errors import AlreadyExists, InvalidCredentials, NotFound, ValidationFailed
 from app.core.outbox import record_event
+from app.core.sealing import Sealer, Unreadable
+
+logger = structlog.get_logger(__name__)
 
 ISSUER = "techexchange"
+SEALING_PURPOSE = "totp-secrets"
 RECOVERY_CODES = 10
 STEP_SECONDS = 30
 WINDOW = 1
@@ -50,7 +55,9 @@ def _recovery_code() -> str:
     return f"{raw[:5]}-{raw[5:]}"
 
 
-async def enrol(session: AsyncSession, principal: Principal, *, now: datetime) -> Enrolment:
+async def enrol(
+    session: AsyncSession, principal: Principal, *, sealer: Sealer, now: datetime
+) -> Enrolment:
     """A new secret and recovery codes for the caller (replacing an unconfirmed enrolment).
     Raises AlreadyExists(totp) when a confirmed factor is in place (an admin resets it)."""
     assert principal.user_id is not None
@@ -61,9 +68,9 @@ async def enrol(session: AsyncSession, principal: Principal, *, now: datetime) -
     assert user is not None
     secret = pyotp.random_base32()
     if factor is None:
-        session.add(TotpFactor(user_id=user.id, secret=secret, created_at=now))
+        session.add(TotpFactor(user_id=user.id, sealed_secret=sealer.seal(secret), created_at=now))
     else:
-        factor.secret, factor.last_used_step = secret, None
+        factor.sealed_secret, factor.last_used_step = sealer.seal(secret), None
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
     for code in codes:
@@ -73,14 +80,16 @@ async def enrol(session: AsyncSession, principal: Principal, *, now: datetime) -
     return Enrolment(secret, uri, codes)
 
 
-async def confirm(session: AsyncSession, principal: Principal, code: str, *, now: datetime) -> None:
+async def confirm(
+    session: AsyncSession, principal: Principal, code: str, *, sealer: Sealer, now: datetime
+) -> None:
     """Confirm the caller's enrolment with a code from the app. Raises NotFound (nothing
     enrolled), ValidationFailed(body.code) for a code that is not valid now."""
     assert principal.user_id is not None
     factor = await session.get(TotpFactor, principal.user_id, with_for_update=True)
     if factor is None:
         raise NotFound()
-    if not _accept(factor, code, now):
+    if not _accept(factor, code, sealer, now):
         raise ValidationFailed("body.code", "totp_invalid")
     factor.confirmed_at = factor.confirmed_at or now
     await record_event(session, "totp.confirmed", {"user_id": str(factor.user_id)})
@@ -102,7 +111,7 @@ async def reset(
 
 
 async def second_factor(
-    session: AsyncSession, user_id: uuid.UUID, code: str | None, *, now: datetime
+    session: AsyncSession, user_id: uuid.UUID, code: str | None, *, sealer: Sealer, now: datetime
 ) -> bool:
     """Whether a sign-in proved the second factor: a current code of a confirmed factor, or an
     unused recovery code (spent now), recorded as `totp.verified` with the method. No code:
@@ -114,7 +123,7 @@ async def second_factor(
     if factor is None or factor.confirmed_at is None:
         raise InvalidCredentials()
     if code.isdigit():
-        if not _accept(factor, code, now):
+        if not _accept(factor, code, sealer, now):
             raise InvalidCredentials()
         await _verified(session, user_id, "totp")
         return True
@@ -150,10 +159,16 @@ async def _verified(
     )
 
 
-def _accept(factor: TotpFactor, code: str, now: datetime) -> bool:
+def _accept(factor: TotpFactor, code: str, sealer: Sealer, now: datetime) -> bool:
     """Whether `code` is valid at `now` (± `WINDOW` steps) for a step after the last accepted
-    one; remembers the step, so the same code is refused next time."""
-    totp = pyotp.TOTP(factor.secret, interval=STEP_SECONDS)
+    one; remembers the step, so the same code is refused next time. A secret sealed under
+    another `SECRET_KEY` accepts nothing (an admin resets the factor)."""
+    try:
+        secret = sealer.open(factor.sealed_secret)
+    except Unreadable:
+        logger.warning("totp_secret_unreadable", user_id=str(factor.user_id))
+        return False
+    totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     step = int(now.timestamp()) // STEP_SECONDS
     for candidate in range(step - WINDOW, step + WINDOW + 1):
         if factor.last_used_step is not None and candidate <= factor.last_used_step:

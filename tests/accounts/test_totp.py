@@ -10,10 +10,15 @@ from typing import Any
 
 import httpx
 import pyotp
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
+from app.accounts.totp import SEALING_PURPOSE
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
+from app.core.sealing import Sealer, Unreadable
 from app.listings.models import ListingState
 from tests.factories import PASSWORD, MarketFactory, Person
 
@@ -206,3 +211,25 @@ async def test_an_owner_requires_a_second_factor_of_the_members(
     assert [(e["changes"]["second_factor_required"], e["before"]) for e in trail] == [
         (True, {"second_factor_required": False})
     ]
+
+
+async def test_the_secret_is_stored_sealed(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    reviewer = await factory.staff(PlatformRole.reviewer)
+    totp, _ = await enrolled(client, reviewer, clock)
+
+    async with sessionmaker() as session:
+        stored = await session.scalar(
+            text("SELECT sealed_secret FROM totp_factors WHERE user_id = :id"),
+            {"id": reviewer.user_id},
+        )
+    other_key = Sealer("another deployment's SECRET_KEY", SEALING_PURPOSE)
+
+    assert stored is not None
+    assert totp.secret not in stored
+    with pytest.raises(Unreadable):
+        other_key.open(stored)
