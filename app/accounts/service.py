@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +35,7 @@ from app.accounts.schemas import (
 )
 from app.accounts.throttle import SignInThrottle, account_subject, address_subject
 from app.core import security
+from app.core.audit import changed_fields
 from app.core.auth import (
     ALL_SCOPES,
     MemberRole,
@@ -450,17 +450,18 @@ async def update_organization(
         name in changes and changes[name] != getattr(organization, name)
         for name in ("name", "second_factor_required")
     )
-    before = {name: getattr(organization, name) for name in changes}
+    fields = [*changes, "verification_status"]
+    held = {name: getattr(organization, name) for name in fields}
     for name, value in changes.items():
         setattr(organization, name, value)
     if changes and organization.verification_status == VerificationStatus.rejected:
-        before["verification_status"] = organization.verification_status
         organization.verification_status = VerificationStatus.pending
-    if changes:
+    after, before = changed_fields(held, {name: getattr(organization, name) for name in fields})
+    if after:
         await record_event(
             session,
             "organization.updated",
-            {"organization_id": str(organization.id), **to_jsonable_python(changes)},
+            {"organization_id": str(organization.id), **after},
             before=before,
         )
     if members_see_it_anew:

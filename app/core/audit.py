@@ -95,6 +95,16 @@ def as_the_clock() -> Iterator[None]:
         _actor.reset(token)
 
 
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Of two states of an object's fields, those that differ: (after, before), as JSON
+    values, for a change's announcement and its `before`."""
+    old, new = to_jsonable_python(dict(before)), to_jsonable_python(dict(after))
+    names = [name for name in new if old.get(name) != new[name]]
+    return {name: new[name] for name in names}, {name: old.get(name) for name in names}
+
+
 def record(
     session: AsyncSession,
     action: str,

@@ -198,14 +198,22 @@ async def name_brokers(
         raise ValidationFailed(
             "body.broker_ids", "broker_inactive", brokers=", ".join(map(str, inactive))
         )
+    named_before = await brokers_of(session, deal.id)
+    named = list(dict.fromkeys(broker_ids))
     await session.execute(delete(DealBroker).where(DealBroker.deal_id == deal.id))
     session.add_all(
         DealBroker(
             deal_id=deal.id, broker_id=broker_id, named_by_id=principal.user_id, named_at=now
         )
-        for broker_id in dict.fromkeys(broker_ids)
+        for broker_id in named
     )
-    return list(dict.fromkeys(broker_ids))
+    await record_event(
+        session,
+        "deal.brokers_named",
+        {"deal_id": str(deal.id), "broker_ids": [str(broker) for broker in named]},
+        before={"broker_ids": [str(broker) for broker in named_before]},
+    )
+    return named
 
 
 async def brokers_of(session: AsyncSession, deal_id: uuid.UUID) -> list[uuid.UUID]:
@@ -340,6 +348,18 @@ async def draft_contract(
     latest.seller_signed_by_id = latest.buyer_signed_by_id = None
     latest.seller_signed_at = latest.buyer_signed_at = None
     await session.flush()
+    await record_event(
+        session,
+        "contract.drafted",
+        {
+            "deal_id": str(deal.id),
+            "version": latest.number,
+            "contract_type": terms.contract_type,
+            "total": terms.total.to_api(),
+            "transaction_amount": terms.transaction_amount.to_api(),
+            "milestones": len(terms.milestones),
+        },
+    )
     return await queries.contract_view(session, deal)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Organization, OrganizationKind, VerificationStatus
 from app.auctions import queries as auctions_queries
 from app.auctions import service as auctions
+from app.core.audit import changed_fields
 from app.core.auth import PlatformRole, Principal
 from app.core.errors import (
     AlreadyExists,
@@ -137,6 +139,18 @@ def _check_window(organization: Organization, days: int, rules: WindowRules) -> 
         raise ValidationFailed("body.window_days", "window_too_long", maximum=rules.maximum_days)
 
 
+def _terms_of(listing: Listing) -> dict[str, object]:
+    """A listing's terms as its announcements state them."""
+    return {
+        "mode": listing.mode,
+        "transfer_type": listing.transfer_type,
+        "licence_years": listing.licence_years,
+        "price_fen": listing.price_fen,
+        "window_days": listing.window_days,
+        "description": listing.description,
+    }
+
+
 def _apply_terms(listing: Listing, terms: ListingTerms) -> None:
     listing.mode = terms.mode
     listing.transfer_type = terms.transfer_type
@@ -185,6 +199,16 @@ async def create_listing(
     session.add(listing)
     await session.flush()
     _record(session, listing, None, ListingState.draft, principal, None, now)
+    await record_event(
+        session,
+        "listing.drafted",
+        {
+            "listing_id": str(listing.id),
+            "organization_id": str(listing.organization_id),
+            "result_id": str(listing.result_id),
+            **to_jsonable_python(_terms_of(listing)),
+        },
+    )
     await session.flush()
     await session.refresh(listing)
     return (await _views(session, [listing]))[0]
@@ -207,7 +231,20 @@ async def replace_terms(
         listing.organization_id
     ]
     _check_window(organization, terms.window_days, rules)
+    held = _terms_of(listing)
     _apply_terms(listing, terms)
+    after, before = changed_fields(held, _terms_of(listing))
+    if after:
+        await record_event(
+            session,
+            "listing.terms_replaced",
+            {
+                "listing_id": str(listing.id),
+                "organization_id": str(listing.organization_id),
+                **after,
+            },
+            before=before,
+        )
     await session.flush()
     await session.refresh(listing)
     return (await _views(session, [listing]))[0]

@@ -7,13 +7,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.audit import changed_fields
 from app.core.auth import Principal
 from app.core.errors import AlreadyExists, FieldError, InvalidState, NotFound, RequestInvalid
 from app.core.i18n import Locale, translate
+from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.listings import queries as listings
 from app.results.importing import ParsedRow
@@ -80,7 +83,16 @@ async def create_result(session: AsyncSession, principal: Principal, data: Resul
     await session.flush()
     if data.inventors:
         await session.execute(insert(Inventor), _inventor_rows(result.id, data))
+    await record_event(session, "result.created", _payload(result, _result_values(data)))
     return await _load(session, result.id)
+
+
+def _payload(result: Result, fields: dict[str, object]) -> dict[str, object]:
+    return {
+        "result_id": str(result.id),
+        "organization_id": str(result.organization_id),
+        **to_jsonable_python(fields),
+    }
 
 
 async def _load(session: AsyncSession, result_id: uuid.UUID) -> Result:
@@ -137,13 +149,21 @@ async def replace_result(
     if await listings.result_is_on_market(session, result.id):
         raise InvalidState(detail_code="detail.result_on_market")
     await _ensure_ip_number_free(session, result.organization_id, data.ip_number, result.id)
-    for name, value in _result_values(data).items():
+    values = _result_values(data)
+    after, before = changed_fields({name: getattr(result, name) for name in values}, values)
+    for name, value in values.items():
         setattr(result, name, value)
     for inventor in list(result.inventors):
         await session.delete(inventor)
     await session.flush()
     if data.inventors:
         await session.execute(insert(Inventor), _inventor_rows(result.id, data))
+    await record_event(
+        session,
+        "result.replaced",
+        {**_payload(result, after), "inventors": len(data.inventors)},
+        before=before,
+    )
     return await _load(session, result.id)
 
 
@@ -229,6 +249,15 @@ async def import_results(
         await session.execute(insert(Result), result_rows)
         if inventor_rows:
             await session.execute(insert(Inventor), inventor_rows)
+        await record_event(
+            session,
+            "result.imported",
+            {
+                "organization_id": str(organization_id),
+                "imported": len(result_rows),
+                "result_ids": [str(row["id"]) for row in result_rows],
+            },
+        )
     return ImportReport(
         mode=mode,
         rows=len(parsed),

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.brokers import queries as brokers
+from app.core.audit import changed_fields
 from app.core.auth import MANAGERS, Principal
 from app.core.db import one_or_not_found
 from app.core.errors import NotFound, ValidationFailed
@@ -197,10 +198,7 @@ async def update_endpoint(
         endpoint.disabled_reason = None if body.state == EndpointState.active else "by_owner"
     after = _endpoint_payload(endpoint)
     await record_event(
-        session,
-        "webhook_endpoint.updated",
-        after,
-        before={name: value for name, value in before.items() if after[name] != value},
+        session, "webhook_endpoint.updated", after, before=changed_fields(before, after)[1]
     )
     return endpoint
 

@@ -283,3 +283,57 @@ async def test_role_changes_keep_what_was_held_before(
     assert by_action["member.role_changed"]["before"] == {"role": "member"}
     assert by_action["staff.roles_changed"]["before"] == {"roles": ["reviewer"]}
     assert by_action["staff.roles_changed"]["changes"]["roles"] == ["registrar", "reviewer"]
+
+
+async def test_the_catalogue_and_a_listings_terms_are_on_the_record(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    university = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(university, MemberRole.owner)
+    result = await factory.result(university)
+    listing = await factory.listing(university, state=ListingState.draft)
+    own = {"organization_id": str(university.id)}
+    body = {
+        "title": "新标题：稀土永磁",
+        "abstract": "本发明公开了一种通过晶界扩散提高矫顽力的钕铁硼永磁材料制备方法。",
+        "keywords": ["钕铁硼"],
+        "kind": "invention_patent",
+        "ip_number": "CN201710601862.3",
+        "ipc_codes": ["h01f1/057"],
+        "legal_status": "granted",
+        "field_code": "new_materials.rare_earths",
+        "trl": 6,
+        "publicly_funded": True,
+        "division_code": "150203",
+        "inventors": [{"name": "张明"}],
+    }
+    terms = {
+        "mode": "fixed_price",
+        "transfer_type": "assignment",
+        "price": {"amount": "480000.00", "currency": "CNY"},
+        "window_days": 20,
+        "description": "转让专利权。",
+    }
+
+    replaced = await client.put(f"/v1/results/{result.id}", json=body, headers=owner.headers)
+    termed = await client.put(f"/v1/listings/{listing.id}", json=terms, headers=owner.headers)
+    trail = {
+        event["action"]: event
+        for event in (
+            await client.get("/v1/audit-events", params=own, headers=owner.headers)
+        ).json()["items"]
+    }
+
+    assert replaced.status_code == 200, replaced.text
+    assert termed.status_code == 200, termed.text
+    assert trail["result.replaced"]["object_id"] == str(result.id)
+    assert trail["result.replaced"]["changes"]["title"] == "新标题：稀土永磁"
+    assert trail["result.replaced"]["before"]["title"] == result.title
+    # Only what changed: both sides name the same fields.
+    assert set(trail["result.replaced"]["before"]) == set(trail["result.replaced"]["changes"]) - {
+        "result_id",
+        "organization_id",
+        "inventors",
+    }
+    assert trail["listing.terms_replaced"]["changes"]["window_days"] == 20
+    assert trail["listing.terms_replaced"]["before"]["window_days"] == listing.window_days

@@ -78,7 +78,7 @@ async def test_draft_submit_approve_publishes_with_a_window(
         topics = (
             await session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.position))
         ).all()
-    assert topics == ["listing.submitted", "listing.published"]
+    assert topics == ["listing.drafted", "listing.submitted", "listing.published"]
 
 
 async def test_illegal_transitions_answer_409_with_the_allowed_states(
