@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -46,19 +47,52 @@ BROKEN = (
 """What a connection that lost its server raises."""
 
 
+_PARAMETER = re.compile(r"\$(\d+)(::[A-Z]+)?")
+"""A parameter of asyncpg's SQL, with the cast SQLAlchemy gives it."""
+
+
 class PreparedRead:
     """A SELECT compiled once for asyncpg: its SQL (`$1`, `$2` …) and the order of its
     parameters — the named ones (`bindparam("listing_id")`) given at each read, the values
-    written into the statement (`state == "published"`) kept."""
+    written into the statement (`state == "published"`) kept.
+
+    Numbers written into the statement (`.limit(1)`, `coalesce(amount, 0)`) go into its SQL as
+    literals, not parameters: a prepared statement is planned for its parameters on each of
+    its first five runs, then PostgreSQL keeps one generic plan unless that looks dearer — and a
+    `LIMIT $2` of unknown size always does, so the bid's read of the auction was planned anew
+    on every bid (1 ms of planning for 0.13 ms of execution, measured with the plan cache in
+    each mode)."""
 
     def __init__(
         self, statement: Select[*tuple[Any, ...]] | Insert | Update | Delete | TextClause
     ) -> None:
         compiled = statement.compile(dialect=_DIALECT)
-        self.sql = str(compiled)
-        if "POSTCOMPILE" in self.sql:
+        sql = str(compiled)
+        if "POSTCOMPILE" in sql:
             raise ValueError("expanding IN has no fixed SQL: compare with = ANY(array) instead")
-        self.names = tuple(compiled.positiontup or ())
+        names = tuple(compiled.positiontup or ())
+        literals: dict[int, int | bool] = {
+            position: value
+            for position, name in enumerate(names, start=1)
+            if compiled.binds[name].unique
+            and isinstance(value := compiled.binds[name].effective_value, int)
+        }
+        renumbered = {
+            position: number
+            for number, position in enumerate(
+                (p for p in range(1, len(names) + 1) if p not in literals), start=1
+            )
+        }
+
+        def rewritten(parameter: re.Match[str]) -> str:
+            position, cast = int(parameter[1]), parameter[2] or ""
+            if position in literals:
+                value = literals[position]
+                return f"{str(value).lower() if isinstance(value, bool) else int(value)}{cast}"
+            return f"${renumbered[position]}{cast}"
+
+        self.sql = _PARAMETER.sub(rewritten, sql)
+        self.names = tuple(name for p, name in enumerate(names, start=1) if p not in literals)
         self.fixed = {
             name: compiled.binds[name].effective_value
             for name in self.names
