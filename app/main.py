@@ -33,7 +33,7 @@ from app.core.health import router as health_router
 from app.core.idempotency import install_replay_handler
 from app.core.limits import RequestLimitsMiddleware
 from app.core.observability import RequestContextMiddleware
-from app.core.ratelimit import WriteRateLimitMiddleware, counters_for
+from app.core.ratelimit import WriteRateLimitMiddleware, counters_for, own_class_routes
 from app.core.reads import ReadPool
 from app.core.sealing import Sealer
 from app.deals.router import router as deals_router
@@ -234,4 +234,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if settings.sandbox:
         routers.append(sandbox_router)
     serve_routes(app, routers)
+    app.state.own_class_routes = own_class_routes(app.routes)
     return app

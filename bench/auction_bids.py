@@ -1,6 +1,6 @@
 """Bidding on one hot auction, 50 bidders: bid transactions per second, accepted bids and
 latency over HTTP (wrk, C, against `techx serve`), beside the database floor — the same
-statements (`bench/bid.pgbench`: the two rate-limit counts, the read with the Idempotency-Key's
+statements (`bench/bid.pgbench`: the rate-limit count of both classes, the read with the Idempotency-Key's
 row, the storing statement that claims the key) run by pgbench from 50 clients.
 
 Over HTTP each request bids the minimum last heard (from the last acceptance or refusal, the

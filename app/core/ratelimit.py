@@ -11,14 +11,17 @@ being all there is. Classes: `search`, `writes` (every POST, PUT, PATCH and DELE
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import Request, Response
-from sqlalchemy import BigInteger, Integer, String, bindparam, delete
-from sqlalchemy.dialects.postgresql import insert
+from fastapi.routing import APIRoute
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import security
@@ -57,8 +60,8 @@ class RateLimitCounter(Base):
 
 
 class Counters(Protocol):
-    async def hit(self, bucket: str, window: int) -> int:
-        """Count one request in the bucket's window; the count so far."""
+    async def hit(self, buckets: Sequence[str], window: int) -> list[int]:
+        """Count one request in each bucket's window; the counts so far, in order."""
         ...
 
 
@@ -68,35 +71,44 @@ class MemoryCounters:
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
 
-    async def hit(self, bucket: str, window: int) -> int:
-        current, count = self._counts.get(bucket, (window, 0))
-        count = count + 1 if current == window else 1
-        self._counts[bucket] = (window, count)
+    async def hit(self, buckets: Sequence[str], window: int) -> list[int]:
+        counts = []
+        for bucket in buckets:
+            current, count = self._counts.get(bucket, (window, 0))
+            count = count + 1 if current == window else 1
+            self._counts[bucket] = (window, count)
+            counts.append(count)
         if len(self._counts) > 100_000:  # forget old windows rather than grow without bound
             self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
-        return count
+        return counts
 
 
 class PostgresCounters:
-    """Counts shared by every API process: one upsert per request, a statement of its own on
-    the read path (never the request's transaction: a rolled-back request still counts)."""
+    """Counts shared by every API process: one upsert per request, whatever number of classes
+    it spends (a bid spends `writes` and `bids`), a statement of its own on the read path
+    (never the request's transaction: a rolled-back request still counts)."""
 
     def __init__(self, reads: ReadPool) -> None:
         self.reads = reads
 
-    async def hit(self, bucket: str, window: int) -> int:
-        row = await self.reads.one(_HIT, bucket=bucket, window=window)
-        assert row is not None
-        return int(row["count"])
+    async def hit(self, buckets: Sequence[str], window: int) -> list[int]:
+        # In one order for everyone, so two requests never wait on each other's rows.
+        rows = await self.reads.all(_HIT, buckets=sorted(buckets), window=window)
+        counts = {row["bucket"]: int(row["count"]) for row in rows}
+        return [counts[bucket] for bucket in buckets]
 
 
 _HIT = PreparedRead(
-    insert(RateLimitCounter)
-    .values(bucket=bindparam("bucket"), window=bindparam("window"), count=1)
-    .on_conflict_do_update(
-        index_elements=["bucket", "window"], set_={"count": RateLimitCounter.count + 1}
-    )
-    .returning(RateLimitCounter.count)
+    text(
+        """
+        INSERT INTO rate_limit_counters (bucket, "window", count)
+        SELECT bucket, :window, 1
+        FROM unnest(CAST(:buckets AS varchar[])) WITH ORDINALITY AS spent(bucket, position)
+        ORDER BY position
+        ON CONFLICT (bucket, "window") DO UPDATE SET count = rate_limit_counters.count + 1
+        RETURNING bucket, count
+        """
+    ).bindparams(bindparam("window", type_=BigInteger))
 )
 
 
@@ -139,28 +151,36 @@ def _caller_of(request: Request, signing_key: str, now: datetime) -> str:
     return "address:" + address_of(request)
 
 
-async def spend(state: Any, route_class: str, caller: str) -> dict[str, str]:
-    """Count one request of `caller` in `route_class` on the app's counters: the `RateLimit-*`
-    headers to answer with. Raises RateLimited (with `Retry-After`) past the budget."""
-    per_minute = state.settings.rate_limits.get(route_class, DEFAULT_PER_MINUTE)
+async def spend(state: Any, route_classes: Sequence[str], caller: str) -> dict[str, str]:
+    """Count one request of `caller` in each of `route_classes` on the app's counters: the
+    `RateLimit-*` headers of the first class to answer with. Raises RateLimited (with
+    `Retry-After`) past any class's budget."""
     # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
     now = state.clock.wall().timestamp()
     window = int(now // WINDOW_SECONDS)
-    count = await state.rate_counters.hit(f"{route_class}:{caller}", window)
+    counts = await state.rate_counters.hit(
+        [f"{route_class}:{caller}" for route_class in route_classes], window
+    )
     reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
-    headers = {
-        "RateLimit-Limit": str(per_minute),
-        "RateLimit-Remaining": str(max(0, per_minute - count)),
-        "RateLimit-Reset": str(reset),
-    }
-    if count > per_minute:
-        raise RateLimited(headers={**headers, "Retry-After": str(reset)}, limit=per_minute)
-    return headers
+    answered: dict[str, str] | None = None
+    for route_class, count in zip(route_classes, counts, strict=True):
+        per_minute = state.settings.rate_limits.get(route_class, DEFAULT_PER_MINUTE)
+        headers = {
+            "RateLimit-Limit": str(per_minute),
+            "RateLimit-Remaining": str(max(0, per_minute - count)),
+            "RateLimit-Reset": str(reset),
+        }
+        if count > per_minute:
+            raise RateLimited(headers={**headers, "Retry-After": str(reset)}, limit=per_minute)
+        answered = answered or headers
+    assert answered is not None
+    return answered
 
 
 class RateLimit:
     """A route's dependency allowing `rate_limits[route_class]` requests a minute per caller
-    (`search`, `bids`)."""
+    (`search`, `bids`). A write route's dependency counts the `writes` class too, in the same
+    statement (`WriteRateLimitMiddleware` leaves such routes to it: `own_class_routes`)."""
 
     def __init__(self, route_class: str) -> None:
         self.route_class = route_class
@@ -168,12 +188,28 @@ class RateLimit:
     async def __call__(self, request: Request, response: Response) -> None:
         state = request.app.state
         caller = caller_of(request, state.signing_key, state.clock.wall())
-        response.headers.update(await spend(state, self.route_class, caller))
+        classes = [self.route_class]
+        if request.method in WRITE_METHODS:
+            classes.append("writes")
+        response.headers.update(await spend(state, classes, caller))
+
+
+def own_class_routes(routes: Iterable[BaseRoute]) -> list[tuple[frozenset[str], re.Pattern[str]]]:
+    """The write routes that count their own class (a `RateLimit` dependency): their methods
+    and path patterns, for `WriteRateLimitMiddleware` to leave their `writes` count to them."""
+    return [
+        (frozenset(route.methods or ()) & WRITE_METHODS, route.path_regex)
+        for route in routes
+        if isinstance(route, APIRoute)
+        and frozenset(route.methods or ()) & WRITE_METHODS
+        and any(isinstance(d.call, RateLimit) for d in route.dependant.dependencies)
+    ]
 
 
 class WriteRateLimitMiddleware:
     """The `writes` class — every POST, PUT, PATCH and DELETE — counted before routing, so
-    reads pay nothing for it. A route's own class (`bids`) answers with its own headers."""
+    reads pay nothing for it; but for routes with a class of their own (`bids`), whose
+    dependency counts both in one statement and answers with its own headers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -183,9 +219,15 @@ class WriteRateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
+        method, path = scope["method"], scope["path"]
+        if any(
+            method in methods and pattern.match(path) for methods, pattern in state.own_class_routes
+        ):
+            await self.app(scope, receive, send)
+            return
         caller = caller_of(Request(scope), state.signing_key, state.clock.wall())
         try:
-            headers = await spend(state, "writes", caller)
+            headers = await spend(state, ["writes"], caller)
         except RateLimited as error:
             await send_problem(send, error, current_locale.get(), scope["path"])
             return

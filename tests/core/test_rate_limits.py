@@ -72,3 +72,33 @@ async def test_a_forged_token_spends_its_senders_budget_not_its_victims(
         )
 
     assert victim.status_code == 201
+
+
+async def test_a_bid_spends_the_bids_and_the_writes_budgets_at_once(
+    settings: Settings, clock: FrozenClock, factory: MarketFactory
+) -> None:
+    """A route with a class of its own counts `writes` too, in the same statement, and answers
+    with its own class's headers."""
+    limited = settings.model_copy(update={"rate_limits": {"writes": 3, "bids": 2}})
+    auction = await factory.auction(start_price_fen=10_000_000)
+    [(bidder, person)] = [await factory.bidder(auction)]
+    bids = f"/v1/auctions/{auction.id}/bids"
+    amount = {"amount": "100000.00", "currency": "CNY"}
+
+    async with api_process(limited, clock) as api:
+        first = await api.post(bids, json={"amount": amount}, headers=person.headers)
+        second = await api.post(bids, json={"amount": amount}, headers=person.headers)
+        third = await api.post(bids, json={"amount": amount}, headers=person.headers)
+        other_write = await api.post(
+            "/v1/results",
+            json={**RESULT_BODY, "organization_id": str(bidder.id)},
+            headers=person.headers,
+        )
+
+    assert first.status_code == 201, first.text
+    assert (first.headers["ratelimit-limit"], first.headers["ratelimit-remaining"]) == ("2", "1")
+    assert second.status_code == 409  # already leading: refused, and counted
+    assert third.status_code == 429
+    assert third.headers["ratelimit-limit"] == "2"
+    assert other_write.status_code == 429  # three bids were three writes
+    assert other_write.headers["ratelimit-limit"] == "3"
