@@ -382,6 +382,9 @@ async def place_bid(
             raise errors.BidTooLow(Money(low.minimum)) from None
         except engine.AlreadyLeading:
             raise errors.AlreadyLeading() from None
+        except engine.OffGrid as off:
+            below = Money(off.below) if off.below is not None else None
+            raise errors.BidOffGrid(below, Money(off.above)) from None
         return _bid_write(principal, standing, deposit, new_bids, now)
 
     def answer_of(standing: queries.Standing, write: _BidWrite, extended: bool) -> Answer:

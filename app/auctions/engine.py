@@ -3,7 +3,8 @@ the bids and proxies so far (no database): `bidding` reads the book, applies one
 and stores the bids it produced if the auction has not changed meanwhile.
 
 Rules: the first bid is at least the start price, every later one at least the current
-price plus the increment; the leader does not bid against themself. A proxy bid (代理出价)
+price plus the increment, and on the auction's increment grid (`increments.IncrementGrid`);
+the leader does not bid against themself. A proxy bid (代理出价)
 is a maximum the engine bids up to on the bidder's behalf. Between two proxies the higher
 wins at the lower maximum plus one increment, capped at the higher maximum; equal maximums go
 to the one placed first. Every accepted bid is kept, in strictly increasing amounts; the
@@ -36,6 +37,17 @@ class BidTooLow(BidRejected):
 
 class AlreadyLeading(BidRejected):
     code = "already_leading"
+
+
+class OffGrid(BidRejected):
+    """An amount between two the increment grid allows (`IncrementTable.off_grid`)."""
+
+    code = "off_increment_grid"
+
+    def __init__(self, below: int | None, above: int) -> None:
+        super().__init__(below, above)
+        self.below = below
+        self.above = above
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,12 @@ class Book:
         return self.bids[-1].bidder if self.bids else None
 
     def minimum_next(self) -> int:
+        """The least bid the rules accept now: one increment above the price (the start price
+        first), moved up onto the grid when a proxy's capped answer left the price off it."""
         price = self.price
-        return self.start_price if price is None else price + self.increments.increment(price)
+        least = self.start_price if price is None else price + self.increments.increment(price)
+        nearest = self.increments.off_grid(least, start=self.start_price, price=price)
+        return least if nearest is None else nearest[1]
 
     def _tick(self) -> int:
         self.sequence += 1
@@ -105,6 +121,10 @@ class Book:
         minimum = self.minimum_next()
         if amount < minimum:
             raise BidTooLow(minimum)
+        nearest = self.increments.off_grid(amount, start=self.start_price, price=self.price)
+        if nearest is not None:
+            below, above = nearest
+            raise OffGrid(below if below >= minimum else None, above)
         if any(p.maximum == amount for b, p in self.proxies.items() if b != bidder):
             # An earlier proxy at exactly this amount wins the tie: this bid could never lead.
             raise BidTooLow(amount + self.increments.increment(amount))

@@ -44,6 +44,26 @@ class BidTooLow(DomainError):
         )
 
 
+class BidOffGrid(DomainError):
+    """The amount is not a whole number of increments above the grid's base (加价幅度的正整数倍);
+    the nearest acceptable amounts are named (`below` is absent when it is under the minimum)."""
+
+    status, code = 422, "validation_failed"
+
+    def __init__(self, below: Money | None, above: Money) -> None:
+        nearest = [amount for amount in (below, above) if amount is not None]
+        super().__init__(
+            errors=[
+                FieldError(
+                    "body.amount",
+                    "off_increment_grid",
+                    {"nearest": " / ".join(str(amount.amount) for amount in nearest)},
+                )
+            ],
+            extensions={"nearest": [amount.to_api() for amount in nearest]},
+        )
+
+
 class ProxyMaximumTooLow(BidTooLow):
     code = "proxy_maximum_too_low"
     detail_code = "detail.proxy_maximum_too_low"

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.auctions import engine
-from app.auctions.increments import IncrementTable
+from app.auctions.increments import IncrementGrid, IncrementTable
 from app.auctions.models import (
     Auction,
     AuctionEvent,
@@ -49,6 +49,8 @@ def increments_of(auction: Auction) -> IncrementTable:
     return IncrementTable(
         steps=tuple((int(bound), int(step)) for bound, step in data["steps"]),
         above=int(data["above"]),
+        # Auctions made before the grid was a term bid on the default one.
+        grid=IncrementGrid(data.get("grid", IncrementGrid.from_price)),
     )
 
 

@@ -93,6 +93,7 @@ def auction_out(view: service.AuctionView) -> AuctionOut:
         if view.privileged and auction.reserve_fen is not None
         else None,
         increments=increment_steps(queries.increments_of(auction)),
+        increment_grid=queries.increments_of(auction).grid,
         deposit=Money(auction.deposit_fen),
         anti_sniping=AntiSniping(
             window_seconds=auction.snipe_window_seconds,
@@ -189,6 +190,7 @@ async def change_terms(
         reserve=body.reserve,
         clear_reserve="reserve" in given and body.reserve is None,
         increments=increment_table(body.increments) if body.increments else None,
+        increment_grid=body.increment_grid,
         deposit=body.deposit,
         snipe_window=timedelta(seconds=body.anti_sniping.window_seconds)
         if body.anti_sniping

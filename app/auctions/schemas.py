@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
-from app.auctions.increments import IncrementTable
+from app.auctions.increments import IncrementGrid, IncrementTable
 from app.auctions.models import AuctionState, DepositState, Eligibility
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
 
@@ -80,6 +80,12 @@ class AuctionOut(BaseModel):
         description="Hidden reserve (保留价): shown to the seller and staff only."
     )
     increments: list[IncrementStep]
+    increment_grid: IncrementGrid = Field(
+        description="Which amounts a bid may be: `from_price` (the current price — the start "
+        "price for the first bid — plus a whole number of increments, the exchanges' "
+        "加价幅度的正整数倍), `from_start` (the start price plus whole increments, tier by "
+        "tier) or `free` (any amount at or above the minimum)."
+    )
     deposit: Money
     anti_sniping: AntiSniping
     cancel_reason: str | None
@@ -105,6 +111,7 @@ class TermsUpdate(Strict):
     start_price: PositiveMoney | None = None
     reserve: PositiveMoney | None = None
     increments: list[IncrementStep] | None = Field(default=None, min_length=1, max_length=20)
+    increment_grid: IncrementGrid | None = None
     deposit: NonNegativeMoney | None = None
     anti_sniping: AntiSniping | None = None
 

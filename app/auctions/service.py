@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,7 @@ from app.auctions import engine, queries
 from app.auctions.deposits import release_deposits
 from app.auctions.errors import AuctionClosed, AuctionNotOpen
 from app.auctions.events import emit, notify
-from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
+from app.auctions.increments import DEFAULT_INCREMENTS, IncrementGrid, IncrementTable
 from app.auctions.models import (
     FINISHED,
     LIVE,
@@ -79,6 +79,7 @@ class TermsChange:
     reserve: Money | None = None
     clear_reserve: bool = False
     increments: IncrementTable | None = None
+    increment_grid: IncrementGrid | None = None
     deposit: Money | None = None
     snipe_window: timedelta | None = None
     extension: timedelta | None = None
@@ -86,7 +87,11 @@ class TermsChange:
 
 
 def _increments_data(table: IncrementTable) -> dict[str, Any]:
-    return {"steps": [[bound, step] for bound, step in table.steps], "above": table.above}
+    return {
+        "steps": [[bound, step] for bound, step in table.steps],
+        "above": table.above,
+        "grid": table.grid.value,
+    }
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -335,8 +340,10 @@ async def change_terms(
     auction.ends_at = auction.scheduled_end_at = ends_at
     auction.start_price_fen = start_price
     auction.reserve_fen = reserve
-    if change.increments is not None:
-        auction.increments = _increments_data(change.increments)
+    if change.increments is not None or change.increment_grid is not None:
+        table = change.increments or queries.increments_of(auction)
+        grid = change.increment_grid or queries.increments_of(auction).grid
+        auction.increments = _increments_data(replace(table, grid=grid))
     if change.snipe_window is not None:
         auction.snipe_window_seconds = int(change.snipe_window.total_seconds())
     if change.extension is not None:

@@ -264,6 +264,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "验证码无效或已过期，请输入身份验证器上当前的六位数字",
         "The code is not valid now; enter the six digits your authenticator shows",
     ),
+    "field.off_increment_grid": (
+        "出价须为加价幅度的正整数倍，最近的有效出价：{nearest}",
+        "A bid must be a whole number of increments; the nearest acceptable: {nearest}",
+    ),
     "field.not_your_own": (
         "不能对自己的账号执行此操作，请由另一位管理员操作",
         "You cannot do this to your own account; another admin must",

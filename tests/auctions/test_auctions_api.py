@@ -749,7 +749,9 @@ async def test_two_hundred_concurrent_bidders_leave_a_strictly_increasing_histor
 ) -> None:
     auction = await factory.auction(start_price_fen=10_000_000)
     people = [person for _, person in [await factory.bidder(auction) for _ in range(200)]]
-    amounts = [100_000 + 5_000 * step for step in range(200)]
+    # On the increment grid: 5,000 apart below 1,000,000 CNY, 10,000 apart from there.
+    amounts = [100_000 + 5_000 * step for step in range(180)]
+    amounts += [1_000_000 + 10_000 * step for step in range(1, 21)]
     random.Random(5).shuffle(amounts)
 
     async def contend(person: Person, amount: int) -> list[httpx.Response]:
@@ -840,3 +842,38 @@ async def test_a_new_schedule_moves_the_workers_job(
 
     assert moved.status_code == 200, moved.text
     assert [row.scheduled_at for row in waiting] == [earlier]
+
+
+async def test_a_bid_off_the_increment_grid_names_the_nearest_acceptable_amounts(
+    client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+) -> None:
+    """加价幅度的正整数倍: from 100,000 CNY the increment is 5,000 (the default table)."""
+    university = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(university, MemberRole.owner)
+    later_auction = await factory.auction(university, opens_in=timedelta(days=1))
+    auction = await factory.auction(start_price_fen=10_000_000)
+    [(_, alice)] = [await factory.bidder(auction)]
+    bids = f"/v1/auctions/{auction.id}/bids"
+
+    off = await client.post(bids, json={"amount": cny("107000")}, headers=alice.headers)
+    on = await client.post(bids, json={"amount": cny("110000")}, headers=alice.headers)
+    shown = await client.get(f"/v1/auctions/{auction.id}", headers=alice.headers)
+    freed = await client.patch(
+        f"/v1/auctions/{later_auction.id}", json={"increment_grid": "free"}, headers=owner.headers
+    )
+    wrong = await client.patch(
+        f"/v1/auctions/{later_auction.id}", json={"increment_grid": "any"}, headers=owner.headers
+    )
+
+    assert off.status_code == 422, off.text
+    [error] = off.json()["errors"]
+    assert (error["field"], error["code"]) == ("body.amount", "off_increment_grid")
+    assert "105000.00 / 110000.00" in error["message"]
+    assert off.json()["nearest"] == [cny("105000.00"), cny("110000.00")]
+    assert on.status_code == 201, on.text
+    assert shown.json()["increment_grid"] == "from_price"
+    assert freed.status_code == 200, freed.text
+    assert freed.json()["increment_grid"] == "free"
+    assert freed.json()["increments"] == shown.json()["increments"]
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "body.increment_grid"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.auctions.engine import AlreadyLeading, BidRejected, BidTooLow, Book, live_part
-from app.auctions.increments import DEFAULT_INCREMENTS, IncrementTable
+from app.auctions.engine import AlreadyLeading, BidRejected, BidTooLow, Book, OffGrid, live_part
+from app.auctions.increments import DEFAULT_INCREMENTS, IncrementGrid, IncrementTable
 from app.auctions.timing import hammer
 
 TABLE = IncrementTable(steps=((1_000, 10), (5_000, 50)), above=100)
@@ -172,3 +172,62 @@ def test_there_is_never_more_than_one_winner(steps: list[tuple[str, bool, int]])
     assert (sale is None) == (not b.bids)
     if sale is not None:
         assert (sale.winner, sale.price) == (b.leader, b.price)
+
+
+# --- the increment grid (加价幅度的正整数倍) ---------------------------------------------------
+
+FROM_START = IncrementTable(
+    steps=((1_000, 30), (5_000, 50)), above=100, grid=IncrementGrid.from_start
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "price", "amount", "nearest"),
+    [
+        # From the price: the price plus whole increments of the price's tier.
+        (TABLE, None, 100, None),  # the first bid at the start price
+        (TABLE, None, 130, None),  # the start price plus three increments
+        (TABLE, None, 135, (130, 140)),
+        (TABLE, 990, 1_000, None),  # 990 + 1 × 10 crosses into the next tier: still its grid
+        (TABLE, 990, 1_005, (1_000, 1_010)),
+        (TABLE, 1_000, 1_050, None),  # at 1,000 the increment is 50
+        (TABLE, 1_000, 1_060, (1_050, 1_100)),
+        (TABLE, 6_000, 6_150, (6_100, 6_200)),
+        # From the start: 100, 130, … 970, 1,000 (the first point past 999), then by 50.
+        (FROM_START, 400, 430, None),
+        (FROM_START, 400, 431, (430, 460)),
+        (FROM_START, 970, 1_000, None),
+        (FROM_START, 970, 1_050, None),
+        (FROM_START, 970, 1_020, (1_000, 1_050)),
+        (FROM_START, 4_950, 5_000, None),  # 1,000 + 80 × 50: exactly on the next bound
+        (FROM_START, 5_000, 5_300, None),
+        (FROM_START, 5_000, 5_250, (5_200, 5_300)),
+        # Free: anything at or above the minimum.
+        (IncrementTable(steps=TABLE.steps, above=100, grid=IncrementGrid.free), 990, 1_003, None),
+    ],
+)
+def test_the_grid_names_the_nearest_acceptable_amounts(
+    table: IncrementTable, price: int | None, amount: int, nearest: tuple[int, int] | None
+) -> None:
+    assert table.off_grid(amount, start=100, price=price) == nearest
+
+
+def test_an_off_grid_bid_is_refused_with_the_nearest_amounts_above_the_minimum() -> None:
+    b = book()
+    b.place_bid("a", 100)
+    with pytest.raises(OffGrid) as off:
+        b.place_bid("b", 115)  # the minimum is 110: 110 and 120 are on the grid
+    assert (off.value.below, off.value.above) == (110, 120)
+    with pytest.raises(OffGrid) as off:
+        b.place_bid("b", 125)
+    assert (off.value.below, off.value.above) == (120, 130)
+    assert [bid.amount for bid in b.bids] == [100]
+
+
+def test_the_least_bid_is_moved_onto_the_grid_after_a_capped_proxy_answer() -> None:
+    b = Book(start_price=100, increments=FROM_START)
+    b.set_proxy("a", 145)
+    b.place_bid("b", 130)  # a's proxy answers with all it has: 145, off the start's grid
+    assert (b.leader, b.price) == ("a", 145)
+    # 145 + 30 = 175 is between the grid's 160 and 190.
+    assert b.minimum_next() == 190
