@@ -264,6 +264,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "验证码无效或已过期，请输入身份验证器上当前的六位数字",
         "The code is not valid now; enter the six digits your authenticator shows",
     ),
+    "field.price_items_total": (
+        "报价明细清单合计须等于合同总额 {total}",
+        "The price list must add up to the total, {total}",
+    ),
+    "field.price_items_technology": (
+        "报价明细中技术部分合计须等于技术交易额 {transaction_amount}",
+        "The price list's technology lines must add up to the technology-transaction amount, "
+        "{transaction_amount}",
+    ),
+    "field.no_such_price_item": ("报价明细清单中没有该项", "The price list has no such line"),
+    "field.price_item_not_technology": (
+        "只能从技术部分的明细项中核减",
+        "Only technology lines of the price list can be deducted from",
+    ),
+    "field.deduction_above_item": (
+        "核减金额超过该明细项剩余金额 {left}",
+        "The deduction is more than the line has left, {left}",
+    ),
+    "field.nothing_counts": (
+        "核减后技术交易额为零：不属于技术合同，请不予登记",
+        "Nothing would count as technology: refuse the registration instead",
+    ),
+    "field.below_designated_technology": (
+        "核定的技术交易额低于合同约定支付技术部分的里程碑金额 {designated}，请当事人先补正合同",
+        "The checked amount is below the milestones the contract says pay the technology, "
+        "{designated}: the parties must correct the contract first",
+    ),
     "field.off_increment_grid": (
         "出价须为加价幅度的正整数倍，最近的有效出价：{nearest}",
         "A bid must be a whole number of increments; the nearest acceptable: {nearest}",

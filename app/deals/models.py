@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -124,6 +125,19 @@ class Contract(IdMixin, Base):
     created_at: Mapped[datetime]
 
 
+class PriceItemCategory(StrEnum):
+    """What a line of the price list (报价明细清单) pays for: the technology, or one of the
+    non-technical parts the 技术交易额 leaves out (《技术合同认定规则》 第五十一条)."""
+
+    technology = "technology"  # 技术部分
+    equipment = "equipment"  # 设备
+    instruments = "instruments"  # 仪器
+    parts = "parts"  # 零部件
+    raw_materials = "raw_materials"  # 原材料
+    construction = "construction"  # 工程施工
+    other = "other"  # 其他非技术性费用
+
+
 class ContractVersion(IdMixin, Base):
     """One version of a contract's terms, with each party's signature."""
 
@@ -145,6 +159,17 @@ class ContractVersion(IdMixin, Base):
     exclusivity: Mapped[Exclusivity | None] = mapped_column(pg_enum(Exclusivity, "exclusivity"))
     milestones: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     """[{"number": 1, "amount_fen": n, "due_on": "YYYY-MM-DD", "description": "…"}, …]"""
+    price_items: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    """The price list (报价明细清单): [{"number": 1, "category": "technology" | "equipment" | …,
+    "description": "…", "amount_fen": n}, …]; empty when the parties gave none."""
+    registered_transaction_fen: Mapped[int | None] = mapped_column(BigInteger)
+    """技术交易额 as the registrar checked it (核定) when registering this version: the declared
+    figure less the deductions. Once set, it is the figure that counts (rewards, subsidies,
+    tax filings, statistics)."""
+    deductions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    """The registrar's deductions: [{"item": n, "amount_fen": n, "reason": "…"}, …]."""
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     seller_signed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
@@ -157,6 +182,11 @@ class ContractVersion(IdMixin, Base):
         CheckConstraint("total_fen > 0", name="total_positive"),
         CheckConstraint(
             "transaction_fen > 0 AND transaction_fen <= total_fen", name="transaction_within_total"
+        ),
+        CheckConstraint(
+            "registered_transaction_fen IS NULL OR "
+            "(registered_transaction_fen > 0 AND registered_transaction_fen <= transaction_fen)",
+            name="registered_within_declared",
         ),
         CheckConstraint("starts_on <= ends_on", name="term_order"),
         CheckConstraint(

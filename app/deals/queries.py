@@ -131,6 +131,19 @@ def milestones_of(version: ContractVersion) -> list[Milestone]:
     return [Milestone(int(m["number"]), int(m["amount_fen"])) for m in version.milestones]
 
 
+COUNTED_TRANSACTION_FEN = func.coalesce(
+    ContractVersion.registered_transaction_fen, ContractVersion.transaction_fen
+)
+"""The 技术交易额 that counts: as the registrar checked it (核定), else as declared."""
+
+
+def counted_transaction_fen(version: ContractVersion) -> int:
+    """`COUNTED_TRANSACTION_FEN` of a loaded version."""
+    if version.registered_transaction_fen is not None:
+        return version.registered_transaction_fen
+    return version.transaction_fen
+
+
 @dataclass(frozen=True)
 class RegisteredContract:
     """What reward rules need to know of a registered contract."""
@@ -182,7 +195,7 @@ async def registered_contract(
         seller_division_code=organizations[deal.seller_organization_id].division_code,
         buyer_division_code=organizations[deal.buyer_organization_id].division_code,
         contract_type=effective.contract_type,
-        transaction_fen=effective.transaction_fen,
+        transaction_fen=counted_transaction_fen(effective),
         registered_at=contract.registered_at,
         received_fen=min(received, effective.total_fen),
     )
@@ -283,7 +296,7 @@ def contract_facts_select() -> ReadModel:
             )
         ).label("signed_on"),
         ContractVersion.total_fen,
-        ContractVersion.transaction_fen,
+        COUNTED_TRANSACTION_FEN.label("transaction_fen"),
         ContractVersion.milestones,
     ).select_from(
         join(Deal, Contract, Contract.deal_id == Deal.id).outerjoin(
@@ -334,15 +347,15 @@ def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
 
 def registrations_select() -> ReadModel:
     """The read model of registered contracts for statistics: `deal_id`, `seller_organization_id`,
-    `listing_id`, `contract_type`, `transaction_fen` (技术交易额) of the version in force,
-    `registered_at`, `signed_at`."""
+    `listing_id`, `contract_type`, `transaction_fen` (the 技术交易额 that counts) of the version in
+    force, `registered_at`, `signed_at`."""
     return (
         select(
             Deal.id.label("deal_id"),
             Deal.seller_organization_id,
             Deal.listing_id,
             ContractVersion.contract_type,
-            ContractVersion.transaction_fen,
+            COUNTED_TRANSACTION_FEN.label("transaction_fen"),
             Contract.registered_at,
             func.greatest(ContractVersion.seller_signed_at, ContractVersion.buyer_signed_at).label(
                 "signed_at"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -17,15 +18,71 @@ from app.core.errors import (
     InvalidState,
     ValidationFailed,
 )
+from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import queries
 from app.deals.models import (
     ContractState,
     ContractType,
     ContractVersion,
+    PriceItemCategory,
     RegistrationCounter,
 )
 from app.deals.service import RegistrationRefused, contract_payload
+
+
+@dataclass(frozen=True)
+class Deduction:
+    """What the registrar takes out of the declared 技术交易额 from one price-list line."""
+
+    item: int
+    amount_fen: int
+    reason: str
+
+
+def checked_transaction_fen(version: ContractVersion, deductions: Sequence[Deduction]) -> int:
+    """技术交易额 as the registrar checks it (核定): the declared figure less the deductions
+    from the `technology` lines of the price list — equipment, instruments, parts, materials or
+    works priced as technology, 成套设备 beyond a reasonable quantity — which are not technology
+    income (《技术合同认定规则》 第五十一条). Pure.
+
+    Raises ValidationFailed naming the deduction: `no_such_price_item`,
+    `price_item_not_technology`, `deduction_above_item` (more than the line has left);
+    on `body.deductions`: `nothing_counts` (all deducted: not a technology contract, refuse
+    it instead) and `below_designated_technology` (milestones the contract says pay the
+    technology hold more: the parties correct the contract first, 补正)."""
+    items = {int(item["number"]): item for item in version.price_items}
+    left = {
+        number: int(item["amount_fen"])
+        for number, item in items.items()
+        if item["category"] == PriceItemCategory.technology
+    }
+    for index, deduction in enumerate(deductions):
+        field = f"body.deductions.{index}"
+        if deduction.item not in items:
+            raise ValidationFailed(f"{field}.item", "no_such_price_item")
+        if deduction.item not in left:
+            raise ValidationFailed(f"{field}.item", "price_item_not_technology")
+        if deduction.amount_fen > left[deduction.item]:
+            raise ValidationFailed(
+                f"{field}.amount",
+                "deduction_above_item",
+                left=str(Money(left[deduction.item]).amount),
+            )
+        left[deduction.item] -= deduction.amount_fen
+    checked = version.transaction_fen - sum(deduction.amount_fen for deduction in deductions)
+    if checked <= 0:
+        raise ValidationFailed("body.deductions", "nothing_counts")
+    designated = sum(
+        int(m["amount_fen"]) for m in version.milestones if m.get("pays") == "technology"
+    )
+    if checked < designated:
+        raise ValidationFailed(
+            "body.deductions",
+            "below_designated_technology",
+            designated=str(Money(designated).amount),
+        )
+    return checked
 
 
 def completeness_problems(version: ContractVersion, today: date) -> list[str]:
@@ -52,6 +109,7 @@ async def decide_registration(
     *,
     register: bool,
     reasons: Sequence[str],
+    deductions: Sequence[Deduction] = (),
     now: datetime,
 ) -> queries.ContractView:
     """A platform registrar registers a signed contract (技术合同认定登记) with the next number
@@ -59,7 +117,8 @@ async def decide_registration(
 
     Raises Forbidden (not a registrar), NotFound, InvalidState when the contract is not signed
     (or already registered), RegistrationRefused listing what is incomplete, ValidationFailed
-    (reasons) for a refusal without reasons.
+    (reasons) for a refusal without reasons, ValidationFailed from `checked_transaction_fen`
+    for deductions the price list does not bear.
     """
     principal.require_platform_role(PlatformRole.registrar)
     deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
@@ -84,6 +143,10 @@ async def decide_registration(
     problems = completeness_problems(effective, beijing_date(now))
     if problems:
         raise RegistrationRefused(extensions={"reasons": problems})
+    effective.registered_transaction_fen = checked_transaction_fen(effective, deductions)
+    effective.deductions = [
+        {"item": d.item, "amount_fen": d.amount_fen, "reason": d.reason} for d in deductions
+    ]
     seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
         deal.seller_organization_id
     ]
@@ -106,8 +169,16 @@ async def decide_registration(
         {
             **contract_payload(deal, contract, effective),
             "registration_number": contract.registration_number,
+            "registered_transaction_amount": Money(effective.registered_transaction_fen).to_api(),
+            "deductions": [
+                {**d, "amount": Money(d["amount_fen"]).to_api()} for d in effective.deductions
+            ],
         },
-        before={"state": ContractState.signed, "registration_number": None},
+        before={
+            "state": ContractState.signed,
+            "registration_number": None,
+            "transaction_amount": Money(effective.transaction_fen).to_api(),
+        },
     )
     return view
 

@@ -25,10 +25,12 @@ from app.deals.schemas import (
     ContractVersionOut,
     DealCreate,
     DealOut,
+    DeductionOut,
     IncomeDeclaration,
     IncomeOut,
     InventorRewardOut,
     MilestoneOut,
+    PriceItemOut,
     RegistrationDecision,
     Signature,
     SignatureCreate,
@@ -74,6 +76,26 @@ def _version_out(
         content=version.content,
         total=Money(version.total_fen),
         transaction_amount=Money(version.transaction_fen),
+        registered_transaction_amount=Money(version.registered_transaction_fen)
+        if version.registered_transaction_fen is not None
+        else None,
+        price_items=[
+            PriceItemOut(
+                number=int(item["number"]),
+                category=item["category"],
+                description=item["description"],
+                amount=Money(int(item["amount_fen"])),
+            )
+            for item in version.price_items
+        ],
+        deductions=[
+            DeductionOut(
+                item=int(d["item"]), amount=Money(int(d["amount_fen"])), reason=d["reason"]
+            )
+            for d in version.deductions
+        ]
+        if version.deductions is not None
+        else None,
         starts_on=version.starts_on,
         ends_on=version.ends_on,
         licence_scope=version.licence_scope,
@@ -237,7 +259,10 @@ async def register_contract(
 ) -> ContractOut:
     """Register a signed contract with the next number of the seller's region and year, or
     refuse it with reasons. An incomplete contract answers 422 `registration_incomplete` with
-    `reasons`. Only registered contracts count for broker rewards and tax filings."""
+    `reasons`. The registrar checks (核定) the 技术交易额 against the price list and may deduct
+    from its technology lines (each with a reason; 《技术合同认定规则》 第五十一条): the checked
+    figure is the one rewards, subsidies, tax filings and statistics count. Only registered
+    contracts count for broker rewards and tax filings."""
     return contract_out(
         await registration.decide_registration(
             session,
@@ -245,6 +270,9 @@ async def register_contract(
             deal_id,
             register=body.decision == "register",
             reasons=body.reasons,
+            deductions=[
+                registration.Deduction(d.item, d.amount.fen, d.reason) for d in body.deductions
+            ],
             now=now,
         )
     )

@@ -12,7 +12,13 @@ from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
-from app.deals.models import ContractState, ContractType, DealSource, Exclusivity
+from app.deals.models import (
+    ContractState,
+    ContractType,
+    DealSource,
+    Exclusivity,
+    PriceItemCategory,
+)
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 
@@ -67,6 +73,14 @@ class MilestoneIn(BaseModel):
     )
 
 
+class PriceItemIn(BaseModel):
+    category: PriceItemCategory
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    amount: PositiveMoney
+
+
 class ContractTerms(Strict):
     """The terms of a technology contract (技术合同)."""
 
@@ -94,6 +108,13 @@ class ContractTerms(Strict):
     ) = None
     exclusivity: Exclusivity | None = Field(default=None, description="Licences only.")
     milestones: list[MilestoneIn] = Field(min_length=1, max_length=50)
+    price_items: list[PriceItemIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The price list (报价明细清单), numbered from 1 in this order: it adds up to "
+        "the total, and its `technology` lines to the `transaction_amount`. The registrar "
+        "checks (核定) the 技术交易额 against it and may deduct from its technology lines.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -136,13 +157,34 @@ class MilestoneOut(BaseModel):
     outstanding: Money
 
 
+class PriceItemOut(BaseModel):
+    number: int
+    category: PriceItemCategory
+    description: str
+    amount: Money
+
+
+class DeductionOut(BaseModel):
+    item: int = Field(description="The price-list line it deducts from.")
+    amount: Money
+    reason: str
+
+
 class ContractVersionOut(BaseModel):
     number: int
     contract_type: ContractType
     subject: str
     content: str | None
     total: Money
-    transaction_amount: Money
+    transaction_amount: Money = Field(description="技术交易额 as the parties declared it.")
+    registered_transaction_amount: Money | None = Field(
+        description="技术交易额 as the registrar checked it (核定) when registering this version: "
+        "the figure that counts for rewards, subsidies, tax filings and statistics."
+    )
+    price_items: list[PriceItemOut]
+    deductions: list[DeductionOut] | None = Field(
+        description="The registrar's deductions from technology lines, with reasons."
+    )
     starts_on: date
     ends_on: date
     licence_scope: str | None
@@ -201,9 +243,23 @@ class Termination(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "双方协商一致解除合同"}]})
 
 
+class DeductionIn(BaseModel):
+    item: int = Field(ge=1, description="The number of a `technology` line of the price list.")
+    amount: PositiveMoney
+    reason: Reason = Field(
+        description="Why it is not technology income, e.g. 成套设备超出合理数量."
+    )
+
+
 class RegistrationDecision(Strict):
     decision: Literal["register", "reject"]
     reasons: list[Reason] = Field(default_factory=list, max_length=20)
+    deductions: list[DeductionIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Registering: what the registrar deducts from the declared 技术交易额, line by "
+        "line of the price list, each with its reason (《技术合同认定规则》 第五十一条).",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"decision": "register"}]})
 

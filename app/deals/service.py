@@ -40,6 +40,7 @@ from app.deals.models import (
     Deal,
     DealBroker,
     DealSource,
+    PriceItemCategory,
 )
 from app.deals.schemas import ContractTerms
 from app.listings import queries as listings
@@ -276,6 +277,22 @@ def _check_terms(terms: ContractTerms, deal: Deal) -> None:
         raise ValidationFailed("body.transaction_amount", "transaction_above_total")
     if terms.ends_on < terms.starts_on:
         raise ValidationFailed("body.ends_on", "term_inverted")
+    if terms.price_items:
+        if sum(item.amount.fen for item in terms.price_items) != terms.total.fen:
+            raise ValidationFailed(
+                "body.price_items", "price_items_total", total=str(terms.total.amount)
+            )
+        technology = sum(
+            item.amount.fen
+            for item in terms.price_items
+            if item.category == PriceItemCategory.technology
+        )
+        if technology != terms.transaction_amount.fen:
+            raise ValidationFailed(
+                "body.price_items",
+                "price_items_technology",
+                transaction_amount=str(terms.transaction_amount.amount),
+            )
     if sum(m.amount.fen for m in terms.milestones) != terms.total.fen:
         raise ValidationFailed("body.milestones", "milestones_sum", total=str(terms.total.amount))
     if (terms.contract_type == ContractType.licence) != (terms.exclusivity is not None):
@@ -333,6 +350,15 @@ async def draft_contract(
     latest.ends_on = terms.ends_on
     latest.licence_scope = terms.licence_scope
     latest.exclusivity = terms.exclusivity
+    latest.price_items = [
+        {
+            "number": number,
+            "category": item.category.value,
+            "description": item.description,
+            "amount_fen": item.amount.fen,
+        }
+        for number, item in enumerate(terms.price_items, start=1)
+    ]
     latest.milestones = [
         {
             "number": number,

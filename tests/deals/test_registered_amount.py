@@ -1,0 +1,156 @@
+"""技术交易额 as the registrar checks it (核定, 《技术合同认定规则》 第五十一条): the contract's price
+list (报价明细清单) itemises the technology and the rest; the registrar deducts from technology
+lines with reasons; only the checked figure counts downstream (here: the statistics, which read
+the same figure as rewards and the tax filings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.auth import PlatformRole
+from app.deals.queries import contract_facts_of, contract_facts_select
+from tests.auctions.test_auctions_api import cny
+from tests.deals.test_deals_api import off_platform_deal, parties, terms
+from tests.factories import MarketFactory
+
+PRICE_LIST = [
+    {"category": "technology", "description": "技术转让费", "amount": cny("800000")},
+    {"category": "equipment", "description": "配套生产设备", "amount": cny("200000")},
+]
+
+
+def listed_terms(**overrides: Any) -> dict[str, Any]:
+    return terms(
+        "1000000", **{"transaction_amount": cny("800000"), "price_items": PRICE_LIST, **overrides}
+    )
+
+
+@pytest.mark.parametrize(
+    ("price_items", "transaction", "code"),
+    [
+        (PRICE_LIST[:1], "800000", "price_items_total"),
+        (
+            [
+                {**PRICE_LIST[0], "amount": cny("700000")},
+                {**PRICE_LIST[1], "amount": cny("300000")},
+            ],
+            "800000",
+            "price_items_technology",
+        ),
+    ],
+)
+async def test_a_price_list_adds_up_to_the_total_and_its_technology_to_the_amount(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    price_items: list[dict[str, Any]],
+    transaction: str,
+    code: str,
+) -> None:
+    p = await parties(factory)
+    deal_id = await off_platform_deal(factory, p, 100_000_000)
+
+    answer = await client.put(
+        f"/v1/deals/{deal_id}/contract",
+        json=listed_terms(price_items=price_items, transaction_amount=cny(transaction)),
+        headers=p.seller_owner.headers,
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "body.price_items"
+    assert answer.json()["errors"][0]["code"] == code
+
+
+async def test_the_registrar_checks_the_amount_and_only_that_figure_counts(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    deal_id = await off_platform_deal(factory, p, 100_000_000)
+    drafted = await client.put(
+        f"/v1/deals/{deal_id}/contract", json=listed_terms(), headers=p.seller_owner.headers
+    )
+    for person in (p.seller_owner, p.buyer_owner):
+        await client.post(f"/v1/deals/{deal_id}/sign", json={"version": 1}, headers=person.headers)
+    register = f"/v1/deals/{deal_id}/register"
+
+    async def decide(*deductions: dict[str, Any]) -> httpx.Response:
+        return await client.post(
+            register,
+            json={"decision": "register", "deductions": list(deductions)},
+            headers=registrar.headers,
+        )
+
+    reason = "成套设备超出合理数量，不属于技术交易额"
+    refusals = [
+        await decide({"item": 3, "amount": cny("1000"), "reason": reason}),
+        await decide({"item": 2, "amount": cny("1000"), "reason": reason}),
+        await decide(
+            {"item": 1, "amount": cny("500000"), "reason": reason},
+            {"item": 1, "amount": cny("400000"), "reason": reason},
+        ),
+        await decide({"item": 1, "amount": cny("800000"), "reason": reason}),
+    ]
+    registered = await decide({"item": 1, "amount": cny("100000"), "reason": reason})
+    async with sessionmaker() as session:
+        facts = contract_facts_of((await session.execute(contract_facts_select())).one())
+    indicators = await client.get("/v1/stats/indicators", headers=registrar.headers)
+
+    assert drafted.status_code == 200, drafted.text
+    assert [line["category"] for line in drafted.json()["versions"][0]["price_items"]] == [
+        "technology",
+        "equipment",
+    ]
+    assert [(r.status_code, r.json()["errors"][0]["field"], r.json()["errors"][0]["code"]) for r in refusals] == [
+        (422, "body.deductions.0.item", "no_such_price_item"),
+        (422, "body.deductions.0.item", "price_item_not_technology"),
+        (422, "body.deductions.1.amount", "deduction_above_item"),
+        (422, "body.deductions", "nothing_counts"),
+    ]  # fmt: skip
+    assert registered.status_code == 200, registered.text
+    version = registered.json()["versions"][0]
+    assert version["transaction_amount"] == cny("800000.00")
+    assert version["registered_transaction_amount"] == cny("700000.00")
+    assert version["deductions"] == [{"item": 1, "amount": cny("100000.00"), "reason": reason}]
+    assert facts.transaction_fen == 70_000_000
+    assert indicators.json()["transaction_amount"] == cny("700000.00")
+
+
+async def test_a_registrar_cannot_count_less_than_the_milestones_that_pay_the_technology(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    deal_id = await off_platform_deal(factory, p, 100_000_000)
+    body = {
+        **listed_terms(),
+        "milestones": [
+            {"amount": cny("800000"), "due_on": "2027-01-01", "pays": "technology"},
+            {"amount": cny("200000"), "due_on": "2027-02-01", "pays": "non_technical"},
+        ],
+    }
+    drafted = await client.put(
+        f"/v1/deals/{deal_id}/contract", json=body, headers=p.seller_owner.headers
+    )
+    assert drafted.status_code == 200, drafted.text
+    for person in (p.seller_owner, p.buyer_owner):
+        await client.post(f"/v1/deals/{deal_id}/sign", json={"version": 1}, headers=person.headers)
+
+    answer = await client.post(
+        f"/v1/deals/{deal_id}/register",
+        json={
+            "decision": "register",
+            "deductions": [{"item": 1, "amount": cny("100000"), "reason": "设备费计入技术费"}],
+        },
+        headers=registrar.headers,
+    )
+    state = await client.get(f"/v1/deals/{deal_id}/contract", headers=registrar.headers)
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["code"] == "below_designated_technology"
+    assert state.json()["state"] == "signed"  # nothing half recorded
