@@ -36,6 +36,7 @@ from app.core.observability import RequestContextMiddleware
 from app.core.ratelimit import WriteRateLimitMiddleware, counters_for, own_class_routes
 from app.core.reads import ReadPool
 from app.core.sealing import Sealer
+from app.deals.router import registrations_router
 from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
@@ -229,7 +230,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Routes are matched one by one in this order, so the most requested come first: the
     # probes, search, listings and who-am-I. The document keeps the order of TAGS.
     routers = [health_router, search_router, listings_router, accounts_router, auth_router,
-               auctions_router, results_router, deals_router, payments_router, rewards_router,
+               auctions_router, results_router, deals_router, registrations_router,
+               payments_router, rewards_router,
                tax_router, demands_router, webhooks_router, stats_router, audit_router]  # fmt: skip
     if settings.sandbox:
         routers.append(sandbox_router)

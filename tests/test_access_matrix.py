@@ -160,6 +160,7 @@ CASES = [
     Case("PUT", "/v1/deals/{deal}/contract", CONTRACT, 404, 403),
     Case("POST", "/v1/deals/{deal}/sign", {"version": 1}, 404, 403),
     Case("POST", "/v1/deals/{deal}/register", {"decision": "register"}, 403, 403),
+    Case("GET", "/v1/registrations?overdue=true", None, 403, 403),
     Case("POST", "/v1/deals/{deal}/payments", {"milestone": 1}, 404, 403),
     Case("GET", "/v1/deals/{deal}/payments", None, 404, 200),
     Case("POST", "/v1/payments/{payment}/confirm", None, 403, 403),

@@ -13,3 +13,6 @@ DealWrite = Annotated[Principal, Depends(Authenticator(scopes={"deals:write"}))]
 Registrar = Annotated[
     Principal, Depends(Authenticator(scopes={"platform", "deals:write"}, kinds={"user"}))
 ]
+RegistrarRead = Annotated[
+    Principal, Depends(Authenticator(scopes={"platform", "deals:read"}, kinds={"user"}))
+]

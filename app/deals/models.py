@@ -120,6 +120,10 @@ class Contract(IdMixin, Base):
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     rejection_reasons: Mapped[list[str] | None] = mapped_column(JSONB)
     """The registrar's reasons when registration was last refused."""
+    registration_applied_at: Mapped[datetime | None]
+    """When the version in force was signed by both, which applies for registration (受理): the
+    registrar decides within `registration.DECISION_DAYS` of it. An amendment signed after a
+    refusal (补正) applies anew."""
     terminated_at: Mapped[datetime | None]
     termination_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]

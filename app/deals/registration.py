@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
 from app.core.auth import PlatformRole, Principal
-from app.core.clock import beijing_date
+from app.core.clock import beijing_date, period_end
 from app.core.errors import (
     InvalidState,
     ValidationFailed,
@@ -22,13 +22,94 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import queries
 from app.deals.models import (
+    Contract,
     ContractState,
     ContractType,
     ContractVersion,
+    Deal,
     PriceItemCategory,
     RegistrationCounter,
 )
 from app.deals.service import RegistrationRefused, contract_payload
+
+DECISION_DAYS = 30
+"""《技术合同认定登记管理办法》(国科发政字〔2000〕063号): the registration office completes the
+registration within 30 days of accepting the application (自受理认定登记申请之日起30日内). The
+2024 draft revision would make it 15 working days (30 for large or disputed contracts): a
+constant here, so a province on other terms changes one figure."""
+
+
+def registration_due_on(applied_at: datetime) -> date:
+    """The last Beijing day for the registrar's decision on an application made at
+    `applied_at` (the day of acceptance not counted: `period_end`)."""
+    return beijing_date(period_end(applied_at, DECISION_DAYS) - timedelta(microseconds=1))
+
+
+def overdue(applied_at: datetime, now: datetime) -> bool:
+    return now >= period_end(applied_at, DECISION_DAYS)
+
+
+def awaits_decision(contract: Contract) -> bool:
+    """Whether the contract's application awaits the registrar: signed, not registered, not
+    refused since it applied."""
+    return (
+        contract.state == ContractState.signed
+        and contract.registration_applied_at is not None
+        and contract.rejection_reasons is None
+    )
+
+
+@dataclass(frozen=True)
+class PendingRegistration:
+    deal_id: uuid.UUID
+    seller_organization_id: uuid.UUID
+    buyer_organization_id: uuid.UUID
+    subject: str
+    applied_at: datetime
+    due_on: date
+
+
+async def pending_registrations(
+    session: AsyncSession, principal: Principal, *, now: datetime, overdue_only: bool, limit: int
+) -> list[PendingRegistration]:
+    """The applications awaiting a decision, the earliest due first (at most `limit`); with
+    `overdue_only`, those past their last day. Platform registrars. Raises Forbidden."""
+    principal.require_platform_role(PlatformRole.registrar)
+    query = (
+        select(Deal, Contract, ContractVersion.subject)
+        .join(Contract, Contract.deal_id == Deal.id)
+        .join(
+            ContractVersion,
+            and_(
+                ContractVersion.contract_id == Contract.id,
+                ContractVersion.number == Contract.effective_version,
+            ),
+        )
+        .where(
+            Contract.state == ContractState.signed,
+            Contract.registration_applied_at.is_not(None),
+            # Not refused since: no reasons (SQL NULL, or the JSON null a cleared list is).
+            func.coalesce(func.jsonb_typeof(Contract.rejection_reasons), "null") == "null",
+        )
+        .order_by(Contract.registration_applied_at, Contract.id)
+    )
+    rows = (await session.execute(query.limit(limit))).all()
+    pending = []
+    for deal, contract, subject in rows:
+        applied_at = contract.registration_applied_at
+        assert applied_at is not None
+        pending.append(
+            PendingRegistration(
+                deal.id,
+                deal.seller_organization_id,
+                deal.buyer_organization_id,
+                subject,
+                applied_at,
+                registration_due_on(applied_at),
+            )
+        )
+    # The earliest applications are the overdue ones: the page holds all of them it can.
+    return [p for p in pending if overdue(p.applied_at, now)] if overdue_only else pending
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.core.clock import Now
 from app.core.db import Session
@@ -15,7 +15,7 @@ from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.deals import queries, registration, service, transformation_income
-from app.deals.auth import DealRead, DealWrite, Registrar
+from app.deals.auth import DealRead, DealWrite, Registrar, RegistrarRead
 from app.deals.documents import render_contract_pdf
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
 from app.deals.schemas import (
@@ -30,6 +30,7 @@ from app.deals.schemas import (
     IncomeOut,
     InventorRewardOut,
     MilestoneOut,
+    PendingRegistrationOut,
     PriceItemOut,
     RegistrationDecision,
     Signature,
@@ -40,7 +41,40 @@ from app.deals.schemas import (
 router = APIRouter(
     prefix="/v1/deals", tags=["deals"], responses=problem_responses(401, 403, 404, 422)
 )
+registrations_router = APIRouter(
+    prefix="/v1/registrations", tags=["deals"], responses=problem_responses(401, 403, 422)
+)
 Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+@registrations_router.get(
+    "", response_model=list[PendingRegistrationOut], summary="Applications awaiting a decision"
+)
+async def list_pending_registrations(
+    session: Session,
+    now: Now,
+    caller: RegistrarRead,
+    overdue: Annotated[bool, Query(description="Only those past their last day.")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PendingRegistrationOut]:
+    """Platform registrars: the signed contracts whose registration awaits a decision, the
+    earliest due first, each with its last day (30 days from the application,
+    《技术合同认定登记管理办法》) and whether it is overdue."""
+    pending = await registration.pending_registrations(
+        session, caller, now=now, overdue_only=overdue, limit=limit
+    )
+    return [
+        PendingRegistrationOut(
+            deal_id=p.deal_id,
+            seller_organization_id=p.seller_organization_id,
+            buyer_organization_id=p.buyer_organization_id,
+            subject=p.subject,
+            applied_at=p.applied_at,
+            due_on=p.due_on,
+            overdue=registration.overdue(p.applied_at, now),
+        )
+        for p in pending
+    ]
 
 
 def deal_out(
@@ -129,6 +163,10 @@ def contract_out(view: queries.ContractView) -> ContractOut:
         registration_number=contract.registration_number,
         registered_at=contract.registered_at,
         rejection_reasons=contract.rejection_reasons,
+        registration_applied_at=contract.registration_applied_at,
+        registration_due_on=registration.registration_due_on(contract.registration_applied_at)
+        if registration.awaits_decision(contract) and contract.registration_applied_at
+        else None,
         terminated_at=contract.terminated_at,
         termination_reason=contract.termination_reason,
         versions=[

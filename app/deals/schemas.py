@@ -203,9 +203,27 @@ class ContractOut(BaseModel):
     registration_number: str | None
     registered_at: datetime | None
     rejection_reasons: list[str] | None
+    registration_applied_at: datetime | None = Field(
+        description="When the terms in force were signed by both: the application for "
+        "registration (受理); an amendment after a refusal (补正) applies anew."
+    )
+    registration_due_on: date | None = Field(
+        description="While the application awaits the registrar: the last Beijing day for the "
+        "decision (30 days, 《技术合同认定登记管理办法》)."
+    )
     terminated_at: datetime | None
     termination_reason: str | None
     versions: list[ContractVersionOut] = Field(description="Oldest first; amendments follow.")
+
+
+class PendingRegistrationOut(BaseModel):
+    deal_id: uuid.UUID
+    seller_organization_id: uuid.UUID
+    buyer_organization_id: uuid.UUID
+    subject: str
+    applied_at: datetime
+    due_on: date = Field(description="The last Beijing day for the registrar's decision.")
+    overdue: bool
 
 
 class DealOut(BaseModel):

@@ -425,6 +425,11 @@ async def sign_contract(
         contract.effective_version = latest.number
         if contract.state == ContractState.draft:
             contract.state = ContractState.signed
+        if contract.state == ContractState.signed:
+            # Signed and not yet registered: these terms apply for registration; after a
+            # refusal, the corrected contract (补正) is a new application.
+            contract.registration_applied_at = now
+            contract.rejection_reasons = None
         await record_event(
             session,
             "contract.amended" if amendment else "contract.signed",

@@ -5,6 +5,7 @@ the same figure as rewards and the tax filings)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import PlatformRole
+from app.core.clock import FrozenClock
 from app.deals.queries import contract_facts_of, contract_facts_select
 from tests.auctions.test_auctions_api import cny
 from tests.deals.test_deals_api import off_platform_deal, parties, terms
@@ -154,3 +156,51 @@ async def test_a_registrar_cannot_count_less_than_the_milestones_that_pay_the_te
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["code"] == "below_designated_technology"
     assert state.json()["state"] == "signed"  # nothing half recorded
+
+
+async def test_the_registrar_decides_within_thirty_days_and_sees_what_is_overdue(
+    client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+) -> None:
+    """《技术合同认定登记管理办法》: 30 days from the application; a refusal ends it, and the
+    corrected contract (补正) applies anew."""
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    early = await off_platform_deal(factory, p, 50_000_000)
+    late = await off_platform_deal(factory, p, 50_000_000)
+
+    async def sign(deal_id: str, version: int, body: dict[str, Any]) -> httpx.Response:
+        await client.put(f"/v1/deals/{deal_id}/contract", json=body, headers=p.seller_owner.headers)
+        for person in (p.seller_owner, p.buyer_owner):
+            signed = await client.post(
+                f"/v1/deals/{deal_id}/sign", json={"version": version}, headers=person.headers
+            )
+        return signed
+
+    applied = await sign(early, 1, terms())  # 2026-11-02 10:00 Beijing (the test clock)
+    clock.advance(timedelta(days=10))
+    await sign(late, 1, terms())
+    clock.advance(timedelta(days=21))  # 31 days after the first application
+    pending = await client.get("/v1/registrations", headers=registrar.headers)
+    overdue = await client.get("/v1/registrations?overdue=true", headers=registrar.headers)
+    refused = await client.post(
+        f"/v1/deals/{early}/register",
+        json={"decision": "reject", "reasons": ["合同缺少技术指标"]},
+        headers=registrar.headers,
+    )
+    after_refusal = await client.get("/v1/registrations", headers=registrar.headers)
+    corrected = await sign(early, 2, terms(subject="稀土永磁材料制备技术转让（补正）"))
+    again = await client.get("/v1/registrations", headers=registrar.headers)
+    by_seller = await client.get("/v1/registrations", headers=p.seller_owner.headers)
+
+    assert applied.json()["registration_due_on"] == "2026-12-02"
+    assert [(r["deal_id"], r["due_on"], r["overdue"]) for r in pending.json()] == [
+        (early, "2026-12-02", True),
+        (late, "2026-12-12", False),
+    ]
+    assert [r["deal_id"] for r in overdue.json()] == [early]
+    assert refused.json()["registration_due_on"] is None
+    assert [r["deal_id"] for r in after_refusal.json()] == [late]
+    assert corrected.json()["rejection_reasons"] is None
+    assert corrected.json()["registration_due_on"] == "2027-01-02"
+    assert [r["deal_id"] for r in again.json()] == [late, early]
+    assert by_seller.status_code == 403
