@@ -492,6 +492,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The payment provider could not be reached; try again later",
     ),
     "detail.contract_empty": ("合同尚无条款", "The contract has no terms yet"),
+    "detail.not_registered": (
+        "合同尚未认定登记，没有登记证明",
+        "The contract is not registered: there is no certificate yet",
+    ),
     "detail.refund_after_payout": (
         "款项已付给卖方，不能再从平台退款",
         "The money was already passed to the seller; it cannot be refunded here",

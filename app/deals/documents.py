@@ -1,5 +1,6 @@
-"""The contract summary as a PDF, with the Chinese font embedded (subset) so that any reader
-shows it. Pure: it knows the summary, not the database."""
+"""The contract summary and the registration certificate (技术合同登记证明) as PDFs, with the
+Chinese font embedded (subset) so that any reader shows it. Pure: they know what they print,
+not the database."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ STATES = {
     "performing": "履行中",
     "completed": "履行完毕",
     "terminated": "已终止",
+}
+
+
+# The party's nature as the registration form codes it (买卖方性质), by organization kind.
+NATURES = {
+    "enterprise": "企业",
+    "university": "高等院校",
+    "research_institute": "科研机构",
+    "transfer_agency": "技术转移机构",
+    "platform": "其他",
 }
 
 
@@ -132,4 +143,100 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
     pdf.set_font(FONT_NAME, size=8)
     printed = beijing_time(summary.printed_at).strftime("%Y-%m-%d %H:%M")
     pdf.cell(0, 6, f"打印时间：{printed}（北京时间，techexchange 技术交易市场）")
+    return bytes(pdf.output())
+
+
+@dataclass(frozen=True)
+class CertifiedParty:
+    role: str
+    name: str
+    credit_code: str
+    nature: str
+    division: str
+
+
+@dataclass(frozen=True)
+class DeductionLine:
+    item: int
+    description: str
+    amount: Money
+    reason: str
+
+
+@dataclass(frozen=True)
+class RegistrationCertificate:
+    registration_number: str
+    registered_at: datetime
+    registrar: str
+    contract_type: str
+    subject: str
+    version: int
+    parties: list[CertifiedParty]
+    total: Money
+    declared_transaction_amount: Money
+    registered_transaction_amount: Money
+    deductions: list[DeductionLine]
+    printed_at: datetime
+
+
+def render_registration_certificate(certificate: RegistrationCertificate) -> bytes:
+    """The registration certificate (技术合同登记证明): the number, the parties, the contract's
+    total (合同成交额) and the 技术交易额 as the registrar checked it (核定), with what was
+    deducted and why, the registrar and the day — what the parties show a tax office or a
+    subsidy programme (《技术合同认定登记管理办法》: 登记证明载明经核定的技术性收入额)."""
+    title = f"技术合同登记证明 {certificate.registration_number}"
+    pdf = new_document(title=title, created_at=certificate.printed_at)
+    pdf.set_font(FONT_NAME, size=18)
+    pdf.cell(0, 12, "技术合同登记证明", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT_NAME, size=10)
+    pdf.cell(
+        0,
+        7,
+        f"登记编号：{certificate.registration_number}",
+        align="C",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    pdf.ln(4)
+
+    def line(label: str, value: str) -> None:
+        pdf.set_font(FONT_NAME, size=11)
+        pdf.cell(42, 8, label)
+        pdf.multi_cell(0, 8, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    line("项目名称", certificate.subject)
+    line("合同类型", CONTRACT_TYPES.get(certificate.contract_type, certificate.contract_type))
+    line("合同版本", f"第 {certificate.version} 版")
+    for party in certificate.parties:
+        line(party.role, f"{party.name}（{party.credit_code}）")
+        line("　性质／所在地", f"{party.nature}／{party.division}")
+    line("合同成交额", _yuan(certificate.total))
+    line("申报技术交易额", _yuan(certificate.declared_transaction_amount))
+    line("核定技术交易额", _yuan(certificate.registered_transaction_amount))
+    if certificate.deductions:
+        pdf.ln(2)
+        pdf.set_font(FONT_NAME, size=11)
+        pdf.cell(0, 8, "核减明细", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FONT_NAME, size=10)
+        with pdf.table(
+            col_widths=(12, 40, 30, 60),
+            text_align=("CENTER", "LEFT", "RIGHT", "LEFT"),
+            headings_style=FontFace(emphasis=""),
+        ) as table:
+            header = table.row()
+            for heading in ("明细项", "内容", "核减金额", "理由"):
+                header.cell(heading)
+            for deduction in certificate.deductions:
+                row = table.row()
+                row.cell(str(deduction.item))
+                row.cell(deduction.description)
+                row.cell(_yuan(deduction.amount))
+                row.cell(deduction.reason)
+        pdf.ln(2)
+    line("登记日期", beijing_date(certificate.registered_at).isoformat())
+    line("登记员", certificate.registrar)
+    pdf.ln(6)
+    pdf.set_font(FONT_NAME, size=8)
+    printed = beijing_time(certificate.printed_at).strftime("%Y-%m-%d %H:%M")
+    pdf.cell(0, 6, f"打印时间：{printed}（北京时间，techexchange 技术合同登记）")
     return bytes(pdf.output())

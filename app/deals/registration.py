@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
+from app.accounts.identifiers import division_path
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, period_end
 from app.core.errors import (
@@ -21,6 +22,13 @@ from app.core.errors import (
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import queries
+from app.deals.documents import (
+    NATURES,
+    ROLES,
+    CertifiedParty,
+    DeductionLine,
+    RegistrationCertificate,
+)
 from app.deals.models import (
     Contract,
     ContractState,
@@ -30,6 +38,7 @@ from app.deals.models import (
     PriceItemCategory,
     RegistrationCounter,
 )
+from app.deals.queries import counted_transaction_fen
 from app.deals.service import RegistrationRefused, contract_payload
 
 DECISION_DAYS = 30
@@ -309,3 +318,66 @@ async def terminate_contract(
     contract.termination_reason = reason
     await record_event(session, "contract.terminated", {"deal_id": str(deal.id), "reason": reason})
     return await queries.contract_view(session, deal)
+
+
+async def registration_certificate(
+    session: AsyncSession, principal: Principal, deal_id: uuid.UUID, *, now: datetime
+) -> RegistrationCertificate:
+    """What the registration certificate (技术合同登记证明) shows, for the parties and staff.
+    Raises NotFound; InvalidState (`not_registered`) before registration."""
+    deal = await queries.get_deal_for(session, principal, deal_id)
+    contract = await queries.contract_of(session, deal.id)
+    if contract.registration_number is None or contract.registered_at is None:
+        raise InvalidState(detail_code="detail.not_registered")
+    versions = await queries.versions_of(session, contract.id)
+    # The version the registrar checked (registrations before checks were recorded: the one
+    # in force).
+    checked = [v for v in versions if v.registered_transaction_fen is not None]
+    registered = checked[-1] if checked else queries.effective_version(contract, versions)
+    assert registered is not None
+    organizations = await accounts.organizations_by_id(
+        session, [deal.seller_organization_id, deal.buyer_organization_id]
+    )
+    registrars = await accounts.users_by_id(
+        session, [contract.registered_by_id] if contract.registered_by_id else []
+    )
+    registrar = registrars.get(contract.registered_by_id) if contract.registered_by_id else None
+    seller_role, buyer_role = ROLES[registered.contract_type.value]
+    lines = {int(item["number"]): item for item in registered.price_items}
+    return RegistrationCertificate(
+        registration_number=contract.registration_number,
+        registered_at=contract.registered_at,
+        registrar=registrar.display_name if registrar else "—",
+        contract_type=registered.contract_type.value,
+        subject=registered.subject,
+        version=registered.number,
+        parties=[
+            CertifiedParty(
+                role,
+                organizations[organization_id].name,
+                organizations[organization_id].credit_code,
+                NATURES[organizations[organization_id].kind.value],
+                " ".join(
+                    division.name
+                    for division in division_path(organizations[organization_id].division_code)
+                ),
+            )
+            for role, organization_id in (
+                (seller_role, deal.seller_organization_id),
+                (buyer_role, deal.buyer_organization_id),
+            )
+        ],
+        total=Money(registered.total_fen),
+        declared_transaction_amount=Money(registered.transaction_fen),
+        registered_transaction_amount=Money(counted_transaction_fen(registered)),
+        deductions=[
+            DeductionLine(
+                int(d["item"]),
+                lines[int(d["item"])]["description"],
+                Money(int(d["amount_fen"])),
+                d["reason"],
+            )
+            for d in registered.deductions or []
+        ],
+        printed_at=now,
+    )

@@ -16,7 +16,7 @@ from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.deals import queries, registration, service, transformation_income
 from app.deals.auth import DealRead, DealWrite, Registrar, RegistrarRead
-from app.deals.documents import render_contract_pdf
+from app.deals.documents import render_contract_pdf, render_registration_certificate
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
 from app.deals.schemas import (
     BrokersNamed,
@@ -236,6 +236,34 @@ async def get_contract(session: Session, caller: DealRead, deal_id: uuid.UUID) -
     """Every version of the technology contract, each party's signatures, and what is still
     due on each milestone of the version in force."""
     return contract_out(await service.get_contract_for(session, caller, deal_id))
+
+
+@router.get(
+    "/{deal_id}/registration/certificate.pdf",
+    response_class=Response,
+    summary="The registration certificate as PDF (技术合同登记证明)",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "技术合同登记证明"},
+        **problem_responses(409),
+    },
+)
+async def registration_certificate_pdf(
+    session: Session, now: Now, caller: DealRead, deal_id: uuid.UUID
+) -> Response:
+    """The registered contract's certificate: registration number, parties with their nature
+    and region, the total (合同成交额), the declared and the checked (核定) 技术交易额 with each
+    deduction and its reason, the registrar and the day. 409 `invalid_state` before
+    registration."""
+    certificate = await registration.registration_certificate(session, caller, deal_id, now=now)
+    return Response(
+        render_registration_certificate(certificate),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": (
+                f'inline; filename="certificate-{certificate.registration_number}.pdf"'
+            )
+        },
+    )
 
 
 @router.get(

@@ -5,14 +5,16 @@ the same figure as rewards and the tax filings)."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.auth import PlatformRole
+from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.deals.queries import contract_facts_of, contract_facts_select
 from tests.auctions.test_auctions_api import cny
@@ -121,6 +123,53 @@ async def test_the_registrar_checks_the_amount_and_only_that_figure_counts(
     assert version["deductions"] == [{"item": 1, "amount": cny("100000.00"), "reason": reason}]
     assert facts.transaction_fen == 70_000_000
     assert indicators.json()["transaction_amount"] == cny("700000.00")
+
+
+async def test_the_registration_certificate_states_the_checked_amount_and_reads_back(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    outsider = await factory.person(await factory.organization(), MemberRole.owner)
+    deal_id = await off_platform_deal(factory, p, 100_000_000)
+    certificate = f"/v1/deals/{deal_id}/registration/certificate.pdf"
+    await client.put(
+        f"/v1/deals/{deal_id}/contract", json=listed_terms(), headers=p.seller_owner.headers
+    )
+    for person in (p.seller_owner, p.buyer_owner):
+        await client.post(f"/v1/deals/{deal_id}/sign", json={"version": 1}, headers=person.headers)
+    before = await client.get(certificate, headers=p.seller_owner.headers)
+    registered = await client.post(
+        f"/v1/deals/{deal_id}/register",
+        json={
+            "decision": "register",
+            "deductions": [{"item": 1, "amount": cny("100000"), "reason": "成套设备超出合理数量"}],
+        },
+        headers=registrar.headers,
+    )
+
+    pdf = await client.get(certificate, headers=p.buyer_owner.headers)
+    hidden = await client.get(certificate, headers=outsider.headers)
+
+    assert before.status_code == 409
+    assert registered.status_code == 200, registered.text
+    assert hidden.status_code == 404
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    for expected in (
+        "技术合同登记证明",
+        registered.json()["registration_number"],
+        "让与人（卖方）",
+        "高等院校",
+        "1,000,000.00 元",  # 合同成交额
+        "800,000.00 元",  # declared
+        "700,000.00 元",  # checked (核定)
+        "成套设备超出合理数量",
+        "技术转让费",
+        "测试用户",  # the registrar
+    ):
+        assert expected in text, expected
 
 
 async def test_a_registrar_cannot_count_less_than_the_milestones_that_pay_the_technology(
