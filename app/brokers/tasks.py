@@ -11,7 +11,13 @@ from app.core.outbox import OutboxEvent, Subscribers
 subscribers = Subscribers()
 
 
-@subscribers.on("contract.registered", "payment.received", "payment.refunded", "claim.approved")
+@subscribers.on(
+    "contract.registered",
+    "contract.registration_changed",
+    "payment.received",
+    "payment.refunded",
+    "claim.approved",
+)
 async def compute_rewards(event: OutboxEvent) -> None:
     """Recompute the deal's rewards when its contract is registered, money moves or a claim is
     approved (idempotent: equal results append nothing)."""

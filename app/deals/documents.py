@@ -176,6 +176,8 @@ class RegistrationCertificate:
     declared_transaction_amount: Money
     registered_transaction_amount: Money
     deductions: list[DeductionLine]
+    changed_at: datetime | None
+    """When the terms shown were registered as a change (变更登记), if they were."""
     printed_at: datetime
 
 
@@ -234,6 +236,8 @@ def render_registration_certificate(certificate: RegistrationCertificate) -> byt
                 row.cell(deduction.reason)
         pdf.ln(2)
     line("登记日期", beijing_date(certificate.registered_at).isoformat())
+    if certificate.changed_at is not None:
+        line("变更登记日期", beijing_date(certificate.changed_at).isoformat())
     line("登记员", certificate.registrar)
     pdf.ln(6)
     pdf.set_font(FONT_NAME, size=8)

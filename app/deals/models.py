@@ -120,6 +120,10 @@ class Contract(IdMixin, Base):
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     rejection_reasons: Mapped[list[str] | None] = mapped_column(JSONB)
     """The registrar's reasons when registration was last refused."""
+    registered_transaction_fen: Mapped[int | None] = mapped_column(BigInteger)
+    """技术交易额 as the registrar's last decision set it (registration, or the registration of a
+    change, 变更登记): the figure that counts. An amendment signed since counts only once its
+    change is registered."""
     registration_applied_at: Mapped[datetime | None]
     """When the version in force was signed by both, which applies for registration (受理): the
     registrar decides within `registration.DECISION_DAYS` of it. An amendment signed after a
@@ -174,6 +178,10 @@ class ContractVersion(IdMixin, Base):
     tax filings, statistics)."""
     deductions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     """The registrar's deductions: [{"item": n, "amount_fen": n, "reason": "…"}, …]."""
+    registered_at: Mapped[datetime | None]
+    """When the registrar registered this version: the contract's registration, or (an
+    amendment of a registered contract) its change registration (变更登记)."""
+    registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     seller_signed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

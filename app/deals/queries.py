@@ -132,15 +132,17 @@ def milestones_of(version: ContractVersion) -> list[Milestone]:
 
 
 COUNTED_TRANSACTION_FEN = func.coalesce(
-    ContractVersion.registered_transaction_fen, ContractVersion.transaction_fen
+    Contract.registered_transaction_fen, ContractVersion.transaction_fen
 )
-"""The 技术交易额 that counts: as the registrar checked it (核定), else as declared."""
+"""The 技术交易额 that counts: as the registrar's last decision set it (核定 at registration or
+at a change registration), else as the version in force declares it (a contract not
+registered, which counts for nothing that needs registration)."""
 
 
-def counted_transaction_fen(version: ContractVersion) -> int:
-    """`COUNTED_TRANSACTION_FEN` of a loaded version."""
-    if version.registered_transaction_fen is not None:
-        return version.registered_transaction_fen
+def counted_transaction_fen(contract: Contract, version: ContractVersion) -> int:
+    """`COUNTED_TRANSACTION_FEN` of a loaded contract and its version in force."""
+    if contract.registered_transaction_fen is not None:
+        return contract.registered_transaction_fen
     return version.transaction_fen
 
 
@@ -195,7 +197,7 @@ async def registered_contract(
         seller_division_code=organizations[deal.seller_organization_id].division_code,
         buyer_division_code=organizations[deal.buyer_organization_id].division_code,
         contract_type=effective.contract_type,
-        transaction_fen=counted_transaction_fen(effective),
+        transaction_fen=counted_transaction_fen(contract, effective),
         registered_at=contract.registered_at,
         received_fen=min(received, effective.total_fen),
     )

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
 from app.accounts.identifiers import division_path
+from app.core.audit import changed_fields
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, period_end
 from app.core.errors import (
@@ -58,19 +60,28 @@ def overdue(applied_at: datetime, now: datetime) -> bool:
     return now >= period_end(applied_at, DECISION_DAYS)
 
 
-def awaits_decision(contract: Contract) -> bool:
-    """Whether the contract's application awaits the registrar: signed, not registered, not
-    refused since it applied."""
+AWAITING = (ContractState.signed, ContractState.registered, ContractState.performing)
+"""States in which the terms in force may await the registrar: a signed contract's
+registration, a registered one's amendment (变更登记)."""
+
+
+def awaits_decision(contract: Contract, effective: ContractVersion | None) -> bool:
+    """Whether the terms in force await the registrar: applied (signed by both), not registered
+    yet (the contract, or this amendment of it), not refused since."""
     return (
-        contract.state == ContractState.signed
+        contract.state in AWAITING
+        and effective is not None
+        and effective.registered_at is None
         and contract.registration_applied_at is not None
-        and contract.rejection_reasons is None
+        and not contract.rejection_reasons
     )
 
 
 @dataclass(frozen=True)
 class PendingRegistration:
     deal_id: uuid.UUID
+    registration_number: str | None
+    """Set for a change registration (变更登记): the number it keeps."""
     seller_organization_id: uuid.UUID
     buyer_organization_id: uuid.UUID
     subject: str
@@ -95,7 +106,8 @@ async def pending_registrations(
             ),
         )
         .where(
-            Contract.state == ContractState.signed,
+            Contract.state.in_(AWAITING),
+            ContractVersion.registered_at.is_(None),
             Contract.registration_applied_at.is_not(None),
             # Not refused since: no reasons (SQL NULL, or the JSON null a cleared list is).
             func.coalesce(func.jsonb_typeof(Contract.rejection_reasons), "null") == "null",
@@ -110,6 +122,7 @@ async def pending_registrations(
         pending.append(
             PendingRegistration(
                 deal.id,
+                contract.registration_number,
                 deal.seller_organization_id,
                 deal.buyer_organization_id,
                 subject,
@@ -202,19 +215,25 @@ async def decide_registration(
     deductions: Sequence[Deduction] = (),
     now: datetime,
 ) -> queries.ContractView:
-    """A platform registrar registers a signed contract (技术合同认定登记) with the next number
-    of the seller's region and year, or refuses it with reasons.
+    """A platform registrar decides the application the terms in force make: a signed
+    contract's registration (技术合同认定登记, the next number of the seller's region and year),
+    or a registered contract's signed amendment (变更登记, the number kept, what changed
+    recorded) — registered with the 技术交易额 checked (核定) against the price list, or refused
+    with reasons (未予登记; a refused change leaves the registered terms counting).
 
-    Raises Forbidden (not a registrar), NotFound, InvalidState when the contract is not signed
-    (or already registered), RegistrationRefused listing what is incomplete, ValidationFailed
-    (reasons) for a refusal without reasons, ValidationFailed from `checked_transaction_fen`
-    for deductions the price list does not bear.
+    Raises Forbidden (not a registrar), NotFound, InvalidState when nothing awaits a decision,
+    RegistrationRefused listing what is incomplete, ValidationFailed (reasons) for a refusal
+    without reasons, ValidationFailed from `checked_transaction_fen` for deductions the price
+    list does not bear.
     """
     principal.require_platform_role(PlatformRole.registrar)
     deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
     contract = await queries.contract_of(session, deal.id, lock=True)
-    if contract.state != ContractState.signed:
+    versions = await queries.versions_of(session, contract.id)
+    effective = queries.effective_version(contract, versions)
+    if contract.state not in AWAITING or effective is None or effective.registered_at is not None:
         raise InvalidState(detail_code="detail.contract_not_signed", state=contract.state.value)
+    change = contract.registration_number is not None
     if not register:
         if not reasons:
             raise ValidationFailed("body.reasons", "missing")
@@ -223,20 +242,24 @@ async def decide_registration(
         await record_event(
             session,
             "contract.registration_refused",
-            {"deal_id": str(deal.id), "reasons": list(reasons)},
+            {"deal_id": str(deal.id), "reasons": list(reasons), "change": change},
             before=before,
         )
         return await queries.contract_view(session, deal)
-    versions = await queries.versions_of(session, contract.id)
-    effective = queries.effective_version(contract, versions)
-    assert effective is not None
     problems = completeness_problems(effective, beijing_date(now))
     if problems:
         raise RegistrationRefused(extensions={"reasons": problems})
-    effective.registered_transaction_fen = checked_transaction_fen(effective, deductions)
+    checked = checked_transaction_fen(effective, deductions)
+    effective.registered_transaction_fen = checked
     effective.deductions = [
         {"item": d.item, "amount_fen": d.amount_fen, "reason": d.reason} for d in deductions
     ]
+    effective.registered_at, effective.registered_by_id = now, principal.user_id
+    counted_before = contract.registered_transaction_fen
+    contract.registered_transaction_fen = checked
+    contract.rejection_reasons = None
+    if change:
+        return await _register_change(session, deal, contract, versions, effective, counted_before)
     seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
         deal.seller_organization_id
     ]
@@ -245,7 +268,6 @@ async def decide_registration(
     )
     contract.registered_at = now
     contract.registered_by_id = principal.user_id
-    contract.rejection_reasons = None
     contract.state = ContractState.registered
     # Money that arrived before registration (an applied deposit, early payments) counts now.
     view = await queries.contract_view(session, deal)
@@ -259,10 +281,8 @@ async def decide_registration(
         {
             **contract_payload(deal, contract, effective),
             "registration_number": contract.registration_number,
-            "registered_transaction_amount": Money(effective.registered_transaction_fen).to_api(),
-            "deductions": [
-                {**d, "amount": Money(d["amount_fen"]).to_api()} for d in effective.deductions
-            ],
+            "registered_transaction_amount": Money(checked).to_api(),
+            "deductions": _deductions_payload(effective),
         },
         before={
             "state": ContractState.signed,
@@ -271,6 +291,62 @@ async def decide_registration(
         },
     )
     return view
+
+
+def _deductions_payload(version: ContractVersion) -> list[dict[str, Any]]:
+    return [{**d, "amount": Money(d["amount_fen"]).to_api()} for d in version.deductions or []]
+
+
+def _registered_terms(version: ContractVersion) -> dict[str, Any]:
+    """The terms a change registration compares (what the registration form records)."""
+    return {
+        "version": version.number,
+        "contract_type": version.contract_type,
+        "subject": version.subject,
+        "total": Money(version.total_fen).to_api(),
+        "transaction_amount": Money(version.transaction_fen).to_api(),
+        "registered_transaction_amount": Money(version.registered_transaction_fen or 0).to_api(),
+        "starts_on": version.starts_on,
+        "ends_on": version.ends_on,
+        "licence_scope": version.licence_scope,
+        "exclusivity": version.exclusivity,
+        "milestones": len(version.milestones),
+    }
+
+
+async def _register_change(
+    session: AsyncSession,
+    deal: Deal,
+    contract: Contract,
+    versions: Sequence[ContractVersion],
+    effective: ContractVersion,
+    counted_before: int | None,
+) -> queries.ContractView:
+    """变更登记: the amendment's terms are registered under the contract's number; what changed
+    against the terms registered before is recorded and announced, so rewards and tax filings
+    are computed again (as adjustments and amendments: their engines never rewrite)."""
+    previous = next(
+        v for v in reversed(versions) if v.registered_at is not None and v is not effective
+    )
+    changes, before = changed_fields(_registered_terms(previous), _registered_terms(effective))
+    await record_event(
+        session,
+        "contract.registration_changed",
+        {
+            **contract_payload(deal, contract, effective),
+            "registration_number": contract.registration_number,
+            "registered_transaction_amount": Money(
+                effective.registered_transaction_fen or 0
+            ).to_api(),
+            "deductions": _deductions_payload(effective),
+            "changes": changes,
+        },
+        before={
+            **before,
+            "counted_transaction_amount": Money(counted_before or 0).to_api(),
+        },
+    )
+    return await queries.contract_view(session, deal)
 
 
 async def _next_registration_number(session: AsyncSession, division_code: str, year: int) -> str:
@@ -330,18 +406,14 @@ async def registration_certificate(
     if contract.registration_number is None or contract.registered_at is None:
         raise InvalidState(detail_code="detail.not_registered")
     versions = await queries.versions_of(session, contract.id)
-    # The version the registrar checked (registrations before checks were recorded: the one
-    # in force).
-    checked = [v for v in versions if v.registered_transaction_fen is not None]
-    registered = checked[-1] if checked else queries.effective_version(contract, versions)
-    assert registered is not None
+    # The version the registrar's last decision registered (a change registration's amendment).
+    registered = next(v for v in reversed(versions) if v.registered_at is not None)
     organizations = await accounts.organizations_by_id(
         session, [deal.seller_organization_id, deal.buyer_organization_id]
     )
-    registrars = await accounts.users_by_id(
-        session, [contract.registered_by_id] if contract.registered_by_id else []
-    )
-    registrar = registrars.get(contract.registered_by_id) if contract.registered_by_id else None
+    registrar_id = registered.registered_by_id
+    registrars = await accounts.users_by_id(session, [registrar_id] if registrar_id else [])
+    registrar = registrars.get(registrar_id) if registrar_id else None
     seller_role, buyer_role = ROLES[registered.contract_type.value]
     lines = {int(item["number"]): item for item in registered.price_items}
     return RegistrationCertificate(
@@ -369,7 +441,10 @@ async def registration_certificate(
         ],
         total=Money(registered.total_fen),
         declared_transaction_amount=Money(registered.transaction_fen),
-        registered_transaction_amount=Money(counted_transaction_fen(registered)),
+        registered_transaction_amount=Money(counted_transaction_fen(contract, registered)),
+        changed_at=registered.registered_at
+        if registered.registered_at != contract.registered_at
+        else None,
         deductions=[
             DeductionLine(
                 int(d["item"]),

@@ -66,6 +66,7 @@ async def list_pending_registrations(
     return [
         PendingRegistrationOut(
             deal_id=p.deal_id,
+            registration_number=p.registration_number,
             seller_organization_id=p.seller_organization_id,
             buyer_organization_id=p.buyer_organization_id,
             subject=p.subject,
@@ -165,7 +166,10 @@ def contract_out(view: queries.ContractView) -> ContractOut:
         rejection_reasons=contract.rejection_reasons,
         registration_applied_at=contract.registration_applied_at,
         registration_due_on=registration.registration_due_on(contract.registration_applied_at)
-        if registration.awaits_decision(contract) and contract.registration_applied_at
+        if contract.registration_applied_at
+        and registration.awaits_decision(
+            contract, queries.effective_version(contract, view.versions)
+        )
         else None,
         terminated_at=contract.terminated_at,
         termination_reason=contract.termination_reason,

@@ -218,6 +218,10 @@ class ContractOut(BaseModel):
 
 class PendingRegistrationOut(BaseModel):
     deal_id: uuid.UUID
+    registration_number: str | None = Field(
+        description="Set when the application is a registered contract's change (变更登记): the "
+        "number it keeps."
+    )
     seller_organization_id: uuid.UUID
     buyer_organization_id: uuid.UUID
     subject: str

@@ -425,9 +425,14 @@ async def sign_contract(
         contract.effective_version = latest.number
         if contract.state == ContractState.draft:
             contract.state = ContractState.signed
-        if contract.state == ContractState.signed:
-            # Signed and not yet registered: these terms apply for registration; after a
-            # refusal, the corrected contract (补正) is a new application.
+        if contract.state in {
+            ContractState.signed,
+            ContractState.registered,
+            ContractState.performing,
+        }:
+            # These terms apply for registration: a signed contract's (after a refusal, the
+            # corrected contract, 补正, is a new application), or a registered one's change
+            # (变更登记), which counts only once registered.
             contract.registration_applied_at = now
             contract.rejection_reasons = None
         await record_event(

@@ -22,7 +22,11 @@ subscribers = Subscribers()
 
 
 @subscribers.on(
-    "payment.received", "payment.refunded", "contract.registered", "inventor_rewards.recorded"
+    "payment.received",
+    "payment.refunded",
+    "contract.registered",
+    "contract.registration_changed",
+    "inventor_rewards.recorded",
 )
 async def recompute_filings(event: OutboxEvent) -> None:
     """Recompute both parties' existing filings (an amendment when a submitted one changes);

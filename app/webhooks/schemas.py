@@ -21,6 +21,7 @@ EventType = Literal[
     "deal.opened",
     "contract.signed",
     "contract.registered",
+    "contract.registration_changed",
     "payment.received",
     "claim.approved",
     "reward.computed",
@@ -42,7 +43,7 @@ class EndpointCreate(Strict):
         description="Where deliveries are POSTed: HTTPS, a public host.",
         examples=["https://erp.example.cn/hooks/techx"],
     )
-    event_types: list[EventType] = Field(min_length=1, max_length=17)
+    event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
     description: str | None = Field(default=None, max_length=200)
     organization_id: uuid.UUID | None = Field(
         default=None, description="Your organization (default: your only one)."
@@ -64,7 +65,9 @@ class EndpointCreate(Strict):
 
 class EndpointUpdate(Strict):
     url: WebhookUrl | None = None
-    event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=17)
+    event_types: list[EventType] | None = Field(
+        default=None, min_length=1, max_length=len(EVENT_TYPES)
+    )
     description: str | None = Field(default=None, max_length=200)
     state: EndpointState | None = Field(
         default=None, description="`active` re-enables an endpoint disabled after failures."

@@ -253,3 +253,88 @@ async def test_the_registrar_decides_within_thirty_days_and_sees_what_is_overdue
     assert corrected.json()["registration_due_on"] == "2027-01-02"
     assert [r["deal_id"] for r in again.json()] == [late, early]
     assert by_seller.status_code == 403
+
+
+async def test_an_amendment_of_a_registered_contract_counts_once_its_change_is_registered(
+    client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
+) -> None:
+    """变更登记: the registration number stays, what changed is on the record, and until the
+    registrar registers the change the figure registered before is the one that counts."""
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    admin = await factory.staff(PlatformRole.admin)
+    deal_id = await off_platform_deal(factory, p, 100_000_000)
+    register = f"/v1/deals/{deal_id}/register"
+
+    async def sign(version: int, body: dict[str, Any]) -> None:
+        drafted = await client.put(
+            f"/v1/deals/{deal_id}/contract", json=body, headers=p.seller_owner.headers
+        )
+        assert drafted.status_code == 200, drafted.text
+        for person in (p.seller_owner, p.buyer_owner):
+            signed = await client.post(
+                f"/v1/deals/{deal_id}/sign", json={"version": version}, headers=person.headers
+            )
+            assert signed.status_code == 200, signed.text
+
+    async def counted() -> dict[str, str] | None:
+        answer = await client.get("/v1/stats/indicators", headers=registrar.headers)
+        amount: dict[str, str] | None = answer.json()["transaction_amount"]
+        return amount
+
+    await sign(1, listed_terms())
+    first = await client.post(register, json={"decision": "register"}, headers=registrar.headers)
+    clock.advance(timedelta(days=3))
+    bigger = {
+        **listed_terms(),
+        "total": cny("1200000"),
+        "transaction_amount": cny("1000000"),
+        "price_items": [
+            {"category": "technology", "description": "技术转让费", "amount": cny("1000000")},
+            {"category": "equipment", "description": "配套生产设备", "amount": cny("200000")},
+        ],
+        "milestones": [
+            {"amount": cny("600000"), "due_on": "2027-01-01"},
+            {"amount": cny("600000"), "due_on": "2027-02-01"},
+        ],
+    }
+    await sign(2, bigger)
+    before_change = await counted()
+    pending = await client.get("/v1/registrations", headers=registrar.headers)
+    changed = await client.post(
+        register,
+        json={
+            "decision": "register",
+            "deductions": [{"item": 1, "amount": cny("100000"), "reason": "含设备安装费"}],
+        },
+        headers=registrar.headers,
+    )
+    after_change = await counted()
+    again = await client.post(register, json={"decision": "register"}, headers=registrar.headers)
+    [event] = (
+        await client.get(
+            "/v1/audit-events",
+            params={"action": "contract.registration_changed"},
+            headers=admin.headers,
+        )
+    ).json()["items"]
+    certificate = await client.get(
+        f"/v1/deals/{deal_id}/registration/certificate.pdf", headers=p.seller_owner.headers
+    )
+
+    assert first.status_code == 200, first.text
+    number = first.json()["registration_number"]
+    assert before_change == cny("800000.00")  # the amendment counts for nothing yet
+    assert [(r["deal_id"], r["registration_number"]) for r in pending.json()] == [(deal_id, number)]
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["registration_number"] == number
+    assert changed.json()["registration_due_on"] is None
+    assert after_change == cny("900000.00")
+    assert again.status_code == 409  # nothing awaits a decision
+    assert event["changes"]["changes"]["total"] == cny("1200000.00")
+    assert event["changes"]["changes"]["registered_transaction_amount"] == cny("900000.00")
+    assert event["before"]["registered_transaction_amount"] == cny("800000.00")
+    assert event["before"]["counted_transaction_amount"] == cny("800000.00")
+    text = PdfReader(io.BytesIO(certificate.content)).pages[0].extract_text()
+    assert "900,000.00 元" in text
+    assert "变更登记日期" in text
