@@ -24,6 +24,7 @@ from app.accounts.models import (
 )
 from app.auctions import deposits as auctions_deposits
 from app.auctions import service as auctions
+from app.auctions.increments import IncrementGrid
 from app.auctions.models import Auction, Deposit, DepositState
 from app.core import security
 from app.core.auth import ALL_SCOPES, MemberRole, PlatformRole
@@ -241,6 +242,7 @@ class MarketFactory(Factory):
         lasts: timedelta = timedelta(hours=2),
         reserve_fen: int | None = None,
         intent_holders: list[uuid.UUID] | None = None,
+        increment_grid: IncrementGrid | None = None,
     ) -> Auction:
         """An auction-mode listing whose window closed into an auction starting `opens_in`
         from now (opening at once by default) and lasting `lasts`."""
@@ -266,6 +268,8 @@ class MarketFactory(Factory):
             auction.starts_at = now + opens_in
             auction.ends_at = auction.scheduled_end_at = now + opens_in + lasts
             auction.reserve_fen = reserve_fen
+            if increment_grid is not None:
+                auction.increments = {**auction.increments, "grid": increment_grid.value}
         return auction
 
     async def deposit(

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auctions.increments import IncrementGrid
 from app.auctions.tasks import advance
 from app.core.auth import PlatformRole
 from app.core.clock import BEIJING, FrozenClock
@@ -46,7 +47,10 @@ async def test_a_settled_auctions_money_is_counted_the_same_everywhere(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     p = await parties(factory)
-    auction = await factory.auction(p.seller, start_price_fen=110_000_000)  # deposit 110,000
+    # Any amount may be bid (a hammer price with fen, to count to the fen everywhere).
+    auction = await factory.auction(
+        p.seller, start_price_fen=110_000_000, increment_grid=IncrementGrid.free
+    )  # deposit 110,000
     await factory.deposit(auction, p.buyer)
     placed = await bid(client, auction, p.buyer_owner, HAMMER)
     assert placed.status_code == 201, placed.text
@@ -143,7 +147,9 @@ async def settled_and_paid(
     """The auction of the issue: 1,234,567.70 with a deposit of 110,000 applied; the contract
     `body`, registered and paid in full."""
     p = await parties(factory)
-    auction = await factory.auction(p.seller, start_price_fen=110_000_000)
+    auction = await factory.auction(
+        p.seller, start_price_fen=110_000_000, increment_grid=IncrementGrid.free
+    )
     await factory.deposit(auction, p.buyer)
     await bid(client, auction, p.buyer_owner, HAMMER)
     clock.set(auction.ends_at)
