@@ -46,6 +46,7 @@ from app.results.router import router as results_router
 from app.sandbox.follower import ClockFollower
 from app.sandbox.router import router as sandbox_router
 from app.stats.router import router as stats_router
+from app.tax.router import evidence_router
 from app.tax.router import router as tax_router
 from app.webhooks.router import router as webhooks_router
 from search.backend import SearchUnavailable
@@ -231,8 +232,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # probes, search, listings and who-am-I. The document keeps the order of TAGS.
     routers = [health_router, search_router, listings_router, accounts_router, auth_router,
                auctions_router, results_router, deals_router, registrations_router,
-               payments_router, rewards_router,
-               tax_router, demands_router, webhooks_router, stats_router, audit_router]  # fmt: skip
+               payments_router, rewards_router, tax_router, evidence_router, demands_router,
+               webhooks_router, stats_router, audit_router]  # fmt: skip
     if settings.sandbox:
         routers.append(sandbox_router)
     serve_routes(app, routers)

@@ -158,6 +158,7 @@ CASES = [
     Case("GET", "/v1/deals/{deal}/contract", None, 404, 200),
     Case("GET", "/v1/deals/{deal}/contract.pdf", None, 404, 409),
     Case("GET", "/v1/deals/{deal}/registration/certificate.pdf", None, 404, 409),
+    Case("GET", "/v1/deals/{deal}/tax-evidence?year=2026", None, 404, 409),
     Case("PUT", "/v1/deals/{deal}/contract", CONTRACT, 404, 403),
     Case("POST", "/v1/deals/{deal}/sign", {"version": 1}, 404, 403),
     Case("POST", "/v1/deals/{deal}/register", {"decision": "register"}, 403, 403),

@@ -291,6 +291,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The checked amount is below the milestones the contract says pay the technology, "
         "{designated}: the parties must correct the contract first",
     ),
+    "field.year_not_started": ("该年度尚未开始", "That year has not begun"),
     "field.off_increment_grid": (
         "出价须为加价幅度的正整数倍，最近的有效出价：{nearest}",
         "A bid must be a whole number of increments; the nearest acceptable: {nearest}",

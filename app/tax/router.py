@@ -5,19 +5,51 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
-from app.tax import exports, rules, service, submission
+from app.tax import evidence, exports, rules, service, submission
 from app.tax.auth import TaxRead, TaxWrite
 from app.tax.models import Filing, FilingKind, FilingState
 from app.tax.schemas import FilingDecision, FilingOut, FilingRequest, RuleSetOut
 
 router = APIRouter(prefix="/v1/tax", tags=["tax"], responses=problem_responses(401, 403, 404, 422))
+evidence_router = APIRouter(
+    prefix="/v1/deals", tags=["tax"], responses=problem_responses(401, 403, 404, 409, 422)
+)
+
+
+@evidence_router.get(
+    "/{deal_id}/tax-evidence",
+    response_class=Response,
+    summary="The seller's kept papers for a contract and tax year (留存备查, ZIP)",
+    responses={200: {"content": {"application/zip": {}}, "description": "留存备查资料"}},
+)
+async def tax_evidence(
+    session: Session,
+    now: Now,
+    caller: TaxRead,
+    deal_id: uuid.UUID,
+    year: Annotated[int, Query(ge=2000, le=2100, examples=[2026])],
+) -> Response:
+    """For the seller of a registered contract (and platform staff): one ZIP with the contract
+    (`contract.pdf`), its registration certificate (`certificate.pdf`) and the year's
+    technology-transfer income from it as the annual filing computes it (`income-<year>.xlsx`:
+    revenue, costs, income, whether it counts, exclusions, citations) — the papers a taxpayer
+    keeps for the tax office (自行判别、申报享受、相关资料留存备查, 国家税务总局公告2018年第23号).
+    A year under way counts up to now."""
+    name, bundle = await evidence.tax_evidence(session, caller, deal_id, year, now=now)
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 Pagination = Annotated[PageParams, Depends(page_params)]
 
 
