@@ -1,58 +1,142 @@
 """The contract summary and the registration certificate (技术合同登记证明) as PDFs, with the
-Chinese font embedded (subset) so that any reader shows it. Pure: they know what they print,
-not the database."""
+Chinese font embedded (subset) so that any reader shows it, in the reader's language (Chinese,
+or English under `Accept-Language: en`) and with times in Beijing time. Pure: they know what
+they print, not the database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 
+from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from app.core.clock import beijing_date, beijing_time
+from app.core.i18n import Locale
 from app.core.money import Money
 from app.core.pdf import FONT_NAME, new_document
 
-CONTRACT_TYPES = {
-    "development": "技术开发合同",
-    "transfer": "技术转让合同",
-    "licence": "技术许可合同",
-    "consulting": "技术咨询合同",
-    "service": "技术服务合同",
+Text = tuple[str, str]
+"""A label in Chinese and in English."""
+Side = Literal["seller", "buyer"]
+
+CONTRACT_TYPES: dict[str, Text] = {
+    "development": ("技术开发合同", "Technology development contract"),
+    "transfer": ("技术转让合同", "Technology transfer contract"),
+    "licence": ("技术许可合同", "Technology licence contract"),
+    "consulting": ("技术咨询合同", "Technology consulting contract"),
+    "service": ("技术服务合同", "Technology service contract"),
 }
-EXCLUSIVITY = {"exclusive": "独占许可", "sole": "排他许可", "non_exclusive": "普通许可"}
+EXCLUSIVITY: dict[str, Text] = {
+    "exclusive": ("独占许可", "Exclusive licence"),
+    "sole": ("排他许可", "Sole licence"),
+    "non_exclusive": ("普通许可", "Non-exclusive licence"),
+}
 # Who the seller and the buyer are in each kind of contract (民法典 第三编 第二十章).
-ROLES = {
-    "development": ("研究开发人（卖方）", "委托人（买方）"),
-    "transfer": ("让与人（卖方）", "受让人（买方）"),
-    "licence": ("许可人（卖方）", "被许可人（买方）"),
-    "consulting": ("受托人（卖方）", "委托人（买方）"),
-    "service": ("受托人（卖方）", "委托人（买方）"),
+ROLES: dict[str, tuple[Text, Text]] = {
+    "development": (
+        ("研究开发人（卖方）", "Developer (seller)"),
+        ("委托人（买方）", "Client (buyer)"),
+    ),
+    "transfer": (("让与人（卖方）", "Assignor (seller)"), ("受让人（买方）", "Assignee (buyer)")),
+    "licence": (("许可人（卖方）", "Licensor (seller)"), ("被许可人（买方）", "Licensee (buyer)")),
+    "consulting": (("受托人（卖方）", "Consultant (seller)"), ("委托人（买方）", "Client (buyer)")),
+    "service": (
+        ("受托人（卖方）", "Service provider (seller)"),
+        ("委托人（买方）", "Client (buyer)"),
+    ),
 }
-STATES = {
-    "draft": "草拟",
-    "signed": "已签署",
-    "registered": "已认定登记",
-    "performing": "履行中",
-    "completed": "履行完毕",
-    "terminated": "已终止",
+STATES: dict[str, Text] = {
+    "draft": ("草拟", "draft"),
+    "signed": ("已签署", "signed"),
+    "registered": ("已认定登记", "registered"),
+    "performing": ("履行中", "performing"),
+    "completed": ("履行完毕", "completed"),
+    "terminated": ("已终止", "terminated"),
 }
-
-
 # The party's nature as the registration form codes it (买卖方性质), by organization kind.
-NATURES = {
-    "enterprise": "企业",
-    "university": "高等院校",
-    "research_institute": "科研机构",
-    "transfer_agency": "技术转移机构",
-    "platform": "其他",
+NATURES: dict[str, Text] = {
+    "enterprise": ("企业", "enterprise"),
+    "university": ("高等院校", "university"),
+    "research_institute": ("科研机构", "research institute"),
+    "transfer_agency": ("技术转移机构", "technology transfer agency"),
+    "platform": ("其他", "other"),
 }
+LABELS: dict[str, Text] = {
+    "summary": ("技术合同摘要", "Technology contract summary"),
+    "certificate": ("技术合同登记证明", "Technology contract registration certificate"),
+    "number": ("登记编号", "Registration number"),
+    "not_registered": ("（尚未认定登记）", "(not registered yet)"),
+    "subject": ("合同名称", "Contract"),
+    "project": ("项目名称", "Project"),
+    "type": ("合同类型", "Contract type"),
+    "state": ("合同状态", "State"),
+    "version": ("合同版本", "Version"),
+    "signed": ("签署", "signed"),
+    "unsigned": ("未签署", "not signed"),
+    "nature": ("　性质／所在地", "  Nature / region"),
+    "total": ("合同总额", "Contract total"),
+    "deal_total": ("合同成交额", "Contract total"),
+    "transaction": ("技术交易额", "Technology-transaction amount"),
+    "declared": ("申报技术交易额", "Technology-transaction amount declared"),
+    "checked": ("核定技术交易额", "Technology-transaction amount checked"),
+    "term": ("合同期限", "Term"),
+    "to": ("至", "to"),
+    "exclusivity": ("许可方式", "Licence"),
+    "scope": ("许可范围", "Licence scope"),
+    "registered_on": ("登记日期", "Registered on"),
+    "changed_on": ("变更登记日期", "Change registered on"),
+    "registrar": ("登记员", "Registrar"),
+    "milestones": ("付款节点", "Payment milestones"),
+    "deductions": ("核减明细", "Deductions"),
+    "line": ("明细项", "Line"),
+    "content": ("内容", "Item"),
+    "deducted": ("核减金额", "Deducted"),
+    "reason": ("理由", "Reason"),
+    "no": ("序号", "No."),
+    "amount": ("金额", "Amount"),
+    "due_on": ("到期日", "Due on"),
+    "outstanding": ("未付", "Outstanding"),
+    "printed": ("打印时间", "Printed"),
+    "beijing": ("北京时间", "Beijing time"),
+    "summary_footer": ("techexchange 技术交易市场", "techexchange technology market"),
+    "certificate_footer": ("techexchange 技术合同登记", "techexchange contract registration"),
+}
+
+
+def _in(locale: Locale, text: Text) -> str:
+    return text[1] if locale == "en" else text[0]
+
+
+def _label(locale: Locale, key: str) -> str:
+    return _in(locale, LABELS[key])
+
+
+def _coded(locale: Locale, table: dict[str, Text], code: str) -> str:
+    text = table.get(code)
+    return _in(locale, text) if text else code
+
+
+def _said(locale: Locale, name: str, value: str) -> str:
+    """`name: value`, with the punctuation of the language."""
+    return f"{name}: {value}" if locale == "en" else f"{name}：{value}"
+
+
+def _aside(locale: Locale, text: str, note: str) -> str:
+    """`text (note)`, with the punctuation of the language."""
+    return f"{text} ({note})" if locale == "en" else f"{text}（{note}）"
+
+
+def role_of(contract_type: str, side: Side, locale: Locale) -> str:
+    seller, buyer = ROLES[contract_type]
+    return _in(locale, seller if side == "seller" else buyer)
 
 
 @dataclass(frozen=True)
 class Party:
-    role: str
+    side: Side
     name: str
     credit_code: str
     signed_at: datetime | None
@@ -85,43 +169,60 @@ class ContractSummary:
     printed_at: datetime
 
 
-def _yuan(money: Money) -> str:
-    return f"{money.amount:,} 元"
+def _yuan(money: Money, locale: Locale = "zh-CN") -> str:
+    return f"CNY {money.amount:,}" if locale == "en" else f"{money.amount:,} 元"
 
 
-def render_contract_pdf(summary: ContractSummary) -> bytes:
+def render_contract_pdf(summary: ContractSummary, locale: Locale = "zh-CN") -> bytes:
     """The one-page summary of a technology contract (技术合同摘要)."""
-    pdf = new_document(title=f"技术合同摘要 {summary.subject}", created_at=summary.printed_at)
+
+    def label(key: str) -> str:
+        return _label(locale, key)
+
+    def money(amount: Money) -> str:
+        return _yuan(amount, locale)
+
+    pdf = new_document(title=f"{label('summary')} {summary.subject}", created_at=summary.printed_at)
     pdf.set_font(FONT_NAME, size=18)
-    pdf.cell(0, 12, "技术合同摘要", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 12, label("summary"), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT_NAME, size=10)
-    number = summary.registration_number or "（尚未认定登记）"
-    pdf.cell(0, 7, f"登记编号：{number}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    number = summary.registration_number or label("not_registered")
+    pdf.cell(0, 7, f"{label('number')}: {number}", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
-    def line(label: str, value: str) -> None:
+    def line(key: str, value: str) -> None:
         pdf.set_font(FONT_NAME, size=11)
-        pdf.cell(38, 8, label)
+        pdf.cell(50 if locale == "en" else 38, 8, label(key) if key in LABELS else key)
         pdf.multi_cell(0, 8, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    line("合同名称", summary.subject)
-    line("合同类型", CONTRACT_TYPES.get(summary.contract_type, summary.contract_type))
-    line("合同状态", f"{STATES.get(summary.state, summary.state)}（第 {summary.version} 版）")
+    line("subject", summary.subject)
+    line("type", _coded(locale, CONTRACT_TYPES, summary.contract_type))
+    version = f"(version {summary.version})" if locale == "en" else f"（第 {summary.version} 版）"
+    line("state", f"{_coded(locale, STATES, summary.state)} {version}")
     for party in summary.parties:
-        signed = beijing_date(party.signed_at).isoformat() if party.signed_at else "未签署"
-        line(party.role, f"{party.name}（{party.credit_code}），签署：{signed}")
-    line("合同总额", _yuan(summary.total))
-    line("技术交易额", _yuan(summary.transaction_amount))
-    line("合同期限", f"{summary.starts_on.isoformat()} 至 {summary.ends_on.isoformat()}")
+        signed = beijing_date(party.signed_at).isoformat() if party.signed_at else label("unsigned")
+        separator = ", " if locale == "en" else "，"
+        line(
+            role_of(summary.contract_type, party.side, locale),
+            _aside(locale, party.name, party.credit_code)
+            + separator
+            + _said(locale, label("signed"), signed),
+        )
+    line("total", money(summary.total))
+    line("transaction", money(summary.transaction_amount))
+    line(
+        "term",
+        f"{summary.starts_on.isoformat()} {label('to')} {summary.ends_on.isoformat()}",
+    )
     if summary.exclusivity:
-        line("许可方式", EXCLUSIVITY.get(summary.exclusivity, summary.exclusivity))
+        line("exclusivity", _coded(locale, EXCLUSIVITY, summary.exclusivity))
     if summary.licence_scope:
-        line("许可范围", summary.licence_scope)
+        line("scope", summary.licence_scope)
     if summary.registered_at:
-        line("登记日期", beijing_date(summary.registered_at).isoformat())
+        line("registered_on", beijing_date(summary.registered_at).isoformat())
     pdf.ln(4)
     pdf.set_font(FONT_NAME, size=11)
-    pdf.cell(0, 8, "付款节点", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 8, label("milestones"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT_NAME, size=10)
     # The font has no bold face: headings stay regular (fpdf2 would ask for one).
     headings = FontFace(emphasis="")
@@ -131,27 +232,34 @@ def render_contract_pdf(summary: ContractSummary) -> bytes:
         headings_style=headings,
     ) as table:
         header = table.row()
-        for title in ("序号", "金额", "到期日", "未付"):
-            header.cell(title)
+        for key in ("no", "amount", "due_on", "outstanding"):
+            header.cell(label(key))
         for milestone in summary.milestones:
             row = table.row()
             row.cell(str(milestone.number))
-            row.cell(_yuan(milestone.amount))
+            row.cell(money(milestone.amount))
             row.cell(milestone.due_on.isoformat())
-            row.cell(_yuan(milestone.outstanding))
+            row.cell(money(milestone.outstanding))
     pdf.ln(6)
-    pdf.set_font(FONT_NAME, size=8)
-    printed = beijing_time(summary.printed_at).strftime("%Y-%m-%d %H:%M")
-    pdf.cell(0, 6, f"打印时间：{printed}（北京时间，techexchange 技术交易市场）")
+    _footer(pdf, summary.printed_at, "summary_footer", locale)
     return bytes(pdf.output())
+
+
+def _footer(pdf: FPDF, printed_at: datetime, source: str, locale: Locale) -> None:
+    printed = beijing_time(printed_at).strftime("%Y-%m-%d %H:%M")
+    pdf.set_font(FONT_NAME, size=8)
+    separator = ", " if locale == "en" else "，"
+    note = _label(locale, "beijing") + separator + _label(locale, source)
+    pdf.cell(0, 6, _aside(locale, _said(locale, _label(locale, "printed"), printed), note))
 
 
 @dataclass(frozen=True)
 class CertifiedParty:
-    role: str
+    side: Side
     name: str
     credit_code: str
-    nature: str
+    kind: str
+    """The organization's kind, printed as its nature (买卖方性质)."""
     division: str
 
 
@@ -181,44 +289,56 @@ class RegistrationCertificate:
     printed_at: datetime
 
 
-def render_registration_certificate(certificate: RegistrationCertificate) -> bytes:
+def render_registration_certificate(
+    certificate: RegistrationCertificate, locale: Locale = "zh-CN"
+) -> bytes:
     """The registration certificate (技术合同登记证明): the number, the parties, the contract's
     total (合同成交额) and the 技术交易额 as the registrar checked it (核定), with what was
     deducted and why, the registrar and the day — what the parties show a tax office or a
     subsidy programme (《技术合同认定登记管理办法》: 登记证明载明经核定的技术性收入额)."""
-    title = f"技术合同登记证明 {certificate.registration_number}"
+
+    def label(key: str) -> str:
+        return _label(locale, key)
+
+    def money(amount: Money) -> str:
+        return _yuan(amount, locale)
+
+    title = f"{label('certificate')} {certificate.registration_number}"
     pdf = new_document(title=title, created_at=certificate.printed_at)
-    pdf.set_font(FONT_NAME, size=18)
-    pdf.cell(0, 12, "技术合同登记证明", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT_NAME, size=16 if locale == "en" else 18)
+    pdf.cell(0, 12, label("certificate"), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT_NAME, size=10)
     pdf.cell(
         0,
         7,
-        f"登记编号：{certificate.registration_number}",
+        _said(locale, label("number"), certificate.registration_number),
         align="C",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
     pdf.ln(4)
 
-    def line(label: str, value: str) -> None:
+    def line(key: str, value: str) -> None:
         pdf.set_font(FONT_NAME, size=11)
-        pdf.cell(42, 8, label)
+        pdf.cell(62 if locale == "en" else 42, 8, label(key) if key in LABELS else key)
         pdf.multi_cell(0, 8, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    line("项目名称", certificate.subject)
-    line("合同类型", CONTRACT_TYPES.get(certificate.contract_type, certificate.contract_type))
-    line("合同版本", f"第 {certificate.version} 版")
+    line("project", certificate.subject)
+    line("type", _coded(locale, CONTRACT_TYPES, certificate.contract_type))
+    line("version", str(certificate.version))
     for party in certificate.parties:
-        line(party.role, f"{party.name}（{party.credit_code}）")
-        line("　性质／所在地", f"{party.nature}／{party.division}")
-    line("合同成交额", _yuan(certificate.total))
-    line("申报技术交易额", _yuan(certificate.declared_transaction_amount))
-    line("核定技术交易额", _yuan(certificate.registered_transaction_amount))
+        line(
+            role_of(certificate.contract_type, party.side, locale),
+            _aside(locale, party.name, party.credit_code),
+        )
+        line("nature", f"{_coded(locale, NATURES, party.kind)}／{party.division}")
+    line("deal_total", money(certificate.total))
+    line("declared", money(certificate.declared_transaction_amount))
+    line("checked", money(certificate.registered_transaction_amount))
     if certificate.deductions:
         pdf.ln(2)
         pdf.set_font(FONT_NAME, size=11)
-        pdf.cell(0, 8, "核减明细", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(0, 8, label("deductions"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font(FONT_NAME, size=10)
         with pdf.table(
             col_widths=(12, 40, 30, 60),
@@ -226,21 +346,19 @@ def render_registration_certificate(certificate: RegistrationCertificate) -> byt
             headings_style=FontFace(emphasis=""),
         ) as table:
             header = table.row()
-            for heading in ("明细项", "内容", "核减金额", "理由"):
-                header.cell(heading)
+            for key in ("line", "content", "deducted", "reason"):
+                header.cell(label(key))
             for deduction in certificate.deductions:
                 row = table.row()
                 row.cell(str(deduction.item))
                 row.cell(deduction.description)
-                row.cell(_yuan(deduction.amount))
+                row.cell(money(deduction.amount))
                 row.cell(deduction.reason)
         pdf.ln(2)
-    line("登记日期", beijing_date(certificate.registered_at).isoformat())
+    line("registered_on", beijing_date(certificate.registered_at).isoformat())
     if certificate.changed_at is not None:
-        line("变更登记日期", beijing_date(certificate.changed_at).isoformat())
-    line("登记员", certificate.registrar)
+        line("changed_on", beijing_date(certificate.changed_at).isoformat())
+    line("registrar", certificate.registrar)
     pdf.ln(6)
-    pdf.set_font(FONT_NAME, size=8)
-    printed = beijing_time(certificate.printed_at).strftime("%Y-%m-%d %H:%M")
-    pdf.cell(0, 6, f"打印时间：{printed}（北京时间，techexchange 技术合同登记）")
+    _footer(pdf, certificate.printed_at, "certificate_footer", locale)
     return bytes(pdf.output())

@@ -25,11 +25,10 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import queries
 from app.deals.documents import (
-    NATURES,
-    ROLES,
     CertifiedParty,
     DeductionLine,
     RegistrationCertificate,
+    Side,
 )
 from app.deals.models import (
     Contract,
@@ -414,8 +413,11 @@ async def registration_certificate(
     registrar_id = registered.registered_by_id
     registrars = await accounts.users_by_id(session, [registrar_id] if registrar_id else [])
     registrar = registrars.get(registrar_id) if registrar_id else None
-    seller_role, buyer_role = ROLES[registered.contract_type.value]
     lines = {int(item["number"]): item for item in registered.price_items}
+    sides: tuple[tuple[Side, uuid.UUID], ...] = (
+        ("seller", deal.seller_organization_id),
+        ("buyer", deal.buyer_organization_id),
+    )
     return RegistrationCertificate(
         registration_number=contract.registration_number,
         registered_at=contract.registered_at,
@@ -425,19 +427,16 @@ async def registration_certificate(
         version=registered.number,
         parties=[
             CertifiedParty(
-                role,
+                side,
                 organizations[organization_id].name,
                 organizations[organization_id].credit_code,
-                NATURES[organizations[organization_id].kind.value],
+                organizations[organization_id].kind.value,
                 " ".join(
                     division.name
                     for division in division_path(organizations[organization_id].division_code)
                 ),
             )
-            for role, organization_id in (
-                (seller_role, deal.seller_organization_id),
-                (buyer_role, deal.buyer_organization_id),
-            )
+            for side, organization_id in sides
         ],
         total=Money(registered.total_fen),
         declared_transaction_amount=Money(registered.transaction_fen),

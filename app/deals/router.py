@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
+from app.core.i18n import current_locale
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
@@ -260,7 +261,7 @@ async def registration_certificate_pdf(
     registration."""
     certificate = await registration.registration_certificate(session, caller, deal_id, now=now)
     return Response(
-        render_registration_certificate(certificate),
+        render_registration_certificate(certificate, current_locale.get()),
         media_type="application/pdf",
         headers={
             "Content-Disposition": (
@@ -282,7 +283,7 @@ async def contract_pdf(
     """The version in force (or the draft) on one A4 page, Chinese font embedded."""
     summary = await service.contract_summary(session, caller, deal_id, now=now)
     return Response(
-        render_contract_pdf(summary),
+        render_contract_pdf(summary, current_locale.get()),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="contract-{deal_id}.pdf"'},
     )

@@ -31,7 +31,7 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.deals import queries
-from app.deals.documents import ROLES, ContractSummary, MilestoneLine, Party
+from app.deals.documents import ContractSummary, MilestoneLine, Party, Side
 from app.deals.models import (
     Contract,
     ContractState,
@@ -494,8 +494,11 @@ async def contract_summary(
     organizations = await accounts.organizations_by_id(
         session, [deal.seller_organization_id, deal.buyer_organization_id]
     )
-    seller_role, buyer_role = ROLES[version.contract_type.value]
     effective = version.number == view.contract.effective_version
+    sides: tuple[tuple[Side, uuid.UUID, datetime | None], ...] = (
+        ("seller", deal.seller_organization_id, version.seller_signed_at),
+        ("buyer", deal.buyer_organization_id, version.buyer_signed_at),
+    )
     return ContractSummary(
         contract_type=version.contract_type.value,
         subject=version.subject,
@@ -505,15 +508,12 @@ async def contract_summary(
         registered_at=view.contract.registered_at,
         parties=[
             Party(
-                role,
+                side,
                 organizations[organization_id].name,
                 organizations[organization_id].credit_code,
                 signed_at,
             )
-            for role, organization_id, signed_at in (
-                (seller_role, deal.seller_organization_id, version.seller_signed_at),
-                (buyer_role, deal.buyer_organization_id, version.buyer_signed_at),
-            )
+            for side, organization_id, signed_at in sides
         ],
         total=Money(version.total_fen),
         transaction_amount=Money(version.transaction_fen),

@@ -66,6 +66,7 @@ async def tax_evidence(
         },
         "rule_set": body["rule_set"],
     }
+    # Kept for a Chinese tax office: in Chinese, whatever language the request asked for.
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("contract.pdf", render_contract_pdf(summary))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
+from app.core.i18n import current_locale
 from app.core.idempotency import IdempotencyOf
 from app.core.pagination import Page, PageParams, page_params
 from app.tax import evidence, exports, rules, service, submission
@@ -135,14 +136,19 @@ async def get_filing(
     name = f"filing-{filing.kind.value}-{filing.period}-v{filing.version}"
     if XLSX in accept:
         return Response(
-            exports.filing_xlsx(filing.content, version=filing.version),
+            exports.filing_xlsx(
+                filing.content, version=filing.version, locale=current_locale.get()
+            ),
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
     if PDF in accept:
         return Response(
             exports.filing_pdf(
-                filing.content, version=filing.version, computed_at=filing.computed_at
+                filing.content,
+                version=filing.version,
+                computed_at=filing.computed_at,
+                locale=current_locale.get(),
             ),
             media_type=PDF,
             headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},

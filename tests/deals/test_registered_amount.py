@@ -338,3 +338,40 @@ async def test_an_amendment_of_a_registered_contract_counts_once_its_change_is_r
     text = PdfReader(io.BytesIO(certificate.content)).pages[0].extract_text()
     assert "900,000.00 元" in text
     assert "变更登记日期" in text
+
+
+async def test_the_certificate_and_the_contract_read_in_english_under_accept_language_en(
+    client: httpx.AsyncClient, factory: MarketFactory
+) -> None:
+    p = await parties(factory)
+    registrar = await factory.staff(PlatformRole.registrar)
+    deal_id = await off_platform_deal(factory, p, 100_000_000)
+    await client.put(
+        f"/v1/deals/{deal_id}/contract", json=listed_terms(), headers=p.seller_owner.headers
+    )
+    for person in (p.seller_owner, p.buyer_owner):
+        await client.post(f"/v1/deals/{deal_id}/sign", json={"version": 1}, headers=person.headers)
+    await client.post(
+        f"/v1/deals/{deal_id}/register", json={"decision": "register"}, headers=registrar.headers
+    )
+    english = {**p.seller_owner.headers, "Accept-Language": "en"}
+
+    certificate = await client.get(
+        f"/v1/deals/{deal_id}/registration/certificate.pdf", headers=english
+    )
+    contract = await client.get(f"/v1/deals/{deal_id}/contract.pdf", headers=english)
+
+    certificate_text = PdfReader(io.BytesIO(certificate.content)).pages[0].extract_text()
+    contract_text = PdfReader(io.BytesIO(contract.content)).pages[0].extract_text()
+    for expected in (
+        "Technology contract registration certificate",
+        "Assignor (seller)",
+        "university",
+        "Technology-transaction amount checked",
+        "CNY 800,000.00",
+        "(Beijing time",
+    ):
+        assert expected in certificate_text, expected
+    for expected in ("Technology contract summary", "Payment milestones", "Assignee (buyer)"):
+        assert expected in contract_text, expected
+    assert "技术合同" not in certificate_text.replace("稀土永磁材料制备技术转让", "")

@@ -787,3 +787,38 @@ async def test_a_period_before_the_policy_existed_is_a_422_not_a_500(
         "code": "no_rule_set_in_force",
         "message": answer.json()["errors"][0]["message"],
     }
+
+
+async def test_a_filing_reads_in_english_under_accept_language_en(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    p, filing = await ready_filing(client, factory, clock, sessionmaker)
+    url = f"/v1/tax/filings/{filing['id']}"
+    english = {**p.seller_owner.headers, "Accept-Language": "en"}
+
+    pdf = await client.get(url, headers={**english, "Accept": "application/pdf"})
+    xlsx = await client.get(url, headers={**english, "Accept": XLSX})
+
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    for expected in (
+        "Income tax relief on technology-transfer income",
+        "Relieved income",
+        "5,500,000.00",
+        "Computed: 2027-01-02 10:00 (Beijing time)",
+        "Registration number",
+        "Legal basis: 《企业所得税法》第二十七条第（四）项",  # the law as it is written
+    ):
+        assert expected in text, expected
+    for raw in ("taxable_half", "included", "revenue", "减免所得合计"):
+        assert raw not in text, raw
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Filing", "Lines", "Not counted", "Legal basis"]
+    header, line = list(book["Lines"].iter_rows(values_only=True))[:2]
+    assert header[:3] == ("Deal", "Registration number", "Revenue")
+    assert line[-1] == "yes"
