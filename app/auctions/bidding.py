@@ -148,7 +148,13 @@ def _bid_write(
     )
     if extended:
         write.emit(
-            "extended", {"ends_at": auction.ends_at.isoformat(), "extensions": auction.extensions}
+            "extended",
+            {
+                "ends_at": auction.ends_at.isoformat(),
+                "extensions": auction.extensions,
+                # Two-phase timing: the bid restarted the countdown (限时报价期).
+                "countdown_restarted": auction.countdown_seconds is not None,
+            },
         )
     write.record(
         "auction.bid_placed",

@@ -73,6 +73,11 @@ class Auction(IdMixin, Base):
     snipe_window_seconds: Mapped[int]
     extension_seconds: Mapped[int]
     max_extensions: Mapped[int]
+    countdown_seconds: Mapped[int | None]
+    """Two-phase timing (自由报价期 / 限时报价期): set, the free bidding period ends
+    `countdown_seconds` before `scheduled_end_at`, and from there each bid restarts a countdown
+    of this length — the anti-sniping terms with window and extension both this long and no
+    practical limit on extensions."""
     extensions: Mapped[int] = mapped_column(default=0)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     """The engine's tick: the last sequence given to a bid or proxy."""

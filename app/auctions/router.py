@@ -30,6 +30,7 @@ from app.auctions.schemas import (
     ProxyOut,
     ProxySet,
     TermsUpdate,
+    TwoPhase,
     increment_steps,
     increment_table,
 )
@@ -100,6 +101,13 @@ def auction_out(view: service.AuctionView) -> AuctionOut:
             extension_seconds=auction.extension_seconds,
             max_extensions=auction.max_extensions,
         ),
+        two_phase=TwoPhase(
+            free_period_ends_at=auction.scheduled_end_at
+            - timedelta(seconds=auction.countdown_seconds),
+            countdown_seconds=auction.countdown_seconds,
+        )
+        if auction.countdown_seconds is not None
+        else None,
         cancel_reason=auction.cancel_reason,
         closed_at=auction.closed_at,
         settled_at=auction.settled_at,
@@ -199,6 +207,8 @@ async def change_terms(
         if body.anti_sniping
         else None,
         max_extensions=body.anti_sniping.max_extensions if body.anti_sniping else None,
+        free_period_ends_at=body.two_phase.free_period_ends_at if body.two_phase else None,
+        countdown=timedelta(seconds=body.two_phase.countdown_seconds) if body.two_phase else None,
     )
     return auction_out(await service.change_terms(session, caller, auction_id, change, now=now))
 

@@ -42,7 +42,16 @@ class AntiSniping(BaseModel):
 
     window_seconds: int = Field(ge=0, le=3600)
     extension_seconds: int = Field(ge=0, le=3600)
-    max_extensions: int = Field(ge=0, le=100)
+    max_extensions: int = Field(ge=0, le=10_000)
+
+
+class TwoPhase(BaseModel):
+    """The exchanges' timing: a free bidding period (自由报价期) to `free_period_ends_at`, then a
+    countdown (限时报价期) of `countdown_seconds` that each bid restarts; the auction ends when
+    a countdown runs out with no bid."""
+
+    free_period_ends_at: AwareDatetime
+    countdown_seconds: int = Field(ge=30, le=3600, examples=[300])
 
 
 class DepositOut(BaseModel):
@@ -88,6 +97,10 @@ class AuctionOut(BaseModel):
     )
     deposit: Money
     anti_sniping: AntiSniping
+    two_phase: TwoPhase | None = Field(
+        description="Set for two-phase timing (自由报价期/限时报价期): the anti-sniping terms are "
+        "then the countdown's (window and extension both the countdown)."
+    )
     cancel_reason: str | None
     closed_at: datetime | None
     settled_at: datetime | None
@@ -114,6 +127,11 @@ class TermsUpdate(Strict):
     increment_grid: IncrementGrid | None = None
     deposit: NonNegativeMoney | None = None
     anti_sniping: AntiSniping | None = None
+    two_phase: TwoPhase | None = Field(
+        default=None,
+        description="Two-phase timing instead of `anti_sniping` and `ends_at`: the auction's "
+        "first possible end is the free period's end plus one countdown.",
+    )
 
     @field_validator("increments")
     @classmethod

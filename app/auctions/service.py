@@ -84,6 +84,12 @@ class TermsChange:
     snipe_window: timedelta | None = None
     extension: timedelta | None = None
     max_extensions: int | None = None
+    free_period_ends_at: datetime | None = None
+    countdown: timedelta | None = None
+
+
+COUNTDOWN_RESTARTS = 10_000
+"""The restarts a two-phase auction's countdown allows: none that a real auction reaches."""
 
 
 def _increments_data(table: IncrementTable) -> dict[str, Any]:
@@ -316,7 +322,15 @@ async def change_terms(
     if auction.state != AuctionState.scheduled or now >= auction.starts_at:
         raise InvalidState(detail_code="detail.auction_started")
     starts_at = change.starts_at or auction.starts_at
+    if change.countdown is not None and (
+        change.ends_at is not None or change.snipe_window is not None
+    ):
+        raise ValidationFailed("body.two_phase", "two_phase_alone")
     ends_at = change.ends_at or auction.scheduled_end_at
+    if change.countdown is not None and change.free_period_ends_at is not None:
+        if change.free_period_ends_at <= starts_at:
+            raise ValidationFailed("body.two_phase.free_period_ends_at", "auction_end_before_start")
+        ends_at = change.free_period_ends_at + change.countdown
     if change.starts_at is not None and change.starts_at <= now:
         raise ValidationFailed("body.starts_at", "auction_start_past")
     if ends_at <= starts_at:
@@ -350,6 +364,16 @@ async def change_terms(
         auction.extension_seconds = int(change.extension.total_seconds())
     if change.max_extensions is not None:
         auction.max_extensions = change.max_extensions
+    if change.snipe_window is not None:
+        auction.countdown_seconds = None  # anti-sniping terms of its own: one phase again
+    if change.countdown is not None:
+        # 限时报价期: from the free period's end every bid restarts the countdown — the
+        # anti-sniping rule with window and extension both the countdown, and no cap anyone
+        # reaches (each restart is still counted).
+        seconds = int(change.countdown.total_seconds())
+        auction.countdown_seconds = seconds
+        auction.snipe_window_seconds = auction.extension_seconds = seconds
+        auction.max_extensions = COUNTDOWN_RESTARTS
     await record_event(session, "auction.rescheduled", _schedule_payload(auction))
     return (await _views(session, principal, [auction]))[0]
 

@@ -291,6 +291,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The checked amount is below the milestones the contract says pay the technology, "
         "{designated}: the parties must correct the contract first",
     ),
+    "field.two_phase_alone": (
+        "两阶段计时（自由报价期/限时报价期）不能与 ends_at 或 anti_sniping 同时设置",
+        "Two-phase timing replaces ends_at and anti_sniping: send it alone",
+    ),
     "field.year_not_started": ("该年度尚未开始", "That year has not begun"),
     "field.off_increment_grid": (
         "出价须为加价幅度的正整数倍，最近的有效出价：{nearest}",

@@ -877,3 +877,66 @@ async def test_a_bid_off_the_increment_grid_names_the_nearest_acceptable_amounts
     assert freed.json()["increments"] == shown.json()["increments"]
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["field"] == "body.increment_grid"
+
+
+async def test_two_phase_timing_restarts_the_countdown_with_each_bid_after_the_free_period(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """自由报价期 then 限时报价期: a bid in the free period moves nothing; from its end each bid
+    restarts a five-minute countdown, with no cap that an auction reaches."""
+    university = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(university, MemberRole.owner)
+    auction = await factory.auction(
+        university, start_price_fen=10_000_000, opens_in=timedelta(hours=1)
+    )
+    (_, alice), (_, bob) = [await factory.bidder(auction) for _ in range(2)]
+    free_end = auction.starts_at + timedelta(hours=2)
+    both = await client.patch(
+        f"/v1/auctions/{auction.id}",
+        json={
+            "two_phase": {"free_period_ends_at": free_end.isoformat(), "countdown_seconds": 300},
+            "ends_at": free_end.isoformat(),
+        },
+        headers=owner.headers,
+    )
+    timed = await client.patch(
+        f"/v1/auctions/{auction.id}",
+        json={"two_phase": {"free_period_ends_at": free_end.isoformat(), "countdown_seconds": 300}},
+        headers=owner.headers,
+    )
+    clock.set(auction.starts_at + timedelta(minutes=10))
+    in_free_period = await bid(client, auction, alice, "100000")
+    ends = [in_free_period.json()["auction"]["ends_at"]]
+    clock.set(free_end + timedelta(minutes=4))
+    for person, amount in ((bob, "105000"), (alice, "110000"), (bob, "115000")):
+        placed = await bid(client, auction, person, amount)
+        assert placed.status_code == 201, placed.text
+        ends.append(placed.json()["auction"]["ends_at"])
+        clock.advance(timedelta(minutes=4))  # each within the restarted countdown
+    async with sessionmaker() as session:
+        extended = (
+            await session.scalars(
+                select(AuctionEvent.data)
+                .where(AuctionEvent.auction_id == auction.id, AuctionEvent.kind == "extended")
+                .order_by(AuctionEvent.sequence)
+            )
+        ).all()
+
+    assert both.status_code == 422
+    assert both.json()["errors"][0]["field"] == "body.two_phase"
+    assert timed.status_code == 200, timed.text
+    assert timed.json()["two_phase"] == {
+        "free_period_ends_at": free_end.isoformat().replace("+00:00", "Z"),
+        "countdown_seconds": 300,
+    }
+    assert timed.json()["scheduled_end_at"] == (
+        free_end + timedelta(minutes=5)
+    ).isoformat().replace("+00:00", "Z")
+    assert timed.json()["anti_sniping"]["window_seconds"] == 300
+    first_end = free_end + timedelta(minutes=5)
+    restarts = [free_end + timedelta(minutes=4 + 4 * n + 5) for n in range(3)]
+    assert ends == [moment.isoformat().replace("+00:00", "Z") for moment in (first_end, *restarts)]
+    assert [event["countdown_restarted"] for event in extended] == [True, True, True]
