@@ -150,6 +150,9 @@ CASES = [
     Case("GET", "/v1/auctions/{auction}/bids", None, 200, 200),
     Case("POST", "/v1/auctions/{auction}/proxy-bids", {"maximum": {"amount": "100000", "currency": "CNY"}}, 409, 409),
     Case("GET", "/v1/auctions/{auction}/proxy-bids", None, 200, 200),
+    # The world's auction takes open bids: a sealed bid is refused as such, to anyone.
+    Case("POST", "/v1/auctions/{auction}/sealed-bids", {"amount": {"amount": "100000", "currency": "CNY"}}, 409, 409),
+    Case("GET", "/v1/auctions/{auction}/sealed-bids", None, 200, 200),
     Case("GET", "/v1/auctions/{auction}/events"),
     # Deals are private to their two parties: 404 to everyone else.
     Case("POST", "/v1/deals", None),

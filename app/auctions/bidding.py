@@ -23,7 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auctions import engine, errors, events, queries, service, timing
-from app.auctions.models import Auction, AuctionState, Bid, Deposit, DepositState, ProxyBid
+from app.auctions.models import (
+    Auction,
+    AuctionFormat,
+    AuctionState,
+    Bid,
+    Deposit,
+    DepositState,
+    ProxyBid,
+)
 from app.core.auth import Principal
 from app.core.idempotency import Idempotency
 from app.core.money import Money
@@ -52,6 +60,8 @@ def _admitted(standing: queries.Standing, now: datetime) -> Deposit:
     """The bidder's held deposit: holding one is what admits a bidder (its eligibility was
     checked when the deposit was requested). Raises AuctionClosed, DepositRequired,
     AuctionNotOpen."""
+    if standing.auction.format == AuctionFormat.sealed:
+        raise errors.Sealed()
     deposit = standing.deposit
     if deposit is None or deposit.state != DepositState.held:
         # An ended auction says so to everyone; before the start, the deposit is what to do.

@@ -18,11 +18,13 @@ from app.auctions.models import (
     FINISHED,
     LIVE,
     Auction,
+    AuctionFormat,
     AuctionState,
     Deposit,
     DepositState,
 )
 from app.auctions.queries import auction_by_id
+from app.auctions.sealed import sealed_sale
 from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import service as deals
@@ -45,14 +47,18 @@ async def close_if_due(session: AsyncSession, auction_id: uuid.UUID, *, now: dat
     auction = await auction_by_id(session, auction_id, lock=True)
     if auction.state not in LIVE or now < auction.ends_at:
         return False
-    book = (await queries.standing(session, auction.id, None)).book
-    sale = timing.hammer(book, auction.reserve_fen)
+    sale = await _sale(session, auction)
     auction.state = AuctionState.closed
     auction.closed_at = now
+    if auction.format == AuctionFormat.sealed:
+        # The sealed amounts are opened (开标): the winning one is the price.
+        price = sale.price if sale is not None else None
+    else:
+        price = (await queries.standing(session, auction.id, None)).book.price
     data = {
         "state": "closed",
         "sold": sale is not None,
-        "price": Money(book.price).to_api() if book.price is not None else None,
+        "price": Money(price).to_api() if price is not None else None,
     }
     await emit(session, auction, "closed", data, now)
     await notify(session, auction)
@@ -74,9 +80,7 @@ async def settle(
     auction = await auction_by_id(session, auction_id, lock=True)
     if auction.state != AuctionState.closed:
         return None
-    sale = timing.hammer(
-        (await queries.standing(session, auction.id, None)).book, auction.reserve_fen
-    )
+    sale = await _sale(session, auction)
     auction.settled_at = now
     payload: dict[str, Any] = {"auction_id": str(auction.id), "listing_id": str(auction.listing_id)}
     if sale is None:
@@ -123,6 +127,15 @@ async def settle(
         )
     await notify(session, auction)
     return auction.state
+
+
+async def _sale(session: AsyncSession, auction: Auction) -> timing.Hammer | None:
+    """Who won at what price: the highest open bid, or the highest sealed amount."""
+    if auction.format == AuctionFormat.sealed:
+        return await sealed_sale(session, auction.id, auction.reserve_fen)
+    return timing.hammer(
+        (await queries.standing(session, auction.id, None)).book, auction.reserve_fen
+    )
 
 
 async def next_step_at(session: AsyncSession, auction_id: uuid.UUID) -> datetime | None:

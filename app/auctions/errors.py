@@ -25,6 +25,20 @@ class DepositRequired(DomainError):
     detail_code = "detail.deposit_required"
 
 
+class NotSealed(DomainError):
+    """A sealed bid on an auction of open ascending bids."""
+
+    status, code = 409, "auction_not_sealed"
+    detail_code = "detail.auction_not_sealed"
+
+
+class Sealed(DomainError):
+    """An open bid or a proxy on a sealed single-round auction (一次性报价)."""
+
+    status, code = 409, "auction_sealed"
+    detail_code = "detail.auction_sealed"
+
+
 class AlreadyLeading(DomainError):
     status, code = 409, "already_leading"
     detail_code = "detail.already_leading"

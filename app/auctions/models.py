@@ -45,6 +45,13 @@ class Eligibility(StrEnum):
     intent_holders = "intent_holders"  # only those who registered intent on the listing
 
 
+class AuctionFormat(StrEnum):
+    """How bidders bid (the exchanges' 竞价方式)."""
+
+    english = "english"  # 多次连续报价: open ascending bids, the price shown
+    sealed = "sealed"  # 一次性报价: one sealed amount each, opened at the end
+
+
 class Auction(IdMixin, Base):
     """A competitive sale (竞价拍卖) of a listing: English ascending, with proxy bids."""
 
@@ -73,6 +80,11 @@ class Auction(IdMixin, Base):
     snipe_window_seconds: Mapped[int]
     extension_seconds: Mapped[int]
     max_extensions: Mapped[int]
+    format: Mapped[AuctionFormat] = mapped_column(
+        pg_enum(AuctionFormat, "auction_format"),
+        default=AuctionFormat.english,
+        server_default=AuctionFormat.english.value,
+    )
     countdown_seconds: Mapped[int | None]
     """Two-phase timing (自由报价期 / 限时报价期): set, the free bidding period ends
     `countdown_seconds` before `scheduled_end_at`, and from there each bid restarts a countdown
@@ -205,6 +217,24 @@ class ProxyBid(Base):
     set_at: Mapped[datetime]
 
 
+class SealedBid(IdMixin, Base):
+    """A sealed single-round bid (一次性报价): one amount per deposit holder, submitted before
+    the end, seen by nobody but its bidder until the auction closes."""
+
+    __tablename__ = "auction_sealed_bids"
+
+    auction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auctions.id", ondelete="CASCADE"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    submitted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("auction_id", "organization_id"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+
 class AuctionEvent(Base):
     """One live event of an auction, numbered per auction: the SSE stream and its replay."""
 
@@ -220,3 +250,4 @@ class AuctionEvent(Base):
 
 
 register_unique_field("uq_auction_deposits_auction_id_organization_id", "body.organization_id")
+register_unique_field("uq_auction_sealed_bids_auction_id_organization_id", "body.amount")

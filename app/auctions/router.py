@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auctions import bidding, deposits, queries, service
+from app.auctions import bidding, deposits, queries, sealed, service
 from app.auctions.auth import AuctionOrganize, AuctionRead, AuctionStaff, Bidding
 from app.auctions.live import LiveEvents
-from app.auctions.models import AuctionState, Bid, Deposit, ProxyBid
+from app.auctions.models import AuctionState, Bid, Deposit, ProxyBid, SealedBid
 from app.auctions.schemas import (
     AntiSniping,
     AuctionOut,
@@ -29,6 +29,7 @@ from app.auctions.schemas import (
     ProxyCreate,
     ProxyOut,
     ProxySet,
+    SealedBidOut,
     TermsUpdate,
     TwoPhase,
     increment_steps,
@@ -95,6 +96,7 @@ def auction_out(view: service.AuctionView) -> AuctionOut:
         else None,
         increments=increment_steps(queries.increments_of(auction)),
         increment_grid=queries.increments_of(auction).grid,
+        format=auction.format,
         deposit=Money(auction.deposit_fen),
         anti_sniping=AntiSniping(
             window_seconds=auction.snipe_window_seconds,
@@ -209,6 +211,7 @@ async def change_terms(
         max_extensions=body.anti_sniping.max_extensions if body.anti_sniping else None,
         free_period_ends_at=body.two_phase.free_period_ends_at if body.two_phase else None,
         countdown=timedelta(seconds=body.two_phase.countdown_seconds) if body.two_phase else None,
+        format=body.format,
     )
     return auction_out(await service.change_terms(session, caller, auction_id, change, now=now))
 
@@ -381,6 +384,59 @@ async def set_proxy(
 async def list_proxies(session: Session, caller: Bidding, auction_id: uuid.UUID) -> list[ProxyOut]:
     """Your organizations' proxy maximums on the auction (nobody else sees them)."""
     return [proxy_out(p) for p in await service.list_proxies(session, caller, auction_id)]
+
+
+def sealed_bid_out(bid: SealedBid) -> SealedBidOut:
+    return SealedBidOut(
+        id=bid.id,
+        auction_id=bid.auction_id,
+        organization_id=bid.organization_id,
+        amount=Money(bid.amount_fen),
+        submitted_at=bid.submitted_at,
+    )
+
+
+@router.post(
+    "/{auction_id}/sealed-bids",
+    response_model=SealedBidOut,
+    dependencies=[Depends(bid_rate)],
+    status_code=status.HTTP_201_CREATED,
+    summary="Submit your sealed bid (一次性报价)",
+    responses=problem_responses(409),
+)
+async def submit_sealed_bid(
+    session: Session,
+    now: Now,
+    caller: Bidding,
+    idempotency: IdempotencyOf,
+    auction_id: uuid.UUID,
+    body: BidCreate,
+) -> SealedBidOut:
+    """A sealed auction's one amount per bidder (a confirmed deposit is needed), at least the
+    start price and a whole number of increments above it; nobody else sees it until the
+    auction closes, when the highest at or above the reserve wins (the earlier of equal ones).
+    A second one is a 409 `already_exists`; an open-bidding auction answers
+    `auction_not_sealed`."""
+    await idempotency.claim(caller)
+    sealed_bid = await sealed.submit_sealed_bid(
+        session,
+        caller,
+        auction_id,
+        organization_id=body.organization_id,
+        amount=body.amount,
+        now=now,
+    )
+    return await idempotency.remember(sealed_bid_out(sealed_bid), status_code=201)
+
+
+@router.get(
+    "/{auction_id}/sealed-bids", response_model=list[SealedBidOut], summary="Your sealed bid"
+)
+async def list_sealed_bids(
+    session: Session, caller: Bidding, auction_id: uuid.UUID
+) -> list[SealedBidOut]:
+    """Your organizations' sealed bids on the auction (nobody else sees them)."""
+    return [sealed_bid_out(b) for b in await sealed.sealed_bid_of(session, caller, auction_id)]
 
 
 async def _existing_auction(session: Session, auction_id: uuid.UUID) -> AuctionState:

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
 from app.auctions.increments import IncrementGrid, IncrementTable
-from app.auctions.models import AuctionState, DepositState, Eligibility
+from app.auctions.models import AuctionFormat, AuctionState, DepositState, Eligibility
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
 
 
@@ -96,6 +96,10 @@ class AuctionOut(BaseModel):
         "tier) or `free` (any amount at or above the minimum)."
     )
     deposit: Money
+    format: AuctionFormat = Field(
+        description="`english` (多次连续报价: open ascending bids) or `sealed` (一次性报价: "
+        "one sealed amount each, opened at the end; `current_price` stays null until then)."
+    )
     anti_sniping: AntiSniping
     two_phase: TwoPhase | None = Field(
         description="Set for two-phase timing (自由报价期/限时报价期): the anti-sniping terms are "
@@ -127,6 +131,11 @@ class TermsUpdate(Strict):
     increment_grid: IncrementGrid | None = None
     deposit: NonNegativeMoney | None = None
     anti_sniping: AntiSniping | None = None
+    format: AuctionFormat | None = Field(
+        default=None,
+        description="`sealed` for one sealed amount per bidder (一次性报价), `english` for open "
+        "ascending bids (多次连续报价).",
+    )
     two_phase: TwoPhase | None = Field(
         default=None,
         description="Two-phase timing instead of `anti_sniping` and `ends_at`: the auction's "
@@ -189,6 +198,14 @@ class BidCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"amount": {"amount": "520000.00", "currency": "CNY"}}]}
     )
+
+
+class SealedBidOut(BaseModel):
+    id: uuid.UUID
+    auction_id: uuid.UUID
+    organization_id: uuid.UUID
+    amount: Money
+    submitted_at: datetime
 
 
 class ProxyCreate(Strict):

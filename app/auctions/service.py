@@ -32,6 +32,7 @@ from app.auctions.models import (
     FINISHED,
     LIVE,
     Auction,
+    AuctionFormat,
     AuctionState,
     Bid,
     Deposit,
@@ -86,6 +87,7 @@ class TermsChange:
     max_extensions: int | None = None
     free_period_ends_at: datetime | None = None
     countdown: timedelta | None = None
+    format: AuctionFormat | None = None
 
 
 COUNTDOWN_RESTARTS = 10_000
@@ -185,9 +187,12 @@ async def _views(
         last = last_bids.get(auction.id)
         price = Money(last.amount_fen) if last else None
         table = queries.increments_of(auction)
-        minimum = (
-            auction.start_price_fen if price is None else price.fen + table.increment(price.fen)
+        least = auction.start_price_fen if price is None else price.fen + table.increment(price.fen)
+        # As the engine's least bid: moved onto the grid when a proxy's answer left it.
+        nearest = table.off_grid(
+            least, start=auction.start_price_fen, price=price.fen if price else None
         )
+        minimum = least if nearest is None else nearest[1]
         views.append(
             AuctionView(
                 auction=auction,
@@ -366,6 +371,8 @@ async def change_terms(
         auction.max_extensions = change.max_extensions
     if change.snipe_window is not None:
         auction.countdown_seconds = None  # anti-sniping terms of its own: one phase again
+    if change.format is not None:
+        auction.format = change.format
     if change.countdown is not None:
         # 限时报价期: from the free period's end every bid restarts the countdown — the
         # anti-sniping rule with window and extension both the countdown, and no cap anyone

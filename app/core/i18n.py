@@ -352,6 +352,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "auction_not_open": ("竞价尚未开始", "The auction has not started"),
     "deposit_required": ("需要先缴纳保证金", "A confirmed deposit is required"),
     "already_leading": ("你已是最高出价人", "You are already the highest bidder"),
+    "auction_sealed": ("一次性报价拍卖", "A sealed-bid auction"),
+    "auction_not_sealed": ("非一次性报价拍卖", "Not a sealed-bid auction"),
     "bid_too_low": ("出价低于当前最低可接受价", "The bid is below the minimum"),
     "proxy_maximum_too_low": ("代理出价上限过低", "The proxy maximum is too low"),
     "idempotency_key_reused": (
@@ -497,6 +499,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The payment provider could not be reached; try again later",
     ),
     "detail.contract_empty": ("合同尚无条款", "The contract has no terms yet"),
+    "detail.auction_not_sealed": (
+        "该拍卖为多次连续报价，请通过出价接口报价",
+        "This auction takes open bids: bid through /bids",
+    ),
+    "detail.auction_sealed": (
+        "该拍卖为一次性报价，请提交密封报价（/sealed-bids）",
+        "This auction takes one sealed bid each: submit it through /sealed-bids",
+    ),
     "detail.not_registered": (
         "合同尚未认定登记，没有登记证明",
         "The contract is not registered: there is no certificate yet",

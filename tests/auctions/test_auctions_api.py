@@ -940,3 +940,56 @@ async def test_two_phase_timing_restarts_the_countdown_with_each_bid_after_the_f
     restarts = [free_end + timedelta(minutes=4 + 4 * n + 5) for n in range(3)]
     assert ends == [moment.isoformat().replace("+00:00", "Z") for moment in (first_end, *restarts)]
     assert [event["countdown_restarted"] for event in extended] == [True, True, True]
+
+
+async def test_a_sealed_auction_takes_one_hidden_amount_each_and_the_highest_wins(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """一次性报价: one sealed amount per deposit holder, nobody sees another's, at the end the
+    highest at or above the reserve wins and an equal amount loses to the earlier."""
+    university = await factory.organization(OrganizationKind.university)
+    owner = await factory.person(university, MemberRole.owner)
+    auction = await factory.auction(
+        university, start_price_fen=10_000_000, opens_in=timedelta(hours=1), reserve_fen=11_000_000
+    )
+    (alice_org, alice), (bob_org, bob), (_, carol) = [
+        await factory.bidder(auction) for _ in range(3)
+    ]
+    sealed_terms = await client.patch(
+        f"/v1/auctions/{auction.id}", json={"format": "sealed"}, headers=owner.headers
+    )
+    sealed_bids = f"/v1/auctions/{auction.id}/sealed-bids"
+    clock.set(auction.starts_at + timedelta(minutes=1))
+
+    off_grid = await client.post(sealed_bids, json={"amount": cny("112500")}, headers=alice.headers)
+    alice_in = await client.post(sealed_bids, json={"amount": cny("120000")}, headers=alice.headers)
+    again = await client.post(sealed_bids, json={"amount": cny("130000")}, headers=alice.headers)
+    clock.advance(timedelta(minutes=1))
+    bob_in = await client.post(sealed_bids, json={"amount": cny("120000")}, headers=bob.headers)
+    carol_in = await client.post(sealed_bids, json={"amount": cny("105000")}, headers=carol.headers)
+    open_bid = await bid(client, auction, carol, "110000")
+    seen_by_bob = await client.get(f"/v1/auctions/{auction.id}", headers=bob.headers)
+    bobs_own = await client.get(sealed_bids, headers=bob.headers)
+    clock.set(auction.ends_at)
+    await advance(sessionmaker, PROVIDER, auction.id, clock.now())
+    settled = await client.get(f"/v1/auctions/{auction.id}", headers=owner.headers)
+
+    assert sealed_terms.json()["format"] == "sealed"
+    assert off_grid.status_code == 422
+    assert off_grid.json()["nearest"] == [cny("110000.00"), cny("115000.00")]
+    assert alice_in.status_code == 201, alice_in.text
+    assert again.status_code == 409
+    assert again.json()["errors"][0]["field"] == "body.amount"
+    assert bob_in.status_code == carol_in.status_code == 201
+    assert open_bid.status_code == 409
+    assert open_bid.json()["code"] == "auction_sealed"
+    assert seen_by_bob.json()["current_price"] is None
+    assert seen_by_bob.json()["bid_count"] == 3
+    assert [b["amount"] for b in bobs_own.json()] == [cny("120000.00")]
+    assert settled.json()["state"] == "settled"
+    assert settled.json()["hammer_price"] == cny("120000.00")
+    assert settled.json()["winner_organization_id"] == str(alice_org.id)  # the earlier of two
+    assert bob_org.id != alice_org.id
