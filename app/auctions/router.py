@@ -459,7 +459,7 @@ async def stream_events(
         Header(ge=0, description="Resume after this event: the missed ones are replayed."),
     ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """`opened`, `bid`, `price`, `extended`, `closed`, then `settled`, `failed` or
+    """`opened`, `bid`, `price`, `extended` (or `sealed_bid`), `closed`, then `settled`, `failed` or
     `cancelled`; each with an `id`. Reconnect with `Last-Event-ID` to get what you missed.
     The stream ends after the auction's final event."""
     live: LiveEvents = request.app.state.live
