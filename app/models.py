@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and for tests."""
 
 from app.accounts.models import (
+    AgencyRecognition,
     ApiKey,
     BrokerProfile,
     Membership,
@@ -19,6 +20,7 @@ from app.auctions.models import (
     Deposit,
     EligibleBidder,
     ProxyBid,
+    SealedBid,
 )
 from app.brokers.models import Claim, RewardEntry, RewardPayout
 from app.core.audit import AuditEvent
@@ -36,6 +38,7 @@ from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 from search.models import IndexedListing
 
 __all__ = [
+    "AgencyRecognition",
     "ApiKey",
     "Auction",
     "AuctionEvent",
@@ -74,6 +77,7 @@ __all__ = [
     "RewardPayout",
     "SandboxClockSetting",
     "SavedSearch",
+    "SealedBid",
     "SignInFailure",
     "TotpFactor",
     "User",

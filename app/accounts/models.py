@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -111,6 +111,23 @@ class Organization(IdMixin, TimestampMixin, Base):
         CheckConstraint("inventor_reward_percent BETWEEN 50 AND 100", name="inventor_reward_floor"),
         CheckConstraint("credit_code ~ '^[0-9A-HJ-NPQRTUWXY]{18}$'", name="credit_code_chars"),
     )
+
+
+class AgencyRecognition(IdMixin, Base):
+    """A transfer agency's recognition by the region (自治区认定的技术转移服务机构) for a period:
+    what the transfer agencies' post-subsidy (服务方后补助) requires."""
+
+    __tablename__ = "agency_recognitions"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    valid_from: Mapped[date]
+    valid_until: Mapped[date]
+    """The last day it holds (inclusive, Beijing days)."""
+    note: Mapped[str | None] = mapped_column(String(500))
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("valid_from <= valid_until", name="period_ordered"),)
 
 
 class User(IdMixin, TimestampMixin, Base):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
-from app.accounts import api_keys, brokers, members, queries, service
+from app.accounts import agencies, api_keys, brokers, members, queries, service
 from app.accounts import totp as totp_service
 from app.accounts.auth import (
     ApiKeyManage,
@@ -30,6 +30,8 @@ from app.accounts.models import (
     VerificationStatus,
 )
 from app.accounts.schemas import (
+    AgencyRecognitionCreate,
+    AgencyRecognitionOut,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
@@ -381,6 +383,53 @@ async def verify_organization(
             now=now,
         )
     )
+
+
+@router.post(
+    "/organizations/{organization_id}/agency-recognitions",
+    response_model=AgencyRecognitionOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a transfer agency's recognition (认定)",
+    tags=["organizations"],
+    responses=problem_responses(404),
+)
+async def recognize_agency(
+    session: Session,
+    now: Now,
+    caller: PlatformStaff,
+    organization_id: uuid.UUID,
+    body: AgencyRecognitionCreate,
+) -> AgencyRecognitionOut:
+    """Platform reviewers record that the region recognized a verified transfer agency
+    (自治区认定的技术转移服务机构) for a period: what its post-subsidy (服务方后补助) needs.
+    Periods of one agency do not overlap."""
+    recognition = await agencies.recognize_agency(
+        session,
+        caller,
+        organization_id,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        note=body.note,
+        now=now,
+    )
+    return AgencyRecognitionOut.model_validate(recognition)
+
+
+@router.get(
+    "/organizations/{organization_id}/agency-recognitions",
+    response_model=list[AgencyRecognitionOut],
+    summary="A transfer agency's recognitions",
+    tags=["organizations"],
+    responses=problem_responses(404),
+)
+async def list_agency_recognitions(
+    session: Session, caller: OrganizationRead, organization_id: uuid.UUID
+) -> list[AgencyRecognitionOut]:
+    """The periods for which the region recognized the agency, the latest first."""
+    return [
+        AgencyRecognitionOut.model_validate(recognition)
+        for recognition in await agencies.recognitions_of(session, caller, organization_id)
+    ]
 
 
 # --- members -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -242,6 +242,35 @@ class OrganizationOut(BaseModel):
     vat_period: VatPeriod
     second_factor_required: bool
     created_at: datetime
+
+
+class AgencyRecognitionCreate(Strict):
+    valid_from: date
+    valid_until: date = Field(description="The last day it holds (inclusive).")
+    note: Reason | None = Field(default=None, description="The region's decision it records.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid_from": "2026-01-01",
+                    "valid_until": "2028-12-31",
+                    "note": "内蒙古自治区科技厅认定（示例）",
+                }
+            ]
+        }
+    )
+
+
+class AgencyRecognitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    valid_from: date
+    valid_until: date
+    note: str | None
+    decided_at: datetime
 
 
 class VerificationDecision(Strict):

@@ -295,6 +295,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "两阶段计时（自由报价期/限时报价期）不能与 ends_at 或 anti_sniping 同时设置",
         "Two-phase timing replaces ends_at and anti_sniping: send it alone",
     ),
+    "field.not_a_transfer_agency": (
+        "只有技术转移机构可以被认定",
+        "Only transfer agencies are recognized",
+    ),
+    "field.not_verified": ("该组织尚未通过认证", "The organization is not verified"),
+    "field.period_inverted": ("截止日不能早于起始日", "The period ends before it starts"),
+    "field.recognition_overlaps": (
+        "与该机构已有的认定期间重叠",
+        "It overlaps a period the agency is already recognized for",
+    ),
     "field.year_not_started": ("该年度尚未开始", "That year has not begun"),
     "field.off_increment_grid": (
         "出价须为加价幅度的正整数倍，最近的有效出价：{nearest}",
