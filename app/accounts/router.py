@@ -397,12 +397,14 @@ async def recognize_agency(
     session: Session,
     now: Now,
     caller: PlatformStaff,
+    idempotency: IdempotencyOf,
     organization_id: uuid.UUID,
     body: AgencyRecognitionCreate,
 ) -> AgencyRecognitionOut:
     """Platform reviewers record that the region recognized a verified transfer agency
     (自治区认定的技术转移服务机构) for a period: what its post-subsidy (服务方后补助) needs.
-    Periods of one agency do not overlap."""
+    Periods of one agency do not overlap. Send `Idempotency-Key` to retry safely."""
+    await idempotency.claim(caller)
     recognition = await agencies.recognize_agency(
         session,
         caller,
@@ -412,7 +414,9 @@ async def recognize_agency(
         note=body.note,
         now=now,
     )
-    return AgencyRecognitionOut.model_validate(recognition)
+    return await idempotency.remember(
+        AgencyRecognitionOut.model_validate(recognition), status_code=201
+    )
 
 
 @router.get(

@@ -22,6 +22,7 @@ from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import FrozenClock
 from app.listings.models import ListingState
 from tests.factories import MarketFactory
+from tests.results.test_results_api import _result
 
 
 async def test_a_review_decision_is_recorded_with_who_where_and_which_request(
@@ -293,20 +294,8 @@ async def test_the_catalogue_and_a_listings_terms_are_on_the_record(
     result = await factory.result(university)
     listing = await factory.listing(university, state=ListingState.draft)
     own = {"organization_id": str(university.id)}
-    body = {
-        "title": "新标题：稀土永磁",
-        "abstract": "本发明公开了一种通过晶界扩散提高矫顽力的钕铁硼永磁材料制备方法。",
-        "keywords": ["钕铁硼"],
-        "kind": "invention_patent",
-        "ip_number": "CN201710601862.3",
-        "ipc_codes": ["h01f1/057"],
-        "legal_status": "granted",
-        "field_code": "new_materials.rare_earths",
-        "trl": 6,
-        "publicly_funded": True,
-        "division_code": "150203",
-        "inventors": [{"name": "张明"}],
-    }
+    body = _result(str(university.id), title="新标题：稀土永磁", inventors=[{"name": "张明"}])
+    del body["organization_id"]
     terms = {
         "mode": "fixed_price",
         "transfer_type": "assignment",
