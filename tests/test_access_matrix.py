@@ -104,6 +104,7 @@ CASES = [
     Case("POST", "/v1/organizations/{org}/verify", {"decision": "verify"}, 403, 403),
     Case("POST", "/v1/organizations/{org}/agency-recognitions", {"valid_from": "2026-01-01", "valid_until": "2026-12-31"}, 403, 403),
     Case("GET", "/v1/organizations/{org}/agency-recognitions", None, 404, 200),
+    Case("GET", "/v1/organizations/{org}/agency-indicators?year=2026", None, 404, 422),
     Case("GET", "/v1/organizations/{org}/members", None, 404, 200),
     Case("POST", "/v1/organizations/{org}/members", {"email": "{outsider_email}"}, 404, 403),
     Case("PATCH", "/v1/organizations/{org}/members/{admin}", {"role": "member"}, 404, 403),

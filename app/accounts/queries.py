@@ -211,6 +211,11 @@ def organizations_select() -> ReadModel:
     )
 
 
+def broker_agencies_select() -> ReadModel:
+    """The read model of brokers' agencies: `broker_id`, `agency_id` (None: independent)."""
+    return select(BrokerProfile.id.label("broker_id"), BrokerProfile.agency_id)
+
+
 async def organizations_by_id(
     session: AsyncSession, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Organization]:

@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from app.brokers import agencies, service
 from app.brokers import payouts as reward_payouts
-from app.brokers import service
 from app.brokers.auth import RewardRead, RewardStaff, RewardWrite
 from app.brokers.models import Claim, ClaimState, RewardPayout
 from app.brokers.policies import RewardPolicy, all_policies
 from app.brokers.schemas import (
+    AgencyIndicatorsOut,
     ClaimCreate,
     ClaimOut,
     ClaimResponse,
@@ -290,3 +291,32 @@ async def pay_rewards(
 async def list_payouts(session: Session, caller: RewardRead) -> list[RewardPayoutOut]:
     """Payouts to you (as a broker or an organization); all of them for staff."""
     return [payout_out(p) for p in await reward_payouts.list_reward_payouts(session, caller)]
+
+
+@router.get(
+    "/organizations/{organization_id}/agency-indicators",
+    response_model=AgencyIndicatorsOut,
+    summary="A transfer agency's service performance of a year (服务绩效)",
+    tags=["organizations"],
+)
+async def agency_indicators(
+    session: Session,
+    now: Now,
+    caller: RewardRead,
+    organization_id: uuid.UUID,
+    year: Annotated[int, Query(ge=2000, le=2100, examples=[2026])],
+) -> AgencyIndicatorsOut:
+    """What the agency's yearly evaluation starts from: the contracts registered in the year
+    that its brokers brought about (named by the parties), their 技术交易额 as registered, the
+    clients on either side, and their share of the contracts its province registered. The
+    agency's members and platform staff; a year under way counts up to now."""
+    indicators = await agencies.agency_indicators(session, caller, organization_id, year, now=now)
+    return AgencyIndicatorsOut(
+        agency_id=indicators.agency_id,
+        year=indicators.year,
+        contracts=indicators.contracts,
+        amount=indicators.amount,
+        clients=indicators.clients,
+        region_contracts=indicators.region_contracts,
+        region_share=indicators.region_share,
+    )

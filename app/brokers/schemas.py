@@ -139,3 +139,22 @@ class PolicyOut(BaseModel):
     pro_rata_to_received: bool
     example: bool
     source: str
+
+
+class AgencyIndicatorsOut(BaseModel):
+    """A transfer agency's service performance of a year (服务绩效): what its yearly evaluation
+    starts from."""
+
+    agency_id: uuid.UUID
+    year: int
+    contracts: int = Field(
+        description="Contracts registered in the year with one of the agency's brokers named."
+    )
+    amount: Money = Field(description="Their 技术交易额 as registered (核定).")
+    clients: int = Field(description="Organizations on either side of them.")
+    region_contracts: int = Field(
+        description="Contracts registered in the year by sellers in the agency's province."
+    )
+    region_share: Decimal | None = Field(
+        description="contracts ÷ region_contracts, four decimals.", examples=["0.0125"]
+    )

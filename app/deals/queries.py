@@ -29,6 +29,7 @@ from app.deals.models import (
     ContractType,
     ContractVersion,
     Deal,
+    DealBroker,
     InventorReward,
     TransformationIncome,
 )
@@ -349,12 +350,13 @@ def contract_facts_of(values: Sequence[Any]) -> ContractFacts:
 
 def registrations_select() -> ReadModel:
     """The read model of registered contracts for statistics: `deal_id`, `seller_organization_id`,
-    `listing_id`, `contract_type`, `transaction_fen` (the 技术交易额 that counts) of the version in
-    force, `registered_at`, `signed_at`."""
+    `buyer_organization_id`, `listing_id`, `contract_type`, `transaction_fen` (the 技术交易额
+    that counts) of the version in force, `registered_at`, `signed_at`."""
     return (
         select(
             Deal.id.label("deal_id"),
             Deal.seller_organization_id,
+            Deal.buyer_organization_id,
             Deal.listing_id,
             ContractVersion.contract_type,
             COUNTED_TRANSACTION_FEN.label("transaction_fen"),
@@ -374,6 +376,11 @@ def registrations_select() -> ReadModel:
         )
         .where(Contract.registration_number.is_not(None))
     )
+
+
+def deal_brokers_select() -> ReadModel:
+    """The read model of the brokers the parties named on each deal: `deal_id`, `broker_id`."""
+    return select(DealBroker.deal_id, DealBroker.broker_id)
 
 
 async def contract_facts(
