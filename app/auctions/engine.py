@@ -83,12 +83,8 @@ class Book:
         return self.bids[-1].bidder if self.bids else None
 
     def minimum_next(self) -> int:
-        """The least bid the rules accept now: one increment above the price (the start price
-        first), moved up onto the grid when a proxy's capped answer left the price off it."""
-        price = self.price
-        least = self.start_price if price is None else price + self.increments.increment(price)
-        nearest = self.increments.off_grid(least, start=self.start_price, price=price)
-        return least if nearest is None else nearest[1]
+        """The least bid the rules accept now (`IncrementTable.least_bid`)."""
+        return self.increments.least_bid(start=self.start_price, price=self.price)
 
     def _tick(self) -> int:
         self.sequence += 1

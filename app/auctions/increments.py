@@ -50,6 +50,13 @@ class IncrementTable:
                 return step, bound
         return self.above, None
 
+    def least_bid(self, *, start: int, price: int | None) -> int:
+        """The least bid the rules accept: one increment above the price (the start price
+        first), moved up onto the grid when a proxy's capped answer left the price off it."""
+        least = start if price is None else price + self.increment(price)
+        nearest = self.off_grid(least, start=start, price=price)
+        return least if nearest is None else nearest[1]
+
     def off_grid(self, amount: int, *, start: int, price: int | None) -> tuple[int, int] | None:
         """None when `amount` (at least the minimum bid) is on the grid; otherwise the grid's
         amounts just below and just above it."""

@@ -186,13 +186,9 @@ async def _views(
     for auction in auctions:
         last = last_bids.get(auction.id)
         price = Money(last.amount_fen) if last else None
-        table = queries.increments_of(auction)
-        least = auction.start_price_fen if price is None else price.fen + table.increment(price.fen)
-        # As the engine's least bid: moved onto the grid when a proxy's answer left it.
-        nearest = table.off_grid(
-            least, start=auction.start_price_fen, price=price.fen if price else None
+        minimum = queries.increments_of(auction).least_bid(
+            start=auction.start_price_fen, price=price.fen if price else None
         )
-        minimum = least if nearest is None else nearest[1]
         views.append(
             AuctionView(
                 auction=auction,
