@@ -29,7 +29,6 @@ from app.auctions.models import (
     AuctionState,
     Bid,
     Deposit,
-    DepositState,
     ProxyBid,
 )
 from app.core.auth import Principal
@@ -57,18 +56,11 @@ async def _lock(session: AsyncSession, auction_id: uuid.UUID) -> None:
 
 
 def _admitted(standing: queries.Standing, now: datetime) -> Deposit:
-    """The bidder's held deposit: holding one is what admits a bidder (its eligibility was
-    checked when the deposit was requested). Raises AuctionClosed, DepositRequired,
-    AuctionNotOpen."""
+    """The bidder's held deposit (`service.admitted`) on an auction of open bids. Raises
+    Sealed, AuctionClosed, DepositRequired, AuctionNotOpen."""
     if standing.auction.format == AuctionFormat.sealed:
         raise errors.Sealed()
-    deposit = standing.deposit
-    if deposit is None or deposit.state != DepositState.held:
-        # An ended auction says so to everyone; before the start, the deposit is what to do.
-        service.check_not_ended(standing.auction, now)
-        raise errors.DepositRequired()
-    service.check_open(standing.auction, now)
-    return deposit
+    return service.admitted(standing.auction, standing.deposit, now)
 
 
 @dataclass

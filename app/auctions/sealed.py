@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auctions import errors, service
 from app.auctions.events import emit, notify, open_if_started
-from app.auctions.models import AuctionFormat, Deposit, DepositState, SealedBid
+from app.auctions.models import AuctionFormat, Deposit, SealedBid
 from app.auctions.queries import auction_by_id, increments_of
 from app.auctions.timing import Hammer
 from app.core.auth import Principal
@@ -43,16 +43,9 @@ async def submit_sealed_bid(
     if auction.format != AuctionFormat.sealed:
         raise errors.NotSealed()
     deposit = await session.scalar(
-        select(Deposit).where(
-            Deposit.auction_id == auction.id,
-            Deposit.organization_id == bidder,
-            Deposit.state == DepositState.held,
-        )
+        select(Deposit).where(Deposit.auction_id == auction.id, Deposit.organization_id == bidder)
     )
-    if deposit is None:
-        service.check_not_ended(auction, now)
-        raise errors.DepositRequired()
-    service.check_open(auction, now)
+    service.admitted(auction, deposit, now)
     if amount.fen < auction.start_price_fen:
         raise errors.BidTooLow(Money(auction.start_price_fen))
     nearest = increments_of(auction).off_grid(amount.fen, start=auction.start_price_fen, price=None)

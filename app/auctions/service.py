@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auctions import engine, queries
 from app.auctions.deposits import release_deposits
-from app.auctions.errors import AuctionClosed, AuctionNotOpen
+from app.auctions.errors import AuctionClosed, AuctionNotOpen, DepositRequired
 from app.auctions.events import emit, notify
 from app.auctions.increments import DEFAULT_INCREMENTS, IncrementGrid, IncrementTable
 from app.auctions.models import (
@@ -36,6 +36,7 @@ from app.auctions.models import (
     AuctionState,
     Bid,
     Deposit,
+    DepositState,
     Eligibility,
     EligibleBidder,
     ProxyBid,
@@ -433,6 +434,18 @@ def check_open(auction: Auction, now: datetime) -> None:
     check_not_ended(auction, now)
     if now < auction.starts_at:
         raise AuctionNotOpen(extensions={"starts_at": auction.starts_at.isoformat()})
+
+
+def admitted(auction: Auction, deposit: Deposit | None, now: datetime) -> Deposit:
+    """The bidder's held deposit, on an auction open now: holding one is what admits a bidder
+    (its eligibility was checked when the deposit was requested), to open and sealed bidding
+    alike. Raises AuctionClosed, DepositRequired, AuctionNotOpen."""
+    if deposit is None or deposit.state != DepositState.held:
+        # An ended auction says so to everyone; before the start, the deposit is what to do.
+        check_not_ended(auction, now)
+        raise DepositRequired()
+    check_open(auction, now)
+    return deposit
 
 
 async def list_proxies(
