@@ -13,6 +13,30 @@ from typing import Literal
 Locale = Literal["zh-CN", "en"]
 DEFAULT_LOCALE: Locale = "zh-CN"
 
+Text = tuple[str, str]
+"""A document's label in Chinese and in English (PDFs and spreadsheets, which carry their own
+labels rather than message codes)."""
+
+
+def in_locale(locale: Locale, text: Text) -> str:
+    return text[1] if locale == "en" else text[0]
+
+
+def said(locale: Locale, name: str, value: object) -> str:
+    """`name: value`, with the punctuation of the language."""
+    return f"{name}: {value}" if locale == "en" else f"{name}：{value}"
+
+
+def aside(locale: Locale, text: str, note: str) -> str:
+    """`text (note)`, with the punctuation of the language."""
+    return f"{text} ({note})" if locale == "en" else f"{text}（{note}）"
+
+
+def listed(locale: Locale, *parts: str) -> str:
+    """Parts of one line, with the separator of the language."""
+    return (", " if locale == "en" else "，").join(parts)
+
+
 current_locale: ContextVar[Locale] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 
 

@@ -14,12 +14,10 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from app.core.clock import beijing_date, beijing_time
-from app.core.i18n import Locale
+from app.core.i18n import Locale, Text, aside, in_locale, listed, said
 from app.core.money import Money
 from app.core.pdf import FONT_NAME, new_document
 
-Text = tuple[str, str]
-"""A label in Chinese and in English."""
 Side = Literal["seller", "buyer"]
 
 CONTRACT_TYPES: dict[str, Text] = {
@@ -106,32 +104,18 @@ LABELS: dict[str, Text] = {
 }
 
 
-def _in(locale: Locale, text: Text) -> str:
-    return text[1] if locale == "en" else text[0]
-
-
 def _label(locale: Locale, key: str) -> str:
-    return _in(locale, LABELS[key])
+    return in_locale(locale, LABELS[key])
 
 
 def _coded(locale: Locale, table: dict[str, Text], code: str) -> str:
     text = table.get(code)
-    return _in(locale, text) if text else code
-
-
-def _said(locale: Locale, name: str, value: str) -> str:
-    """`name: value`, with the punctuation of the language."""
-    return f"{name}: {value}" if locale == "en" else f"{name}：{value}"
-
-
-def _aside(locale: Locale, text: str, note: str) -> str:
-    """`text (note)`, with the punctuation of the language."""
-    return f"{text} ({note})" if locale == "en" else f"{text}（{note}）"
+    return in_locale(locale, text) if text else code
 
 
 def role_of(contract_type: str, side: Side, locale: Locale) -> str:
     seller, buyer = ROLES[contract_type]
-    return _in(locale, seller if side == "seller" else buyer)
+    return in_locale(locale, seller if side == "seller" else buyer)
 
 
 @dataclass(frozen=True)
@@ -201,12 +185,13 @@ def render_contract_pdf(summary: ContractSummary, locale: Locale = "zh-CN") -> b
     line("state", f"{_coded(locale, STATES, summary.state)} {version}")
     for party in summary.parties:
         signed = beijing_date(party.signed_at).isoformat() if party.signed_at else label("unsigned")
-        separator = ", " if locale == "en" else "，"
         line(
             role_of(summary.contract_type, party.side, locale),
-            _aside(locale, party.name, party.credit_code)
-            + separator
-            + _said(locale, label("signed"), signed),
+            listed(
+                locale,
+                aside(locale, party.name, party.credit_code),
+                said(locale, label("signed"), signed),
+            ),
         )
     line("total", money(summary.total))
     line("transaction", money(summary.transaction_amount))
@@ -248,9 +233,8 @@ def render_contract_pdf(summary: ContractSummary, locale: Locale = "zh-CN") -> b
 def _footer(pdf: FPDF, printed_at: datetime, source: str, locale: Locale) -> None:
     printed = beijing_time(printed_at).strftime("%Y-%m-%d %H:%M")
     pdf.set_font(FONT_NAME, size=8)
-    separator = ", " if locale == "en" else "，"
-    note = _label(locale, "beijing") + separator + _label(locale, source)
-    pdf.cell(0, 6, _aside(locale, _said(locale, _label(locale, "printed"), printed), note))
+    note = listed(locale, _label(locale, "beijing"), _label(locale, source))
+    pdf.cell(0, 6, aside(locale, said(locale, _label(locale, "printed"), printed), note))
 
 
 @dataclass(frozen=True)
@@ -311,7 +295,7 @@ def render_registration_certificate(
     pdf.cell(
         0,
         7,
-        _said(locale, label("number"), certificate.registration_number),
+        said(locale, label("number"), certificate.registration_number),
         align="C",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
@@ -329,7 +313,7 @@ def render_registration_certificate(
     for party in certificate.parties:
         line(
             role_of(certificate.contract_type, party.side, locale),
-            _aside(locale, party.name, party.credit_code),
+            aside(locale, party.name, party.credit_code),
         )
         line("nature", f"{_coded(locale, NATURES, party.kind)}／{party.division}")
     line("deal_total", money(certificate.total))

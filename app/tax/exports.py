@@ -18,11 +18,8 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.core.clock import beijing_time
-from app.core.i18n import Locale
+from app.core.i18n import Locale, Text, aside, in_locale, said
 from app.core.pdf import FONT_NAME, new_document
-
-Text = tuple[str, str]
-"""A label in Chinese and in English."""
 
 TITLES: dict[str, Text] = {
     "vat_exemption": (
@@ -126,10 +123,6 @@ HEADINGS: dict[str, Text] = {
 }
 
 
-def _in(locale: Locale, text: Text) -> str:
-    return text[1] if locale == "en" else text[0]
-
-
 AMOUNTS = frozenset(
     {
         "income", "exempt", "excess", "taxable_half", "reduced", "exempt_sales",
@@ -151,20 +144,20 @@ ORDER = [
 
 def _label(key: str, locale: Locale, *, line: bool = False) -> str:
     text = (LINE_LABELS if line else LABELS).get(key)
-    return _in(locale, text) if text else key
+    return in_locale(locale, text) if text else key
 
 
 def _text(key: str, value: Any, locale: Locale) -> str:
     """A value as a person reads it: codes in words, yes/no, thousands separators."""
     if value is True:
-        return _in(locale, HEADINGS["yes"])
+        return in_locale(locale, HEADINGS["yes"])
     if value is False:
-        return _in(locale, HEADINGS["no"])
+        return in_locale(locale, HEADINGS["no"])
     if value is None:
         return ""
     if key in VALUES:
         text = VALUES[key].get(str(value))
-        return _in(locale, text) if text else str(value)
+        return in_locale(locale, text) if text else str(value)
     if key in AMOUNTS:
         return f"{Decimal(str(value)):,.2f}"
     if key in RATES:
@@ -211,14 +204,14 @@ def _table(book: Workbook, title: str, rows: list[dict[str, Any]], locale: Local
 
 def _title(content: dict[str, Any], locale: Locale) -> str:
     kind = content.get("kind", "")
-    return _in(locale, TITLES[kind]) if kind in TITLES else kind
+    return in_locale(locale, TITLES[kind]) if kind in TITLES else kind
 
 
 def filing_xlsx(content: dict[str, Any], *, version: int, locale: Locale = "zh-CN") -> bytes:
     """Sheets: the header and totals, the lines, the exclusions and the citations."""
 
     def heading(key: str) -> str:
-        return _in(locale, HEADINGS[key])
+        return in_locale(locale, HEADINGS[key])
 
     book = Workbook()
     summary = book.active
@@ -255,10 +248,7 @@ def filing_pdf(
     exclusions, citations, and when it was computed (Beijing time)."""
 
     def heading(key: str) -> str:
-        return _in(locale, HEADINGS[key])
-
-    def said(name: str, value: object) -> str:
-        return f"{name}: {value}" if locale == "en" else f"{name}：{value}"
+        return in_locale(locale, HEADINGS[key])
 
     title = _title(content, locale)
     pdf = new_document(title=title, created_at=computed_at)
@@ -267,20 +257,18 @@ def filing_pdf(
     pdf.set_font(FONT_NAME, size=10)
     taxpayer = content.get("taxpayer", {})
     computed = f"{beijing_time(computed_at):%Y-%m-%d %H:%M}"
-    if locale == "en":
-        header = (
-            said(heading("taxpayer"), f"{taxpayer.get('name')} ({taxpayer.get('credit_code')})"),
-            f"{said(heading('period'), content.get('period'))}  "
-            f"{said(heading('version'), version)}",
-            said(heading("computed"), f"{computed} ({heading('beijing')})"),
-        )
-    else:
-        header = (
-            said(heading("taxpayer"), f"{taxpayer.get('name')}（{taxpayer.get('credit_code')}）"),
-            f"{said(heading('period'), content.get('period'))}　"
-            f"{said(heading('version'), version)}",
-            said(heading("computed"), f"{computed}（{heading('beijing')}）"),
-        )
+    gap = "  " if locale == "en" else "　"
+    header = (
+        said(
+            locale,
+            heading("taxpayer"),
+            aside(locale, str(taxpayer.get("name")), str(taxpayer.get("credit_code"))),
+        ),
+        said(locale, heading("period"), content.get("period"))
+        + gap
+        + said(locale, heading("version"), version),
+        said(locale, heading("computed"), aside(locale, computed, heading("beijing"))),
+    )
     for text in header:
         pdf.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
@@ -310,5 +298,7 @@ def filing_pdf(
     pdf.ln(4)
     pdf.set_font(FONT_NAME, size=8)
     for citation in content.get("rule_set", {}).get("citations", []):
-        pdf.cell(0, 5, said(heading("citations"), citation), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(
+            0, 5, said(locale, heading("citations"), citation), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
     return bytes(pdf.output())
