@@ -132,6 +132,12 @@ def milestones_of(version: ContractVersion) -> list[Milestone]:
     return [Milestone(int(m["number"]), int(m["amount_fen"])) for m in version.milestones]
 
 
+IN_FORCE = and_(
+    ContractVersion.contract_id == Contract.id,
+    ContractVersion.number == Contract.effective_version,
+)
+"""Joins a contract to its version in force (the last one both parties signed)."""
+
 COUNTED_TRANSACTION_FEN = func.coalesce(
     Contract.registered_transaction_fen, ContractVersion.transaction_fen
 )
@@ -243,10 +249,7 @@ async def parties_of_deals(
             query.join(Contract, Contract.deal_id == Deal.id)
             .join(
                 ContractVersion,
-                and_(
-                    ContractVersion.contract_id == Contract.id,
-                    ContractVersion.number == Contract.effective_version,
-                ),
+                IN_FORCE,
             )
             .where(ContractVersion.contract_type == contract_type)
         )
@@ -304,10 +307,7 @@ def contract_facts_select() -> ReadModel:
     ).select_from(
         join(Deal, Contract, Contract.deal_id == Deal.id).outerjoin(
             ContractVersion,
-            and_(
-                ContractVersion.contract_id == Contract.id,
-                ContractVersion.number == Contract.effective_version,
-            ),
+            IN_FORCE,
         )
     )
 
@@ -368,10 +368,7 @@ def registrations_select() -> ReadModel:
         .select_from(
             join(Deal, Contract, Contract.deal_id == Deal.id).join(
                 ContractVersion,
-                and_(
-                    ContractVersion.contract_id == Contract.id,
-                    ContractVersion.number == Contract.effective_version,
-                ),
+                IN_FORCE,
             )
         )
         .where(Contract.registration_number.is_not(None))

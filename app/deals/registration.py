@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
@@ -99,10 +99,7 @@ async def pending_registrations(
         .join(Contract, Contract.deal_id == Deal.id)
         .join(
             ContractVersion,
-            and_(
-                ContractVersion.contract_id == Contract.id,
-                ContractVersion.number == Contract.effective_version,
-            ),
+            queries.IN_FORCE,
         )
         .where(
             Contract.state.in_(AWAITING),

@@ -13,7 +13,6 @@ import io
 import uuid
 import zipfile
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +20,7 @@ from app.accounts import queries as accounts
 from app.core.auth import Principal
 from app.core.clock import month_start
 from app.core.errors import NotFound, ValidationFailed
+from app.core.money import Money
 from app.deals import queries as deals
 from app.deals import registration
 from app.deals import service as deal_service
@@ -61,7 +61,7 @@ async def tax_evidence(
         "lines": lines,
         "excluded": [item for item in body["excluded"] if item["deal_id"] == mine],
         "totals": {
-            key: yuan(sum(int(Decimal(line[key]) * 100) for line in counted))
+            key: yuan(sum(Money.yuan(line[key]).fen for line in counted))
             for key in ("revenue", "costs", "income")
         },
         "rule_set": body["rule_set"],
