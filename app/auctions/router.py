@@ -383,7 +383,8 @@ async def set_proxy(
 )
 async def list_proxies(session: Session, caller: Bidding, auction_id: uuid.UUID) -> list[ProxyOut]:
     """Your organizations' proxy maximums on the auction (nobody else sees them)."""
-    return [proxy_out(p) for p in await service.list_proxies(session, caller, auction_id)]
+    proxies = await service.own_on_auction(session, caller, auction_id, ProxyBid)
+    return [proxy_out(p) for p in proxies]
 
 
 def sealed_bid_out(bid: SealedBid) -> SealedBidOut:
@@ -436,7 +437,8 @@ async def list_sealed_bids(
     session: Session, caller: Bidding, auction_id: uuid.UUID
 ) -> list[SealedBidOut]:
     """Your organizations' sealed bids on the auction (nobody else sees them)."""
-    return [sealed_bid_out(b) for b in await sealed.sealed_bid_of(session, caller, auction_id)]
+    own = await service.own_on_auction(session, caller, auction_id, SealedBid)
+    return [sealed_bid_out(b) for b in own]
 
 
 async def _existing_auction(session: Session, auction_id: uuid.UUID) -> AuctionState:

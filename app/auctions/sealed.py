@@ -80,20 +80,6 @@ async def submit_sealed_bid(
     return sealed
 
 
-async def sealed_bid_of(
-    session: AsyncSession, principal: Principal, auction_id: uuid.UUID
-) -> list[SealedBid]:
-    """The caller's organizations' sealed bids on an auction (private to them)."""
-    await auction_by_id(session, auction_id)
-    rows = await session.scalars(
-        select(SealedBid).where(
-            SealedBid.auction_id == auction_id,
-            SealedBid.organization_id.in_(list(principal.memberships)),
-        )
-    )
-    return list(rows.all())
-
-
 async def sealed_sale(
     session: AsyncSession, auction_id: uuid.UUID, reserve_fen: int | None
 ) -> Hammer | None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -40,6 +40,7 @@ from app.auctions.models import (
     Eligibility,
     EligibleBidder,
     ProxyBid,
+    SealedBid,
 )
 from app.auctions.queries import auction_by_id
 from app.core.auth import PlatformRole, Principal
@@ -448,15 +449,20 @@ def admitted(auction: Auction, deposit: Deposit | None, now: datetime) -> Deposi
     return deposit
 
 
-async def list_proxies(
-    session: AsyncSession, principal: Principal, auction_id: uuid.UUID
-) -> list[ProxyBid]:
-    """The caller's organizations' proxy maximums on an auction (private to them)."""
+Private = TypeVar("Private", ProxyBid, SealedBid)
+"""What a bidder keeps from the others: its proxy maximum, its sealed amount."""
+
+
+async def own_on_auction(
+    session: AsyncSession, principal: Principal, auction_id: uuid.UUID, kind: type[Private]
+) -> list[Private]:
+    """The caller's organizations' proxy maximums or sealed bids on an auction (private to
+    them). Raises NotFound."""
     await auction_by_id(session, auction_id)
     rows = await session.scalars(
-        select(ProxyBid).where(
-            ProxyBid.auction_id == auction_id,
-            ProxyBid.organization_id.in_(list(principal.memberships)),
+        select(kind).where(
+            kind.auction_id == auction_id,
+            kind.organization_id.in_(list(principal.memberships)),
         )
     )
     return list(rows.all())
