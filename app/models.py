@@ -22,7 +22,7 @@ from app.auctions.models import (
     ProxyBid,
     SealedBid,
 )
-from app.brokers.models import Claim, RewardEntry, RewardPayout
+from app.brokers.models import AgencyEvaluation, Claim, RewardEntry, RewardPayout
 from app.core.audit import AuditEvent
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
@@ -38,6 +38,7 @@ from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 from search.models import IndexedListing
 
 __all__ = [
+    "AgencyEvaluation",
     "AgencyRecognition",
     "ApiKey",
     "Auction",

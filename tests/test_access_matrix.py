@@ -105,6 +105,9 @@ CASES = [
     Case("POST", "/v1/organizations/{org}/agency-recognitions", {"valid_from": "2026-01-01", "valid_until": "2026-12-31"}, 403, 403),
     Case("GET", "/v1/organizations/{org}/agency-recognitions", None, 404, 200),
     Case("GET", "/v1/organizations/{org}/agency-indicators?year=2026", None, 404, 422),
+    Case("PUT", "/v1/organizations/{org}/agency-evaluations/{year}", {"scores": {"reputation": "5"}}, 403, 403),
+    Case("GET", "/v1/organizations/{org}/agency-evaluations/{year}", None, 404, 422),
+    Case("GET", "/v1/agency-score-sheet", None, 200, 200),
     Case("GET", "/v1/organizations/{org}/members", None, 404, 200),
     Case("POST", "/v1/organizations/{org}/members", {"email": "{outsider_email}"}, 404, 403),
     Case("PATCH", "/v1/organizations/{org}/members/{admin}", {"role": "member"}, 404, 403),
@@ -283,6 +286,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     return World(
         ids={
             "org": str(a.id),
+            "year": "2026",
             "owner": str(owner.user_id),
             "admin": str(admin.user_id),
             "key": key.json()["id"],

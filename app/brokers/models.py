@@ -8,7 +8,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -128,6 +137,32 @@ class RewardPayout(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("(broker_id IS NULL) <> (organization_id IS NULL)", name="one_payee"),
+    )
+
+
+class AgencyEvaluation(IdMixin, Base):
+    """A transfer agency's yearly evaluation (年度绩效评价): the reviewers' scores on the score
+    sheet of `sheet_version`, their total and whether it passed, and the service indicators the
+    reviewers had before them (kept as they were, so a later registration does not rewrite the
+    record). A re-evaluation replaces the scores; the outbox keeps the earlier ones."""
+
+    __tablename__ = "agency_evaluations"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    year: Mapped[int]
+    sheet_version: Mapped[int]
+    scores: Mapped[dict[str, str]] = mapped_column(JSONB)
+    """Criterion code → score, decimal strings."""
+    total: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    passed: Mapped[bool]
+    indicators: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(String(500))
+    evaluated_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    evaluated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "year"),
+        CheckConstraint("total >= 0 AND total <= 100", name="total_range"),
     )
 
 

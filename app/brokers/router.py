@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from app.brokers import agencies, service
 from app.brokers import payouts as reward_payouts
 from app.brokers.auth import RewardRead, RewardStaff, RewardWrite
-from app.brokers.models import Claim, ClaimState, RewardPayout
+from app.brokers.models import AgencyEvaluation, Claim, ClaimState, RewardPayout
 from app.brokers.policies import RewardPolicy, all_policies
 from app.brokers.schemas import (
+    AgencyEvaluationIn,
+    AgencyEvaluationOut,
     AgencyIndicatorsOut,
     ClaimCreate,
     ClaimOut,
@@ -21,9 +24,11 @@ from app.brokers.schemas import (
     PolicyOut,
     RewardOut,
     RewardPayoutOut,
+    ScoreSheetOut,
     TierOut,
     YearTotalOut,
 )
+from app.brokers.score_sheet import score_sheet
 from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import problem_responses
@@ -320,3 +325,77 @@ async def agency_indicators(
         region_contracts=indicators.region_contracts,
         region_share=indicators.region_share,
     )
+
+
+def evaluation_out(evaluation: AgencyEvaluation) -> AgencyEvaluationOut:
+    seen = evaluation.indicators
+    return AgencyEvaluationOut(
+        agency_id=evaluation.organization_id,
+        year=evaluation.year,
+        sheet_version=evaluation.sheet_version,
+        scores={code: Decimal(score) for code, score in evaluation.scores.items()},
+        total=evaluation.total,
+        passed=evaluation.passed,
+        indicators=AgencyIndicatorsOut(
+            agency_id=evaluation.organization_id,
+            year=evaluation.year,
+            contracts=seen["contracts"],
+            amount=Money(seen["amount_fen"]),
+            clients=seen["clients"],
+            region_contracts=seen["region_contracts"],
+            region_share=None if seen["region_share"] is None else Decimal(seen["region_share"]),
+        ),
+        note=evaluation.note,
+        evaluated_at=evaluation.evaluated_at,
+    )
+
+
+@router.get(
+    "/agency-score-sheet",
+    response_model=ScoreSheetOut,
+    summary="The transfer agencies' yearly score sheet (年度绩效评价评分表)",
+)
+async def agency_score_sheet(caller: RewardRead) -> ScoreSheetOut:
+    """The criteria with their weights (out of 100), the pass mark and the source; marked
+    when it is a configurable example."""
+    return ScoreSheetOut.model_validate(score_sheet().model_dump())
+
+
+@router.put(
+    "/organizations/{organization_id}/agency-evaluations/{year}",
+    response_model=AgencyEvaluationOut,
+    summary="Record a transfer agency's yearly evaluation (年度绩效评价)",
+    tags=["organizations"],
+)
+async def evaluate_agency(
+    session: Session,
+    now: Now,
+    caller: RewardStaff,
+    organization_id: uuid.UUID,
+    year: Annotated[int, Path(ge=2000, le=2100)],
+    body: AgencyEvaluationIn,
+) -> AgencyEvaluationOut:
+    """Platform reviewers score a finished year on the score sheet; the indicators computed
+    from the registered contracts are kept with it. Recording it again replaces the scores, and
+    the agency's post-subsidy for the year follows."""
+    evaluation = await agencies.evaluate_agency(
+        session, caller, organization_id, year, scores=body.scores, note=body.note, now=now
+    )
+    return evaluation_out(evaluation)
+
+
+@router.get(
+    "/organizations/{organization_id}/agency-evaluations/{year}",
+    response_model=AgencyEvaluationOut,
+    summary="A transfer agency's yearly evaluation",
+    tags=["organizations"],
+)
+async def agency_evaluation(
+    session: Session,
+    caller: RewardRead,
+    organization_id: uuid.UUID,
+    year: Annotated[int, Path(ge=2000, le=2100)],
+) -> AgencyEvaluationOut:
+    """The scores, total, whether it passed and the indicators the reviewers saw: to the
+    agency's members and platform staff."""
+    return evaluation_out(await agencies.evaluation_of(session, caller, organization_id, year))

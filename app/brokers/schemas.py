@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -158,3 +158,65 @@ class AgencyIndicatorsOut(BaseModel):
     region_share: Decimal | None = Field(
         description="contracts ÷ region_contracts, four decimals.", examples=["0.0125"]
     )
+
+
+Score = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
+
+
+class CriterionOut(BaseModel):
+    code: str
+    title: str
+    title_en: str
+    weight: Decimal
+    covers: str = Field(description="What the reviewers look at under it.")
+
+
+class ScoreSheetOut(BaseModel):
+    """The yearly evaluation's score sheet (年度绩效评价评分表)."""
+
+    version: int
+    title: str
+    pass_mark: Decimal
+    example: bool = Field(description="A configurable example, not a cited rule.")
+    source: str
+    criteria: list[CriterionOut]
+
+
+class AgencyEvaluationIn(Strict):
+    scores: dict[str, Score] = Field(
+        description="One score per criterion of the score sheet (`GET /v1/agency-score-sheet`),"
+        " between 0 and the criterion's weight.",
+        min_length=1,
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scores": {
+                        "basic_conditions": "8",
+                        "service_performance": "24.5",
+                        "service_capacity": "22",
+                        "management": "16",
+                        "reputation": "9",
+                    },
+                    "note": "材料齐全，现场核查通过",
+                }
+            ]
+        }
+    )
+
+
+class AgencyEvaluationOut(BaseModel):
+    """A transfer agency's yearly evaluation (年度绩效评价)."""
+
+    agency_id: uuid.UUID
+    year: int
+    sheet_version: int
+    scores: dict[str, Decimal]
+    total: Decimal
+    passed: bool
+    indicators: AgencyIndicatorsOut = Field(description="As the reviewers saw them.")
+    note: str | None
+    evaluated_at: datetime

@@ -330,6 +330,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "It overlaps a period the agency is already recognized for",
     ),
     "field.year_not_started": ("该年度尚未开始", "That year has not begun"),
+    "field.year_not_over": (
+        "该年度尚未结束，年度评价在次年进行",
+        "That year is not over: it is evaluated the year after",
+    ),
+    "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
+    "field.score_outside_weight": (
+        "得分须在 0 至该项分值 {weight} 之间",
+        "A score is between 0 and the criterion's weight, {weight}",
+    ),
     "field.off_increment_grid": (
         "出价须为加价幅度的正整数倍，最近的有效出价：{nearest}",
         "A bid must be a whole number of increments; the nearest acceptable: {nearest}",
