@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 from sqlalchemy import (
@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import (
+    AgencyRecognition,
     ApiKey,
     BrokerProfile,
     BrokerStatus,
@@ -214,6 +215,20 @@ def organizations_select() -> ReadModel:
 def broker_agencies_select() -> ReadModel:
     """The read model of brokers' agencies: `broker_id`, `agency_id` (None: independent)."""
     return select(BrokerProfile.id.label("broker_id"), BrokerProfile.agency_id)
+
+
+async def recognized_during(
+    session: AsyncSession, organization_id: uuid.UUID, first: date, last: date
+) -> bool:
+    """Whether a recognition of the region (认定) covers any day from `first` to `last`."""
+    found = await session.scalar(
+        select(AgencyRecognition.id).where(
+            AgencyRecognition.organization_id == organization_id,
+            AgencyRecognition.valid_from <= last,
+            AgencyRecognition.valid_until >= first,
+        )
+    )
+    return found is not None
 
 
 async def organizations_by_id(

@@ -28,6 +28,7 @@ from app.core.errors import register_unique_field
 class ClaimKind(StrEnum):
     broker = "broker"  # a broker's attribution (促成) of a deal
     party = "party"  # a buyer's or seller's post-subsidy application (技术交易后补助)
+    agency = "agency"  # a transfer agency's post-subsidy of a year (服务方后补助)
 
 
 class BrokerRole(StrEnum):
@@ -46,20 +47,22 @@ class ClaimState(StrEnum):
 
 
 class Claim(IdMixin, Base):
-    """A claim to a reward under a policy on one deal's registered contract."""
+    """A claim to a reward under a policy: on one deal's registered contract (brokers and
+    parties), or on a transfer agency's year of brokered contracts (agencies: no deal)."""
 
     __tablename__ = "reward_claims"
 
-    deal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deals.id"), index=True)
+    deal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deals.id"), index=True)
     kind: Mapped[ClaimKind] = mapped_column(pg_enum(ClaimKind, "claim_kind"))
     policy_code: Mapped[str] = mapped_column(String(60))
     policy_year: Mapped[int]
-    """The year of the contract's registration (Beijing time): the year caps count in."""
+    """The year of the contract's registration (Beijing time): the year caps count in; for an
+    agency, the year of service it claims for."""
     broker_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("broker_profiles.id"))
     agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
     """The broker's transfer agency when the claim was filed (its year cap)."""
     organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id"))
-    """The applying party (party claims)."""
+    """The applying party (party claims) or transfer agency (agency claims)."""
     role: Mapped[BrokerRole | None] = mapped_column(pg_enum(BrokerRole, "broker_role"))
     share_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     state: Mapped[ClaimState] = mapped_column(pg_enum(ClaimState, "claim_state"))
@@ -76,8 +79,18 @@ class Claim(IdMixin, Base):
         CheckConstraint("share_percent > 0 AND share_percent <= 100", name="share_range"),
         CheckConstraint(
             "(kind = 'broker') = (broker_id IS NOT NULL AND role IS NOT NULL)"
-            " AND (kind = 'party') = (organization_id IS NOT NULL)",
+            " AND (kind IN ('party', 'agency')) = (organization_id IS NOT NULL)"
+            " AND (kind = 'agency') = (deal_id IS NULL)",
             name="claimant_by_kind",
+        ),
+        # One application per agency per policy and year of service.
+        Index(
+            "uq_reward_claims_agency_application",
+            "organization_id",
+            "policy_code",
+            "policy_year",
+            unique=True,
+            postgresql_where=text("kind = 'agency'"),
         ),
         # One application per party per contract per policy year.
         Index(
@@ -168,3 +181,4 @@ class AgencyEvaluation(IdMixin, Base):
 
 register_unique_field("uq_reward_claims_party_application", "body.deal_id")
 register_unique_field("uq_reward_claims_broker_deal", "body.deal_id")
+register_unique_field("uq_reward_claims_agency_application", "body.year")

@@ -123,13 +123,16 @@ async def file_claim(
 ) -> ClaimOut:
     """A broker claims attribution on a registered contract (role and share; a party to the deal
     confirms it), or a party applies for its post-subsidy (技术交易后补助) on a registered, paid
-    contract. Claims close `CLAIM_DEADLINE_DAYS` after registration."""
+    contract — claims on a contract close `CLAIM_DEADLINE_DAYS` after registration; or a
+    transfer agency the region recognized applies for its post-subsidy (服务方后补助) of a finished
+    year its evaluation passed."""
     await idempotency.claim(caller)
     claim = await service.file_claim(
         session,
         caller,
-        deal_id=body.deal_id,
         kind=body.kind,
+        deal_id=body.deal_id,
+        year=body.year,
         role=body.role,
         share=body.share,
         organization_id=body.organization_id,

@@ -16,11 +16,15 @@ from app.core.money import Money
 
 
 class ClaimCreate(Strict):
-    """A broker's attribution (`kind: broker`, with role and share) or a party's post-subsidy
-    application (`kind: party`)."""
+    """A broker's attribution (`kind: broker`, with role and share), a party's post-subsidy
+    application (`kind: party`) — both on a deal — or a transfer agency's post-subsidy
+    application for a finished year (`kind: agency`, with the year)."""
 
     kind: ClaimKind
-    deal_id: uuid.UUID
+    deal_id: uuid.UUID | None = Field(default=None, description="broker and party: the deal.")
+    year: int | None = Field(
+        default=None, ge=2000, le=2100, description="agency: the year of service claimed for."
+    )
     role: BrokerRole | None = Field(
         default=None,
         description="sourcing 项目挖掘, matching 供需对接, negotiation 商务谈判, drafting 合同起草",
@@ -39,8 +43,13 @@ class ClaimCreate(Strict):
     def _fields_by_kind(self) -> ClaimCreate:
         if self.kind == ClaimKind.broker and (self.role is None or self.share is None):
             raise PydanticCustomError("broker_claim_fields", "a broker claims a role and a share")
-        if self.kind == ClaimKind.party and (self.role is not None or self.share is not None):
+        if self.kind != ClaimKind.broker and (self.role is not None or self.share is not None):
             raise PydanticCustomError("party_claim_fields", "a party claims no role or share")
+        agency = self.kind == ClaimKind.agency
+        if agency != (self.deal_id is None) or agency != (self.year is not None):
+            raise PydanticCustomError(
+                "agency_claim_fields", "an agency claims a year; brokers and parties a deal"
+            )
         return self
 
     model_config = ConfigDict(
@@ -68,7 +77,7 @@ class ClaimResponse(Strict):
 class ClaimOut(BaseModel):
     id: uuid.UUID
     kind: ClaimKind
-    deal_id: uuid.UUID
+    deal_id: uuid.UUID | None = Field(description="None for an agency's yearly claim.")
     policy_code: str
     policy_year: int
     broker_id: uuid.UUID | None

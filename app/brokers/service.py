@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
+from app.brokers.agency_subsidy import agency_application, agency_reward
 from app.brokers.models import (
     BrokerRole,
     Claim,
@@ -27,7 +28,7 @@ from app.brokers.models import (
     ClaimState,
     RewardEntry,
 )
-from app.brokers.policies import RewardPolicy, all_policies, policy_in_force
+from app.brokers.policies import RewardPolicy, policy_for, policy_in_force
 from app.brokers.queries import claims_visible_to
 from app.brokers.tiers import Working, compute
 from app.core.auth import PlatformRole, Principal
@@ -57,27 +58,6 @@ class ShareOverRemainder(DomainError):
 
 
 # --- filing ----------------------------------------------------------------------------------
-
-
-def _policy_for(
-    code: str | None, beneficiary: set[str], contract: RegisteredContract
-) -> RewardPolicy:
-    on = beijing_date(contract.registered_at)
-    if code is not None:
-        policy = policy_in_force(code, on)
-        if policy is None or policy.beneficiary not in beneficiary:
-            raise ValidationFailed("body.policy_code", "policy_not_applicable")
-        return policy
-    fitting = [
-        p
-        for p in all_policies()
-        if p.beneficiary in beneficiary
-        and p.in_force(on)
-        and contract.seller_division_code.startswith(p.region)
-    ]
-    if len({p.code for p in fitting}) != 1:
-        raise ValidationFailed("body.policy_code", "missing")
-    return max(fitting, key=lambda p: p.version)
 
 
 def ineligibility(
@@ -112,6 +92,53 @@ async def file_claim(
     session: AsyncSession,
     principal: Principal,
     *,
+    kind: ClaimKind,
+    deal_id: uuid.UUID | None,
+    year: int | None,
+    role: BrokerRole | None,
+    share: Decimal | None,
+    organization_id: uuid.UUID | None,
+    policy_code: str | None,
+    deadline_days: int,
+    now: datetime,
+) -> Claim:
+    """File a claim: on a registered contract, a broker's attribution (role and share) or a
+    party's post-subsidy application (once per party, contract, policy and year; the contract
+    must have been paid); or a transfer agency's post-subsidy application for a year of service
+    (`agency_subsidy.agency_application`).
+
+    Raises ValidationFailed naming the field: no active broker profile, a share over what is
+    left, an unregistered or unpaid contract, a policy that does not apply, a claim after the
+    deadline; NotFound for a deal that does not exist, or a party claim on someone else's deal;
+    AlreadyExists through the unique indexes for a second claim.
+    """
+    if kind == ClaimKind.agency:
+        if year is None:
+            raise ValidationFailed("body.year", "missing")
+        claim = await agency_application(
+            session, principal, organization_id=organization_id, year=year,
+            policy_code=policy_code, now=now,
+        )  # fmt: skip
+    else:
+        if deal_id is None:
+            raise ValidationFailed("body.deal_id", "missing")
+        claim = await _deal_claim(
+            session, principal, deal_id=deal_id, kind=kind, role=role, share=share,
+            organization_id=organization_id, policy_code=policy_code,
+            deadline_days=deadline_days, now=now,
+        )  # fmt: skip
+    claim.filed_by_id = principal.user_id
+    claim.filed_at = now
+    session.add(claim)
+    await session.flush()
+    await record_event(session, "claim.filed", _payload(claim))
+    return claim
+
+
+async def _deal_claim(
+    session: AsyncSession,
+    principal: Principal,
+    *,
     deal_id: uuid.UUID,
     kind: ClaimKind,
     role: BrokerRole | None,
@@ -121,15 +148,6 @@ async def file_claim(
     deadline_days: int,
     now: datetime,
 ) -> Claim:
-    """File a claim on a registered contract: a broker's attribution (role and share), or a
-    party's post-subsidy application (once per party, contract, policy and year; the contract
-    must have been paid).
-
-    Raises ValidationFailed naming the field: no active broker profile, a share over what is
-    left, an unregistered or unpaid contract, a policy that does not apply, a claim after the
-    deadline; NotFound for a deal that does not exist, or a party claim on someone else's deal;
-    AlreadyExists through the unique indexes for a second claim.
-    """
     await deals.parties_of(session, deal_id)  # NotFound for a deal that does not exist
     contract = await deals.registered_contract(session, deal_id)
     if contract is None:
@@ -145,7 +163,12 @@ async def file_claim(
             raise ValidationFailed("body.kind", "not_a_broker")
         if role is None or share is None:
             raise ValidationFailed("body.role" if role is None else "body.share", "missing")
-        policy = _policy_for(policy_code, {"broker"}, contract)
+        policy = policy_for(
+            policy_code,
+            {"broker"},
+            on=beijing_date(contract.registered_at),
+            region=contract.seller_division_code,
+        )
         reason = ineligibility(policy, contract, contract.seller_division_code, broker.level)
         if reason:
             raise ValidationFailed("body.policy_code", f"not_eligible_{reason}")
@@ -168,7 +191,12 @@ async def file_claim(
         if side not in (contract.seller_organization_id, contract.buyer_organization_id):
             raise NotFound()
         beneficiary = "seller" if side == contract.seller_organization_id else "buyer"
-        policy = _policy_for(policy_code, {beneficiary}, contract)
+        policy = policy_for(
+            policy_code,
+            {beneficiary},
+            on=beijing_date(contract.registered_at),
+            region=contract.seller_division_code,
+        )
         region = (
             contract.seller_division_code
             if beneficiary == "seller"
@@ -191,18 +219,13 @@ async def file_claim(
             confirmed_by_id=principal.user_id,
             confirmed_at=now,
         )
-    claim.filed_by_id = principal.user_id
-    claim.filed_at = now
-    session.add(claim)
-    await session.flush()
-    await record_event(session, "claim.filed", _payload(claim))
     return claim
 
 
 def _payload(claim: Claim) -> dict[str, Any]:
     return {
         "claim_id": str(claim.id),
-        "deal_id": str(claim.deal_id),
+        "deal_id": None if claim.deal_id is None else str(claim.deal_id),
         "kind": claim.kind.value,
         "state": claim.state.value,
     }
@@ -252,6 +275,8 @@ async def respond_to_claim(
     reason. Raises NotFound, Forbidden (not a party's manager), InvalidState (not pending),
     ValidationFailed(reason) for a dispute without one."""
     claim = await get_claim_for(session, principal, claim_id, lock=True)
+    if claim.deal_id is None:  # an agency's application: nobody but the reviewers decides
+        raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
     seller, buyer = await deals.parties_of(session, claim.deal_id)
     sides = [o for o in (seller, buyer) if principal.is_member_of(o)]
     if not sides:
@@ -286,8 +311,9 @@ async def decide_claim(
     """
     principal.require_platform_role(PlatformRole.reviewer)
     claim = await get_claim_for(session, principal, claim_id)
-    # The deal row orders every decision on this contract's shares.
-    await deals.registered_contract(session, claim.deal_id, lock=True)
+    if claim.deal_id is not None:
+        # The deal row orders every decision on this contract's shares.
+        await deals.registered_contract(session, claim.deal_id, lock=True)
     await session.refresh(claim, with_for_update=True)
     if claim.state in {ClaimState.approved, ClaimState.rejected}:
         raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
@@ -295,7 +321,7 @@ async def decide_claim(
     if approve:
         if claim.state != ClaimState.confirmed:
             raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
-        if claim.kind == ClaimKind.broker:
+        if claim.kind == ClaimKind.broker and claim.deal_id is not None:
             left = Decimal(100) - await _approved_share(session, claim.deal_id)
             if claim.share_percent > left:
                 raise ShareOverRemainder(extensions={"remaining_share": str(left)})
@@ -365,7 +391,8 @@ async def compute_rewards(session: AsyncSession, deal_id: uuid.UUID, *, now: dat
     them together — of the same beneficiaries' other approved claims that year, in the order of
     their contracts' registration. A result differing from what is recorded is appended as an
     adjustment; equal results append nothing, so this is idempotent and may run any number of
-    times. Returns the number of entries appended."""
+    times. The transfer agencies' claims of the contract's year follow too, since their
+    brokered amount may have changed. Returns the number of entries appended."""
     claims = (
         await session.scalars(
             select(Claim).where(Claim.deal_id == deal_id, Claim.state == ClaimState.approved)
@@ -374,6 +401,57 @@ async def compute_rewards(session: AsyncSession, deal_id: uuid.UUID, *, now: dat
     appended = 0
     for beneficiary, year in {(c.broker_id or c.organization_id, c.policy_year) for c in claims}:
         appended += await _compute_beneficiary_year(session, beneficiary, year, now=now)
+    contract = await deals.registered_contract(session, deal_id)
+    if contract is not None:
+        year = beijing_date(contract.registered_at).year
+        appended += await compute_agency_claims(session, year=year, now=now)
+    return appended
+
+
+async def compute_claim(session: AsyncSession, claim_id: uuid.UUID, *, now: datetime) -> int:
+    """Compute an approved claim's reward with whatever its computation ties it to (its deal's
+    claims, or its agency's year). Returns the number of entries appended."""
+    claim = await session.get(Claim, claim_id)
+    if claim is None:
+        return 0
+    if claim.deal_id is not None:
+        return await compute_rewards(session, claim.deal_id, now=now)
+    return await compute_agency_claims(
+        session, year=claim.policy_year, organization_id=claim.organization_id, now=now
+    )
+
+
+async def compute_agency_claims(
+    session: AsyncSession,
+    *,
+    year: int,
+    organization_id: uuid.UUID | None = None,
+    now: datetime,
+) -> int:
+    """Compute the approved transfer-agency claims of a year (one agency's, or all), each as
+    `agency_subsidy.agency_reward` says; recorded like every reward (an adjustment when the
+    result changes). Returns the number of entries appended."""
+    query = select(Claim).where(
+        Claim.kind == ClaimKind.agency,
+        Claim.policy_year == year,
+        Claim.state == ClaimState.approved,
+    )
+    if organization_id is not None:
+        query = query.where(Claim.organization_id == organization_id)
+    rows = (await session.scalars(query.order_by(Claim.id).with_for_update())).all()
+    agencies = await accounts.organizations_by_id(
+        session, [c.organization_id for c in rows if c.organization_id]
+    )
+    appended = 0
+    for claim in rows:
+        assert claim.organization_id is not None
+        reward = await agency_reward(session, claim, agencies[claim.organization_id], now=now)
+        if reward is None:
+            continue
+        data = _working_data(reward.working, reward.policy, reward.reason)
+        data["basis"] = reward.basis
+        amount = 0 if reward.working is None else reward.working.amount_fen
+        appended += await _record(session, claim, reward.policy, amount, data, now=now)
     return appended
 
 
@@ -385,13 +463,16 @@ async def _compute_beneficiary_year(
             select(Claim)
             .where(
                 or_(Claim.broker_id == beneficiary, Claim.organization_id == beneficiary),
+                Claim.kind != ClaimKind.agency,
                 Claim.policy_year == year,
                 Claim.state == ClaimState.approved,
             )
             .with_for_update()
         )
     ).all()
-    contracts = {c.deal_id: await deals.registered_contract(session, c.deal_id) for c in rows}
+    contracts: dict[uuid.UUID | None, RegisteredContract | None] = {
+        c.deal_id: await deals.registered_contract(session, c.deal_id) for c in rows if c.deal_id
+    }
     ordered = sorted(
         (c for c in rows if contracts[c.deal_id] is not None),
         key=lambda c: (contracts[c.deal_id].registered_at, str(c.id)),  # type: ignore[union-attr]
@@ -439,31 +520,44 @@ async def _compute_beneficiary_year(
             )
             amount = working.amount_fen
             used[policy.code] = used.get(policy.code, 0) + amount
-        # The first computation is recorded even at zero, so its working shows why.
-        recorded = await _recorded(session, claim.id)
-        if amount == recorded:
-            continue
-        recorded = recorded or 0
-        session.add(
-            RewardEntry(
-                claim_id=claim.id,
-                amount_fen=amount - recorded,
-                total_fen=amount,
-                policy_code=policy.code,
-                policy_version=policy.version,
-                working=_working_data(working, policy, reason),
-                computed_at=now,
-            )
-        )
-        appended += 1
-        await session.flush()
-        await record_event(
-            session,
-            "reward.computed",
-            {
-                "claim_id": str(claim.id),
-                "deal_id": str(claim.deal_id),
-                "amount": Money(amount).to_api(),
-            },
-        )
+        data = _working_data(working, policy, reason)
+        appended += await _record(session, claim, policy, amount, data, now=now)
     return appended
+
+
+async def _record(
+    session: AsyncSession,
+    claim: Claim,
+    policy: RewardPolicy,
+    amount: int,
+    working: dict[str, Any],
+    *,
+    now: datetime,
+) -> int:
+    """Append an entry when `amount` differs from the claim's reward so far (the first
+    computation is recorded even at zero, so its working shows why). Returns 1 or 0."""
+    recorded = await _recorded(session, claim.id)
+    if amount == recorded:
+        return 0
+    session.add(
+        RewardEntry(
+            claim_id=claim.id,
+            amount_fen=amount - (recorded or 0),
+            total_fen=amount,
+            policy_code=policy.code,
+            policy_version=policy.version,
+            working=working,
+            computed_at=now,
+        )
+    )
+    await session.flush()
+    await record_event(
+        session,
+        "reward.computed",
+        {
+            "claim_id": str(claim.id),
+            "deal_id": None if claim.deal_id is None else str(claim.deal_id),
+            "amount": Money(amount).to_api(),
+        },
+    )
+    return 1

@@ -334,6 +334,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该年度尚未结束，年度评价在次年进行",
         "That year is not over: it is evaluated the year after",
     ),
+    "field.not_recognized": (
+        "该机构在 {year} 年内未获自治区认定",
+        "The region did not recognize the agency at any time in {year}",
+    ),
+    "field.not_evaluated": (
+        "该年度尚未完成绩效评价",
+        "The year has not been evaluated yet",
+    ),
+    "field.evaluation_not_passed": (
+        "该年度绩效评价未达合格分数线（得分 {total}）",
+        "The year's evaluation did not reach the pass mark (total {total})",
+    ),
     "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
     "field.score_outside_weight": (
         "得分须在 0 至该项分值 {weight} 之间",
