@@ -187,6 +187,7 @@ CASES = [
     Case("POST", "/v1/broker-claims/{claim}/dispute", {"reason": "x"}, 404, 403),
     Case("POST", "/v1/broker-claims/{claim}/approve", None, 403, 403),
     Case("POST", "/v1/broker-claims/{claim}/reject", {"reason": "x"}, 403, 403),
+    Case("PUT", "/v1/broker-claims/{claim}/broker-shares", {"shares": {}}, 404, 422),
     Case("GET", "/v1/rewards"),
     Case("GET", "/v1/rewards/year-to-date?year=2026"),
     Case("POST", "/v1/payouts", {"period": "2026-11"}, 403, 403),

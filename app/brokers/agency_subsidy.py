@@ -1,6 +1,7 @@
 """Transfer agencies' post-subsidy (服务方后补助, 内科发成字〔2021〕12号): a yearly application
 by an agency the region recognized, on the 技术交易额 its brokers brought about that year, paid
-by its evaluation's score band.
+by its evaluation's score band; and the part of it the agency passes to its brokers
+(机构可提取一定比例奖励技术经纪人), declared by the agency as percents of its subsidy.
 
 The reward engine's steps apply as they are (`tiers.compute`): the rate tiers on the year's
 brokered amount, the contract cap (none: the claim is on a year), the band's percent as the
@@ -10,6 +11,7 @@ share, and the policy's year cap — per agency and year, since an agency applie
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,10 +25,12 @@ from app.accounts.models import Organization, OrganizationKind
 from app.brokers.agencies import indicators_of
 from app.brokers.models import AgencyEvaluation, Claim, ClaimKind, ClaimState
 from app.brokers.policies import RewardPolicy, policy_for, policy_in_force
-from app.brokers.tiers import Working, compute
+from app.brokers.queries import claims_visible_to
+from app.brokers.tiers import Working, compute, round_fen
 from app.core.auth import Principal
 from app.core.clock import month_start
-from app.core.errors import ValidationFailed
+from app.core.errors import InvalidState, NotFound, ValidationFailed
+from app.core.outbox import record_event
 
 
 async def _evaluation(
@@ -130,3 +134,101 @@ async def agency_reward(
         year_used_fen=0,
     )
     return AgencyReward(policy, working, None, basis)
+
+
+async def share_with_brokers(
+    session: AsyncSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    shares: Mapping[uuid.UUID, Decimal],
+    *,
+    now: datetime,
+) -> list[Claim]:
+    """The agency (owner or admin) declares which percent of its subsidy goes to which of its
+    brokers; declaring again replaces the split (a broker left out keeps a share of 0, so
+    their reward is adjusted, never erased). Each share is a claim of its own, paid to the
+    broker like every reward. Returns the split's shares with a percent above 0.
+
+    Raises NotFound, Forbidden (not the agency's manager), InvalidState (a rejected claim),
+    ValidationFailed: `not_an_agency_claim` (path.claim_id), `not_the_agencys_broker`
+    (body.shares.<broker_id>), `shares_over_100` (body.shares)."""
+    claim = await session.scalar(
+        select(Claim)
+        .where(Claim.id == claim_id, await claims_visible_to(session, principal))
+        .with_for_update()
+    )
+    if claim is None:
+        raise NotFound()
+    if claim.kind != ClaimKind.agency or claim.organization_id is None:
+        raise ValidationFailed("path.claim_id", "not_an_agency_claim")
+    principal.require_manager(claim.organization_id)
+    if claim.state == ClaimState.rejected:
+        raise InvalidState(detail_code="detail.claim_state", state=claim.state.value)
+    brokers = await accounts.brokers_by_id(session, shares)
+    for broker_id in shares:
+        broker = brokers.get(broker_id)
+        if broker is None or broker.agency_id != claim.organization_id or not broker.active:
+            raise ValidationFailed(f"body.shares.{broker_id}", "not_the_agencys_broker")
+    total = sum(shares.values(), Decimal(0))
+    if total > 100:
+        raise ValidationFailed("body.shares", "shares_over_100", total=str(total))
+    existing: dict[uuid.UUID | None, Claim] = {
+        share.broker_id: share
+        for share in await session.scalars(
+            select(Claim).where(Claim.agency_claim_id == claim.id).with_for_update()
+        )
+    }
+    before = {str(b): str(share.share_percent) for b, share in existing.items()}
+    for left_out in existing.keys() - shares.keys():
+        existing[left_out].share_percent = Decimal(0)
+    for broker_id, percent in shares.items():
+        share = existing.get(broker_id)
+        if share is None:
+            share = Claim(
+                kind=ClaimKind.agency_share,
+                policy_code=claim.policy_code,
+                policy_year=claim.policy_year,
+                broker_id=broker_id,
+                agency_id=claim.organization_id,
+                agency_claim_id=claim.id,
+                # The agency's declaration is the decision on its own money.
+                state=ClaimState.approved,
+                filed_by_id=principal.user_id,
+                filed_at=now,
+                confirmed_by_id=principal.user_id,
+                confirmed_at=now,
+                decided_by_id=principal.user_id,
+                decided_at=now,
+            )
+            session.add(share)
+            existing[broker_id] = share
+        share.share_percent = percent
+    await session.flush()
+    await record_event(
+        session,
+        "claim.shared",
+        {
+            "claim_id": str(claim.id),
+            "deal_id": None,
+            "organization_id": str(claim.organization_id),
+            "shares": {str(b): str(percent) for b, percent in shares.items()},
+        },
+        before={"shares": before},
+    )
+    return sorted(
+        (share for share in existing.values() if share.share_percent > 0),
+        key=lambda share: str(share.broker_id),
+    )
+
+
+def split(amount_fen: int, percents: Sequence[Decimal]) -> list[int]:
+    """Parts of `amount_fen` at `percents` (adding up to at most 100), each rounded half-up on
+    the running total so the parts add up to the rounded whole: no fen is made or lost, and the
+    agency keeps `amount_fen - sum(parts)` (pure)."""
+    parts, done, running = [], 0, Decimal(0)
+    for percent in percents:
+        running += percent
+        reached = round_fen(Decimal(amount_fen) * running / 100)
+        parts.append(reached - done)
+        done = reached
+    return parts

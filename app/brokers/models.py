@@ -29,6 +29,7 @@ class ClaimKind(StrEnum):
     broker = "broker"  # a broker's attribution (促成) of a deal
     party = "party"  # a buyer's or seller's post-subsidy application (技术交易后补助)
     agency = "agency"  # a transfer agency's post-subsidy of a year (服务方后补助)
+    agency_share = "agency_share"  # the part an agency passes to one of its brokers
 
 
 class BrokerRole(StrEnum):
@@ -65,6 +66,11 @@ class Claim(IdMixin, Base):
     """The applying party (party claims) or transfer agency (agency claims)."""
     role: Mapped[BrokerRole | None] = mapped_column(pg_enum(BrokerRole, "broker_role"))
     share_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    """Of the contract's reward (brokers), or of the agency's subsidy (an agency's share)."""
+    agency_claim_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reward_claims.id"), index=True
+    )
+    """An agency's share: the agency's claim it is a part of (机构提取一定比例奖励技术经纪人)."""
     state: Mapped[ClaimState] = mapped_column(pg_enum(ClaimState, "claim_state"))
     filed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     filed_at: Mapped[datetime]
@@ -76,12 +82,27 @@ class Claim(IdMixin, Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
-        CheckConstraint("share_percent > 0 AND share_percent <= 100", name="share_range"),
+        # An agency's share may fall to 0: the broker left the split, their reward follows.
         CheckConstraint(
-            "(kind = 'broker') = (broker_id IS NOT NULL AND role IS NOT NULL)"
+            "share_percent >= 0 AND share_percent <= 100"
+            " AND (share_percent > 0 OR kind = 'agency_share')",
+            name="share_range",
+        ),
+        CheckConstraint(
+            "(kind = 'broker') = (role IS NOT NULL)"
+            " AND (kind IN ('broker', 'agency_share')) = (broker_id IS NOT NULL)"
             " AND (kind IN ('party', 'agency')) = (organization_id IS NOT NULL)"
-            " AND (kind = 'agency') = (deal_id IS NULL)",
+            " AND (kind IN ('agency', 'agency_share')) = (deal_id IS NULL)"
+            " AND (kind = 'agency_share') = (agency_claim_id IS NOT NULL)",
             name="claimant_by_kind",
+        ),
+        # One share per broker of an agency's claim.
+        Index(
+            "uq_reward_claims_agency_share",
+            "agency_claim_id",
+            "broker_id",
+            unique=True,
+            postgresql_where=text("kind = 'agency_share'"),
         ),
         # One application per agency per policy and year of service.
         Index(

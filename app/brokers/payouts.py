@@ -165,6 +165,8 @@ async def list_reward_payouts(session: AsyncSession, principal: Principal) -> li
 class YearTotal:
     policy: RewardPolicy
     year: int
+    broker_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
     total_fen: int
     paid_fen: int
     year_cap_fen: int | None
@@ -173,16 +175,31 @@ class YearTotal:
 async def year_to_date(
     session: AsyncSession, principal: Principal, *, year: int
 ) -> list[YearTotal]:
-    """The caller's reward totals for a year, per policy, against the policy's year cap."""
-    totals: dict[str, list[int]] = {}
+    """The caller's own reward totals for a year — as a broker, and for each organization it
+    belongs to — per policy, against the policy's year cap. Rewards the caller may only see
+    (a broker's on the caller's deal, a share its agency passed on) are not the caller's. A
+    broker's share of an agency's subsidy has no cap of its own: the cap is the agency's."""
+    broker = await accounts.broker_of_user(session, principal.user_id)
+    totals: dict[tuple[str, uuid.UUID | None, uuid.UUID | None], list[int]] = {}
     for view in await list_rewards(session, principal, year=year):
-        totals.setdefault(view.claim.policy_code, [0, 0])
-        totals[view.claim.policy_code][0] += view.total_fen
-        totals[view.claim.policy_code][1] += view.paid_fen
+        claim = view.claim
+        if claim.broker_id is not None:
+            if broker is None or claim.broker_id != broker.id:
+                continue
+        elif claim.organization_id not in principal.memberships:
+            continue
+        key = (claim.policy_code, claim.broker_id, claim.organization_id)
+        totals.setdefault(key, [0, 0])
+        totals[key][0] += view.total_fen
+        totals[key][1] += view.paid_fen
     result = []
-    for code, (total, paid) in sorted(totals.items()):
+    for (code, broker_id, organization_id), (total, paid) in sorted(
+        totals.items(), key=lambda item: (item[0][0], str(item[0][1]), str(item[0][2]))
+    ):
         policy = policy_in_force(code, date(year, 12, 31)) or next(
             p for p in all_policies() if p.code == code
         )
-        result.append(YearTotal(policy, year, total, paid, policy.fen(policy.year_cap)))
+        passed_on = broker_id is not None and policy.beneficiary == "transfer_agency"
+        cap = None if passed_on else policy.fen(policy.year_cap)
+        result.append(YearTotal(policy, year, broker_id, organization_id, total, paid, cap))
     return result

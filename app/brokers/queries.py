@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
 from app.brokers.models import (
     Claim,
+    ClaimKind,
     RewardPayout,
 )
 from app.core.auth import Principal
@@ -49,4 +50,6 @@ async def claims_visible_to(session: AsyncSession, principal: Principal) -> Colu
         Claim.broker_id == broker.id if broker else false(),
         Claim.organization_id.in_(organizations),
         Claim.deal_id.in_(await deals.deal_ids_of(session, organizations)),
+        # The shares an agency passed to its brokers: the agency's own decision.
+        and_(Claim.kind == ClaimKind.agency_share, Claim.agency_id.in_(organizations)),
     )

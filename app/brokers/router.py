@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from app.brokers import agencies, service
+from app.brokers import agencies, agency_subsidy, service
 from app.brokers import payouts as reward_payouts
 from app.brokers.auth import RewardRead, RewardStaff, RewardWrite
 from app.brokers.models import AgencyEvaluation, Claim, ClaimState, RewardPayout
@@ -17,6 +17,7 @@ from app.brokers.schemas import (
     AgencyEvaluationIn,
     AgencyEvaluationOut,
     AgencyIndicatorsOut,
+    BrokerShares,
     ClaimCreate,
     ClaimOut,
     ClaimResponse,
@@ -46,6 +47,7 @@ def claim_out(claim: Claim) -> ClaimOut:
         id=claim.id,
         kind=claim.kind,
         deal_id=claim.deal_id,
+        agency_claim_id=claim.agency_claim_id,
         policy_code=claim.policy_code,
         policy_year=claim.policy_year,
         broker_id=claim.broker_id,
@@ -231,6 +233,24 @@ async def reject_claim(
     )
 
 
+@router.put(
+    "/broker-claims/{claim_id}/broker-shares",
+    response_model=list[ClaimOut],
+    summary="Pass part of an agency's post-subsidy to its brokers",
+)
+async def share_with_brokers(
+    session: Session, now: Now, caller: RewardWrite, claim_id: uuid.UUID, body: BrokerShares
+) -> list[ClaimOut]:
+    """The agency (owner or admin) declares which percent of its post-subsidy goes to which of
+    its brokers (together at most 100 %); a new declaration replaces the split. Each broker's
+    share is computed with the subsidy, shown on their rewards and year-to-date, and paid to
+    them by the next payout run; the agency keeps the rest."""
+    shares = await agency_subsidy.share_with_brokers(
+        session, caller, claim_id, body.shares, now=now
+    )
+    return [claim_out(share) for share in shares]
+
+
 @router.get("/rewards", response_model=list[RewardOut], summary="Rewards")
 async def list_rewards(
     session: Session,
@@ -259,11 +279,14 @@ async def list_rewards(
 async def year_to_date(
     session: Session, caller: RewardRead, year: Annotated[int, Query(ge=2000, le=2099)]
 ) -> list[YearTotalOut]:
-    """Your rewards of a year per policy, paid and unpaid, against the policy's year cap."""
+    """Your own rewards of a year — as a broker, and for each of your organizations — per
+    policy, paid and unpaid, against the policy's year cap."""
     return [
         YearTotalOut(
             policy_code=total.policy.code,
             year=total.year,
+            broker_id=total.broker_id,
+            organization_id=total.organization_id,
             total=Money(total.total_fen),
             paid=Money(total.paid_fen),
             year_cap=_money(total.year_cap_fen),

@@ -20,7 +20,7 @@ class ClaimCreate(Strict):
     application (`kind: party`) — both on a deal — or a transfer agency's post-subsidy
     application for a finished year (`kind: agency`, with the year)."""
 
-    kind: ClaimKind
+    kind: Literal[ClaimKind.broker, ClaimKind.party, ClaimKind.agency]
     deal_id: uuid.UUID | None = Field(default=None, description="broker and party: the deal.")
     year: int | None = Field(
         default=None, ge=2000, le=2100, description="agency: the year of service claimed for."
@@ -78,6 +78,9 @@ class ClaimOut(BaseModel):
     id: uuid.UUID
     kind: ClaimKind
     deal_id: uuid.UUID | None = Field(description="None for an agency's yearly claim.")
+    agency_claim_id: uuid.UUID | None = Field(
+        description="An agency's share: the agency's claim it is part of."
+    )
     policy_code: str
     policy_year: int
     broker_id: uuid.UUID | None
@@ -88,6 +91,23 @@ class ClaimOut(BaseModel):
     filed_at: datetime
     dispute_reason: str | None
     rejection_reason: str | None
+
+
+Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)]
+
+
+class BrokerShares(Strict):
+    """The part of an agency's post-subsidy it passes to its brokers
+    (机构可提取一定比例奖励技术经纪人)."""
+
+    shares: dict[uuid.UUID, Percent] = Field(
+        description="Broker id → percent of the agency's subsidy; together at most 100. "
+        "Brokers left out of a new split keep 0."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"shares": {"3f1c2b7e-0a4d-4e59-9c1e-5b7a8d9e0f12": "30"}}]}
+    )
 
 
 class RewardOut(BaseModel):
@@ -105,6 +125,8 @@ class RewardOut(BaseModel):
 class YearTotalOut(BaseModel):
     policy_code: str
     year: int
+    broker_id: uuid.UUID | None = Field(description="The beneficiary: you as a broker …")
+    organization_id: uuid.UUID | None = Field(description="… or one of your organizations.")
     total: Money
     paid: Money
     year_cap: Money | None

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
-from app.brokers.agency_subsidy import agency_application, agency_reward
+from app.brokers.agency_subsidy import agency_application, agency_reward, split
 from app.brokers.models import (
     BrokerRole,
     Claim,
@@ -379,6 +379,7 @@ async def _agency_used(
         .join(Claim, Claim.id == RewardEntry.claim_id)
         .where(
             Claim.agency_id == agency_id,
+            Claim.kind == ClaimKind.broker,
             Claim.policy_year == year,
             Claim.broker_id != except_broker,
         )
@@ -429,8 +430,10 @@ async def compute_agency_claims(
     now: datetime,
 ) -> int:
     """Compute the approved transfer-agency claims of a year (one agency's, or all), each as
-    `agency_subsidy.agency_reward` says; recorded like every reward (an adjustment when the
-    result changes). Returns the number of entries appended."""
+    `agency_subsidy.agency_reward` says, less the shares the agency passed to its brokers
+    (`agency_subsidy.split`: the parts and the agency's rest add up to the subsidy); recorded
+    like every reward (an adjustment when the result changes). Returns the number of entries
+    appended."""
     query = select(Claim).where(
         Claim.kind == ClaimKind.agency,
         Claim.policy_year == year,
@@ -450,8 +453,31 @@ async def compute_agency_claims(
             continue
         data = _working_data(reward.working, reward.policy, reward.reason)
         data["basis"] = reward.basis
-        amount = 0 if reward.working is None else reward.working.amount_fen
-        appended += await _record(session, claim, reward.policy, amount, data, now=now)
+        whole = 0 if reward.working is None else reward.working.amount_fen
+        shares = (
+            await session.scalars(
+                select(Claim)
+                .where(Claim.agency_claim_id == claim.id)
+                .order_by(Claim.broker_id)
+                .with_for_update()
+            )
+        ).all()
+        parts = split(whole, [share.share_percent for share in shares])
+        for share, part in zip(shares, parts, strict=True):
+            passed = {
+                "policy": reward.policy.code,
+                "version": reward.policy.version,
+                "source": reward.policy.source,
+                "agency_claim_id": str(claim.id),
+                "agency_reward_fen": whole,
+                "share": str(share.share_percent),
+                "amount_fen": part,
+            }
+            appended += await _record(session, share, reward.policy, part, passed, now=now)
+        data["agency_reward_fen"] = whole
+        data["passed_to_brokers_fen"] = sum(parts)
+        own = whole - sum(parts)
+        appended += await _record(session, claim, reward.policy, own, data, now=now)
     return appended
 
 
@@ -463,7 +489,7 @@ async def _compute_beneficiary_year(
             select(Claim)
             .where(
                 or_(Claim.broker_id == beneficiary, Claim.organization_id == beneficiary),
-                Claim.kind != ClaimKind.agency,
+                Claim.deal_id.is_not(None),
                 Claim.policy_year == year,
                 Claim.state == ClaimState.approved,
             )

@@ -25,9 +25,10 @@ async def compute_rewards(event: OutboxEvent) -> None:
         await rewards.compute_rewards(session, uuid.UUID(event.payload["deal_id"]), now=clock.now())
 
 
-@subscribers.on("claim.approved")
+@subscribers.on("claim.approved", "claim.shared")
 async def compute_approved_claim(event: OutboxEvent) -> None:
-    """Compute a claim's reward once the reviewers approved it."""
+    """Compute a claim's reward once the reviewers approved it, or an agency's split of it
+    among its brokers changed."""
     async with sessionmaker()() as session, session.begin():
         await rewards.compute_claim(session, uuid.UUID(event.payload["claim_id"]), now=clock.now())
 

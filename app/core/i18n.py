@@ -346,6 +346,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该年度绩效评价未达合格分数线（得分 {total}）",
         "The year's evaluation did not reach the pass mark (total {total})",
     ),
+    "field.not_an_agency_claim": (
+        "只有技术转移机构的后补助申请可以分配给经纪人",
+        "Only a transfer agency's post-subsidy claim is shared with brokers",
+    ),
+    "field.not_the_agencys_broker": (
+        "该经纪人不是本机构在册的技术经纪人",
+        "That broker is not an active broker of this agency",
+    ),
+    "field.shares_over_100": (
+        "分配比例合计 {total}% 超过 100%",
+        "The shares add up to {total} %, over 100 %",
+    ),
     "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
     "field.score_outside_weight": (
         "得分须在 0 至该项分值 {weight} 之间",

@@ -24,6 +24,7 @@ EventType = Literal[
     "contract.registration_changed",
     "payment.received",
     "claim.approved",
+    "agency.evaluated",
     "reward.computed",
     "payout.paid",
     "filing.ready",

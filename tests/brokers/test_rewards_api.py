@@ -142,6 +142,8 @@ async def test_a_buyer_applies_for_the_inner_mongolia_post_subsidy_and_is_paid_o
         {
             "policy_code": "nm-buyer-post-subsidy",
             "year": 2026,
+            "broker_id": None,
+            "organization_id": str(p.buyer.id),
             "total": cny("330000.00"),
             "paid": cny("330000.00"),
             "year_cap": None,
