@@ -76,6 +76,16 @@ class DemoMarket:
     submitted_filing_ids: list[str] = field(default_factory=list)
 
 
+TYPICAL_SUBTYPES = {
+    "development": "commissioned_development",  # 委托开发
+    "transfer": "technical_secret",  # know-how (技术秘密)
+    "licence": "technical_secret",
+    "consulting": "consulting",
+    "service": "technical_service",
+}
+"""The registration form's sub-type the demo's (and the tests') contracts of each type have."""
+
+
 def cny(amount: str) -> dict[str, str]:
     return {"amount": amount, "currency": "CNY"}
 
@@ -260,6 +270,8 @@ class History:
             f"/v1/deals/{deal_id}/contract",
             OWNERS[seller],
             contract_type=kind,
+            subtype=TYPICAL_SUBTYPES[kind],
+            technology_field="new_materials",
             subject=subject,
             content=f"{subject}：甲乙双方就技术内容、交付、验收、付款与保密约定如下。",
             total=cny(total),

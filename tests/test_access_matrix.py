@@ -77,6 +77,8 @@ DEMAND = {
 }
 CONTRACT = {
     "contract_type": "transfer",
+    "subtype": "technical_secret",
+    "technology_field": "new_materials",
     "subject": "稀土抛光粉制备技术转让",
     "total": {"amount": "100000", "currency": "CNY"},
     "transaction_amount": {"amount": "100000", "currency": "CNY"},

@@ -81,6 +81,12 @@ class Organization(IdMixin, TimestampMixin, Base):
     """统一社会信用代码 (GB 32100-2015), upper case, check character verified."""
     division_code: Mapped[str] = mapped_column(String(6))
     """行政区划代码 (GB/T 2260) of the organization's seat."""
+    nature_code: Mapped[str | None] = mapped_column(String(3))
+    """买卖方性质 as the registration form codes it (`identifiers.party_natures`); None: the
+    default of its kind (`identifiers.DEFAULT_NATURES`)."""
+    country_code: Mapped[str] = mapped_column(String(3), default="CHN", server_default="CHN")
+    """国别代码 (GB/T 2659 alpha-3): an organization abroad makes its contracts technology
+    imports or exports."""
     verification_status: Mapped[VerificationStatus] = mapped_column(
         pg_enum(VerificationStatus, "verification_status"), default=VerificationStatus.pending
     )
@@ -108,6 +114,8 @@ class Organization(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         CheckConstraint("division_code ~ '^[0-9]{6}$'", name="division_code_digits"),
+        CheckConstraint("nature_code ~ '^[0-9]{3}$'", name="nature_code_digits"),
+        CheckConstraint("country_code ~ '^[A-Z]{3}$'", name="country_code_letters"),
         CheckConstraint("inventor_reward_percent BETWEEN 50 AND 100", name="inventor_reward_floor"),
         CheckConstraint("credit_code ~ '^[0-9A-HJ-NPQRTUWXY]{18}$'", name="credit_code_chars"),
     )

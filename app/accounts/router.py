@@ -20,6 +20,7 @@ from app.accounts.auth import (
     PersonRead,
     PlatformStaff,
 )
+from app.accounts.identifiers import nature_of
 from app.accounts.models import (
     BrokerProfile,
     BrokerStatus,
@@ -272,9 +273,10 @@ def _organization_out(organization: Organization) -> OrganizationOut:
             **{
                 c: getattr(organization, c)
                 for c in OrganizationOut.model_fields
-                if c != "division_name"
+                if c not in {"division_name", "nature_code"}
             },
             "division_name": service.division_label(organization.division_code),
+            "nature_code": nature_of(organization.kind, organization.nature_code),
         }
     )
 

@@ -11,7 +11,12 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from app.accounts.identifiers import normalize_credit_code, normalize_division_code
+from app.accounts.identifiers import (
+    normalize_country_code,
+    normalize_credit_code,
+    normalize_division_code,
+    normalize_nature_code,
+)
 from app.accounts.models import (
     BrokerLevel,
     BrokerStatus,
@@ -65,6 +70,28 @@ DivisionCode = Annotated[
     Field(description="行政区划代码 (GB/T 2260, 6 digits).", examples=["150102"]),
 ]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+NatureCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{3}$"),
+    AfterValidator(normalize_nature_code),
+    Field(
+        description="买卖方性质, the registration form's code: 021 科研机构, 022 高等院校, "
+        "1x0 domestic enterprises by registration type (150 有限责任公司, 160 股份有限公司, "
+        "170 私营企业 …), "
+        "2x0 Hong Kong/Macao/Taiwan-invested, 3x0 foreign-invested, 01x government bodies, "
+        "030 社团法人, 500 organizations abroad. Unset: 022/021 by kind, else 100 内资企业.",
+        examples=["150"],
+    ),
+]
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^([A-Za-z]{3}|\d{3})$"),
+    AfterValidator(normalize_country_code),
+    Field(
+        description="国别代码 (GB/T 2659 = ISO 3166-1), three letters or digits; kept as letters.",
+        examples=["CHN", "DEU", "276"],
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -166,6 +193,8 @@ class OrganizationCreate(Strict):
     name: Name
     credit_code: CreditCode
     division_code: DivisionCode
+    nature_code: NatureCode | None = None
+    country_code: CountryCode = "CHN"
 
     model_config = ConfigDict(
         extra="forbid",
@@ -186,6 +215,8 @@ class OrganizationUpdate(Strict):
     name: Name | None = None
     credit_code: CreditCode | None = None
     division_code: DivisionCode | None = None
+    nature_code: NatureCode | None = None
+    country_code: CountryCode | None = None
     inventor_reward_percent: Decimal | None = Field(
         default=None,
         ge=50,
@@ -233,6 +264,8 @@ class OrganizationOut(BaseModel):
     credit_code: str
     division_code: str
     division_name: str = Field(description="Province / prefecture / county names.")
+    nature_code: str = Field(description="买卖方性质 (the kind's default unless stated).")
+    country_code: str
     verification_status: VerificationStatus
     verified_at: datetime | None
     verification_note: str | None

@@ -354,6 +354,8 @@ async def create_organization(
         name=data.name,
         credit_code=data.credit_code,
         division_code=data.division_code,
+        nature_code=data.nature_code,
+        country_code=data.country_code,
         verification_status=VerificationStatus.pending,
     )
     session.add(organization)

@@ -533,6 +533,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "各付款节点金额之和必须等于合同总额 {total} 元",
         "The milestones must add up to the total, {total} CNY",
     ),
+    "field.subtype_not_of_type": (
+        "合同类别细分与合同类型不符",
+        "The sub-type is not one of the contract type's",
+    ),
+    "field.nature_unknown": (
+        "未知的买卖方性质代码 {code}",
+        "Unknown party nature code {code}",
+    ),
+    "field.country_unknown": (
+        "未知的国别代码 {code}（GB/T 2659）",
+        "Unknown country code {code} (GB/T 2659 / ISO 3166-1)",
+    ),
     "field.licence_exclusivity": (
         "许可合同必须写明许可方式，其他合同不填",
         "Licences state their exclusivity; other contracts do not",

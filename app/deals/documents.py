@@ -13,10 +13,12 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from app.accounts.identifiers import party_natures
 from app.core.clock import beijing_date, beijing_time
 from app.core.i18n import Locale, Text, aside, in_locale, listed, said
 from app.core.money import Money
 from app.core.pdf import FONT_NAME, new_document
+from app.results.taxonomy import label as field_label
 
 Side = Literal["seller", "buyer"]
 
@@ -54,13 +56,34 @@ STATES: dict[str, Text] = {
     "completed": ("履行完毕", "completed"),
     "terminated": ("已终止", "terminated"),
 }
-# The party's nature as the registration form codes it (买卖方性质), by organization kind.
-NATURES: dict[str, Text] = {
-    "enterprise": ("企业", "enterprise"),
-    "university": ("高等院校", "university"),
-    "research_institute": ("科研机构", "research institute"),
-    "transfer_agency": ("技术转移机构", "technology transfer agency"),
-    "platform": ("其他", "other"),
+SUBTYPES: dict[str, Text] = {
+    "commissioned_development": ("委托开发", "commissioned development"),
+    "cooperative_development": ("合作开发", "cooperative development"),
+    "patent": ("专利", "patent"),
+    "patent_application": ("专利申请权", "patent application"),
+    "technical_secret": ("技术秘密", "technical secret"),
+    "software_copyright": ("计算机软件著作权", "software copyright"),
+    "ic_layout": ("集成电路布图设计专有权", "integrated-circuit layout design"),
+    "plant_variety": ("植物新品种权", "plant variety"),
+    "other_rights": ("其他知识产权", "other rights"),
+    "consulting": ("技术咨询", "consulting"),
+    "technical_service": ("技术服务", "technical service"),
+    "training": ("技术培训", "training"),
+    "intermediary": ("技术中介", "intermediary"),
+}
+RIGHTS: dict[str, Text] = {
+    "invention_patent": ("发明专利", "invention patent"),
+    "utility_model": ("实用新型", "utility model"),
+    "design_patent": ("外观设计", "design patent"),
+    "software_copyright": ("软件著作权", "software copyright"),
+    "ic_layout": ("集成电路布图设计", "layout design"),
+    "plant_variety": ("植物新品种", "plant variety"),
+    "technical_secret": ("技术秘密", "technical secret"),
+    "other": ("其他", "other"),
+}
+CROSS_BORDER: dict[str, Text] = {
+    "import": ("技术进口", "technology import"),
+    "export": ("技术出口", "technology export"),
 }
 LABELS: dict[str, Text] = {
     "summary": ("技术合同摘要", "Technology contract summary"),
@@ -75,6 +98,10 @@ LABELS: dict[str, Text] = {
     "signed": ("签署", "signed"),
     "unsigned": ("未签署", "not signed"),
     "nature": ("　性质／所在地", "  Nature / region"),
+    "field": ("技术领域", "Technology field"),
+    "rights": ("涉及知识产权", "Rights involved"),
+    "signed_on": ("签订日期", "Signed on"),
+    "cross_border": ("技术进出口", "Import / export"),
     "total": ("合同总额", "Contract total"),
     "deal_total": ("合同成交额", "Contract total"),
     "transaction": ("技术交易额", "Technology-transaction amount"),
@@ -242,9 +269,10 @@ class CertifiedParty:
     side: Side
     name: str
     credit_code: str
-    kind: str
-    """The organization's kind, printed as its nature (买卖方性质)."""
+    nature_code: str
+    """买卖方性质 as the registration form codes it."""
     division: str
+    country_code: str
 
 
 @dataclass(frozen=True)
@@ -261,8 +289,14 @@ class RegistrationCertificate:
     registered_at: datetime
     registrar: str
     contract_type: str
+    subtype: str | None
     subject: str
     version: int
+    technology_field: str | None
+    rights: list[tuple[str, str]]
+    """(kind, number) of each right the contract involves."""
+    signed_on: date | None
+    cross_border: str | None
     parties: list[CertifiedParty]
     total: Money
     declared_transaction_amount: Money
@@ -308,14 +342,35 @@ def render_registration_certificate(
         pdf.multi_cell(0, 8, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     line("project", certificate.subject)
-    line("type", _coded(locale, CONTRACT_TYPES, certificate.contract_type))
+    kind = _coded(locale, CONTRACT_TYPES, certificate.contract_type)
+    if certificate.subtype is not None:
+        kind = f"{kind}／{_coded(locale, SUBTYPES, certificate.subtype)}"
+    line("type", kind)
+    if certificate.cross_border is not None:
+        line("cross_border", _coded(locale, CROSS_BORDER, certificate.cross_border))
     line("version", str(certificate.version))
+    if certificate.signed_on is not None:
+        line("signed_on", certificate.signed_on.isoformat())
+    if certificate.technology_field is not None:
+        line("field", field_label(certificate.technology_field, locale))
+    if certificate.rights:
+        line(
+            "rights",
+            listed(locale, *(f"{_coded(locale, RIGHTS, k)} {n}" for k, n in certificate.rights)),
+        )
     for party in certificate.parties:
         line(
             role_of(certificate.contract_type, party.side, locale),
             aside(locale, party.name, party.credit_code),
         )
-        line("nature", f"{_coded(locale, NATURES, party.kind)}／{party.division}")
+        nature = party_natures().get(party.nature_code)
+        described = [
+            f"{party.nature_code} {in_locale(locale, (nature.zh, nature.en)) if nature else ''}",
+            party.division,
+        ]
+        if party.country_code != "CHN":
+            described.append(party.country_code)
+        line("nature", "／".join(part.strip() for part in described if part.strip()))
     line("deal_total", money(certificate.total))
     line("declared", money(certificate.declared_transaction_amount))
     line("checked", money(certificate.registered_transaction_amount))

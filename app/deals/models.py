@@ -87,6 +87,64 @@ class ContractType(StrEnum):
     service = "service"  # 技术服务
 
 
+class ContractSubtype(StrEnum):
+    """The registration form's contract sub-type (合同类别细分): 民法典 第八百五十一条
+    (委托开发, 合作开发), 第八百六十二条 and 第八百七十六条 (the rights transferred or
+    licensed), 第八百七十八条 and 《技术合同认定规则》 (技术培训, 技术中介 as kinds of 技术服务)."""
+
+    commissioned_development = "commissioned_development"  # 委托开发
+    cooperative_development = "cooperative_development"  # 合作开发
+    patent = "patent"  # 专利权转让 / 专利实施许可
+    patent_application = "patent_application"  # 专利申请权转让
+    technical_secret = "technical_secret"  # noqa: S105 - 技术秘密转让 / 使用许可
+    software_copyright = "software_copyright"  # 计算机软件著作权
+    ic_layout = "ic_layout"  # 集成电路布图设计专有权
+    plant_variety = "plant_variety"  # 植物新品种权
+    other_rights = "other_rights"  # 其他知识产权（生物医药新品种等）
+    consulting = "consulting"  # 技术咨询（可行性论证、技术预测、专题技术调查、分析评价报告）
+    technical_service = "technical_service"  # 技术服务
+    training = "training"  # 技术培训
+    intermediary = "intermediary"  # 技术中介
+
+
+_RIGHTS = (
+    ContractSubtype.patent,
+    ContractSubtype.technical_secret,
+    ContractSubtype.software_copyright,
+    ContractSubtype.ic_layout,
+    ContractSubtype.plant_variety,
+    ContractSubtype.other_rights,
+)
+SUBTYPES: dict[ContractType, frozenset[ContractSubtype]] = {
+    ContractType.development: frozenset(
+        {ContractSubtype.commissioned_development, ContractSubtype.cooperative_development}
+    ),
+    ContractType.transfer: frozenset({*_RIGHTS, ContractSubtype.patent_application}),
+    ContractType.licence: frozenset(_RIGHTS),  # a patent application is assigned, not licensed
+    ContractType.consulting: frozenset({ContractSubtype.consulting}),
+    ContractType.service: frozenset(
+        {
+            ContractSubtype.technical_service,
+            ContractSubtype.training,
+            ContractSubtype.intermediary,
+        }
+    ),
+}
+"""The sub-types each contract type has."""
+
+RIGHT_KINDS: dict[ContractSubtype, frozenset[str]] = {
+    ContractSubtype.patent: frozenset({"invention_patent", "utility_model", "design_patent"}),
+    ContractSubtype.patent_application: frozenset(
+        {"invention_patent", "utility_model", "design_patent"}
+    ),
+    ContractSubtype.software_copyright: frozenset({"software_copyright"}),
+    ContractSubtype.ic_layout: frozenset({"ic_layout"}),
+    ContractSubtype.plant_variety: frozenset({"plant_variety"}),
+}
+"""The kinds of right (the results catalogue's kinds) a sub-type's contract must name: its
+registration form lists the patent or registration numbers involved."""
+
+
 class Exclusivity(StrEnum):
     exclusive = "exclusive"  # 独占许可
     sole = "sole"  # 排他许可
@@ -163,6 +221,17 @@ class ContractVersion(IdMixin, Base):
     non-technology parts."""
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    subtype: Mapped[ContractSubtype | None] = mapped_column(
+        pg_enum(ContractSubtype, "contract_subtype")
+    )
+    """The registration form's sub-type; registration requires it."""
+    technology_field: Mapped[str | None] = mapped_column(String(60))
+    """技术领域: a code of the field taxonomy; registration requires it."""
+    intellectual_property: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    """The rights involved: [{"kind": "invention_patent" | "software_copyright" | …,
+    "number": "…"}, …] (the patent application or registration numbers)."""
     licence_scope: Mapped[str | None] = mapped_column(String(500))
     exclusivity: Mapped[Exclusivity | None] = mapped_column(pg_enum(Exclusivity, "exclusivity"))
     milestones: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
@@ -182,6 +251,10 @@ class ContractVersion(IdMixin, Base):
     """When the registrar registered this version: the contract's registration, or (an
     amendment of a registered contract) its change registration (变更登记)."""
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    registration_form: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    """The registration form (技术合同登记表) as registered: both parties as they were that day
+    (name, credit code, nature, division and country codes), the signing date and whether the
+    contract is a technology import or export; the rest of the form is this version's terms."""
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     seller_signed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

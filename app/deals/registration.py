@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
-from app.accounts.identifiers import division_path
+from app.accounts.identifiers import division_path, nature_of
+from app.accounts.models import Organization
 from app.core.audit import changed_fields
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date, period_end
@@ -31,6 +32,7 @@ from app.deals.documents import (
     Side,
 )
 from app.deals.models import (
+    RIGHT_KINDS,
     Contract,
     ContractState,
     ContractType,
@@ -41,6 +43,9 @@ from app.deals.models import (
 )
 from app.deals.queries import counted_transaction_fen
 from app.deals.service import RegistrationRefused, contract_payload
+
+HOME = "CHN"
+"""The platform's country (国别代码): a party elsewhere makes a technology import or export."""
 
 DECISION_DAYS = 30
 """《技术合同认定登记管理办法》(国科发政字〔2000〕063号): the registration office completes the
@@ -186,7 +191,9 @@ def checked_transaction_fen(version: ContractVersion, deductions: Sequence[Deduc
 
 def completeness_problems(version: ContractVersion, today: date) -> list[str]:
     """What a registrar requires before registering (pure): reason codes, empty when
-    complete."""
+    complete — the registration form's data included (sub-type, technology field, and the
+    numbers of the rights a patent, software, layout-design or plant-variety contract
+    involves)."""
     problems = []
     if not version.content or len(version.content.strip()) < 20:
         problems.append("content_missing")
@@ -196,6 +203,14 @@ def completeness_problems(version: ContractVersion, today: date) -> list[str]:
         problems.append("transaction_amount_missing")
     if version.contract_type == ContractType.licence and not version.licence_scope:
         problems.append("licence_scope_missing")
+    if version.subtype is None:
+        problems.append("subtype_missing")
+    elif version.subtype in RIGHT_KINDS and not any(
+        right["kind"] in RIGHT_KINDS[version.subtype] for right in version.intellectual_property
+    ):
+        problems.append("intellectual_property_missing")
+    if version.technology_field is None:
+        problems.append("technology_field_missing")
     if version.ends_on < today:
         problems.append("term_ended")
     return problems
@@ -246,6 +261,12 @@ async def decide_registration(
     if problems:
         raise RegistrationRefused(extensions={"reasons": problems})
     checked = checked_transaction_fen(effective, deductions)
+    parties = await accounts.organizations_by_id(
+        session, [deal.seller_organization_id, deal.buyer_organization_id]
+    )
+    effective.registration_form = registration_form(
+        effective, parties[deal.seller_organization_id], parties[deal.buyer_organization_id]
+    )
     effective.registered_transaction_fen = checked
     effective.deductions = [
         {"item": d.item, "amount_fen": d.amount_fen, "reason": d.reason} for d in deductions
@@ -256,11 +277,8 @@ async def decide_registration(
     contract.rejection_reasons = None
     if change:
         return await _register_change(session, deal, contract, versions, effective, counted_before)
-    seller = (await accounts.organizations_by_id(session, [deal.seller_organization_id]))[
-        deal.seller_organization_id
-    ]
     contract.registration_number = await _next_registration_number(
-        session, seller.division_code, beijing_date(now).year
+        session, parties[deal.seller_organization_id].division_code, beijing_date(now).year
     )
     contract.registered_at = now
     contract.registered_by_id = principal.user_id
@@ -289,6 +307,36 @@ async def decide_registration(
     return view
 
 
+def registration_form(
+    version: ContractVersion, seller: Organization, buyer: Organization
+) -> dict[str, Any]:
+    """The parts of the registration form (技术合同登记表) that are not the version's terms:
+    both parties as they are now (name, credit code, 买卖方性质, 行政区划代码, 国别代码), the
+    signing date (the second signature, Beijing day) and whether the contract is a technology
+    import (the seller abroad) or export (the buyer abroad) — 技术进出口合同 are registered too."""
+
+    def party(organization: Organization) -> dict[str, str]:
+        return {
+            "name": organization.name,
+            "credit_code": organization.credit_code,
+            "nature_code": nature_of(organization.kind, organization.nature_code),
+            "division_code": organization.division_code,
+            "country_code": organization.country_code,
+        }
+
+    signatures = [t for t in (version.seller_signed_at, version.buyer_signed_at) if t]
+    seller_abroad, buyer_abroad = seller.country_code != HOME, buyer.country_code != HOME
+    cross_border = None
+    if seller_abroad != buyer_abroad:
+        cross_border = "import" if seller_abroad else "export"
+    return {
+        "seller": party(seller),
+        "buyer": party(buyer),
+        "signed_on": beijing_date(max(signatures)).isoformat() if signatures else None,
+        "cross_border": cross_border,
+    }
+
+
 def _deductions_payload(version: ContractVersion) -> list[dict[str, Any]]:
     return [{**d, "amount": Money(d["amount_fen"]).to_api()} for d in version.deductions or []]
 
@@ -298,7 +346,10 @@ def _registered_terms(version: ContractVersion) -> dict[str, Any]:
     return {
         "version": version.number,
         "contract_type": version.contract_type,
+        "subtype": version.subtype,
         "subject": version.subject,
+        "technology_field": version.technology_field,
+        "intellectual_property": version.intellectual_property,
         "total": Money(version.total_fen).to_api(),
         "transaction_amount": Money(version.transaction_fen).to_api(),
         "registered_transaction_amount": Money(version.registered_transaction_fen or 0).to_api(),
@@ -411,29 +462,36 @@ async def registration_certificate(
     registrars = await accounts.users_by_id(session, [registrar_id] if registrar_id else [])
     registrar = registrars.get(registrar_id) if registrar_id else None
     lines = {int(item["number"]): item for item in registered.price_items}
-    sides: tuple[tuple[Side, uuid.UUID], ...] = (
-        ("seller", deal.seller_organization_id),
-        ("buyer", deal.buyer_organization_id),
+    # The parties as the form recorded them; registrations from before the form was kept
+    # show the parties as they are now.
+    form = registered.registration_form or registration_form(
+        registered,
+        organizations[deal.seller_organization_id],
+        organizations[deal.buyer_organization_id],
     )
+    sides: tuple[Side, ...] = ("seller", "buyer")
     return RegistrationCertificate(
         registration_number=contract.registration_number,
         registered_at=contract.registered_at,
         registrar=registrar.display_name if registrar else "—",
         contract_type=registered.contract_type.value,
+        subtype=None if registered.subtype is None else registered.subtype.value,
         subject=registered.subject,
         version=registered.number,
+        technology_field=registered.technology_field,
+        rights=[(right["kind"], right["number"]) for right in registered.intellectual_property],
+        signed_on=None if form["signed_on"] is None else date.fromisoformat(form["signed_on"]),
+        cross_border=form["cross_border"],
         parties=[
             CertifiedParty(
                 side,
-                organizations[organization_id].name,
-                organizations[organization_id].credit_code,
-                organizations[organization_id].kind.value,
-                " ".join(
-                    division.name
-                    for division in division_path(organizations[organization_id].division_code)
-                ),
+                form[side]["name"],
+                form[side]["credit_code"],
+                form[side]["nature_code"],
+                " ".join(division.name for division in division_path(form[side]["division_code"])),
+                form[side]["country_code"],
             )
-            for side, organization_id in sides
+            for side in sides
         ],
         total=Money(registered.total_fen),
         declared_transaction_amount=Money(registered.transaction_fen),

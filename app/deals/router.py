@@ -34,6 +34,8 @@ from app.deals.schemas import (
     PendingRegistrationOut,
     PriceItemOut,
     RegistrationDecision,
+    RegistrationFormOut,
+    RightOut,
     Signature,
     SignatureCreate,
     Termination,
@@ -108,8 +110,11 @@ def _version_out(
     return ContractVersionOut(
         number=version.number,
         contract_type=version.contract_type,
+        subtype=version.subtype,
         subject=version.subject,
         content=version.content,
+        technology_field=version.technology_field,
+        intellectual_property=[RightOut(**right) for right in version.intellectual_property],
         total=Money(version.total_fen),
         transaction_amount=Money(version.transaction_fen),
         registered_transaction_amount=Money(version.registered_transaction_fen)
@@ -151,6 +156,9 @@ def _version_out(
         ],
         seller_signature=_signature(version.seller_signed_by_id, version.seller_signed_at),
         buyer_signature=_signature(version.buyer_signed_by_id, version.buyer_signed_at),
+        registration_form=RegistrationFormOut.model_validate(version.registration_form)
+        if version.registration_form is not None
+        else None,
         created_at=version.created_at,
     )
 

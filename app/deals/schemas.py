@@ -14,11 +14,14 @@ from app.accounts.schemas import Reason, Strict
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
 from app.deals.models import (
     ContractState,
+    ContractSubtype,
     ContractType,
     DealSource,
     Exclusivity,
     PriceItemCategory,
 )
+from app.results.models import ResultKind
+from app.results.schemas import FieldCode, normalize_ip_number
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 
@@ -73,6 +76,24 @@ class MilestoneIn(BaseModel):
     )
 
 
+class RightIn(Strict):
+    """A right the contract involves, by its number (专利申请号 with check character, 软件著作权
+    登记号, or the registration number of a layout design or plant variety)."""
+
+    kind: ResultKind
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+    @model_validator(mode="after")
+    def _number_fits_the_kind(self) -> RightIn:
+        self.number = normalize_ip_number(self.kind, self.number) or self.number
+        return self
+
+
+class RightOut(BaseModel):
+    kind: ResultKind
+    number: str
+
+
 class PriceItemIn(BaseModel):
     category: PriceItemCategory
     description: Annotated[
@@ -96,6 +117,23 @@ class ContractTerms(Strict):
         default=None,
         description="The technical content (技术内容): at least 20 characters, which registration "
         "(认定登记) requires; a draft may leave it out until then.",
+    )
+    subtype: ContractSubtype | None = Field(
+        default=None,
+        description="The registration form's sub-type, one of the contract type's: development — "
+        "commissioned_development 委托开发, cooperative_development 合作开发; transfer and "
+        "licence — patent, technical_secret, software_copyright, ic_layout, plant_variety, "
+        "other_rights (transfer also patent_application); consulting — consulting; service — "
+        "technical_service, training 技术培训, intermediary 技术中介. Registration requires it.",
+    )
+    technology_field: FieldCode | None = Field(
+        default=None, description="技术领域 (GET /v1/taxonomy/fields). Registration requires it."
+    )
+    intellectual_property: list[RightIn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The rights involved, by number. A patent, patent-application, software, "
+        "layout-design or plant-variety sub-type registers with at least one of its kind.",
     )
     total: PositiveMoney
     transaction_amount: PositiveMoney = Field(
@@ -170,11 +208,33 @@ class DeductionOut(BaseModel):
     reason: str
 
 
+class RegisteredPartyOut(BaseModel):
+    name: str
+    credit_code: str
+    nature_code: str = Field(description="买卖方性质, the registration form's code.")
+    division_code: str
+    country_code: str = Field(description="国别代码 (GB/T 2659, alpha-3).")
+
+
+class RegistrationFormOut(BaseModel):
+    """The registration form (技术合同登记表) as registered; the rest is the version's terms."""
+
+    seller: RegisteredPartyOut
+    buyer: RegisteredPartyOut
+    signed_on: date = Field(description="合同签订日期: the day the second party signed.")
+    cross_border: Literal["import", "export"] | None = Field(
+        description="A technology import (技术进口: the seller abroad) or export (技术出口)."
+    )
+
+
 class ContractVersionOut(BaseModel):
     number: int
     contract_type: ContractType
+    subtype: ContractSubtype | None
     subject: str
     content: str | None
+    technology_field: str | None
+    intellectual_property: list[RightOut]
     total: Money
     transaction_amount: Money = Field(description="技术交易额 as the parties declared it.")
     registered_transaction_amount: Money | None = Field(
@@ -192,6 +252,9 @@ class ContractVersionOut(BaseModel):
     milestones: list[MilestoneOut]
     seller_signature: Signature | None
     buyer_signature: Signature | None
+    registration_form: RegistrationFormOut | None = Field(
+        description="Set when this version was registered."
+    )
     created_at: datetime
 
 

@@ -33,6 +33,7 @@ from app.core.pagination import PageParams, paginate
 from app.deals import queries
 from app.deals.documents import ContractSummary, MilestoneLine, Party, Side
 from app.deals.models import (
+    SUBTYPES,
     Contract,
     ContractState,
     ContractType,
@@ -297,6 +298,8 @@ def _check_terms(terms: ContractTerms, deal: Deal) -> None:
         raise ValidationFailed("body.milestones", "milestones_sum", total=str(terms.total.amount))
     if (terms.contract_type == ContractType.licence) != (terms.exclusivity is not None):
         raise ValidationFailed("body.exclusivity", "licence_exclusivity")
+    if terms.subtype is not None and terms.subtype not in SUBTYPES[terms.contract_type]:
+        raise ValidationFailed("body.subtype", "subtype_not_of_type")
     if deal.deposit_applied_fen > terms.total.fen:
         raise ValidationFailed("body.total", "total_below_deposit")
     claimed = {
@@ -342,8 +345,13 @@ async def draft_contract(
         session.add(latest)
         versions.append(latest)
     latest.contract_type = terms.contract_type
+    latest.subtype = terms.subtype
     latest.subject = terms.subject
     latest.content = terms.content
+    latest.technology_field = terms.technology_field
+    latest.intellectual_property = [
+        {"kind": right.kind.value, "number": right.number} for right in terms.intellectual_property
+    ]
     latest.total_fen = terms.total.fen
     latest.transaction_fen = terms.transaction_amount.fen
     latest.starts_on = terms.starts_on

@@ -22,6 +22,7 @@ from app.core.db import libpq_url
 from app.core.money import Money
 from app.deals import service as deals
 from app.deals.models import DealSource
+from app.demo_history import TYPICAL_SUBTYPES
 from app.listings import service as listings
 from app.listings.models import ListingMode
 from app.payments import ledger
@@ -38,6 +39,8 @@ def terms(
     amounts = milestones or [str(Money.yuan(total).amount / 2)] * 2
     return {
         "contract_type": "transfer",
+        "subtype": TYPICAL_SUBTYPES.get(overrides.get("contract_type", "transfer")),
+        "technology_field": "new_materials.rare_earths",
         "subject": "稀土永磁材料制备技术转让",
         "content": "甲方将其拥有的稀土永磁材料制备技术转让给乙方，并提供技术指导与培训。",
         "total": cny(total),

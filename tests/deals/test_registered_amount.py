@@ -161,7 +161,10 @@ async def test_the_registration_certificate_states_the_checked_amount_and_reads_
         "技术合同登记证明",
         registered.json()["registration_number"],
         "让与人（卖方）",
-        "高等院校",
+        "022 高等院校",
+        "100 内资企业",  # the buyer's kind's default nature
+        "技术转让合同／技术秘密",
+        "稀土新材料",
         "1,000,000.00 元",  # 合同成交额
         "800,000.00 元",  # declared
         "700,000.00 元",  # checked (核定)
@@ -366,7 +369,10 @@ async def test_the_certificate_and_the_contract_read_in_english_under_accept_lan
     for expected in (
         "Technology contract registration certificate",
         "Assignor (seller)",
-        "university",
+        "022 University",
+        "technical secret",
+        "Rare-earth materials",
+        "Signed on 2026-11-02",
         "Technology-transaction amount checked",
         "CNY 800,000.00",
         "(Beijing time",

@@ -28,6 +28,7 @@ import pytest
 from app.accounts.models import OrganizationKind
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import BEIJING, SandboxClock
+from app.demo_history import TYPICAL_SUBTYPES
 from app.webhooks import signing
 from tests.factories import RESULT_BODY, MarketFactory, Person
 
@@ -110,6 +111,8 @@ def contract_body(kind: str, total: str, milestones: list[str], today: datetime)
     day = today.astimezone(BEIJING).date()
     return {
         "contract_type": kind,
+        "subtype": TYPICAL_SUBTYPES[kind],
+        "technology_field": "new_materials.rare_earths",
         "subject": "稀土永磁材料制备技术转让" if kind == "transfer" else "稀土永磁材料中试工艺开发",
         "content": "甲方将其拥有的稀土永磁材料制备技术转让给乙方，并提供技术指导与培训。"
         if kind == "transfer"
