@@ -69,6 +69,21 @@ TERMS = {
     "price": {"amount": "100000", "currency": "CNY"},
     "window_days": 15,
 }
+IMPORTED = {
+    "registration_number": "2026150203000041",
+    "registered_on": "2026-10-09",
+    "signed_on": "2026-09-28",
+    "seller_credit_code": "91150100MA0N000000",
+    "buyer_credit_code": "91150100MA0N000000",
+    "contract_type": "transfer",
+    "subtype": "technical_secret",
+    "subject": "稀土抛光粉制备技术转让",
+    "technology_field": "new_materials",
+    "total": {"amount": "300000", "currency": "CNY"},
+    "transaction_amount": {"amount": "300000", "currency": "CNY"},
+    "starts_on": "2026-09-28",
+    "ends_on": "2027-09-27",
+}
 DEMAND = {
     "title": "寻求稀土抛光粉技术",
     "description": "需要高性能稀土抛光粉的制备技术与工艺包。",
@@ -174,6 +189,7 @@ CASES = [
     Case("POST", "/v1/deals/{deal}/sign", {"version": 1}, 404, 403),
     Case("POST", "/v1/deals/{deal}/register", {"decision": "register"}, 403, 403),
     Case("GET", "/v1/registrations?overdue=true", None, 403, 403),
+    Case("POST", "/v1/registrations/imports", {"registrations": [IMPORTED]}, 403, 403),
     Case("POST", "/v1/deals/{deal}/payments", {"milestone": 1}, 404, 403),
     Case("GET", "/v1/deals/{deal}/payments", None, 404, 200),
     Case("POST", "/v1/payments/{payment}/confirm", None, 403, 403),

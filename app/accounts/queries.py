@@ -231,6 +231,16 @@ async def recognized_during(
     return found is not None
 
 
+async def organizations_by_credit_code(
+    session: AsyncSession, codes: Iterable[str]
+) -> dict[str, Organization]:
+    """Organizations by 统一社会信用代码 (no visibility rule, as `organizations_by_id`)."""
+    rows = await session.scalars(
+        select(Organization).where(Organization.credit_code.in_(list(set(codes))))
+    )
+    return {organization.credit_code: organization for organization in rows}
+
+
 async def organizations_by_id(
     session: AsyncSession, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Organization]:

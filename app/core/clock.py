@@ -44,14 +44,18 @@ def next_month_start(instant: datetime) -> datetime:
     return month_start(local.year, local.month + 1)
 
 
+def day_start(day: date) -> datetime:
+    """00:00 Beijing of a calendar day, as a UTC instant."""
+    return datetime.combine(day, time(0), tzinfo=BEIJING).astimezone(UTC)
+
+
 def period_end(start: datetime, days: int) -> datetime:
     """When a period of `days` days from an event at `start` ends (UTC): the day of the event
     is not counted and the last day runs to 24:00, Beijing time (民法典 第二百零一条、第二百零三条).
     Published any time on 1 March with 15 days, a window closes at the end of 16 March."""
     if start.tzinfo is None:
         raise ValueError("the start must be timezone-aware")
-    closing_day = beijing_date(start) + timedelta(days=days + 1)
-    return datetime.combine(closing_day, time(0), tzinfo=BEIJING).astimezone(UTC)
+    return day_start(beijing_date(start) + timedelta(days=days + 1))
 
 
 def beijing_month_text(column: Any) -> ColumnElement[str]:

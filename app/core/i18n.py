@@ -533,6 +533,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "各付款节点金额之和必须等于合同总额 {total} 元",
         "The milestones must add up to the total, {total} CNY",
     ),
+    "field.registration_number_format": (
+        "登记编号应为 16 位数字：年份 4 位、行政区划代码 6 位、序号 6 位",
+        "A registration number is 16 digits: year (4), division code (6), serial (6)",
+    ),
+    "field.registration_number_year": (
+        "登记编号的年份 {year} 早于技术合同登记制度",
+        "The number's year {year} is before contract registration began",
+    ),
+    "field.registration_number_division": (
+        "登记编号中的行政区划代码 {code} 不存在（GB/T 2260）",
+        "The number's division code {code} does not exist (GB/T 2260)",
+    ),
+    "field.registration_number_serial": (
+        "登记编号的序号从 000001 开始",
+        "A number's serial starts at 000001",
+    ),
+    "field.registration_year_mismatch": (
+        "登记编号的年份与登记日期的年份不一致",
+        "The number's year is not the year it was registered",
+    ),
+    "field.registration_number_region": (
+        "登记编号的地区不是卖方所在地区（技术合同在卖方所在地登记）",
+        "The number's region is not the seller's (contracts register where the seller is)",
+    ),
+    "field.registration_number_taken": (
+        "平台上已有该登记编号的合同",
+        "A contract with this registration number is already here",
+    ),
+    "field.duplicate_in_import": (
+        "同一批导入中登记编号重复",
+        "The number appears twice in this import",
+    ),
+    "field.in_future": ("日期不能晚于今天", "The date is after today"),
+    "field.signed_after_registration": (
+        "签订日期不能晚于登记日期",
+        "A contract is signed before it is registered",
+    ),
+    "field.organization_unknown": (
+        "平台上没有该统一社会信用代码的组织",
+        "No organization on the platform has this credit code",
+    ),
+    "field.registration_incomplete": (
+        "登记表数据不完整：{reasons}",
+        "The registration form is incomplete: {reasons}",
+    ),
     "field.subtype_not_of_type": (
         "合同类别细分与合同类型不符",
         "The sub-type is not one of the contract type's",

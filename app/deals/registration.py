@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
@@ -41,6 +42,7 @@ from app.deals.models import (
     PriceItemCategory,
     RegistrationCounter,
 )
+from app.deals.numbers import RegistrationNumber
 from app.deals.queries import counted_transaction_fen
 from app.deals.service import RegistrationRefused, contract_payload
 
@@ -399,30 +401,27 @@ async def _register_change(
 async def _next_registration_number(session: AsyncSession, division_code: str, year: int) -> str:
     """`<year><division code><serial:06>`, without gaps per region and year (the counter row
     is locked until the registration commits)."""
+    counter = await registration_counter(session, division_code, year)
+    counter.last += 1
+    return str(RegistrationNumber(year, division_code, counter.last))
+
+
+async def registration_counter(
+    session: AsyncSession, division_code: str, year: int
+) -> RegistrationCounter:
+    """The region's and year's counter row, created at 0 when new, locked until commit."""
+    await session.execute(
+        insert(RegistrationCounter)
+        .values(division_code=division_code, year=year, last=0)
+        .on_conflict_do_nothing()
+    )
     counter = await session.scalar(
         select(RegistrationCounter)
         .where(RegistrationCounter.division_code == division_code, RegistrationCounter.year == year)
         .with_for_update()
     )
-    if counter is None:
-        from sqlalchemy.dialects.postgresql import insert
-
-        await session.execute(
-            insert(RegistrationCounter)
-            .values(division_code=division_code, year=year, last=0)
-            .on_conflict_do_nothing()
-        )
-        counter = await session.scalar(
-            select(RegistrationCounter)
-            .where(
-                RegistrationCounter.division_code == division_code,
-                RegistrationCounter.year == year,
-            )
-            .with_for_update()
-        )
-        assert counter is not None
-    counter.last += 1
-    return f"{year}{division_code}{counter.last:06d}"
+    assert counter is not None
+    return counter
 
 
 async def terminate_contract(

@@ -15,7 +15,7 @@ from app.core.i18n import current_locale
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
-from app.deals import queries, registration, service, transformation_income
+from app.deals import imports, queries, registration, service, transformation_income
 from app.deals.auth import DealRead, DealWrite, Registrar, RegistrarRead
 from app.deals.documents import render_contract_pdf, render_registration_certificate
 from app.deals.models import ContractState, ContractVersion, Deal, DealSource
@@ -27,6 +27,7 @@ from app.deals.schemas import (
     DealCreate,
     DealOut,
     DeductionOut,
+    ImportedContractOut,
     IncomeDeclaration,
     IncomeOut,
     InventorRewardOut,
@@ -35,6 +36,7 @@ from app.deals.schemas import (
     PriceItemOut,
     RegistrationDecision,
     RegistrationFormOut,
+    RegistrationImport,
     RightOut,
     Signature,
     SignatureCreate,
@@ -48,6 +50,34 @@ registrations_router = APIRouter(
     prefix="/v1/registrations", tags=["deals"], responses=problem_responses(401, 403, 422)
 )
 Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+@registrations_router.post(
+    "/imports",
+    response_model=list[ImportedContractOut],
+    status_code=status.HTTP_201_CREATED,
+    summary="Import contracts registered at another office",
+)
+async def import_registrations(
+    session: Session,
+    now: Now,
+    caller: Registrar,
+    idempotency: IdempotencyOf,
+    body: RegistrationImport,
+) -> list[ImportedContractOut]:
+    """Platform registrars record contracts another registration office registered (up to 500
+    at once, all or none): each number is checked (16 digits, a real division code in the
+    seller's region, the year it was registered, not already here), each party must be on the
+    platform, and the terms must carry the registration form's data. Each becomes an
+    off-platform deal whose contract stands registered under that number and counts from then
+    on like any registered contract."""
+    await idempotency.claim(caller)
+    imported = await imports.import_registrations(session, caller, body.registrations, now=now)
+    return await idempotency.remember(
+        [ImportedContractOut(deal_id=i.deal_id, registration_number=i.registration_number)
+         for i in imported],
+        status_code=201,
+    )  # fmt: skip
 
 
 @registrations_router.get(

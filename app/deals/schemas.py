@@ -7,10 +7,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from app.accounts.schemas import Reason, Strict
+from app.accounts.schemas import CreditCode, Reason, Strict
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
 from app.deals.models import (
     ContractState,
@@ -20,6 +27,7 @@ from app.deals.models import (
     Exclusivity,
     PriceItemCategory,
 )
+from app.deals.numbers import normalize_registration_number
 from app.results.models import ResultKind
 from app.results.schemas import FieldCode, normalize_ip_number
 
@@ -225,6 +233,9 @@ class RegistrationFormOut(BaseModel):
     cross_border: Literal["import", "export"] | None = Field(
         description="A technology import (技术进口: the seller abroad) or export (技术出口)."
     )
+    imported: bool = Field(
+        default=False, description="Registered at another office and imported by a registrar."
+    )
 
 
 class ContractVersionOut(BaseModel):
@@ -387,3 +398,74 @@ class IncomeOut(BaseModel):
     rewards: list[InventorRewardOut]
     rewards_published_on: date | None
     declared_at: datetime
+
+
+RegistrationNumberText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(normalize_registration_number),
+    Field(
+        description="技术合同登记编号: 16 digits, `<year><division code (GB/T 2260)><serial:06>`.",
+        examples=["2025150100000123"],
+    ),
+]
+
+
+class ImportedRegistration(Strict):
+    """A contract registered at another registration office, as its registration form says."""
+
+    registration_number: RegistrationNumberText
+    registered_on: date = Field(description="The day the other office registered it.")
+    signed_on: date
+    seller_credit_code: CreditCode
+    buyer_credit_code: CreditCode
+    contract_type: ContractType
+    subtype: ContractSubtype
+    subject: Subject
+    technology_field: FieldCode
+    intellectual_property: list[RightIn] = Field(default_factory=list, max_length=50)
+    total: PositiveMoney = Field(description="合同成交额.")
+    transaction_amount: PositiveMoney = Field(
+        description="技术交易额 as the other office checked (核定) it."
+    )
+    starts_on: date
+    ends_on: date
+    licence_scope: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
+    ) = None
+    exclusivity: Exclusivity | None = Field(default=None, description="Licences only.")
+
+
+class RegistrationImport(Strict):
+    registrations: list[ImportedRegistration] = Field(min_length=1, max_length=500)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "registrations": [
+                        {
+                            "registration_number": "2025150100000123",
+                            "registered_on": "2025-06-18",
+                            "signed_on": "2025-06-02",
+                            "seller_credit_code": "12150000460025456R",
+                            "buyer_credit_code": "91150100MA0N0XXXX0",
+                            "contract_type": "transfer",
+                            "subtype": "technical_secret",
+                            "subject": "稀土抛光粉制备技术转让",
+                            "technology_field": "new_materials.rare_earths",
+                            "total": {"amount": "300000.00", "currency": "CNY"},
+                            "transaction_amount": {"amount": "300000.00", "currency": "CNY"},
+                            "starts_on": "2025-06-02",
+                            "ends_on": "2026-06-01",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+
+class ImportedContractOut(BaseModel):
+    deal_id: uuid.UUID
+    registration_number: str
