@@ -301,6 +301,9 @@ class TransformationIncome(IdMixin, Base):
     income_fen: Mapped[int] = mapped_column(BigInteger)
     costs_fen: Mapped[int] = mapped_column(BigInteger)
     """Costs the seller declares against the income (evaluation, filing, agency fees …)."""
+    related_taxes_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """相关税费 the seller declares against the income: taxes and surcharges other than income
+    tax and deductible VAT, contract and lawyers' fees (国税函〔2009〕212号 第三条)."""
     reward_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     pool_fen: Mapped[int] = mapped_column(BigInteger)
     declared_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

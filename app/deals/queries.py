@@ -389,9 +389,13 @@ async def contract_facts(
 
 
 def declared_costs_select() -> ReadModel:
-    """The read model of the costs sellers declared against payments (科技成果转化净收入), one
-    row per payment, for another package to join by `payment_id`."""
-    return select(TransformationIncome.payment_id, TransformationIncome.costs_fen)
+    """The read model of the costs and related taxes sellers declared against payments
+    (科技成果转化净收入), one row per payment, for another package to join by `payment_id`."""
+    return select(
+        TransformationIncome.payment_id,
+        TransformationIncome.costs_fen,
+        TransformationIncome.related_taxes_fen,
+    )
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,8 @@ def income_out(view: transformation_income.IncomeView) -> IncomeOut:
         payment_id=income.payment_id,
         income=Money(income.income_fen),
         costs=Money(income.costs_fen),
-        net_income=Money(income.income_fen - income.costs_fen),
+        related_taxes=Money(income.related_taxes_fen),
+        net_income=Money(income.income_fen - income.costs_fen - income.related_taxes_fen),
         reward_percent=income.reward_percent,
         pool=Money(income.pool_fen),
         rewards=[
@@ -452,6 +453,7 @@ async def declare_income(
         deal_id,
         payment_id=body.payment_id,
         costs=body.costs,
+        related_taxes=body.related_taxes or Money(0),
         published_on=body.rewards_published_on,
         now=now,
     )

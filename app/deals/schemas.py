@@ -363,6 +363,12 @@ class RegistrationDecision(Strict):
 class IncomeDeclaration(Strict):
     payment_id: uuid.UUID = Field(description="A received payment of the deal.")
     costs: NonNegativeMoney = Field(description="Costs declared against this income.")
+    related_taxes: NonNegativeMoney | None = Field(
+        default=None,
+        description="相关税费 against this income: taxes and surcharges other than income tax "
+        "and deductible VAT, contract and lawyers' fees (国税函〔2009〕212号 第三条). The net "
+        "income, and the technology-transfer income the annual filing counts, leave them out.",
+    )
     rewards_published_on: date | None = Field(
         default=None, description="When the rewards were made public (公示), if they were."
     )
@@ -392,6 +398,7 @@ class IncomeOut(BaseModel):
     payment_id: uuid.UUID
     income: Money
     costs: Money
+    related_taxes: Money
     net_income: Money
     reward_percent: Decimal
     pool: Money = Field(description="The inventors' part of the net income.")

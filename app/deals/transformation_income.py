@@ -46,16 +46,19 @@ async def declare_transformation_income(
     *,
     payment_id: uuid.UUID,
     costs: Money,
+    related_taxes: Money = Money(0),
     published_on: date | None = None,
     now: datetime,
 ) -> IncomeView:
     """A university or institute seller declares the net income of a received payment (income
-    less the costs it declares); the inventors' part — the organization's rate, at least 50 %
-    (促进科技成果转化法 第四十五条) — is split by their shares and recorded, once per payment.
+    less the costs and related taxes it declares); the inventors' part — the organization's
+    rate, at least 50 % (促进科技成果转化法 第四十五条) — is split by their shares and recorded,
+    once per payment.
 
     Raises NotFound (not the seller's deal or payment), Forbidden, InvalidState (the seller is
     not a university or institute, the payment has not arrived, the result names no inventor),
-    ValidationFailed(costs) above the income, AlreadyExists(payment_id) for a second time.
+    ValidationFailed(costs, related_taxes) `costs_above_income` when they pass the income,
+    AlreadyExists(payment_id) for a second time.
     """
     deal = await queries.get_deal_for(session, principal, deal_id, lock=True)
     principal.require_manager(deal.seller_organization_id)
@@ -67,6 +70,8 @@ async def declare_transformation_income(
     payment = await payments.received_payment(session, deal.id, payment_id)
     if costs.fen > payment.amount_fen:
         raise ValidationFailed("body.costs", "costs_above_income")
+    if costs.fen + related_taxes.fen > payment.amount_fen:
+        raise ValidationFailed("body.related_taxes", "costs_above_income")
     if await session.scalar(
         select(TransformationIncome.id).where(TransformationIncome.payment_id == payment.id)
     ):
@@ -78,12 +83,14 @@ async def declare_transformation_income(
     )
     if not inventors:
         raise InvalidState(detail_code="detail.no_inventors")
-    pool = reward_pool(payment.amount_fen - costs.fen, seller.inventor_reward_percent)
+    net = payment.amount_fen - costs.fen - related_taxes.fen
+    pool = reward_pool(net, seller.inventor_reward_percent)
     income = TransformationIncome(
         deal_id=deal.id,
         payment_id=payment.id,
         income_fen=payment.amount_fen,
         costs_fen=costs.fen,
+        related_taxes_fen=related_taxes.fen,
         reward_percent=seller.inventor_reward_percent,
         pool_fen=pool,
         declared_by_id=principal.user_id,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
@@ -54,7 +55,8 @@ async def eit_bodies(
 ) -> dict[uuid.UUID, Body]:
     """Each seller's technology-transfer income of the year: the technology part of the money
     received in the year on each transfer or licence contract (payments, an applied deposit,
-    less refunds), less the costs declared against it. A contract's non-technical part is no
+    less refunds), less the costs and related taxes declared against it (国税函〔2009〕212号
+    第三条). A contract's non-technical part is no
     technology-transfer income (国税函〔2009〕212号) and is listed as excluded. A contract paid
     over two years counts in each year for what that year received.
 
@@ -95,6 +97,7 @@ async def eit_bodies(
             func.sum(receipts.c.amount_fen).label("received_fen"),
             # Costs are declared against money that came in; a refund does not bring them back.
             func.coalesce(func.sum(costs.c.costs_fen), 0).label("costs_fen"),
+            func.coalesce(func.sum(costs.c.related_taxes_fen), 0).label("taxes_fen"),
         )
         .select_from(
             receipts.join(facts, facts.c.deal_id == receipts.c.deal_id)
@@ -197,16 +200,22 @@ async def eit_bodies(
         .subquery("contract")
     )
     c = contract.c
-    income = c.revenue_fen - c.costs_fen
+    # 技术转让所得 = 收入 − 成本 − 相关税费 (国税函〔2009〕212号 第三条).
+    income = c.revenue_fen - c.costs_fen - c.taxes_fen
     classified, included = ~c.unclassified, and_(~c.unclassified, c.reason.is_(None))
 
-    def listed(**fields: Any) -> Any:
+    def listed(extra: Any = None, **fields: Any) -> Any:
+        line = func.jsonb_build_object(*(part for pair in fields.items() for part in pair))
         return func.jsonb_agg(
-            aggregate_order_by(
-                func.jsonb_build_object(*(part for pair in fields.items() for part in pair)),
-                c.deal_id,
-            )
+            aggregate_order_by(line if extra is None else line.op("||")(extra), c.deal_id)
         )
+
+    # Related taxes appear on a line only where declared, so the filings of sellers who
+    # declare none keep the content (and hash) they had.
+    declared_taxes = case(
+        (c.taxes_fen != 0, func.jsonb_build_object("taxes", amount_text_sql(c.taxes_fen))),
+        else_=cast(literal("{}"), JSONB),
+    )
 
     bodies: dict[uuid.UUID, Body] = {}
     found: dict[uuid.UUID, Sequence[Any]] = {}
@@ -217,6 +226,7 @@ async def eit_bodies(
                 deal_id=c.deal_id,
                 registration_number=c.registration_number,
                 revenue=amount_text_sql(c.revenue_fen),
+                extra=declared_taxes,
                 costs=amount_text_sql(c.costs_fen),
                 income=amount_text_sql(income),
                 included=included,

@@ -34,11 +34,11 @@ async def tax_evidence(
     session: AsyncSession, principal: Principal, deal_id: uuid.UUID, year: int, *, now: datetime
 ) -> tuple[str, bytes]:
     """(file name, ZIP) of `contract.pdf`, `certificate.pdf` and `income-<year>.xlsx` (the
-    year's technology-transfer income from this contract: revenue, costs, income, whether it
-    counts, and the exclusions, as the seller's annual filing computes them; a running year up
-    to now). The seller's members and platform staff. Raises NotFound (outsiders and the buyer:
-    the income is the seller's), InvalidState (not registered), ValidationFailed(year) for a
-    year not begun."""
+    year's technology-transfer income from this contract: revenue, costs, related taxes,
+    income, whether it counts, and the exclusions, as the seller's annual filing computes
+    them; a running year up to now). The seller's members and platform staff. Raises NotFound
+    (outsiders and the buyer: the income is the seller's), InvalidState (not registered),
+    ValidationFailed(year) for a year not begun."""
     deal = await deals.get_deal_for(session, principal, deal_id)
     if not principal.platform_roles and not principal.is_member_of(deal.seller_organization_id):
         raise NotFound()
@@ -61,8 +61,8 @@ async def tax_evidence(
         "lines": lines,
         "excluded": [item for item in body["excluded"] if item["deal_id"] == mine],
         "totals": {
-            key: yuan(sum(Money.yuan(line[key]).fen for line in counted))
-            for key in ("revenue", "costs", "income")
+            key: yuan(sum(Money.yuan(line.get(key, "0")).fen for line in counted))
+            for key in ("revenue", "costs", "taxes", "income")
         },
         "rule_set": body["rule_set"],
     }

@@ -65,6 +65,7 @@ LABELS: dict[str, Text] = {
     "reason": ("不适用原因", "Why not counted"),
     "revenue": ("技术转让收入", "Revenue"),
     "costs": ("成本费用", "Costs"),
+    "taxes": ("相关税费", "Related taxes"),
     "included": ("计入减免", "Counted"),
     "paid_on": ("支付日期", "Paid on"),
     "expense": ("委托研发费用", "Commissioned R&D expense"),
@@ -127,7 +128,7 @@ AMOUNTS = frozenset(
     {
         "income", "exempt", "excess", "taxable_half", "reduced", "exempt_sales",
         "taxable_sales", "vat_forgone", "counted", "deduction", "taxable", "relieved",
-        "received", "revenue", "costs", "expense", "reward", "amount",
+        "received", "revenue", "costs", "taxes", "expense", "reward", "amount",
     }
 )  # fmt: skip
 DATES = frozenset({"paid_on", "published_on"})
@@ -136,7 +137,7 @@ MONEY_FORMAT = "#,##0.00"
 """Spreadsheet amounts: yuan with thousands separators and two decimals."""
 ORDER = [
     "deal_id", "payment_id", "registration_number", "researcher", "kind", "part", "paid_on",
-    "received", "revenue", "costs", "income", "expense", "counted", "rate", "deduction",
+    "received", "revenue", "costs", "taxes", "income", "expense", "counted", "rate", "deduction",
     "reward", "taxable", "relieved", "amount", "exempt", "included", "conditions_met",
     "published_on", "reason",
 ]  # fmt: skip
