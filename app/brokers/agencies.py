@@ -159,11 +159,7 @@ async def evaluate_agency(
     sheet = score_sheet()
     total = sheet.total(scores).quantize(Decimal("0.01"))
     indicators = await indicators_of(session, agency, year, now=now)
-    evaluation = await session.scalar(
-        select(AgencyEvaluation).where(
-            AgencyEvaluation.organization_id == agency.id, AgencyEvaluation.year == year
-        )
-    )
+    evaluation = await evaluation_of_year(session, agency.id, year)
     before = None
     if evaluation is None:
         evaluation = AgencyEvaluation(organization_id=agency.id, year=year)
@@ -205,11 +201,18 @@ async def evaluation_of(
     """An agency's evaluation of a year, to its members and platform staff. Raises NotFound
     (also before the reviewers recorded one), ValidationFailed `not_a_transfer_agency`."""
     agency = await agency_for(session, principal, agency_id)
-    evaluation = await session.scalar(
-        select(AgencyEvaluation).where(
-            AgencyEvaluation.organization_id == agency.id, AgencyEvaluation.year == year
-        )
-    )
+    evaluation = await evaluation_of_year(session, agency.id, year)
     if evaluation is None:
         raise NotFound()
     return evaluation
+
+
+async def evaluation_of_year(
+    session: AsyncSession, agency_id: uuid.UUID, year: int
+) -> AgencyEvaluation | None:
+    """The agency's evaluation of a year, if the reviewers recorded one (no access check)."""
+    return await session.scalar(
+        select(AgencyEvaluation).where(
+            AgencyEvaluation.organization_id == agency_id, AgencyEvaluation.year == year
+        )
+    )

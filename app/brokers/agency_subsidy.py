@@ -22,25 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
 from app.accounts.models import Organization, OrganizationKind
-from app.brokers.agencies import indicators_of
-from app.brokers.models import AgencyEvaluation, Claim, ClaimKind, ClaimState
+from app.brokers.agencies import evaluation_of_year, indicators_of
+from app.brokers.models import Claim, ClaimKind, ClaimState
 from app.brokers.policies import RewardPolicy, policy_for, policy_in_force
 from app.brokers.queries import claims_visible_to
-from app.brokers.tiers import Working, compute, round_fen
+from app.brokers.tiers import Working, compute
 from app.core.auth import Principal
 from app.core.clock import month_start
 from app.core.errors import InvalidState, NotFound, ValidationFailed
+from app.core.money import allocate
 from app.core.outbox import record_event
-
-
-async def _evaluation(
-    session: AsyncSession, agency_id: uuid.UUID, year: int
-) -> AgencyEvaluation | None:
-    return await session.scalar(
-        select(AgencyEvaluation).where(
-            AgencyEvaluation.organization_id == agency_id, AgencyEvaluation.year == year
-        )
-    )
 
 
 async def agency_application(
@@ -67,7 +58,7 @@ async def agency_application(
     first, last = date(year, 1, 1), date(year, 12, 31)
     if not await accounts.recognized_during(session, agency.id, first, last):
         raise ValidationFailed("body.organization_id", "not_recognized", year=year)
-    evaluation = await _evaluation(session, agency.id, year)
+    evaluation = await evaluation_of_year(session, agency.id, year)
     if evaluation is None:
         raise ValidationFailed("body.year", "not_evaluated")
     if not evaluation.passed:
@@ -108,7 +99,7 @@ async def agency_reward(
     if policy is None:
         return None
     indicators = await indicators_of(session, agency, claim.policy_year, now=now)
-    evaluation = await _evaluation(session, agency.id, claim.policy_year)
+    evaluation = await evaluation_of_year(session, agency.id, claim.policy_year)
     basis: dict[str, Any] = {
         "year": claim.policy_year,
         "contracts": indicators.contracts,
@@ -222,13 +213,8 @@ async def share_with_brokers(
 
 
 def split(amount_fen: int, percents: Sequence[Decimal]) -> list[int]:
-    """Parts of `amount_fen` at `percents` (adding up to at most 100), each rounded half-up on
-    the running total so the parts add up to the rounded whole: no fen is made or lost, and the
-    agency keeps `amount_fen - sum(parts)` (pure)."""
-    parts, done, running = [], 0, Decimal(0)
-    for percent in percents:
-        running += percent
-        reached = round_fen(Decimal(amount_fen) * running / 100)
-        parts.append(reached - done)
-        done = reached
-    return parts
+    """The brokers' parts of an agency's subsidy at `percents` (adding up to at most 100), the
+    agency's rest being the last share of `allocate`: no fen is made or lost, and the agency
+    keeps `amount_fen - sum(parts)` (pure)."""
+    rest = Decimal(100) - sum(percents, Decimal(0))
+    return allocate(amount_fen, [*percents, rest])[:-1]

@@ -7,8 +7,9 @@ is read through `Decimal(str(value))` and refused when it carries more than two 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -163,6 +164,22 @@ def _require_positive(value: Money) -> Money:
 
 PositiveMoney = Annotated[Money, AfterValidator(_require_positive)]
 """Money above zero: bids, maximums, reserves."""
+
+
+def allocate(amount_fen: int, weights: Sequence[Decimal]) -> list[int]:
+    """`amount_fen` divided in proportion to `weights`, to the fen, the parts adding up to the
+    amount exactly: each part is rounded down, and the fen left over go to the largest
+    remainders (the earlier part on a tie). The one way money is split by shares."""
+    total = sum(weights, Decimal(0))
+    if not weights or total == 0:
+        return [0] * len(weights)
+    exact = [Decimal(amount_fen) * weight / total for weight in weights]
+    parts = [int(value.to_integral_value(rounding=ROUND_FLOOR)) for value in exact]
+    leftover = amount_fen - sum(parts)
+    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for index in by_remainder[:leftover]:
+        parts[index] += 1
+    return parts
 
 
 def amount_text_sql(fen: Any) -> ColumnElement[str]:

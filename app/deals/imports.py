@@ -28,10 +28,8 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.deals import queries
 from app.deals.models import (
-    SUBTYPES,
     Contract,
     ContractState,
-    ContractType,
     ContractVersion,
     DealSource,
 )
@@ -42,7 +40,7 @@ from app.deals.registration import (
     registration_form,
 )
 from app.deals.schemas import ImportedRegistration
-from app.deals.service import contract_payload, open_deal
+from app.deals.service import check_registered_terms, contract_payload, open_deal
 
 
 @dataclass(frozen=True)
@@ -77,14 +75,7 @@ def _check_row(
     # seller's division or one above it.
     if number.division_code not in {d.code for d in division_path(seller.division_code)}:
         raise ValidationFailed(f"{field}.registration_number", "registration_number_region")
-    if row.transaction_amount.fen > row.total.fen:
-        raise ValidationFailed(f"{field}.transaction_amount", "transaction_above_total")
-    if row.ends_on < row.starts_on:
-        raise ValidationFailed(f"{field}.ends_on", "term_inverted")
-    if row.subtype not in SUBTYPES[row.contract_type]:
-        raise ValidationFailed(f"{field}.subtype", "subtype_not_of_type")
-    if (row.contract_type == ContractType.licence) != (row.exclusivity is not None):
-        raise ValidationFailed(f"{field}.exclusivity", "licence_exclusivity")
+    check_registered_terms(row, field)
     return seller, buyer
 
 

@@ -10,7 +10,9 @@ earlier inventors first on a tie).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+from app.core.money import allocate
 
 LEGAL_FLOOR_PERCENT = Decimal(50)
 
@@ -33,11 +35,4 @@ def split(pool_fen: int, shares: Sequence[Decimal | None]) -> list[int]:
         if all(share is None for share in shares)
         else [share or Decimal(0) for share in shares]
     )
-    total = sum(weights)
-    exact = [Decimal(pool_fen) * weight / total for weight in weights]
-    parts = [int(value.to_integral_value(rounding=ROUND_FLOOR)) for value in exact]
-    leftover = pool_fen - sum(parts)
-    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
-    for index in by_remainder[:leftover]:
-        parts[index] += 1
-    return parts
+    return allocate(pool_fen, weights)

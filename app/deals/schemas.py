@@ -110,22 +110,15 @@ class PriceItemIn(BaseModel):
     amount: PositiveMoney
 
 
-class ContractTerms(Strict):
-    """The terms of a technology contract (技术合同)."""
+class RegisteredTerms(Strict):
+    """The terms a registration form records (技术合同登记表): those of a contract drafted here,
+    and of a registration imported from another office."""
 
     contract_type: ContractType = Field(
         description="development 技术开发, transfer 技术转让, licence 技术许可, "
         "consulting 技术咨询, service 技术服务"
     )
     subject: Subject
-    content: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000)]
-        | None
-    ) = Field(
-        default=None,
-        description="The technical content (技术内容): at least 20 characters, which registration "
-        "(认定登记) requires; a draft may leave it out until then.",
-    )
     subtype: ContractSubtype | None = Field(
         default=None,
         description="The registration form's sub-type, one of the contract type's: development — "
@@ -143,7 +136,7 @@ class ContractTerms(Strict):
         description="The rights involved, by number. A patent, patent-application, software, "
         "layout-design or plant-variety sub-type registers with at least one of its kind.",
     )
-    total: PositiveMoney
+    total: PositiveMoney = Field(description="合同成交额.")
     transaction_amount: PositiveMoney = Field(
         description="技术交易额: the total less equipment, materials and other non-technology parts"
     )
@@ -153,6 +146,19 @@ class ContractTerms(Strict):
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
     ) = None
     exclusivity: Exclusivity | None = Field(default=None, description="Licences only.")
+
+
+class ContractTerms(RegisteredTerms):
+    """The terms of a technology contract (技术合同)."""
+
+    content: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000)]
+        | None
+    ) = Field(
+        default=None,
+        description="The technical content (技术内容): at least 20 characters, which registration "
+        "(认定登记) requires; a draft may leave it out until then.",
+    )
     milestones: list[MilestoneIn] = Field(min_length=1, max_length=50)
     price_items: list[PriceItemIn] = Field(
         default_factory=list,
@@ -167,6 +173,8 @@ class ContractTerms(Strict):
             "examples": [
                 {
                     "contract_type": "transfer",
+                    "subtype": "technical_secret",
+                    "technology_field": "new_materials.rare_earths",
                     "subject": "稀土永磁材料制备技术转让",
                     "content": "甲方将其拥有的稀土永磁材料制备技术转让给乙方。",
                     "total": {"amount": "600000.00", "currency": "CNY"},
@@ -418,7 +426,7 @@ RegistrationNumberText = Annotated[
 ]
 
 
-class ImportedRegistration(Strict):
+class ImportedRegistration(RegisteredTerms):
     """A contract registered at another registration office, as its registration form says."""
 
     registration_number: RegistrationNumberText
@@ -426,21 +434,11 @@ class ImportedRegistration(Strict):
     signed_on: date
     seller_credit_code: CreditCode
     buyer_credit_code: CreditCode
-    contract_type: ContractType
     subtype: ContractSubtype
-    subject: Subject
     technology_field: FieldCode
-    intellectual_property: list[RightIn] = Field(default_factory=list, max_length=50)
-    total: PositiveMoney = Field(description="合同成交额.")
     transaction_amount: PositiveMoney = Field(
         description="技术交易额 as the other office checked (核定) it."
     )
-    starts_on: date
-    ends_on: date
-    licence_scope: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
-    ) = None
-    exclusivity: Exclusivity | None = Field(default=None, description="Licences only.")
 
 
 class RegistrationImport(Strict):

@@ -43,7 +43,7 @@ from app.deals.models import (
     DealSource,
     PriceItemCategory,
 )
-from app.deals.schemas import ContractTerms
+from app.deals.schemas import ContractTerms, RegisteredTerms
 from app.listings import queries as listings
 
 RESEARCH_SELLERS = frozenset({OrganizationKind.university, OrganizationKind.research_institute})
@@ -273,11 +273,21 @@ def _side(principal: Principal, deal: Deal) -> str:
     raise NotFound()  # staff see deals but are not a party to them
 
 
-def _check_terms(terms: ContractTerms, deal: Deal) -> None:
+def check_registered_terms(terms: RegisteredTerms, at: str = "body") -> None:
+    """The rules the terms a registration form records meet, wherever they come in (drafted
+    here or imported); ValidationFailed names the field under `at`."""
     if terms.transaction_amount.fen > terms.total.fen:
-        raise ValidationFailed("body.transaction_amount", "transaction_above_total")
+        raise ValidationFailed(f"{at}.transaction_amount", "transaction_above_total")
     if terms.ends_on < terms.starts_on:
-        raise ValidationFailed("body.ends_on", "term_inverted")
+        raise ValidationFailed(f"{at}.ends_on", "term_inverted")
+    if (terms.contract_type == ContractType.licence) != (terms.exclusivity is not None):
+        raise ValidationFailed(f"{at}.exclusivity", "licence_exclusivity")
+    if terms.subtype is not None and terms.subtype not in SUBTYPES[terms.contract_type]:
+        raise ValidationFailed(f"{at}.subtype", "subtype_not_of_type")
+
+
+def _check_terms(terms: ContractTerms, deal: Deal) -> None:
+    check_registered_terms(terms)
     if terms.price_items:
         if sum(item.amount.fen for item in terms.price_items) != terms.total.fen:
             raise ValidationFailed(
@@ -296,10 +306,6 @@ def _check_terms(terms: ContractTerms, deal: Deal) -> None:
             )
     if sum(m.amount.fen for m in terms.milestones) != terms.total.fen:
         raise ValidationFailed("body.milestones", "milestones_sum", total=str(terms.total.amount))
-    if (terms.contract_type == ContractType.licence) != (terms.exclusivity is not None):
-        raise ValidationFailed("body.exclusivity", "licence_exclusivity")
-    if terms.subtype is not None and terms.subtype not in SUBTYPES[terms.contract_type]:
-        raise ValidationFailed("body.subtype", "subtype_not_of_type")
     if deal.deposit_applied_fen > terms.total.fen:
         raise ValidationFailed("body.total", "total_below_deposit")
     claimed = {
@@ -350,7 +356,7 @@ async def draft_contract(
     latest.content = terms.content
     latest.technology_field = terms.technology_field
     latest.intellectual_property = [
-        {"kind": right.kind.value, "number": right.number} for right in terms.intellectual_property
+        right.model_dump(mode="json") for right in terms.intellectual_property
     ]
     latest.total_fen = terms.total.fen
     latest.transaction_fen = terms.transaction_amount.fen

@@ -153,7 +153,7 @@ def test_the_score_bands_pay_the_highest_band_reached(total: str, percent: str |
     ("amount", "percents", "parts"),
     [
         (10_000, ["30", "20"], [3_000, 2_000]),
-        (1, ["50", "50"], [1, 0]),  # half-up on the running total: no fen made
+        (1, ["50", "50"], [1, 0]),  # the odd fen to the earlier of equal remainders
         (3, ["33.33", "33.33", "33.34"], [1, 1, 1]),
         (101, ["33.33", "33.33"], [34, 33]),
         (0, ["100"], [0]),
