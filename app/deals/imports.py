@@ -93,8 +93,7 @@ def _version(row: ImportedRegistration, principal: Principal, now: datetime) -> 
         content=None,
         technology_field=row.technology_field,
         intellectual_property=[
-            {"kind": right.kind.value, "number": right.number}
-            for right in row.intellectual_property
+            right.model_dump(mode="json") for right in row.intellectual_property
         ],
         total_fen=row.total.fen,
         transaction_fen=row.transaction_amount.fen,
