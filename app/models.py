@@ -23,6 +23,7 @@ from app.auctions.models import (
     SealedBid,
 )
 from app.brokers.models import AgencyEvaluation, Claim, RewardEntry, RewardPayout
+from app.challenges.models import Challenge
 from app.core.audit import AuditEvent
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
@@ -46,6 +47,7 @@ __all__ = [
     "AuditEvent",
     "Bid",
     "BrokerProfile",
+    "Challenge",
     "Claim",
     "Contract",
     "ContractVersion",

@@ -7,14 +7,13 @@ import binascii
 import hashlib
 import json
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
-from app.core.money import MAX_FEN
+from app.core.money import query_fen
 from app.core.ratelimit import RateLimit
 from app.listings.models import ListingMode, TransferType
 from app.results.models import ResultKind
@@ -64,21 +63,6 @@ async def _backend(request: Request) -> SearchBackend:
 
 SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 """The application's search backend, for routes that search."""
-
-
-def _yuan_to_fen(name: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")]) from None
-    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")])
-    fen = int(amount * 100)
-    if fen > MAX_FEN:  # no price can be stored above it (and BIGINT ends soon after)
-        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_too_large")])
-    return fen
 
 
 def _fingerprint(query: SearchQuery) -> str:
@@ -151,7 +135,7 @@ async def search_listings(
         )
     if field is not None and field not in fields():
         raise RequestInvalid(errors=[FieldError("query.field", "field_unknown", {"code": field})])
-    low, high = _yuan_to_fen("price_min", price_min), _yuan_to_fen("price_max", price_max)
+    low, high = query_fen("price_min", price_min), query_fen("price_max", price_max)
     if low is not None and high is not None and low > high:
         raise RequestInvalid(errors=[FieldError("query.price_max", "range_inverted")])
     query = SearchQuery(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from app.accounts.models import BrokerStatus, OrganizationKind
 from app.brokers.models import BrokerRole, Claim, ClaimKind, ClaimState
+from app.challenges.models import Challenge, ChallengeState
 from app.core.auth import MemberRole
 from app.core.money import Money
 from app.deals import service as deals
@@ -83,6 +85,12 @@ IMPORTED = {
     "transaction_amount": {"amount": "300000", "currency": "CNY"},
     "starts_on": "2026-09-28",
     "ends_on": "2027-09-27",
+}
+CHALLENGE = {
+    "problem": "风电叶片冬季结冰导致停机，需在零下三十度保持叶片无冰运行。",
+    "indicators": [{"name": "除冰时间", "target": "≤ 30 分钟"}],
+    "prize": {"amount": "100000", "currency": "CNY"},
+    "proposals_due_at": "2027-03-31T16:00:00Z",
 }
 DEMAND = {
     "title": "寻求稀土抛光粉技术",
@@ -157,6 +165,13 @@ CASES = [
     Case("GET", "/v1/demands"),
     Case("GET", "/v1/demands/{demand}", None, 404, 200),
     Case("GET", "/v1/demands/{demand}/matches", None, 404, 200),
+    # A challenge awaiting screening is its owner's and the reviewers'.
+    Case("POST", "/v1/challenges", None),
+    Case("GET", "/v1/challenges"),
+    Case("GET", "/v1/challenges/{challenge}", None, 404, 200),
+    Case("PUT", "/v1/challenges/{challenge}", CHALLENGE, 404, 403),
+    Case("POST", "/v1/challenges/{challenge}/approve", {"window_days": 5}, 403, 403),
+    Case("POST", "/v1/challenges/{challenge}/reject", {"reasons": ["x"]}, 403, 403),
     Case("POST", "/v1/saved-searches", {"name": "x"}),
     Case("GET", "/v1/saved-searches"),
     Case("DELETE", "/v1/saved-searches/{saved}", None, 404, 404),
@@ -296,6 +311,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     draft = await factory.listing(a, state=ListingState.draft, result=result)
     pending = await factory.listing(a, state=ListingState.pending_review)
     demand, saved = await _closed_demand_and_saved_search(factory, a, owner)
+    challenge = await _pending_challenge(factory, demand)
     auction = await factory.auction(a)
     deposit = await factory.deposit(auction, await factory.organization(), held=False)
     deal, payment = await _deal_with_a_payment(factory, a)
@@ -317,6 +333,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "pending": str(pending.id),
             "demand": str(demand.id),
             "saved": str(saved.id),
+            "challenge": str(challenge.id),
             "auction": str(auction.id),
             "deposit": str(deposit.id),
             "deal": str(deal),
@@ -347,6 +364,27 @@ async def _closed_demand_and_saved_search(
         saved = SavedSearch(user_id=owner.user_id, name="mine", query="稀土", filters={})
         session.add_all([demand, saved])
     return demand, saved
+
+
+async def _pending_challenge(factory: MarketFactory, demand: Demand) -> Challenge:
+    """A challenge made of the world's demand, awaiting the reviewers' screening."""
+    async with factory.sessionmaker() as session, session.begin():
+        challenge = Challenge(
+            demand_id=demand.id,
+            organization_id=demand.organization_id,
+            title=demand.title,
+            problem="尚待审核的揭榜任务描述，至少二十个字符长。",
+            indicators=[{"name": "效率", "target": "≥ 90%"}],
+            field_code=demand.field_code,
+            prize_fen=10_000_000,
+            proposals_due_at=factory.clock.now() + timedelta(days=90),
+            open_beyond_region=True,
+            attachments=[],
+            state=ChallengeState.pending_review,
+            submitted_at=factory.clock.now(),
+        )
+        session.add(challenge)
+    return challenge
 
 
 async def _deal_with_a_payment(factory: MarketFactory, seller: Any) -> tuple[Any, Any]:
@@ -453,7 +491,7 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{deposit}", "{deposit_id}").replace("{deal}", "{deal_id}")
          .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}")
          .replace("{filing}", "{filing_id}").replace("{endpoint}", "{endpoint_id}")
-         .replace("{delivery}", "{delivery_id}"))
+         .replace("{delivery}", "{delivery_id}").replace("{challenge}", "{challenge_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

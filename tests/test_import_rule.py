@@ -31,6 +31,7 @@ LAYERS = (
     "app.listings",
     "search",
     "app.demands",
+    "app.challenges",
     "app.brokers",
     "app.tax",
     "app.webhooks",

@@ -61,10 +61,6 @@ def claim_out(claim: Claim) -> ClaimOut:
     )
 
 
-def _money(fen: int | None) -> Money | None:
-    return None if fen is None else Money(fen)
-
-
 def policy_out(policy: RewardPolicy) -> PolicyOut:
     return PolicyOut(
         code=policy.code,
@@ -76,11 +72,11 @@ def policy_out(policy: RewardPolicy) -> PolicyOut:
         effective_to=policy.effective_to,
         contract_types=policy.contract_types,
         broker_levels=policy.broker_levels,
-        tiers=[TierOut(upper=_money(t.upper), rate=t.rate) for t in policy.rate_tiers()],
-        contract_cap=_money(policy.fen(policy.contract_cap)),
-        year_cap=_money(policy.fen(policy.year_cap)),
-        agency_year_cap=_money(policy.fen(policy.agency_year_cap)),
-        minimum_contract=_money(policy.fen(policy.minimum_contract)),
+        tiers=[TierOut(upper=Money.optional(t.upper), rate=t.rate) for t in policy.rate_tiers()],
+        contract_cap=Money.optional(policy.fen(policy.contract_cap)),
+        year_cap=Money.optional(policy.fen(policy.year_cap)),
+        agency_year_cap=Money.optional(policy.fen(policy.agency_year_cap)),
+        minimum_contract=Money.optional(policy.fen(policy.minimum_contract)),
         pro_rata_to_received=policy.pro_rata_to_received,
         example=policy.example,
         source=policy.source,
@@ -289,7 +285,7 @@ async def year_to_date(
             organization_id=total.organization_id,
             total=Money(total.total_fen),
             paid=Money(total.paid_fen),
-            year_cap=_money(total.year_cap_fen),
+            year_cap=Money.optional(total.year_cap_fen),
         )
         for total in await reward_payouts.year_to_date(session, caller, year=year)
     ]

@@ -358,6 +358,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "分配比例合计 {total}% 超过 100%",
         "The shares add up to {total} %, over 100 %",
     ),
+    "field.demand_closed": ("该需求已关闭", "The demand is closed"),
+    "field.deadline_passed": ("截止时间已过", "The deadline has passed"),
+    "field.deadline_within_window": (
+        "揭榜截止时间须晚于发榜公示期结束",
+        "Proposals must stay open beyond the publication window",
+    ),
+    "field.budget_or_prize": (
+        "请给出预算区间或固定奖金，二者选一",
+        "Give a budget range or a fixed prize, one of the two",
+    ),
     "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
     "field.score_outside_weight": (
         "得分须在 0 至该项分值 {weight} 之间",
@@ -652,6 +662,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "detail.party_confirms": (
         "只有交易一方可以确认或异议",
         "Only a party to the deal confirms or disputes",
+    ),
+    "detail.challenge_state": (
+        "揭榜任务当前状态（{state}）不允许此操作",
+        "Not possible while the challenge is {state}",
     ),
     "detail.claim_state": ("申请当前状态（{state}）不允许此操作", "Not possible in state {state}"),
     "field.share_over_remainder": (

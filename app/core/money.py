@@ -17,6 +17,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 from sqlalchemy import ColumnElement, Numeric, String, cast
 
+from app.core.errors import FieldError, RequestInvalid
+
 Currency = Literal["CNY"]
 FEN_PER_YUAN = 100
 # BIGINT holds 2**63-1 fen; we stop well before, at one trillion yuan.
@@ -38,6 +40,11 @@ class Money:
     def yuan(cls, amount: str | int | Decimal, currency: Currency = "CNY") -> Money:
         """Money from a yuan amount with at most two decimals ("12345.67")."""
         return cls(_fen_from_decimal(_to_decimal(amount)), currency)
+
+    @classmethod
+    def optional(cls, fen: int | None) -> Money | None:
+        """Money from a nullable fen column: None stays None."""
+        return None if fen is None else cls(fen)
 
     @property
     def amount(self) -> Decimal:
@@ -180,6 +187,24 @@ def allocate(amount_fen: int, weights: Sequence[Decimal]) -> list[int]:
     for index in by_remainder[:leftover]:
         parts[index] += 1
     return parts
+
+
+def query_fen(name: str, value: str | None) -> int | None:
+    """A yuan amount given as a query parameter (`?price_min=100000`), in fen, or a
+    RequestInvalid naming `query.<name>`: `money_format`, or `money_too_large` above what any
+    amount can be stored as."""
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")]) from None
+    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_format")])
+    fen = int(amount * FEN_PER_YUAN)
+    if fen > MAX_FEN:
+        raise RequestInvalid(errors=[FieldError(f"query.{name}", "money_too_large")])
+    return fen
 
 
 def amount_text_sql(fen: Any) -> ColumnElement[str]:

@@ -30,6 +30,7 @@ EventType = Literal[
     "filing.ready",
     "filing.submitted",
     "demand.matched",
+    "challenge.published",
 ]
 EVENT_TYPES = frozenset(get_args(EventType))
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000)]

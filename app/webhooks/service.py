@@ -70,9 +70,16 @@ PUBLIC_EVENTS = frozenset(
         "auction.bid_placed",
         "auction.extended",
         "auction.closed",
+        "challenge.published",
     }
 )
-PUBLIC_FIELDS = frozenset({"listing_id", "auction_id", "price", "bids", "ends_at", "outcome"})
+PUBLIC_FIELDS = frozenset(
+    {
+        "listing_id", "auction_id", "price", "bids", "ends_at", "outcome",
+        "challenge_id", "title", "field_code", "budget_min", "budget_max", "prize",
+        "proposals_due_at",
+    }
+)  # fmt: skip
 """What a public event may carry: never a bidder, a buyer or a reserve."""
 
 

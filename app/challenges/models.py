@@ -1,0 +1,72 @@
+"""Tables of the challenges package: open challenges (揭榜挂帅) made from enterprises' needs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
+from app.core.errors import register_unique_field
+
+
+class ChallengeState(StrEnum):
+    pending_review = "pending_review"  # 待审核 (screening, 征集筛选)
+    rejected = "rejected"  # 未通过 (with reasons; the owner may correct and submit again)
+    published = "published"  # 发榜 (open for proposals until the deadline)
+
+
+class Challenge(IdMixin, TimestampMixin, Base):
+    """An open challenge (揭榜挂帅): an enterprise's need published with the indicators a
+    solution must reach, a budget or a prize, and a deadline for proposals."""
+
+    __tablename__ = "challenges"
+
+    demand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("demands.id"), unique=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(Text)
+    indicators: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    """The technical indicators to reach (指标): [{"name": "…", "target": "…"}, …]."""
+    field_code: Mapped[str] = mapped_column(String(60))
+    budget_min_fen: Mapped[int | None] = mapped_column(BigInteger)
+    budget_max_fen: Mapped[int | None] = mapped_column(BigInteger)
+    prize_fen: Mapped[int | None] = mapped_column(BigInteger)
+    """A fixed prize instead of a budget range."""
+    proposals_due_at: Mapped[datetime]
+    open_beyond_region: Mapped[bool]
+    """Whether organizations outside the owner's province may submit proposals."""
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    """Descriptions of the attachments: [{"title": "…", "description": "…"}, …]."""
+    state: Mapped[ChallengeState] = mapped_column(pg_enum(ChallengeState, "challenge_state"))
+    submitted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime]
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    rejection_reasons: Mapped[list[str] | None] = mapped_column(JSONB)
+    published_at: Mapped[datetime | None]
+    window_days: Mapped[int | None]
+    """The publication window the reviewer set (公示/发榜期, days, Beijing)."""
+
+    __table_args__ = (
+        CheckConstraint(
+            "(prize_fen IS NULL) <> (budget_min_fen IS NULL AND budget_max_fen IS NULL)",
+            name="budget_or_prize",
+        ),
+        CheckConstraint(
+            "budget_min_fen IS NULL OR budget_max_fen IS NULL OR budget_min_fen <= budget_max_fen",
+            name="budget_range",
+        ),
+        CheckConstraint("prize_fen IS NULL OR prize_fen > 0", name="prize_positive"),
+        CheckConstraint(
+            "state <> 'published' OR published_at IS NOT NULL", name="published_has_a_day"
+        ),
+    )
+
+
+register_unique_field("uq_challenges_demand_id", "body.demand_id")

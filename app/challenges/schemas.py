@@ -1,0 +1,131 @@
+"""API shapes of the challenges package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.accounts.schemas import Reason, Strict
+from app.challenges.models import ChallengeState
+from app.core.money import Money, NonNegativeMoney, PositiveMoney
+from app.results.schemas import FieldCode
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Indicator(Strict):
+    """A technical indicator the solution must reach (指标)."""
+
+    name: Line
+    target: Line
+
+
+class Attachment(Strict):
+    title: Line
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
+
+
+class ChallengeTerms(Strict):
+    """What an enterprise publishes: the problem, the indicators, the money and the deadline."""
+
+    title: Line | None = Field(default=None, description="Defaults to the demand's title.")
+    problem: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=10000)
+    ] = Field(description="The problem to solve (需求描述), at least 20 characters.")
+    indicators: list[Indicator] = Field(min_length=1, max_length=20)
+    field_code: FieldCode | None = Field(
+        default=None, description="Defaults to the demand's technology field."
+    )
+    budget_min: NonNegativeMoney | None = None
+    budget_max: PositiveMoney | None = None
+    prize: PositiveMoney | None = Field(
+        default=None, description="A fixed prize (揭榜奖金) instead of a budget range."
+    )
+    proposals_due_at: AwareDatetime = Field(description="The deadline for proposals (揭榜截止).")
+    open_beyond_region: bool = Field(
+        default=True, description="Whether organizations outside the owner's province may bid."
+    )
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "problem": "稀土抛光粉在高端光学玻璃加工中寿命不足，需提升切削力与使用寿命。",
+                    "indicators": [{"name": "使用寿命", "target": "≥ 现有产品的 1.5 倍"}],
+                    "prize": {"amount": "1000000", "currency": "CNY"},
+                    "proposals_due_at": "2027-03-31T16:00:00Z",
+                }
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _budget_or_prize(self) -> ChallengeTerms:
+        ranged = self.budget_min is not None or self.budget_max is not None
+        if ranged == (self.prize is not None):
+            raise PydanticCustomError("budget_or_prize", "give a budget range or a prize")
+        low, high = self.budget_min, self.budget_max
+        if low is not None and high is not None and high.fen < low.fen:
+            raise PydanticCustomError("range_inverted", "the maximum is below the minimum")
+        return self
+
+
+class ChallengeCreate(ChallengeTerms):
+    demand_id: uuid.UUID = Field(description="Your organization's open demand (技术需求).")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "demand_id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b",
+                    "problem": "稀土抛光粉在高端光学玻璃加工中寿命不足，需提升切削力与使用寿命。",
+                    "indicators": [{"name": "使用寿命", "target": "≥ 现有产品的 1.5 倍"}],
+                    "budget_min": {"amount": "500000", "currency": "CNY"},
+                    "budget_max": {"amount": "1000000", "currency": "CNY"},
+                    "proposals_due_at": "2027-03-31T16:00:00Z",
+                }
+            ]
+        }
+    )
+
+
+class ChallengeApproval(Strict):
+    window_days: int = Field(
+        ge=1, le=90, description="The publication window (发榜公示期) in Beijing days."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"window_days": 10}]})
+
+
+class ChallengeRejection(Strict):
+    reasons: list[Reason] = Field(min_length=1, max_length=20)
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reasons": ["预算与指标难度不匹配，请调整后再提交"]}]}
+    )
+
+
+class ChallengeOut(BaseModel):
+    id: uuid.UUID
+    demand_id: uuid.UUID
+    organization_id: uuid.UUID
+    title: str
+    problem: str
+    indicators: list[Indicator]
+    field_code: str
+    budget_min: Money | None
+    budget_max: Money | None
+    prize: Money | None
+    proposals_due_at: datetime
+    open_beyond_region: bool
+    attachments: list[Attachment]
+    state: ChallengeState
+    rejection_reasons: list[str] | None
+    published_at: datetime | None
+    window_days: int | None
+    submitted_at: datetime
