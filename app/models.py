@@ -23,7 +23,7 @@ from app.auctions.models import (
     SealedBid,
 )
 from app.brokers.models import AgencyEvaluation, Claim, RewardEntry, RewardPayout
-from app.challenges.models import Challenge
+from app.challenges.models import Challenge, Proposal
 from app.core.audit import AuditEvent
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
@@ -70,6 +70,7 @@ __all__ = [
     "Payment",
     "Payout",
     "PlatformRoleGrant",
+    "Proposal",
     "ProxyBid",
     "RateLimitCounter",
     "RecoveryCode",

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from app.accounts.models import BrokerStatus, OrganizationKind
 from app.brokers.models import BrokerRole, Claim, ClaimKind, ClaimState
-from app.challenges.models import Challenge, ChallengeState
+from app.challenges.models import Challenge, ChallengeState, Proposal, ProposalState
 from app.core.auth import MemberRole
 from app.core.money import Money
 from app.deals import service as deals
@@ -91,6 +91,19 @@ CHALLENGE = {
     "indicators": [{"name": "除冰时间", "target": "≤ 30 分钟"}],
     "prize": {"amount": "100000", "currency": "CNY"},
     "proposals_due_at": "2027-03-31T16:00:00Z",
+}
+PROPOSAL = {
+    "approach": "采用电热膜与疏冰涂层复合方案，在叶片前缘分区加热，按需启停。",
+    "team": [{"name": "张教授", "role": "项目负责人"}],
+    "schedule": "样机六个月。",
+    "milestones": [
+        {
+            "description": "样机",
+            "due_on": "2027-09-30",
+            "amount": {"amount": "1", "currency": "CNY"},
+        }
+    ],
+    "price": {"amount": "1", "currency": "CNY"},
 }
 DEMAND = {
     "title": "寻求稀土抛光粉技术",
@@ -172,6 +185,12 @@ CASES = [
     Case("PUT", "/v1/challenges/{challenge}", CHALLENGE, 404, 403),
     Case("POST", "/v1/challenges/{challenge}/approve", {"window_days": 5}, 403, 403),
     Case("POST", "/v1/challenges/{challenge}/reject", {"reasons": ["x"]}, 403, 403),
+    # A proposal is its submitter's (the challenge's owner sees it after the deadline only).
+    Case("POST", "/v1/challenges/{challenge}/proposals", PROPOSAL, 404, 409),
+    Case("GET", "/v1/challenges/{challenge}/proposals", None, 404, 200),
+    Case("GET", "/v1/proposals/{proposal}", None, 404, 200),
+    Case("PUT", "/v1/proposals/{proposal}", PROPOSAL, 404, 403),
+    Case("POST", "/v1/proposals/{proposal}/withdraw", None, 404, 403),
     Case("POST", "/v1/saved-searches", {"name": "x"}),
     Case("GET", "/v1/saved-searches"),
     Case("DELETE", "/v1/saved-searches/{saved}", None, 404, 404),
@@ -312,6 +331,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
     pending = await factory.listing(a, state=ListingState.pending_review)
     demand, saved = await _closed_demand_and_saved_search(factory, a, owner)
     challenge = await _pending_challenge(factory, demand)
+    proposal = await _proposal_elsewhere(factory, a)
     auction = await factory.auction(a)
     deposit = await factory.deposit(auction, await factory.organization(), held=False)
     deal, payment = await _deal_with_a_payment(factory, a)
@@ -334,6 +354,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "demand": str(demand.id),
             "saved": str(saved.id),
             "challenge": str(challenge.id),
+            "proposal": str(proposal.id),
             "auction": str(auction.id),
             "deposit": str(deposit.id),
             "deal": str(deal),
@@ -385,6 +406,55 @@ async def _pending_challenge(factory: MarketFactory, demand: Demand) -> Challeng
         )
         session.add(challenge)
     return challenge
+
+
+async def _proposal_elsewhere(factory: MarketFactory, organization: Any) -> Proposal:
+    """The world's organization's proposal to another enterprise's published challenge."""
+    owner = await factory.organization(OrganizationKind.enterprise)
+    async with factory.sessionmaker() as session, session.begin():
+        demand = Demand(
+            organization_id=owner.id,
+            title="公开需求",
+            description="已发榜的技术需求描述。",
+            field_code="new_energy",
+            division_code="150102",
+            state=DemandState.open,
+        )
+        session.add(demand)
+        await session.flush()
+        now = factory.clock.now()
+        challenge = Challenge(
+            demand_id=demand.id,
+            organization_id=owner.id,
+            title=demand.title,
+            problem="已发榜的揭榜任务描述，至少二十个字符长。",
+            indicators=[{"name": "效率", "target": "≥ 90%"}],
+            field_code=demand.field_code,
+            prize_fen=10_000_000,
+            proposals_due_at=now + timedelta(days=90),
+            open_beyond_region=True,
+            attachments=[],
+            state=ChallengeState.published,
+            submitted_at=now,
+            published_at=now,
+            window_days=5,
+        )
+        session.add(challenge)
+        await session.flush()
+        proposal = Proposal(
+            challenge_id=challenge.id,
+            organization_id=organization.id,
+            approach="采用电热膜与疏冰涂层复合方案。",
+            team=[{"name": "张教授", "role": "负责人"}],
+            schedule="六个月。",
+            milestones=[{"description": "样机", "due_on": "2027-09-30", "amount_fen": 100}],
+            price_fen=100,
+            result_ids=[],
+            state=ProposalState.submitted,
+            submitted_at=now,
+        )
+        session.add(proposal)
+    return proposal
 
 
 async def _deal_with_a_payment(factory: MarketFactory, seller: Any) -> tuple[Any, Any]:
@@ -491,7 +561,8 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{deposit}", "{deposit_id}").replace("{deal}", "{deal_id}")
          .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}")
          .replace("{filing}", "{filing_id}").replace("{endpoint}", "{endpoint_id}")
-         .replace("{delivery}", "{delivery_id}").replace("{challenge}", "{challenge_id}"))
+         .replace("{delivery}", "{delivery_id}").replace("{challenge}", "{challenge_id}")
+         .replace("{proposal}", "{proposal_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

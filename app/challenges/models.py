@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,4 +69,40 @@ class Challenge(IdMixin, TimestampMixin, Base):
     )
 
 
+class ProposalState(StrEnum):
+    submitted = "submitted"  # 已揭榜 (editable until the deadline)
+    withdrawn = "withdrawn"  # 已撤回
+
+
+class Proposal(IdMixin, TimestampMixin, Base):
+    """A proposal (揭榜方案) an organization submits to a published challenge: its approach,
+    team, schedule with milestones, price, and the results it builds on. Private to its
+    submitter, the challenge's owner (after the deadline only) and platform staff."""
+
+    __tablename__ = "challenge_proposals"
+
+    challenge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("challenges.id"), index=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    approach: Mapped[str] = mapped_column(Text)
+    team: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    """[{"name": "…", "role": "…"}, …]"""
+    schedule: Mapped[str] = mapped_column(Text)
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    """[{"description": "…", "due_on": "YYYY-MM-DD", "amount_fen": n}, …], adding up to the
+    price: a development contract's milestones if the proposal wins."""
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    result_ids: Mapped[list[str]] = mapped_column(JSONB)
+    """The submitter's own results (科技成果) the proposal builds on."""
+    state: Mapped[ProposalState] = mapped_column(pg_enum(ProposalState, "proposal_state"))
+    submitted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("challenge_id", "organization_id"),
+        CheckConstraint("price_fen > 0", name="price_positive"),
+    )
+
+
+register_unique_field("uq_challenge_proposals_challenge_id_organization_id", "path.challenge_id")
 register_unique_field("uq_challenges_demand_id", "body.demand_id")

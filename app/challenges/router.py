@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from app.challenges import service
+from app.challenges import proposals, service
 from app.challenges.auth import ChallengeRead, ChallengeReview, ChallengeWrite
-from app.challenges.models import Challenge, ChallengeState
+from app.challenges.models import Challenge, ChallengeState, Proposal
 from app.challenges.schemas import (
     Attachment,
     ChallengeApproval,
@@ -18,6 +19,11 @@ from app.challenges.schemas import (
     ChallengeRejection,
     ChallengeTerms,
     Indicator,
+    ProposalCreate,
+    ProposalMilestoneOut,
+    ProposalOut,
+    ProposalTerms,
+    TeamMember,
 )
 from app.core.clock import Now
 from app.core.db import Session
@@ -174,3 +180,105 @@ async def reject_challenge(
         session, caller, challenge_id, window_days=None, reasons=body.reasons, now=now
     )
     return challenge_out(challenge)
+
+
+proposals_router = APIRouter(
+    prefix="/v1/proposals", tags=["challenges"], responses=problem_responses(401, 403, 404, 422)
+)
+
+
+def proposal_out(proposal: Proposal) -> ProposalOut:
+    return ProposalOut(
+        id=proposal.id,
+        challenge_id=proposal.challenge_id,
+        organization_id=proposal.organization_id,
+        approach=proposal.approach,
+        team=[TeamMember(**member) for member in proposal.team],
+        schedule=proposal.schedule,
+        milestones=[
+            ProposalMilestoneOut(
+                description=m["description"],
+                due_on=date.fromisoformat(m["due_on"]),
+                amount=Money(int(m["amount_fen"])),
+            )
+            for m in proposal.milestones
+        ],
+        price=Money(proposal.price_fen),
+        result_ids=[uuid.UUID(result_id) for result_id in proposal.result_ids],
+        state=proposal.state,
+        submitted_at=proposal.submitted_at,
+        withdrawn_at=proposal.withdrawn_at,
+    )
+
+
+@router.post(
+    "/{challenge_id}/proposals",
+    response_model=ProposalOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Take up a challenge (揭榜)",
+    responses=problem_responses(409),
+)
+async def submit_proposal(
+    session: Session,
+    now: Now,
+    caller: ChallengeWrite,
+    idempotency: IdempotencyOf,
+    challenge_id: uuid.UUID,
+    body: ProposalCreate,
+) -> ProposalOut:
+    """A verified university, institute or enterprise submits its proposal before the
+    deadline — approach, team, schedule, milestones adding up to the price, the results it
+    builds on — once per organization. Nobody else sees it; the challenge's owner sees the
+    proposals only once the deadline has passed."""
+    await idempotency.claim(caller)
+    proposal = await proposals.submit_proposal(session, caller, challenge_id, body, now=now)
+    return await idempotency.remember(proposal_out(proposal), status_code=201)
+
+
+@router.get(
+    "/{challenge_id}/proposals", response_model=list[ProposalOut], summary="A challenge's proposals"
+)
+async def list_proposals(
+    session: Session, now: Now, caller: ChallengeRead, challenge_id: uuid.UUID
+) -> list[ProposalOut]:
+    """Yours; every submitted one for the challenge's owner after the deadline; all for
+    staff."""
+    rows = await proposals.list_proposals(session, caller, challenge_id, now=now)
+    return [proposal_out(p) for p in rows]
+
+
+@proposals_router.get("/{proposal_id}", response_model=ProposalOut, summary="Get a proposal")
+async def get_proposal(
+    session: Session, now: Now, caller: ChallengeRead, proposal_id: uuid.UUID
+) -> ProposalOut:
+    """A proposal you may see (see the list)."""
+    return proposal_out(await proposals.get_proposal_for(session, caller, proposal_id, now=now))
+
+
+@proposals_router.put(
+    "/{proposal_id}",
+    response_model=ProposalOut,
+    summary="Change a proposal before the deadline",
+    responses=problem_responses(409),
+)
+async def revise_proposal(
+    session: Session, now: Now, caller: ChallengeWrite, proposal_id: uuid.UUID, body: ProposalTerms
+) -> ProposalOut:
+    """The submitter replaces its proposal's terms until the deadline; a withdrawn proposal is
+    submitted again."""
+    return proposal_out(
+        await proposals.revise_proposal(session, caller, proposal_id, body, now=now)
+    )
+
+
+@proposals_router.post(
+    "/{proposal_id}/withdraw",
+    response_model=ProposalOut,
+    summary="Withdraw a proposal",
+    responses=problem_responses(409),
+)
+async def withdraw_proposal(
+    session: Session, now: Now, caller: ChallengeWrite, proposal_id: uuid.UUID
+) -> ProposalOut:
+    """The submitter withdraws its proposal before the deadline."""
+    return proposal_out(await proposals.withdraw_proposal(session, caller, proposal_id, now=now))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
-from app.challenges.models import ChallengeState
+from app.challenges.models import ChallengeState, ProposalState
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
 from app.results.schemas import FieldCode
 
@@ -129,3 +129,93 @@ class ChallengeOut(BaseModel):
     published_at: datetime | None
     window_days: int | None
     submitted_at: datetime
+
+
+class TeamMember(Strict):
+    name: Line
+    role: Line
+
+
+class ProposalMilestone(Strict):
+    description: Line
+    due_on: date
+    amount: PositiveMoney
+
+
+class ProposalTerms(Strict):
+    """A proposal (揭榜方案): how, who, when, for how much, on what results."""
+
+    approach: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000)
+    ] = Field(description="The technical approach (技术路线), at least 20 characters.")
+    team: list[TeamMember] = Field(min_length=1, max_length=50)
+    schedule: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=5000)
+    ]
+    milestones: list[ProposalMilestone] = Field(
+        min_length=1,
+        max_length=20,
+        description="Adding up to the price: the development contract's milestones if it wins.",
+    )
+    price: PositiveMoney
+    result_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=20, description="Your organization's results it uses."
+    )
+
+    @model_validator(mode="after")
+    def _milestones_add_up(self) -> ProposalTerms:
+        if sum(m.amount.fen for m in self.milestones) != self.price.fen:
+            raise PydanticCustomError("milestones_sum", "the milestones add up to the price")
+        return self
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "approach": "采用电热膜与疏冰涂层复合方案，在叶片前缘分区加热，按需启停。",
+                    "team": [{"name": "张教授", "role": "项目负责人"}],
+                    "schedule": "第一阶段样机六个月，第二阶段风场验证六个月。",
+                    "milestones": [
+                        {
+                            "description": "样机交付",
+                            "due_on": "2027-09-30",
+                            "amount": {"amount": "400000", "currency": "CNY"},
+                        },
+                        {
+                            "description": "风场验证",
+                            "due_on": "2028-03-31",
+                            "amount": {"amount": "400000", "currency": "CNY"},
+                        },
+                    ],
+                    "price": {"amount": "800000", "currency": "CNY"},
+                }
+            ]
+        }
+    )
+
+
+class ProposalCreate(ProposalTerms):
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="The submitting organization (defaults to your only one)."
+    )
+
+
+class ProposalMilestoneOut(BaseModel):
+    description: str
+    due_on: date
+    amount: Money
+
+
+class ProposalOut(BaseModel):
+    id: uuid.UUID
+    challenge_id: uuid.UUID
+    organization_id: uuid.UUID
+    approach: str
+    team: list[TeamMember]
+    schedule: str
+    milestones: list[ProposalMilestoneOut]
+    price: Money
+    result_ids: list[uuid.UUID]
+    state: ProposalState
+    submitted_at: datetime
+    withdrawn_at: datetime | None

@@ -368,6 +368,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请给出预算区间或固定奖金，二者选一",
         "Give a budget range or a fixed prize, one of the two",
     ),
+    "field.proposals_closed": ("揭榜已截止", "Proposals are closed"),
+    "field.own_challenge": (
+        "不能揭自己发布的榜",
+        "An organization does not take up its own challenge",
+    ),
+    "field.not_a_solver": (
+        "只有高校、科研院所和企业可以揭榜",
+        "Universities, institutes and enterprises take up challenges",
+    ),
+    "field.outside_region": (
+        "该榜单仅限发榜单位所在省（区）内的单位揭榜",
+        "This challenge takes proposals from its owner's province only",
+    ),
+    "field.not_your_result": ("只能引用本单位的科技成果", "Only your organization's own results"),
     "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
     "field.score_outside_weight": (
         "得分须在 0 至该项分值 {weight} 之间",
@@ -666,6 +680,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "detail.challenge_state": (
         "揭榜任务当前状态（{state}）不允许此操作",
         "Not possible while the challenge is {state}",
+    ),
+    "detail.proposal_state": (
+        "揭榜方案当前状态（{state}）不允许此操作",
+        "Not possible while the proposal is {state}",
     ),
     "detail.claim_state": ("申请当前状态（{state}）不允许此操作", "Not possible in state {state}"),
     "field.share_over_remainder": (
