@@ -23,7 +23,7 @@ from app.auctions.models import (
     SealedBid,
 )
 from app.brokers.models import AgencyEvaluation, Claim, RewardEntry, RewardPayout
-from app.challenges.models import Challenge, Proposal
+from app.challenges.models import Challenge, ChallengeExpert, Proposal, ProposalScore
 from app.core.audit import AuditEvent
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
@@ -48,6 +48,7 @@ __all__ = [
     "Bid",
     "BrokerProfile",
     "Challenge",
+    "ChallengeExpert",
     "Claim",
     "Contract",
     "ContractVersion",
@@ -71,6 +72,7 @@ __all__ = [
     "Payout",
     "PlatformRoleGrant",
     "Proposal",
+    "ProposalScore",
     "ProxyBid",
     "RateLimitCounter",
     "RecoveryCode",

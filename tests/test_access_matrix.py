@@ -105,6 +105,15 @@ PROPOSAL = {
     ],
     "price": {"amount": "1", "currency": "CNY"},
 }
+SCORES = {
+    "scores": {
+        "technical_indicators": "30",
+        "research_basis": "20",
+        "industrial_impact": "15",
+        "price": "10",
+    },
+    "no_conflict": True,
+}
 DEMAND = {
     "title": "寻求稀土抛光粉技术",
     "description": "需要高性能稀土抛光粉的制备技术与工艺包。",
@@ -191,6 +200,11 @@ CASES = [
     Case("GET", "/v1/proposals/{proposal}", None, 404, 200),
     Case("PUT", "/v1/proposals/{proposal}", PROPOSAL, 404, 403),
     Case("POST", "/v1/proposals/{proposal}/withdraw", None, 404, 403),
+    # Experts are named by reviewers; only they score, and the ranking waits for every score.
+    Case("POST", "/v1/challenges/{challenge}/experts", {"user_id": "{owner}"}, 403, 403),
+    Case("GET", "/v1/challenges/{challenge}/ranking", None, 404, 409),
+    Case("POST", "/v1/proposals/{proposal}/scores", SCORES, 404, 404),
+    Case("GET", "/v1/proposal-score-sheet", None, 200, 200),
     Case("POST", "/v1/saved-searches", {"name": "x"}),
     Case("GET", "/v1/saved-searches"),
     Case("DELETE", "/v1/saved-searches/{saved}", None, 404, 404),

@@ -350,6 +350,21 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
+async def memberships_of(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """The organizations each person belongs to (a conflict of interest is decided on them)."""
+    rows = await session.execute(
+        select(Membership.user_id, Membership.organization_id).where(
+            Membership.user_id.in_(list(user_ids))
+        )
+    )
+    found: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for user_id, organization_id in rows:
+        found.setdefault(user_id, set()).add(organization_id)
+    return found
+
+
 async def users_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
     """The people behind a page of rows, in one query."""
     users = await session.scalars(select(User).where(User.id.in_(ids)))

@@ -25,7 +25,6 @@ from app.brokers.schemas import (
     PolicyOut,
     RewardOut,
     RewardPayoutOut,
-    ScoreSheetOut,
     TierOut,
     YearTotalOut,
 )
@@ -36,6 +35,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
+from app.core.score_sheets import ScoreSheet
 from app.payments.provider import Provider
 
 router = APIRouter(prefix="/v1", tags=["rewards"], responses=problem_responses(401, 403, 404, 422))
@@ -374,13 +374,13 @@ def evaluation_out(evaluation: AgencyEvaluation) -> AgencyEvaluationOut:
 
 @router.get(
     "/agency-score-sheet",
-    response_model=ScoreSheetOut,
+    response_model=ScoreSheet,
     summary="The transfer agencies' yearly score sheet (年度绩效评价评分表)",
 )
-async def agency_score_sheet(caller: RewardRead) -> ScoreSheetOut:
+async def agency_score_sheet(caller: RewardRead) -> ScoreSheet:
     """The criteria with their weights (out of 100), the pass mark and the source; marked
     when it is a configurable example."""
-    return ScoreSheetOut.model_validate(score_sheet().model_dump())
+    return score_sheet()
 
 
 @router.put(

@@ -194,25 +194,6 @@ class AgencyIndicatorsOut(BaseModel):
 Score = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
 
 
-class CriterionOut(BaseModel):
-    code: str
-    title: str
-    title_en: str
-    weight: Decimal
-    covers: str = Field(description="What the reviewers look at under it.")
-
-
-class ScoreSheetOut(BaseModel):
-    """The yearly evaluation's score sheet (年度绩效评价评分表)."""
-
-    version: int
-    title: str
-    pass_mark: Decimal
-    example: bool = Field(description="A configurable example, not a cited rule.")
-    source: str
-    criteria: list[CriterionOut]
-
-
 class AgencyEvaluationIn(Strict):
     scores: dict[str, Score] = Field(
         description="One score per criterion of the score sheet (`GET /v1/agency-score-sheet`),"

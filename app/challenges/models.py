@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -106,3 +115,42 @@ class Proposal(IdMixin, TimestampMixin, Base):
 
 register_unique_field("uq_challenge_proposals_challenge_id_organization_id", "path.challenge_id")
 register_unique_field("uq_challenges_demand_id", "body.demand_id")
+
+
+class ChallengeExpert(IdMixin, Base):
+    """An expert a platform reviewer named to score a challenge's proposals (专家评审): platform
+    staff or an outside expert with an account of their own."""
+
+    __tablename__ = "challenge_experts"
+
+    challenge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("challenges.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("challenge_id", "user_id"),)
+
+
+class ProposalScore(IdMixin, Base):
+    """One expert's scores of one proposal on the score sheet of `sheet_version`, with the
+    expert's declaration that they have no conflict of interest in it (利益冲突声明)."""
+
+    __tablename__ = "proposal_scores"
+
+    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("challenge_proposals.id"), index=True)
+    expert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("challenge_experts.id"))
+    sheet_version: Mapped[int]
+    scores: Mapped[dict[str, str]] = mapped_column(JSONB)
+    total: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    declared_no_conflict: Mapped[bool]
+    scored_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "expert_id"),
+        CheckConstraint("total >= 0 AND total <= 100", name="total_range"),
+        CheckConstraint("declared_no_conflict", name="declared"),
+    )
+
+
+register_unique_field("uq_challenge_experts_challenge_id_user_id", "body.user_id")
+register_unique_field("uq_proposal_scores_proposal_id_expert_id", "path.proposal_id")

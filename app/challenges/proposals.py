@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
 from app.accounts.models import OrganizationKind, VerificationStatus
-from app.challenges.models import Challenge, ChallengeState, Proposal, ProposalState
+from app.challenges.models import (
+    Challenge,
+    ChallengeExpert,
+    ChallengeState,
+    Proposal,
+    ProposalState,
+)
 from app.challenges.schemas import ProposalCreate, ProposalTerms
 from app.challenges.service import get_challenge_for
 from app.core.auth import Principal
@@ -38,10 +44,23 @@ def _visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
         .where(Challenge.organization_id.in_(mine), Challenge.proposals_due_at <= now)
         .scalar_subquery()
     )
+    # Named experts read the submitted proposals once the deadline has passed, to score them.
+    reviewed_and_closed = (
+        select(ChallengeExpert.challenge_id)
+        .join(Challenge, Challenge.id == ChallengeExpert.challenge_id)
+        .where(ChallengeExpert.user_id == principal.user_id, Challenge.proposals_due_at <= now)
+        .scalar_subquery()
+    )
     return or_(
         Proposal.organization_id.in_(mine),
         and_(Proposal.challenge_id.in_(owned_and_closed), Proposal.state == ProposalState.submitted)
         if mine
+        else false(),
+        and_(
+            Proposal.challenge_id.in_(reviewed_and_closed),
+            Proposal.state == ProposalState.submitted,
+        )
+        if principal.user_id
         else false(),
     )
 

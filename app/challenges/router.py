@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from app.challenges import proposals, service
+from app.challenges import proposals, review, service
 from app.challenges.auth import ChallengeRead, ChallengeReview, ChallengeWrite
-from app.challenges.models import Challenge, ChallengeState, Proposal
+from app.challenges.models import Challenge, ChallengeState, Proposal, ProposalScore
 from app.challenges.schemas import (
     Attachment,
     ChallengeApproval,
@@ -18,11 +19,16 @@ from app.challenges.schemas import (
     ChallengeOut,
     ChallengeRejection,
     ChallengeTerms,
+    ExpertAssignment,
+    ExpertOut,
     Indicator,
     ProposalCreate,
     ProposalMilestoneOut,
     ProposalOut,
+    ProposalScoring,
     ProposalTerms,
+    RankedProposalOut,
+    ScoreOut,
     TeamMember,
 )
 from app.core.clock import Now
@@ -31,6 +37,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money, query_fen
 from app.core.pagination import Page, PageParams, page_params
+from app.core.score_sheets import ScoreSheet
 
 router = APIRouter(
     prefix="/v1/challenges",
@@ -182,6 +189,7 @@ async def reject_challenge(
     return challenge_out(challenge)
 
 
+sheet_router = APIRouter(prefix="/v1", tags=["challenges"], responses=problem_responses(401, 403))
 proposals_router = APIRouter(
     prefix="/v1/proposals", tags=["challenges"], responses=problem_responses(401, 403, 404, 422)
 )
@@ -282,3 +290,107 @@ async def withdraw_proposal(
 ) -> ProposalOut:
     """The submitter withdraws its proposal before the deadline."""
     return proposal_out(await proposals.withdraw_proposal(session, caller, proposal_id, now=now))
+
+
+@sheet_router.get(
+    "/proposal-score-sheet",
+    response_model=ScoreSheet,
+    summary="The experts' score sheet for proposals (揭榜方案评分表)",
+)
+async def proposal_score_sheet(caller: ChallengeRead) -> ScoreSheet:
+    """The criteria with their weights (out of 100) and the source; marked when it is a
+    configurable example."""
+    return review.proposal_score_sheet()
+
+
+def score_out(score: ProposalScore) -> ScoreOut:
+    return ScoreOut(
+        proposal_id=score.proposal_id,
+        expert_id=score.expert_id,
+        sheet_version=score.sheet_version,
+        scores={code: Decimal(value) for code, value in score.scores.items()},
+        total=score.total,
+        scored_at=score.scored_at,
+    )
+
+
+@router.post(
+    "/{challenge_id}/experts",
+    response_model=ExpertOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Name an expert for a challenge (platform reviewers)",
+    responses=problem_responses(409),
+)
+async def assign_expert(
+    session: Session,
+    now: Now,
+    caller: ChallengeReview,
+    idempotency: IdempotencyOf,
+    challenge_id: uuid.UUID,
+    body: ExpertAssignment,
+) -> ExpertOut:
+    """Names a person with an account — staff or an outside expert — to score the challenge's
+    proposals after the deadline."""
+    await idempotency.claim(caller)
+    expert = await review.assign_expert(
+        session, caller, challenge_id, user_id=body.user_id, now=now
+    )
+    named = ExpertOut(
+        id=expert.id,
+        challenge_id=expert.challenge_id,
+        user_id=expert.user_id,
+        assigned_at=expert.assigned_at,
+    )
+    return await idempotency.remember(named, status_code=201)
+
+
+@router.get(
+    "/{challenge_id}/ranking",
+    response_model=list[RankedProposalOut],
+    summary="The proposals ranked by the experts' scores",
+    responses=problem_responses(409),
+)
+async def ranking(
+    session: Session, now: Now, caller: ChallengeRead, challenge_id: uuid.UUID
+) -> list[RankedProposalOut]:
+    """Once every expert has scored every proposal they may score: the mean of the totals per
+    proposal, best first (ties: the lower price, then the earlier proposal), with each score.
+    The challenge's owner, its experts and staff; 409 `scoring_incomplete` before then."""
+    ranked = await review.ranking(session, caller, challenge_id, now=now)
+    return [
+        RankedProposalOut(
+            rank=r.rank,
+            proposal_id=r.proposal.id,
+            organization_id=r.proposal.organization_id,
+            price=Money(r.proposal.price_fen),
+            mean=r.mean,
+            scores=[score_out(s) for s in r.scores],
+        )
+        for r in ranked
+    ]
+
+
+@proposals_router.post(
+    "/{proposal_id}/scores",
+    response_model=ScoreOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Score a proposal (the challenge's experts)",
+    responses=problem_responses(409),
+)
+async def score_proposal(
+    session: Session,
+    now: Now,
+    caller: ChallengeWrite,
+    idempotency: IdempotencyOf,
+    proposal_id: uuid.UUID,
+    body: ProposalScoring,
+) -> ScoreOut:
+    """An expert of the challenge scores a proposal once, after the deadline, on the score sheet
+    (`GET /v1/proposal-score-sheet`), declaring no conflict of interest; a proposal of the
+    expert's own organization is not theirs to score. Other experts' scores stay hidden until
+    all have scored (see the ranking)."""
+    await idempotency.claim(caller)
+    score = await review.score_proposal(
+        session, caller, proposal_id, body.scores, no_conflict=body.no_conflict, now=now
+    )
+    return await idempotency.remember(score_out(score), status_code=201)

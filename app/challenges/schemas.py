@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -219,3 +220,67 @@ class ProposalOut(BaseModel):
     state: ProposalState
     submitted_at: datetime
     withdrawn_at: datetime | None
+
+
+Score = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
+
+
+class ExpertAssignment(Strict):
+    user_id: uuid.UUID = Field(description="The expert's account (staff or outside expert).")
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user_id": "4c2b1a0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d"}]}
+    )
+
+
+class ExpertOut(BaseModel):
+    id: uuid.UUID
+    challenge_id: uuid.UUID
+    user_id: uuid.UUID
+    assigned_at: datetime
+
+
+class ProposalScoring(Strict):
+    scores: dict[str, Score] = Field(
+        description="One score per criterion of the sheet (GET /v1/proposal-score-sheet), "
+        "between 0 and the criterion's weight.",
+        min_length=1,
+    )
+    no_conflict: bool = Field(
+        description="利益冲突声明: you have no interest in this proposal (it is not your "
+        "organization's; you have no other tie to its submitter). Must be true."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scores": {
+                        "technical_indicators": "34",
+                        "research_basis": "20",
+                        "industrial_impact": "16",
+                        "price": "12",
+                    },
+                    "no_conflict": True,
+                }
+            ]
+        }
+    )
+
+
+class ScoreOut(BaseModel):
+    proposal_id: uuid.UUID
+    expert_id: uuid.UUID
+    sheet_version: int
+    scores: dict[str, Decimal]
+    total: Decimal
+    scored_at: datetime
+
+
+class RankedProposalOut(BaseModel):
+    rank: int
+    proposal_id: uuid.UUID
+    organization_id: uuid.UUID
+    price: Money
+    mean: Decimal = Field(description="The mean of the experts' totals (two decimals, half-up).")
+    scores: list[ScoreOut]

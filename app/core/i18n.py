@@ -382,6 +382,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This challenge takes proposals from its owner's province only",
     ),
     "field.not_your_result": ("只能引用本单位的科技成果", "Only your organization's own results"),
+    "field.unknown_user": ("没有该用户", "No such user"),
+    "field.proposals_still_open": (
+        "揭榜尚未截止，截止后方可评审",
+        "Proposals are still open: they are scored after the deadline",
+    ),
+    "field.conflict_of_interest": (
+        "专家不得评审本单位的揭榜方案（利益冲突）",
+        "An expert does not score their own organization's proposal (conflict of interest)",
+    ),
+    "field.declaration_required": (
+        "请声明与该方案无利益冲突",
+        "Declare that you have no conflict of interest in this proposal",
+    ),
     "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
     "field.score_outside_weight": (
         "得分须在 0 至该项分值 {weight} 之间",
@@ -684,6 +697,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "detail.proposal_state": (
         "揭榜方案当前状态（{state}）不允许此操作",
         "Not possible while the proposal is {state}",
+    ),
+    "detail.scoring_incomplete": (
+        "尚有专家未完成评审，排名暂不公开",
+        "Not every expert has scored every proposal yet: the ranking waits",
     ),
     "detail.claim_state": ("申请当前状态（{state}）不允许此操作", "Not possible in state {state}"),
     "field.share_over_remainder": (
