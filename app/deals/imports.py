@@ -40,7 +40,12 @@ from app.deals.registration import (
     registration_form,
 )
 from app.deals.schemas import ImportedRegistration
-from app.deals.service import check_registered_terms, contract_payload, open_deal
+from app.deals.service import (
+    check_registered_terms,
+    contract_payload,
+    open_deal,
+    write_registered_terms,
+)
 
 
 @dataclass(frozen=True)
@@ -85,25 +90,12 @@ def _version(row: ImportedRegistration, principal: Principal, now: datetime) -> 
     one milestone for the whole price (the payments happen where they happen; money received
     here is recorded against it)."""
     signed_at = day_start(row.signed_on)
-    return ContractVersion(
+    version = ContractVersion(
         number=1,
-        contract_type=row.contract_type,
-        subtype=row.subtype,
-        subject=row.subject,
         content=None,
-        technology_field=row.technology_field,
-        intellectual_property=[
-            right.model_dump(mode="json") for right in row.intellectual_property
-        ],
-        total_fen=row.total.fen,
-        transaction_fen=row.transaction_amount.fen,
         registered_transaction_fen=row.transaction_amount.fen,
         deductions=[],
         price_items=[],
-        starts_on=row.starts_on,
-        ends_on=row.ends_on,
-        licence_scope=row.licence_scope,
-        exclusivity=row.exclusivity,
         milestones=[{"number": 1, "amount_fen": row.total.fen, "due_on": row.ends_on.isoformat()}],
         registered_at=day_start(row.registered_on),
         registered_by_id=principal.user_id,
@@ -112,6 +104,8 @@ def _version(row: ImportedRegistration, principal: Principal, now: datetime) -> 
         seller_signed_at=signed_at,
         buyer_signed_at=signed_at,
     )
+    write_registered_terms(version, row)
+    return version
 
 
 async def import_registrations(

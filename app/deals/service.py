@@ -286,6 +286,23 @@ def check_registered_terms(terms: RegisteredTerms, at: str = "body") -> None:
         raise ValidationFailed(f"{at}.subtype", "subtype_not_of_type")
 
 
+def write_registered_terms(version: ContractVersion, terms: RegisteredTerms) -> None:
+    """Put the terms a registration form records on a version: drafted here or imported."""
+    version.contract_type = terms.contract_type
+    version.subtype = terms.subtype
+    version.subject = terms.subject
+    version.technology_field = terms.technology_field
+    version.intellectual_property = [
+        right.model_dump(mode="json") for right in terms.intellectual_property
+    ]
+    version.total_fen = terms.total.fen
+    version.transaction_fen = terms.transaction_amount.fen
+    version.starts_on = terms.starts_on
+    version.ends_on = terms.ends_on
+    version.licence_scope = terms.licence_scope
+    version.exclusivity = terms.exclusivity
+
+
 def _check_terms(terms: ContractTerms, deal: Deal) -> None:
     check_registered_terms(terms)
     if terms.price_items:
@@ -350,20 +367,8 @@ async def draft_contract(
         latest = ContractVersion(contract_id=contract.id, number=len(versions) + 1)
         session.add(latest)
         versions.append(latest)
-    latest.contract_type = terms.contract_type
-    latest.subtype = terms.subtype
-    latest.subject = terms.subject
+    write_registered_terms(latest, terms)
     latest.content = terms.content
-    latest.technology_field = terms.technology_field
-    latest.intellectual_property = [
-        right.model_dump(mode="json") for right in terms.intellectual_property
-    ]
-    latest.total_fen = terms.total.fen
-    latest.transaction_fen = terms.transaction_amount.fen
-    latest.starts_on = terms.starts_on
-    latest.ends_on = terms.ends_on
-    latest.licence_scope = terms.licence_scope
-    latest.exclusivity = terms.exclusivity
     latest.price_items = [
         {
             "number": number,
