@@ -182,10 +182,7 @@ async def revise_proposal(
     """The submitter (owner or admin) changes its proposal before the deadline; a withdrawn
     one is submitted again. Raises NotFound, Forbidden, InvalidState, ValidationFailed
     (`proposals_closed`, `not_your_result`)."""
-    proposal = await _own(session, principal, proposal_id, now=now)
-    challenge = await session.get(Challenge, proposal.challenge_id)
-    assert challenge is not None
-    _open(challenge, now)
+    proposal = await _own_while_open(session, principal, proposal_id, now=now)
     before = {"state": proposal.state}
     await _apply(session, proposal, terms, proposal.organization_id)
     proposal.state, proposal.withdrawn_at = ProposalState.submitted, None
@@ -199,10 +196,7 @@ async def withdraw_proposal(
 ) -> Proposal:
     """The submitter withdraws its proposal before the deadline. Raises NotFound, Forbidden,
     InvalidState (already withdrawn), ValidationFailed(`proposals_closed`)."""
-    proposal = await _own(session, principal, proposal_id, now=now)
-    challenge = await session.get(Challenge, proposal.challenge_id)
-    assert challenge is not None
-    _open(challenge, now)
+    proposal = await _own_while_open(session, principal, proposal_id, now=now)
     if proposal.state == ProposalState.withdrawn:
         raise InvalidState(detail_code="detail.proposal_state", state=proposal.state.value)
     before = {"state": proposal.state}
@@ -211,11 +205,16 @@ async def withdraw_proposal(
     return proposal
 
 
-async def _own(
+async def _own_while_open(
     session: AsyncSession, principal: Principal, proposal_id: uuid.UUID, *, now: datetime
 ) -> Proposal:
+    """The caller's organization's proposal (owner or admin), its challenge still taking
+    proposals."""
     proposal = await get_proposal_for(session, principal, proposal_id, now=now, lock=True)
     if not principal.is_member_of(proposal.organization_id):
         raise NotFound()
     principal.require_manager(proposal.organization_id)
+    challenge = await session.get(Challenge, proposal.challenge_id)
+    assert challenge is not None
+    _open(challenge, now)
     return proposal
