@@ -205,6 +205,12 @@ CASES = [
     Case("GET", "/v1/challenges/{challenge}/ranking", None, 404, 409),
     Case("POST", "/v1/proposals/{proposal}/scores", SCORES, 404, 404),
     Case("GET", "/v1/proposal-score-sheet", None, 200, 200),
+    # The award is the owner's to make; objections are the objector's, the owner's and staff's.
+    Case("POST", "/v1/challenges/{challenge}/award", {"proposal_id": None, "reason": "x"}, 404, 403),
+    Case("GET", "/v1/challenges/{challenge}/award", None, 404, 404),
+    Case("POST", "/v1/challenges/{challenge}/objections", {"grounds": "x"}, 404, 409),
+    Case("GET", "/v1/challenges/{challenge}/objections", None, 404, 200),
+    Case("POST", "/v1/challenges/{challenge}/objections/{objection}/resolve", {"upheld": False, "resolution": "x"}, 403, 403),
     Case("POST", "/v1/saved-searches", {"name": "x"}),
     Case("GET", "/v1/saved-searches"),
     Case("DELETE", "/v1/saved-searches/{saved}", None, 404, 404),
@@ -369,6 +375,7 @@ async def world(factory: MarketFactory, client: httpx.AsyncClient) -> World:
             "saved": str(saved.id),
             "challenge": str(challenge.id),
             "proposal": str(proposal.id),
+            "objection": str(uuid.uuid4()),
             "auction": str(auction.id),
             "deposit": str(deposit.id),
             "deal": str(deal),
@@ -576,7 +583,7 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
          .replace("{payment}", "{payment_id}").replace("{claim}", "{claim_id}")
          .replace("{filing}", "{filing_id}").replace("{endpoint}", "{endpoint_id}")
          .replace("{delivery}", "{delivery_id}").replace("{challenge}", "{challenge_id}")
-         .replace("{proposal}", "{proposal_id}"))
+         .replace("{proposal}", "{proposal_id}").replace("{objection}", "{objection_id}"))
         for method, path in covered
     }  # fmt: skip
     assert _route_keys(app) == names

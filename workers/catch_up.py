@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auctions import closing as auctions_closing
 from app.auctions.tasks import advance
+from app.challenges import awards
+from app.challenges.tasks import confirm_due_awards
 from app.core import audit, idempotency, ratelimit
 from app.core.auth import Principal
 from app.core.clock import Clock, SandboxClock
@@ -143,6 +145,7 @@ async def _next_due(maker: Maker, after: datetime, until: datetime) -> datetime 
             await listings.next_window_end(session, after),
             await auctions_closing.next_step_after(session, after),
             await webhooks.next_attempt_after(session, after),
+            await awards.next_publicity_end(session, after),
         ]
     candidates.append(tax_periods.next_period_end(after))
     return min((at for at in candidates if at is not None and at <= until), default=None)
@@ -191,6 +194,7 @@ async def run_due(
     await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     await run("sweep_publication_windows", lambda: close_due_windows(maker, at))
     await run("sweep_auctions", auctions_due)
+    await run("sweep_award_publicity", lambda: confirm_due_awards(maker, at))
     await run("relay_outbox", lambda: relay_pending(maker, clock.now, SUBSCRIBERS))
     if http is not None:
         await run("deliver_webhooks", lambda: send_due_webhooks(maker, http, clock))

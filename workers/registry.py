@@ -13,6 +13,7 @@ import procrastinate
 from app.accounts import tasks as accounts
 from app.auctions import tasks as auctions
 from app.brokers import tasks as brokers
+from app.challenges import tasks as challenges
 from app.core import tasks as core
 from app.core.jobs import clock, sessionmaker
 from app.core.outbox import Subscribers
@@ -33,6 +34,7 @@ SUBSCRIBERS = Subscribers.gathered(
     webhooks.subscribers,
     search.subscribers,
     demands.subscribers,
+    challenges.subscribers,
     integrations.subscribers,
 )
 """Every package's outbox subscribers; an event goes to its topic's, in this order, then to
@@ -54,6 +56,7 @@ JOBS = {
     "accounts": accounts.jobs,
     "listings": listings.jobs,
     "auctions": auctions.jobs,
+    "challenges": challenges.jobs,
     "tax": tax.jobs,
     "webhooks": webhooks.jobs,
 }

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Text,
@@ -19,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import text
 
 from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
 from app.core.errors import register_unique_field
@@ -27,7 +29,10 @@ from app.core.errors import register_unique_field
 class ChallengeState(StrEnum):
     pending_review = "pending_review"  # 待审核 (screening, 征集筛选)
     rejected = "rejected"  # 未通过 (with reasons; the owner may correct and submit again)
-    published = "published"  # 发榜 (open for proposals until the deadline)
+    published = "published"  # 发榜 (open for proposals until the deadline, then scored)
+    awarded = "awarded"  # 结果公示: the award is public for its publicity period and objections
+    concluded = "concluded"  # 已签约: the award stood; a deal is open with the winner
+    unawarded = "unawarded"  # 流榜: the owner found no proposal suitable, and said why
 
 
 class Challenge(IdMixin, TimestampMixin, Base):
@@ -154,3 +159,82 @@ class ProposalScore(IdMixin, Base):
 
 register_unique_field("uq_challenge_experts_challenge_id_user_id", "body.user_id")
 register_unique_field("uq_proposal_scores_proposal_id_expert_id", "path.proposal_id")
+
+
+class AwardState(StrEnum):
+    publicity = "publicity"  # 公示中: objections may be filed until the period ends
+    confirmed = "confirmed"  # the period ended with no objection standing (or none suitable)
+    revoked = "revoked"  # an objection was upheld: the owner decides again
+
+
+class Award(IdMixin, Base):
+    """The owner's decision on a challenge (揭榜结果): the winning proposal, published for a
+    publicity period (公示) before a deal opens with the winner — or no proposal suitable, with
+    the reason (流榜). A revoked award stays on record; one stands at a time."""
+
+    __tablename__ = "challenge_awards"
+
+    challenge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("challenges.id"), index=True)
+    proposal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("challenge_proposals.id"))
+    """The winning proposal; None when no proposal was suitable."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[AwardState] = mapped_column(pg_enum(AwardState, "award_state"))
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
+    publicity_working_days: Mapped[int | None]
+    publicity_ends_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    deal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deals.id"), unique=True)
+    """The deal opened with the winner when the award was confirmed."""
+
+    __table_args__ = (
+        CheckConstraint("proposal_id IS NOT NULL OR reason IS NOT NULL", name="winner_or_reason"),
+        CheckConstraint(
+            "(proposal_id IS NULL) = (publicity_ends_at IS NULL)", name="publicity_of_a_winner"
+        ),
+        CheckConstraint(
+            "state <> 'confirmed' OR proposal_id IS NULL OR deal_id IS NOT NULL",
+            name="confirmed_has_a_deal",
+        ),
+        # One award stands per challenge; revoked ones are history.
+        Index(
+            "uq_challenge_awards_standing",
+            "challenge_id",
+            unique=True,
+            postgresql_where=text("state <> 'revoked'"),
+        ),
+    )
+
+
+class ObjectionState(StrEnum):
+    open = "open"
+    upheld = "upheld"  # 异议成立: the award is revoked
+    dismissed = "dismissed"  # 异议不成立
+    superseded = "superseded"  # the award fell on another objection before this was decided
+
+
+class Objection(IdMixin, Base):
+    """An objection (异议) an organization files against an award during its publicity period,
+    decided by platform staff. Private to the objector, the challenge's owner and staff."""
+
+    __tablename__ = "award_objections"
+
+    award_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("challenge_awards.id"), index=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    filed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    grounds: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime]
+    state: Mapped[ObjectionState] = mapped_column(pg_enum(ObjectionState, "objection_state"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("award_id", "organization_id"),
+        CheckConstraint("(state = 'open') = (resolved_at IS NULL)", name="resolved_when_decided"),
+    )
+
+
+register_unique_field("uq_challenge_awards_standing", "path.challenge_id")
+register_unique_field("uq_award_objections_award_id_organization_id", "path.challenge_id")

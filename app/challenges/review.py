@@ -134,22 +134,30 @@ class Ranked:
 async def ranking(
     session: AsyncSession, principal: Principal, challenge_id: uuid.UUID, *, now: datetime
 ) -> list[Ranked]:
-    """The proposals ranked by the mean of their experts' totals (ties: the lower price, then
-    the earlier proposal), with every score — once every expert has scored every proposal they
-    may score (not their own organization's). The challenge's owner, its experts and staff.
-    Raises NotFound, InvalidState `scoring_incomplete` before then."""
+    """The proposals ranked (`rank_proposals`), for the challenge's owner, its experts and
+    staff. Raises NotFound, InvalidState `scoring_incomplete` until every score is in."""
     challenge = await get_challenge_for(session, principal, challenge_id)
-    experts = (
-        await session.scalars(
-            select(ChallengeExpert).where(ChallengeExpert.challenge_id == challenge.id)
-        )
-    ).all()
     if not (
         principal.platform_roles
         or principal.is_member_of(challenge.organization_id)
-        or any(e.user_id == principal.user_id for e in experts)
+        or await _expert_of(session, challenge.id, principal.user_id)
     ):
         raise NotFound()
+    ranked = await rank_proposals(session, challenge, now=now)
+    if ranked is None:
+        raise InvalidState(detail_code="detail.scoring_incomplete")
+    return ranked
+
+
+async def rank_proposals(
+    session: AsyncSession, challenge: Challenge, *, now: datetime
+) -> list[Ranked] | None:
+    """A challenge's submitted proposals ranked by the mean of their experts' totals (ties: the
+    lower price, then the earlier proposal), with every score; None while scoring is incomplete
+    — before the deadline, with no expert named, or while an expert owes a score on a proposal
+    they may score (not their own organization's). No proposal at all ranks as an empty list."""
+    if now < challenge.proposals_due_at:
+        return None
     proposals = (
         await session.scalars(
             select(Proposal).where(
@@ -157,6 +165,15 @@ async def ranking(
             )
         )
     ).all()
+    if not proposals:
+        return []
+    experts = (
+        await session.scalars(
+            select(ChallengeExpert).where(ChallengeExpert.challenge_id == challenge.id)
+        )
+    ).all()
+    if not experts:
+        return None
     scores = (
         await session.scalars(
             select(ProposalScore).where(ProposalScore.proposal_id.in_([p.id for p in proposals]))
@@ -166,15 +183,13 @@ async def ranking(
     by_proposal: dict[uuid.UUID, list[ProposalScore]] = {p.id: [] for p in proposals}
     for score in scores:
         by_proposal[score.proposal_id].append(score)
-    if not experts or now < challenge.proposals_due_at:
-        raise InvalidState(detail_code="detail.scoring_incomplete")
     for proposal in proposals:
         owed = {
             e.id for e in experts if proposal.organization_id not in memberships.get(e.user_id, ())
         }
         scored = {score.expert_id for score in by_proposal[proposal.id]}
         if owed - scored or not scored:
-            raise InvalidState(detail_code="detail.scoring_incomplete")
+            return None
     means = {
         p.id: (
             sum((s.total for s in by_proposal[p.id]), Decimal(0)) / len(by_proposal[p.id])

@@ -9,11 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from app.challenges import proposals, review, service
+from app.challenges import awards, proposals, review, service
 from app.challenges.auth import ChallengeRead, ChallengeReview, ChallengeWrite
-from app.challenges.models import Challenge, ChallengeState, Proposal, ProposalScore
+from app.challenges.models import Challenge, ChallengeState, Objection, Proposal, ProposalScore
 from app.challenges.schemas import (
     Attachment,
+    AwardDecision,
+    AwardOut,
     ChallengeApproval,
     ChallengeCreate,
     ChallengeOut,
@@ -22,6 +24,9 @@ from app.challenges.schemas import (
     ExpertAssignment,
     ExpertOut,
     Indicator,
+    ObjectionCreate,
+    ObjectionOut,
+    ObjectionResolution,
     ProposalCreate,
     ProposalMilestoneOut,
     ProposalOut,
@@ -394,3 +399,126 @@ async def score_proposal(
         session, caller, proposal_id, body.scores, no_conflict=body.no_conflict, now=now
     )
     return await idempotency.remember(score_out(score), status_code=201)
+
+
+def award_out(view: awards.AwardView) -> AwardOut:
+    award, proposal = view.award, view.proposal
+    return AwardOut(
+        challenge_id=award.challenge_id,
+        proposal_id=award.proposal_id,
+        winner_organization_id=proposal.organization_id if proposal else None,
+        price=Money(proposal.price_fen) if proposal else None,
+        reason=award.reason,
+        state=award.state,
+        decided_at=award.decided_at,
+        publicity_working_days=award.publicity_working_days,
+        publicity_ends_at=award.publicity_ends_at,
+        confirmed_at=award.confirmed_at,
+        deal_id=view.deal_id,
+    )
+
+
+@router.post(
+    "/{challenge_id}/award",
+    response_model=AwardOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Award a challenge, or declare no proposal suitable",
+    responses=problem_responses(409),
+)
+async def award_challenge(
+    session: Session,
+    now: Now,
+    caller: ChallengeWrite,
+    idempotency: IdempotencyOf,
+    challenge_id: uuid.UUID,
+    body: AwardDecision,
+) -> AwardOut:
+    """The owner decides once the ranking is complete: a ranked proposal wins and the award is
+    public for its publicity period (公示, working days), open to objections; or none is
+    suitable, with the reason, and the challenge closes (流榜). When the period ends with no
+    objection standing, a deal opens with the winner and a draft development contract."""
+    await idempotency.claim(caller)
+    view = await awards.award_challenge(session, caller, challenge_id, body, now=now)
+    return await idempotency.remember(award_out(view), status_code=201)
+
+
+@router.get("/{challenge_id}/award", response_model=AwardOut, summary="A challenge's award")
+async def get_award(session: Session, caller: ChallengeRead, challenge_id: uuid.UUID) -> AwardOut:
+    """The standing decision, public as its publicity is; 404 before the owner has decided."""
+    return award_out(await awards.get_award_for(session, caller, challenge_id))
+
+
+def objection_out(objection: Objection, challenge_id: uuid.UUID) -> ObjectionOut:
+    return ObjectionOut(
+        id=objection.id,
+        challenge_id=challenge_id,
+        organization_id=objection.organization_id,
+        grounds=objection.grounds,
+        filed_at=objection.filed_at,
+        state=objection.state,
+        resolution=objection.resolution,
+        resolved_at=objection.resolved_at,
+    )
+
+
+@router.post(
+    "/{challenge_id}/objections",
+    response_model=ObjectionOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Object to an award during its publicity (异议)",
+    responses=problem_responses(409),
+)
+async def file_objection(
+    session: Session,
+    now: Now,
+    caller: ChallengeWrite,
+    idempotency: IdempotencyOf,
+    challenge_id: uuid.UUID,
+    body: ObjectionCreate,
+) -> ObjectionOut:
+    """Any organization but the owner, once per award, until the publicity period ends; staff
+    decide it. The award waits for every objection to be decided."""
+    await idempotency.claim(caller)
+    objection = await awards.file_objection(session, caller, challenge_id, body, now=now)
+    return await idempotency.remember(objection_out(objection, challenge_id), status_code=201)
+
+
+@router.get(
+    "/{challenge_id}/objections",
+    response_model=list[ObjectionOut],
+    summary="Objections to a challenge's awards",
+)
+async def list_objections(
+    session: Session, caller: ChallengeRead, challenge_id: uuid.UUID
+) -> list[ObjectionOut]:
+    """All of them for the owner and staff; your organization's own for anyone else."""
+    rows = await awards.list_objections(session, caller, challenge_id)
+    return [objection_out(objection, challenge) for objection, challenge in rows]
+
+
+@router.post(
+    "/{challenge_id}/objections/{objection_id}/resolve",
+    response_model=ObjectionOut,
+    summary="Decide an objection (platform reviewers)",
+    responses=problem_responses(409),
+)
+async def resolve_objection(
+    session: Session,
+    now: Now,
+    caller: ChallengeReview,
+    challenge_id: uuid.UUID,
+    objection_id: uuid.UUID,
+    body: ObjectionResolution,
+) -> ObjectionOut:
+    """Upheld, the award is revoked and the owner decides again; dismissed, the award stands
+    once its period has ended and nothing else is open — then the deal opens."""
+    objection = await awards.resolve_objection(
+        session,
+        caller,
+        challenge_id,
+        objection_id,
+        upheld=body.upheld,
+        resolution=body.resolution,
+        now=now,
+    )
+    return objection_out(objection, challenge_id)

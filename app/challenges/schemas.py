@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import Reason, Strict
-from app.challenges.models import ChallengeState, ProposalState
+from app.challenges.models import AwardState, ChallengeState, ObjectionState, ProposalState
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
 from app.results.schemas import FieldCode
 
@@ -284,3 +284,88 @@ class RankedProposalOut(BaseModel):
     price: Money
     mean: Decimal = Field(description="The mean of the experts' totals (two decimals, half-up).")
     scores: list[ScoreOut]
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class AwardDecision(Strict):
+    """The owner's decision once the ranking is complete: a ranked proposal wins, or none is
+    suitable (`proposal_id` null) and `reason` says why (流榜)."""
+
+    proposal_id: uuid.UUID | None = Field(
+        description="The winning proposal, one of the ranking's; null when none is suitable."
+    )
+    reason: Text | None = Field(
+        default=None,
+        description="Why no proposal is suitable (required then), or why the winner is not the "
+        "first ranked (optional).",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"proposal_id": "7d3c2b1a-0e9f-4a8b-9c7d-6e5f4a3b2c1d"},
+                {"proposal_id": None, "reason": "所有方案均未达到榜单的关键指标"},
+            ]
+        }
+    )
+
+
+class AwardOut(BaseModel):
+    challenge_id: uuid.UUID
+    proposal_id: uuid.UUID | None
+    winner_organization_id: uuid.UUID | None
+    price: Money | None = Field(description="The winning proposal's price.")
+    reason: str | None
+    state: AwardState
+    decided_at: datetime
+    publicity_working_days: int | None
+    publicity_ends_at: datetime | None = Field(
+        description="Objections are taken until then (公示期, working days, Beijing)."
+    )
+    confirmed_at: datetime | None
+    deal_id: uuid.UUID | None = Field(
+        description="The deal opened with the winner once the award stood (its parties and "
+        "staff only)."
+    )
+
+
+class ObjectionCreate(Strict):
+    grounds: Text = Field(description="What is objected to, and the facts (异议理由).")
+    organization_id: uuid.UUID | None = Field(
+        default=None, description="Your organization (default: your only one)."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"grounds": "中选方案引用的专利已于2025年失效，与申报材料不符"}]
+        }
+    )
+
+
+class ObjectionResolution(Strict):
+    upheld: bool = Field(
+        description="true: the objection stands (异议成立) and the award is revoked — the owner "
+        "decides again; false: dismissed (异议不成立)."
+    )
+    resolution: Text = Field(description="The finding, as told to the objector and the owner.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"upheld": False, "resolution": "经核查，相关专利处于有效状态，异议不成立"}
+            ]
+        }
+    )
+
+
+class ObjectionOut(BaseModel):
+    id: uuid.UUID
+    challenge_id: uuid.UUID
+    organization_id: uuid.UUID
+    grounds: str
+    filed_at: datetime
+    state: ObjectionState
+    resolution: str | None
+    resolved_at: datetime | None

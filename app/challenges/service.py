@@ -28,12 +28,22 @@ from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.demands.models import Demand, DemandState
 
+PUBLIC_STATES = frozenset(
+    {
+        ChallengeState.published,
+        ChallengeState.awarded,
+        ChallengeState.concluded,
+        ChallengeState.unawarded,
+    }
+)
+"""A challenge is the market's from its publication on, its award and outcome too."""
+
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
     if principal.platform_roles:
         return Challenge.id.is_not(None)
     return or_(
-        Challenge.state == ChallengeState.published,
+        Challenge.state.in_(PUBLIC_STATES),
         Challenge.organization_id.in_(list(principal.memberships)),
     )
 
@@ -145,7 +155,7 @@ async def revise_challenge(
     ValidationFailed(proposals_due_at) `deadline_passed`."""
     challenge = await get_challenge_for(session, principal, challenge_id, lock=True)
     principal.require_manager(challenge.organization_id)
-    if challenge.state == ChallengeState.published:
+    if challenge.state in PUBLIC_STATES:
         raise InvalidState(detail_code="detail.challenge_state", state=challenge.state.value)
     if terms.proposals_due_at <= now:
         raise ValidationFailed("body.proposals_due_at", "deadline_passed")

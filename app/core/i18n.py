@@ -396,6 +396,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Declare that you have no conflict of interest in this proposal",
     ),
     "field.not_on_sheet": ("评分表中没有该项指标", "The score sheet has no such criterion"),
+    "field.scoring_incomplete": (
+        "尚有专家未完成评审，评审完成后方可确定揭榜结果",
+        "Not every expert has scored every proposal yet: the award waits for the ranking",
+    ),
+    "field.not_ranked": (
+        "只能从本榜单已评审排名的揭榜方案中选定",
+        "Pick one of this challenge's ranked proposals",
+    ),
+    "field.publicity_over": (
+        "公示期已于 {ended_at} 结束，不再受理异议",
+        "The publicity period ended at {ended_at}: objections are no longer taken",
+    ),
     "field.score_outside_weight": (
         "得分须在 0 至该项分值 {weight} 之间",
         "A score is between 0 and the criterion's weight, {weight}",
@@ -697,6 +709,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "detail.proposal_state": (
         "揭榜方案当前状态（{state}）不允许此操作",
         "Not possible while the proposal is {state}",
+    ),
+    "detail.objection_state": (
+        "该异议当前状态（{state}）不允许此操作",
+        "Not possible while the objection is {state}",
     ),
     "detail.scoring_incomplete": (
         "尚有专家未完成评审，排名暂不公开",

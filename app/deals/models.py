@@ -29,6 +29,7 @@ class DealSource(StrEnum):
     auction = "auction"
     negotiation = "negotiation"  # a negotiable listing (面议), by agreement of both parties
     off_platform = "off_platform"  # a contract concluded elsewhere, registered here
+    challenge = "challenge"  # an open challenge's confirmed award (揭榜挂帅): the winner develops
 
 
 class DealState(StrEnum):

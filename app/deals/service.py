@@ -366,10 +366,37 @@ async def draft_contract(
     if latest is None or latest.number == contract.effective_version:
         latest = ContractVersion(contract_id=contract.id, number=len(versions) + 1)
         session.add(latest)
-        versions.append(latest)
-    write_registered_terms(latest, terms)
-    latest.content = terms.content
-    latest.price_items = [
+    await _write_draft(session, deal, latest, terms, by=principal.user_id, now=now)
+    return await queries.contract_view(session, deal)
+
+
+async def prefill_contract(
+    session: AsyncSession, deal: Deal, terms: ContractTerms, *, now: datetime
+) -> None:
+    """Write the first draft of a new deal's contract for its parties from terms they agreed
+    before the deal (a challenge's winning proposal: its price and milestones). Nobody has
+    signed it; either party changes it as any draft (`draft_contract`). Raises ValidationFailed
+    as `draft_contract` does."""
+    _check_terms(terms, deal)
+    contract = await queries.contract_of(session, deal.id, lock=True)
+    version = ContractVersion(contract_id=contract.id, number=1)
+    session.add(version)
+    await _write_draft(session, deal, version, terms, by=None, now=now)
+
+
+async def _write_draft(
+    session: AsyncSession,
+    deal: Deal,
+    version: ContractVersion,
+    terms: ContractTerms,
+    *,
+    by: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Put drafted terms on an unsigned version (any signature on it falls) and announce it."""
+    write_registered_terms(version, terms)
+    version.content = terms.content
+    version.price_items = [
         {
             "number": number,
             "category": item.category.value,
@@ -378,7 +405,7 @@ async def draft_contract(
         }
         for number, item in enumerate(terms.price_items, start=1)
     ]
-    latest.milestones = [
+    version.milestones = [
         {
             "number": number,
             "amount_fen": milestone.amount.fen,
@@ -388,24 +415,23 @@ async def draft_contract(
         }
         for number, milestone in enumerate(terms.milestones, start=1)
     ]
-    latest.created_by_id = principal.user_id
-    latest.created_at = now
-    latest.seller_signed_by_id = latest.buyer_signed_by_id = None
-    latest.seller_signed_at = latest.buyer_signed_at = None
+    version.created_by_id = by
+    version.created_at = now
+    version.seller_signed_by_id = version.buyer_signed_by_id = None
+    version.seller_signed_at = version.buyer_signed_at = None
     await session.flush()
     await record_event(
         session,
         "contract.drafted",
         {
             "deal_id": str(deal.id),
-            "version": latest.number,
+            "version": version.number,
             "contract_type": terms.contract_type,
             "total": terms.total.to_api(),
             "transaction_amount": terms.transaction_amount.to_api(),
             "milestones": len(terms.milestones),
         },
     )
-    return await queries.contract_view(session, deal)
 
 
 async def sign_contract(

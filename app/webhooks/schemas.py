@@ -31,6 +31,13 @@ EventType = Literal[
     "filing.submitted",
     "demand.matched",
     "challenge.published",
+    "proposal.submitted",
+    "challenge.awarded",
+    "challenge.objection_filed",
+    "challenge.objection_resolved",
+    "challenge.award_revoked",
+    "challenge.concluded",
+    "challenge.closed",
 ]
 EVENT_TYPES = frozenset(get_args(EventType))
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000)]

@@ -71,13 +71,17 @@ PUBLIC_EVENTS = frozenset(
         "auction.extended",
         "auction.closed",
         "challenge.published",
+        "challenge.awarded",
+        "challenge.award_revoked",
+        "challenge.concluded",
+        "challenge.closed",
     }
 )
 PUBLIC_FIELDS = frozenset(
     {
         "listing_id", "auction_id", "price", "bids", "ends_at", "outcome",
         "challenge_id", "title", "field_code", "budget_min", "budget_max", "prize",
-        "proposals_due_at",
+        "proposals_due_at", "winner_organization_id", "rank", "publicity_ends_at",
     }
 )  # fmt: skip
 """What a public event may carry: never a bidder, a buyer or a reserve."""
@@ -257,7 +261,12 @@ async def audience(session: AsyncSession, event: OutboxEvent) -> set[uuid.UUID] 
         return None
     named = {
         uuid.UUID(payload[key])
-        for key in ("organization_id", "seller_organization_id", "buyer_organization_id")
+        for key in (
+            "organization_id",
+            "owner_organization_id",
+            "seller_organization_id",
+            "buyer_organization_id",
+        )
         if payload.get(key)
     }
     if topic in {"claim.approved", "reward.computed"}:

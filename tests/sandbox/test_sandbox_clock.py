@@ -72,6 +72,7 @@ async def test_an_admin_advances_the_clock_for_everyone(
             "relay_outbox",
             "sweep_publication_windows",
             "sweep_auctions",
+            "sweep_award_publicity",
             "deliver_webhooks",
             "file_closed_periods",
             "purge_idempotency_keys",
