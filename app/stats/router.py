@@ -16,7 +16,7 @@ from app.core.errors import ValidationFailed, problem_responses
 from app.core.money import Money
 from app.deals.models import ContractType
 from app.stats import service
-from app.stats.schemas import AuctionOutcomes, CellOut, IndicatorsOut
+from app.stats.schemas import AuctionOutcomes, CellOut, ChallengeFunnelOut, IndicatorsOut
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"], responses=problem_responses(401, 422))
 Month = Annotated[str | None, Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
@@ -55,9 +55,10 @@ async def indicators(
 ) -> IndicatorsOut:
     """Registered technology contracts (count and 技术交易额) by field, region, contract type and
     month; listings published, intents, auction conversion, median days from publication to the
-    signed contract, broker rewards paid. Months are Beijing time, `period_to` inclusive
-    (default: this year so far). Anyone may ask; cells of fewer than three contracts show no
-    amount except to platform staff, who also see the leading sellers."""
+    signed contract, broker rewards paid; the open challenges' funnel from need to contract.
+    Months are Beijing time, `period_to` inclusive (default: this year so far). Anyone may
+    ask; cells of fewer than three contracts show no amount except to platform staff, who also
+    see the leading sellers."""
     local = beijing_time(now)
     first = period_from or f"{local.year}-01"
     last = period_to or f"{local.year}-{local.month:02d}"
@@ -102,5 +103,18 @@ async def indicators(
             Money(result.money_received_fen) if result.money_received_fen is not None else None
         ),
         withheld_below=result.withheld_below,
+        challenge_funnel=[
+            ChallengeFunnelOut(
+                field=cell.field,
+                month=cell.month,
+                needs_collected=cell.stages["collected"],
+                published=cell.stages["published"],
+                proposals=cell.stages["proposal"],
+                awarded=cell.stages["awarded"],
+                contracts=cell.contracts,
+                amount=Money.optional(cell.amount_fen),
+            )
+            for cell in result.challenge_funnel
+        ],
         leading_sellers=_cells(result.leading_sellers),
     )

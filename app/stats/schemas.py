@@ -24,6 +24,22 @@ class AuctionOutcomes(BaseModel):
     )
 
 
+class ChallengeFunnelOut(BaseModel):
+    """The challenge funnel (揭榜挂帅) of one top-level field in one Beijing month."""
+
+    field: str = Field(examples=["new_energy"])
+    month: str = Field(examples=["2027-04"])
+    needs_collected: int = Field(description="Enterprises' needs submitted as challenges.")
+    published: int = Field(description="Challenges published (发榜).")
+    proposals: int = Field(description="Proposals submitted and not withdrawn (揭榜).")
+    awarded: int = Field(description="Awards that stood after their publicity (揭榜成功).")
+    contracts: int = Field(description="Their development contracts signed by both parties.")
+    amount: Money | None = Field(
+        description="Those contracts' 技术交易额; withheld (null) from the public below the "
+        "minimum."
+    )
+
+
 class IndicatorsOut(BaseModel):
     period_from: str = Field(examples=["2026-01"])
     period_to: str = Field(examples=["2026-12"])
@@ -47,6 +63,11 @@ class IndicatorsOut(BaseModel):
     )
     withheld_below: int | None = Field(
         description="Cells with fewer contracts show no amount (public view); null for staff."
+    )
+    challenge_funnel: list[ChallengeFunnelOut] = Field(
+        default_factory=list,
+        description="Open challenges from need to contract, per top-level field and month: each "
+        "step counts in the month it happened (a contract in the month of the last signature).",
     )
     leading_sellers: list[CellOut] = Field(
         default_factory=list, description="Platform staff only: the top sellers by amount."

@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import queries as accounts
 from app.auctions import queries as auctions
 from app.brokers import queries as brokers
+from app.challenges import queries as challenges
 from app.core.auth import Principal
-from app.core.clock import beijing_month_text
+from app.core.clock import beijing_date, beijing_month_text
 from app.core.db import ReadModel
 from app.deals import queries as deals
 from app.listings import queries as listings
@@ -69,7 +70,25 @@ class Indicators:
     money_received_fen: int | None
     """Money the registered contracts received in the period (None: withheld)."""
     withheld_below: int | None
+    challenge_funnel: list[FunnelCell] = field(default_factory=list)
     leading_sellers: list[Cell] = field(default_factory=list)
+
+
+FUNNEL_STAGES = ("collected", "published", "proposal", "awarded")
+
+
+@dataclass
+class FunnelCell:
+    """The challenge funnel (揭榜挂帅) of one top-level field in one Beijing month: needs
+    collected as challenges, challenges published, proposals standing, awards that stood, and
+    the development contracts those awards led to that were signed, with their 技术交易额."""
+
+    field: str
+    month: str
+    stages: dict[str, int]
+    contracts: int = 0
+    amount_fen: int | None = 0
+    """None when withheld from the public."""
 
 
 def _registered(filters: Filters) -> ReadModel:
@@ -194,6 +213,7 @@ async def indicators(
         withheld_below=None if detailed else PUBLIC_MINIMUM,
     )
     result.auctions_ended, result.auctions_sold = await _auction_outcomes(session, filters)
+    result.challenge_funnel = await _challenge_funnel(session, filters, detailed)
     if detailed:
         rows = await session.execute(
             select(
@@ -251,3 +271,61 @@ async def _rewards_paid(session: AsyncSession, filters: Filters) -> int:
         )
         or 0
     )
+
+
+async def _challenge_funnel(
+    session: AsyncSession, filters: Filters, detailed: bool
+) -> list[FunnelCell]:
+    """The challenge funnel per top-level field and month of the period: each step in the month
+    it happened, a contract in the month both parties had signed it; narrowed by the filters'
+    field and region (the challenge owner's)."""
+    steps = challenges.funnel_steps()
+    organizations = accounts.organizations_select().subquery("owners")
+    top_field = func.split_part(steps.c.field_code, ".", 1)
+    narrowed = [
+        steps.c.field_code.startswith(filters.field) if filters.field else None,
+        organizations.c.division_code.startswith(filters.region) if filters.region else None,
+    ]
+    conditions = [condition for condition in narrowed if condition is not None]
+    base = select().join_from(
+        steps, organizations, organizations.c.organization_id == steps.c.organization_id
+    )
+    month = beijing_month_text(steps.c.at)
+    cells: dict[tuple[str, str], FunnelCell] = {}
+
+    def cell(key_field: str, key_month: str) -> FunnelCell:
+        key = (key_field, key_month)
+        if key not in cells:
+            cells[key] = FunnelCell(key_field, key_month, dict.fromkeys(FUNNEL_STAGES, 0))
+        return cells[key]
+
+    rows = await session.execute(
+        base.add_columns(top_field, month, steps.c.stage, func.count())
+        .where(steps.c.at >= filters.start, steps.c.at < filters.end, *conditions)
+        .group_by(top_field, month, steps.c.stage)
+    )
+    for key_field, key_month, stage, count in rows:
+        cell(key_field, key_month).stages[stage] = count
+    contracts = deals.contract_facts_select().subquery("contracts")
+    signed_month = func.to_char(contracts.c.signed_on, "YYYY-MM")
+    rows = await session.execute(
+        base.join(contracts, contracts.c.deal_id == steps.c.deal_id)
+        .add_columns(
+            top_field,
+            signed_month,
+            func.count(),
+            func.coalesce(func.sum(contracts.c.transaction_fen), 0),
+        )
+        .where(
+            steps.c.stage == "awarded",
+            contracts.c.signed_on >= beijing_date(filters.start),
+            contracts.c.signed_on < beijing_date(filters.end),
+            *conditions,
+        )
+        .group_by(top_field, signed_month)
+    )
+    for key_field, key_month, count, amount in rows:
+        signed = cell(key_field, key_month)
+        signed.contracts = count
+        signed.amount_fen = _cell("", count, int(amount), detailed).amount_fen
+    return [cells[key] for key in sorted(cells)]
