@@ -108,6 +108,14 @@ def print_credentials(seeded: Seeded) -> None:
             "listings matching 煤化新材料's need (rd@coal.techx.demo)",
         ),
         (
+            f"GET /v1/challenges/{market.open_challenge_id}",
+            "a challenge (揭榜挂帅) taking proposals: propose as tto@imust.techx.demo",
+        ),
+        (
+            f"GET /v1/challenges/{market.awarded_challenge_id}/ranking",
+            "an awarded challenge: experts' scores, award, deal (rd@wind.techx.demo)",
+        ),
+        (
             f"GET /v1/webhook-endpoints/{market.webhook_endpoint_id}/deliveries",
             "稀宝永磁's webhook deliveries (cto@magnet.techx.demo)",
         ),

@@ -12,7 +12,8 @@ It ends now: an auction open with bids and a proxy bid, ending in about two hour
 scheduled; a contract awaiting its second signature; a year of registered, paid contracts;
 approved broker claims and a buyer's post-subsidy with their rewards, some paid; the demo
 university's submitted filings of the last closed periods; a demand with matches; a webhook
-endpoint with deliveries.
+endpoint with deliveries; an open challenge (揭榜挂帅) awarded, its development contract signed,
+and another published, taking proposals.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ BROKER = "broker1@agency.techx.demo"
 OWNERS = {
     "imu": "tto@imu.techx.demo",
     "imut": "tto@imut.techx.demo",
+    "imau": "tto@imau.techx.demo",
     "imust": "tto@imust.techx.demo",
     "rare_earth_institute": "office@ree.techx.demo",
     "rare_earth": "cto@magnet.techx.demo",
@@ -72,6 +74,8 @@ class DemoMarket:
     awaiting_signature_deal_id: str = ""
     registered_deal_ids: list[str] = field(default_factory=list)
     demand_id: str = ""
+    awarded_challenge_id: str = ""
+    open_challenge_id: str = ""
     webhook_endpoint_id: str = ""
     submitted_filing_ids: list[str] = field(default_factory=list)
 
@@ -406,6 +410,8 @@ async def walk_the_year(
                     _live_auction(h),
                     _scheduled_auction(h),
                     _reward_payouts(h),
+                    _wind_icing_challenge(h),
+                    _open_challenge(h),
                     _the_last_hour(h),
                 )
     finally:
@@ -636,6 +642,155 @@ async def _reward_payouts(h: History) -> None:
     await h.at(h.now - timedelta(days=30))
     period = beijing_time(h.now - timedelta(days=75)).strftime("%Y-%m")
     await h.call("POST", "/v1/payouts", FINANCE, period=period)
+
+
+def _proposal(approach: str, price: int, first_due: datetime) -> dict[str, Any]:
+    """A proposal paid in two milestones (a prototype, then field validation)."""
+    half = price // 2
+    return {
+        "approach": approach,
+        "team": [{"name": "项目负责人", "role": "教授"}, {"name": "技术骨干", "role": "副研究员"}],
+        "schedule": "第一阶段完成样机与实验室验证，第二阶段完成现场验证与验收。",
+        "milestones": [
+            {
+                "description": "样机交付与实验室验证",
+                "due_on": beijing_date(first_due).isoformat(),
+                "amount": cny(str(half)),
+            },
+            {
+                "description": "现场验证与验收",
+                "due_on": beijing_date(first_due + timedelta(days=180)).isoformat(),
+                "amount": cny(str(price - half)),
+            },
+        ],
+        "price": cny(str(price)),
+    }
+
+
+async def _wind_icing_challenge(h: History) -> None:
+    """风电叶片除冰 (揭榜挂帅): the wind-turbine maker's need published as a challenge; three
+    universities propose; two staff experts score; the owner awards the first ranked; no
+    objection in the publicity period, so the deal opens with a drafted development contract,
+    which both sign."""
+    await h.at(h.now - timedelta(days=150))
+    wind = OWNERS["wind"]
+    demand = await h.call(
+        "POST",
+        "/v1/demands",
+        wind,
+        organization_id=h.org("wind"),
+        title="风电叶片低温除冰技术",
+        description="乌兰察布风场冬季叶片结冰导致停机，寻求叶片除冰系统或防冰涂层技术。",
+        field_code="new_energy.wind",
+        division_code=DIVISIONS["wind"],
+        budget_max=cny("1200000"),
+    )
+    due = h.clock.now() + timedelta(days=40)
+    challenge = await h.call(
+        "POST",
+        "/v1/challenges",
+        wind,
+        demand_id=demand["id"],
+        problem="风电叶片冬季结冰导致停机，需在零下三十度保持叶片无冰运行，除冰能耗可控。",
+        indicators=[
+            {"name": "除冰时间", "target": "≤ 30 分钟"},
+            {"name": "除冰能耗", "target": "≤ 额定功率的 5%"},
+        ],
+        budget_min=cny("600000"),
+        budget_max=cny("1200000"),
+        proposals_due_at=due.isoformat(),
+    )
+    url = f"/v1/challenges/{challenge['id']}"
+    h.market.awarded_challenge_id = challenge["id"]
+    await h.call("POST", f"{url}/approve", REVIEWER, window_days=10)
+    for expert in (REVIEWER, REGISTRAR):
+        user = await h.call("GET", "/v1/me", expert)
+        await h.call("POST", f"{url}/experts", REVIEWER, user_id=user["user"]["id"])
+    await h.at(h.clock.now() + timedelta(days=5))
+    first_due = due + timedelta(days=150)
+    proposals = {
+        "imut": _proposal(
+            "电热膜分区加热与超疏水涂层复合方案，结冰探测联动按需启停。", 980000, first_due
+        ),
+        "imu": _proposal(
+            "叶片内腔热风循环除冰方案，利用机舱余热，辅以防冰涂层。", 860000, first_due
+        ),
+        "imust": _proposal(
+            "超声导波除冰方案，压电换能器阵列激励叶片表面冰层剥离。", 1150000, first_due
+        ),
+    }
+    for seller, body in proposals.items():
+        await h.call(
+            "POST", f"{url}/proposals", OWNERS[seller], organization_id=h.org(seller), **body
+        )
+    await h.at(due + timedelta(hours=3))
+    submitted = await h.call("GET", f"{url}/proposals", REVIEWER)
+    scores = {  # per submitting organization: the two experts' marks out of 40, 25, 20, 15
+        h.org("imut"): ((36, 22, 17, 12), (35, 21, 18, 12)),
+        h.org("imu"): ((33, 21, 16, 13), (34, 20, 16, 13)),
+        h.org("imust"): ((30, 18, 15, 10), (31, 17, 14, 10)),
+    }
+    criteria = ("technical_indicators", "research_basis", "industrial_impact", "price")
+    for proposal in submitted:
+        for expert, marks in zip(
+            (REVIEWER, REGISTRAR), scores[proposal["organization_id"]], strict=True
+        ):
+            await h.call(
+                "POST",
+                f"/v1/proposals/{proposal['id']}/scores",
+                expert,
+                scores=dict(zip(criteria, map(str, marks), strict=True)),
+                no_conflict=True,
+            )
+    ranking = await h.call("GET", f"{url}/ranking", wind)
+    award = await h.call("POST", f"{url}/award", wind, proposal_id=ranking[0]["proposal_id"])
+    await h.at(datetime.fromisoformat(award["publicity_ends_at"]) + timedelta(hours=10))
+    deal_id = (await h.call("GET", f"{url}/award", wind))["deal_id"]
+    for party in (OWNERS["imut"], wind):
+        await h.call("POST", f"/v1/deals/{deal_id}/sign", party, version=1)
+
+
+async def _open_challenge(h: History) -> None:
+    """A dairy's need published as a challenge, taking proposals for another three weeks; a
+    university and an institute have proposed (private to them until the deadline)."""
+    await h.at(h.now - timedelta(days=12))
+    dairy = OWNERS["dairy"]
+    demand = await h.call(
+        "POST",
+        "/v1/demands",
+        dairy,
+        organization_id=h.org("dairy"),
+        title="低温乳清蛋白浓缩与益生菌微胶囊技术",
+        description="寻求乳清蛋白膜分离浓缩与益生菌微胶囊包埋技术，提升产品货架期活菌数。",
+        field_code="modern_agriculture.dairy",
+        division_code=DIVISIONS["dairy"],
+        budget_max=cny("800000"),
+    )
+    challenge = await h.call(
+        "POST",
+        "/v1/challenges",
+        dairy,
+        demand_id=demand["id"],
+        problem="常温酸奶货架期内益生菌活菌数衰减过快，需要耐酸耐热的微胶囊包埋工艺。",
+        indicators=[{"name": "货架期末活菌数", "target": "≥ 1×10^6 CFU/g"}],
+        prize=cny("500000"),
+        proposals_due_at=(h.now + timedelta(days=21)).isoformat(),
+    )
+    h.market.open_challenge_id = challenge["id"]
+    await h.call("POST", f"/v1/challenges/{challenge['id']}/approve", REVIEWER, window_days=7)
+    await h.at(h.now - timedelta(days=3))
+    first_due = h.now + timedelta(days=200)
+    for seller, approach, price in (
+        ("imau", "海藻酸钠-乳清蛋白双层微胶囊包埋，喷雾干燥工艺放大。", 480000),
+        ("rare_earth_institute", "静电喷雾微胶囊化方案，低温成型保护菌体活性。", 450000),
+    ):
+        await h.call(
+            "POST",
+            f"/v1/challenges/{challenge['id']}/proposals",
+            OWNERS[seller],
+            organization_id=h.org(seller),
+            **_proposal(approach, price, first_due),
+        )
 
 
 async def _the_last_hour(h: History) -> None:

@@ -184,3 +184,18 @@ async def test_the_demo_market_shows_every_stage_on_any_day(
     # A demand with matches; a webhook endpoint with deliveries waiting for the worker.
     assert matches
     assert deliveries["items"]
+    # Open challenges (揭榜挂帅): one awarded, its development contract signed; one published,
+    # taking proposals until a deadline still ahead.
+    challenges = (await client.get("/v1/challenges", headers=wind)).json()["items"]
+    states = {c["state"]: c for c in challenges}
+    assert set(states) == {"concluded", "published"}
+    assert datetime.fromisoformat(states["published"]["proposals_due_at"]) > now
+    imau = await sign_in(client, "tto@imau.techx.demo")
+    mine = await client.get(f"/v1/challenges/{states['published']['id']}/proposals", headers=imau)
+    assert len(mine.json()) == 1
+    award = await client.get(f"/v1/challenges/{states['concluded']['id']}/award", headers=wind)
+    contract_of_award = await client.get(
+        f"/v1/deals/{award.json()['deal_id']}/contract", headers=wind
+    )
+    assert award.json()["state"] == "confirmed"
+    assert contract_of_award.json()["state"] == "signed"
