@@ -27,6 +27,7 @@ from app.audit.router import router as audit_router
 from app.brokers.router import router as rewards_router
 from app.challenges.router import proposals_router, sheet_router
 from app.challenges.router import router as challenges_router
+from app.challenges.router import search_router as challenge_search_router
 from app.core.clock import Clock, SandboxClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
@@ -235,7 +236,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     routers = [health_router, search_router, listings_router, accounts_router, auth_router,
                auctions_router, results_router, deals_router, registrations_router,
                payments_router, rewards_router, tax_router, evidence_router, demands_router,
-               challenges_router, proposals_router, sheet_router, webhooks_router,
+               challenges_router, proposals_router, sheet_router, challenge_search_router,
+               webhooks_router,
                stats_router, audit_router]  # fmt: skip
     if settings.sandbox:
         routers.append(sandbox_router)

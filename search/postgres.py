@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.db import ReadModel
 from app.core.reads import BROKEN, PreparedRead, ReadPool
 from search.analysis import (
     Term,
@@ -86,13 +87,12 @@ def tsquery_text(terms: Sequence[Term], *, any_term: bool = False) -> str:
 SIMPLE = text("'simple'::regconfig")
 
 
-def _weighted(*parts: tuple[str, str]) -> ColumnElement[Any]:
-    """`setweight(to_tsvector('simple', :a), 'A') || …` over pre-segmented text parameters."""
+def weighted_vector(*parts: tuple[ColumnElement[Any], str]) -> ColumnElement[Any]:
+    """`setweight(to_tsvector('simple', :a), 'A') || …` over pre-segmented texts (`segment`,
+    joined by spaces), each with its weight: what the index searches."""
     pieces = [
-        func.setweight(
-            func.to_tsvector(SIMPLE, bindparam(name, type_=Text)), literal_column(f"'{weight}'")
-        )
-        for name, weight in parts
+        func.setweight(func.to_tsvector(SIMPLE, value), literal_column(f"'{weight}'"))
+        for value, weight in parts
     ]
     vector: ColumnElement[Any] = pieces[0]
     for piece in pieces[1:]:
@@ -129,7 +129,9 @@ class PostgresBackend:
             id=bindparam("id"),
             document=bindparam("document"),
             fingerprint=bindparam("fingerprint"),
-            terms=_weighted(("t_a", "A"), ("t_b", "B"), ("t_c", "C"), ("t_d", "D")),
+            terms=weighted_vector(
+                *((bindparam(f"t_{w.lower()}", type_=Text), w) for w in ("A", "B", "C", "D"))
+            ),
             field_code=bindparam("field_code"),
             field_parent=bindparam("field_parent"),
             kind=bindparam("kind"),
@@ -225,18 +227,7 @@ class PostgresBackend:
             )
         except (OSError, *BROKEN) as error:
             raise SearchUnavailable(str(error)) from error
-        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-        total = 0
-        everything = (1 << len(FACETS)) - 1
-        for row in facet_rows:
-            mask, count = row[len(FACETS)], row[len(FACETS) + 1]
-            if mask == everything:
-                total = count
-                continue
-            for position, name in enumerate(FACETS):
-                # GROUPING() clears bit (n-1-i) for the column a row is grouped by.
-                if not mask & (1 << (len(FACETS) - 1 - position)):
-                    facets[name][row[position]] = count
+        total, facets = read_facet_counts(facet_rows, FACETS)
         highlight = highlighter(terms)
         hits = [
             Hit(
@@ -281,14 +272,40 @@ def _statements(shape: _Shape) -> tuple[PreparedRead, PreparedRead]:
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
     )
-    columns = [getattr(T, name) for name in FACETS]
-    # One pass counts every facet and, in the empty grouping set, the total.
-    facet_counts = (
+    facet_counts = facet_counts_select([getattr(T, name) for name in FACETS], where)
+    return PreparedRead(page), PreparedRead(facet_counts)
+
+
+def facet_counts_select(
+    columns: Sequence[ColumnElement[Any]], where: Sequence[ColumnElement[bool]]
+) -> ReadModel:
+    """One pass that counts the rows per value of each facet column and, in the empty
+    grouping set, all of them; read its rows with `read_facet_counts`."""
+    return (
         select(*columns, func.grouping(*columns), func.count())
         .where(*where)
         .group_by(func.grouping_sets(*[tuple_(column) for column in columns], text("()")))
     )
-    return PreparedRead(page), PreparedRead(facet_counts)
+
+
+def read_facet_counts(
+    rows: Sequence[Sequence[Any]], names: Sequence[str]
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """The total and the counts per facet value from the rows of `facet_counts_select` over
+    the facets `names`, in the order of its columns."""
+    facets: dict[str, dict[str, int]] = {name: {} for name in names}
+    total = 0
+    everything = (1 << len(names)) - 1
+    for row in rows:
+        mask, count = row[len(names)], row[len(names) + 1]
+        if mask == everything:
+            total = count
+            continue
+        for position, name in enumerate(names):
+            # GROUPING() clears bit (n-1-i) for the column a row is grouped by.
+            if not mask & (1 << (len(names) - 1 - position)):
+                facets[name][row[position]] = count
+    return total, facets
 
 
 def _filters(shape: _Shape) -> list[ColumnElement[bool]]:

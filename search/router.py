@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Annotated, Literal
@@ -14,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
 from app.core.money import query_fen
+from app.core.pagination import cursor_offset, offset_cursor, query_fingerprint
 from app.core.ratelimit import RateLimit
 from app.listings.models import ListingMode, TransferType
 from app.results.models import ResultKind
@@ -66,28 +64,7 @@ SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 
 
 def _fingerprint(query: SearchQuery) -> str:
-    shape = json.dumps(
-        [query.text, query.filters.__dict__, query.sort], sort_keys=True, default=str
-    )
-    return hashlib.sha256(shape.encode()).hexdigest()[:16]
-
-
-def _cursor(query: SearchQuery, offset: int) -> str:
-    raw = json.dumps({"o": offset, "q": _fingerprint(query)}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _offset(query: SearchQuery, cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        offset, fingerprint = int(data["o"]), str(data["q"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise RequestInvalid(errors=[FieldError("query.cursor", "cursor_invalid")]) from None
-    if fingerprint != _fingerprint(query) or offset < 0:
-        raise RequestInvalid(errors=[FieldError("query.cursor", "cursor_other_query")])
-    return offset
+    return query_fingerprint(query.text, query.filters.__dict__, query.sort)
 
 
 @router.get(
@@ -128,11 +105,7 @@ async def search_listings(
     """Full-text search of published listings (no login needed): Chinese segmentation,
     synonyms (钕铁硼 = NdFeB = 稀土永磁), prefix matching of the last word, filters, facet
     counts and highlighted matches."""
-    unknown = sorted(set(request.query_params) - PARAMETERS)
-    if unknown:
-        raise RequestInvalid(
-            errors=[FieldError(f"query.{name}", "unknown_parameter") for name in unknown]
-        )
+    reject_unknown_parameters(request, PARAMETERS)
     if field is not None and field not in fields():
         raise RequestInvalid(errors=[FieldError("query.field", "field_unknown", {"code": field})])
     low, high = query_fen("price_min", price_min), query_fen("price_max", price_max)
@@ -153,7 +126,7 @@ async def search_listings(
         sort=sort,
         limit=limit,
     )
-    offset = _offset(query, cursor)
+    offset = cursor_offset(_fingerprint(query), cursor)
     query = SearchQuery(
         text=query.text, filters=query.filters, sort=sort, offset=offset, limit=limit
     )
@@ -162,13 +135,25 @@ async def search_listings(
     except SearchUnavailable:
         raise SearchUnavailableError(headers={"Retry-After": "30"}) from None
     following = offset + len(answer.hits)
-    next_cursor = _cursor(query, following) if following < answer.total else None
+    next_cursor = (
+        offset_cursor(_fingerprint(query), following) if following < answer.total else None
+    )
     page = (
         f'{{"hits":{hits_json(answer.hits)},"total":{answer.total},'
         f'"facets":{json.dumps(answer.facets, ensure_ascii=False)},'
         f'"next_cursor":{json.dumps(next_cursor)}}}'
     )
     return json_answer(page, dependencies_set=response)
+
+
+def reject_unknown_parameters(request: Request, known: set[str]) -> None:
+    """A search with a misspelt filter would silently answer everything: RequestInvalid
+    naming each parameter the route does not take."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestInvalid(
+            errors=[FieldError(f"query.{name}", "unknown_parameter") for name in unknown]
+        )
 
 
 def hits_json(hits: Sequence[Hit]) -> str:

@@ -41,6 +41,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/v1/taxonomy/fields"),
     ("GET", "/v1/search/listings"),
+    ("GET", "/v1/search/challenges"),
     ("GET", "/v1/stats/indicators"),  # public aggregates; staff see more (tests/stats)
     ("POST", "/v1/payments/stripe/webhook"),  # authenticated by Stripe's signature
 }

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import text
 
@@ -66,8 +66,12 @@ class Challenge(IdMixin, TimestampMixin, Base):
     published_at: Mapped[datetime | None]
     window_days: Mapped[int | None]
     """The publication window the reviewer set (公示/发榜期, days, Beijing)."""
+    terms: Mapped[Any] = mapped_column(TSVECTOR, deferred=True, server_default=text("''::tsvector"))
+    """What search finds it by: the segmented title (A), indicators (B), problem (C) and owner's
+    name (D), written with its terms (`search.analysis`, the listings' Chinese search)."""
 
     __table_args__ = (
+        Index("ix_challenges_terms", "terms", postgresql_using="gin"),
         CheckConstraint(
             "(prize_fen IS NULL) <> (budget_min_fen IS NULL AND budget_max_fen IS NULL)",
             name="budget_or_prize",

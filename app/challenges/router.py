@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.challenges import awards, proposals, review, service
+from app.challenges import search as challenge_search
 from app.challenges.auth import ChallengeRead, ChallengeReview, ChallengeWrite
 from app.challenges.models import Challenge, ChallengeState, Objection, Proposal, ProposalScore
 from app.challenges.schemas import (
@@ -20,6 +22,8 @@ from app.challenges.schemas import (
     ChallengeCreate,
     ChallengeOut,
     ChallengeRejection,
+    ChallengeSearchHit,
+    ChallengeSearchPage,
     ChallengeTerms,
     ExpertAssignment,
     ExpertOut,
@@ -36,13 +40,17 @@ from app.challenges.schemas import (
     ScoreOut,
     TeamMember,
 )
+from app.challenges.search import BudgetBand, ChallengeQuery, Sort
 from app.core.clock import Now
 from app.core.db import Session
-from app.core.errors import problem_responses
+from app.core.errors import FieldError, RequestInvalid, problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import Money, query_fen
-from app.core.pagination import Page, PageParams, page_params
+from app.core.pagination import Page, PageParams, cursor_offset, offset_cursor, page_params
 from app.core.score_sheets import ScoreSheet
+from app.results.taxonomy import fields
+from search.analysis import MAX_QUERY_CHARS
+from search.router import reject_unknown_parameters, search_rate
 
 router = APIRouter(
     prefix="/v1/challenges",
@@ -522,3 +530,70 @@ async def resolve_objection(
         now=now,
     )
     return objection_out(objection, challenge_id)
+
+
+search_router = APIRouter(prefix="/v1/search", tags=["search"])
+SEARCH_PARAMETERS = {"q", "field", "status", "open", "budget", "sort", "cursor", "limit"}
+
+
+@search_router.get(
+    "/challenges",
+    response_model=ChallengeSearchPage,
+    summary="Search the challenges (揭榜挂帅)",
+    responses=problem_responses(422) | {429: {"description": "Rate limited"}},
+    dependencies=[Depends(search_rate)],
+)
+async def search_challenges(
+    request: Request,
+    session: Session,
+    now: Now,
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
+    ] = "",
+    field: Annotated[
+        str | None, Query(description="A technology field code and its children.")
+    ] = None,
+    status: Annotated[
+        ChallengeState | None,
+        Query(description="published (发榜), awarded (结果公示), concluded, unawarded (流榜)."),
+    ] = None,
+    open: Annotated[bool, Query(description="Only those still taking proposals.")] = False,
+    budget: Annotated[
+        BudgetBand | None,
+        Query(description="The band of the money on offer (a prize, else the budget's top)."),
+    ] = None,
+    sort: Sort = "relevance",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ChallengeSearchPage:
+    """Full-text search of the market's challenges (no login needed) with the listings'
+    Chinese search — segmentation, synonyms, prefix matching of the last word — filters, facet
+    counts and highlighted matches."""
+    reject_unknown_parameters(request, SEARCH_PARAMETERS)
+    if field is not None and field not in fields():
+        raise RequestInvalid(errors=[FieldError("query.field", "field_unknown", {"code": field})])
+    query = ChallengeQuery(
+        text=q.strip(),
+        field=field,
+        status=status,
+        open_only=open,
+        budget_band=budget,
+        sort=sort,
+        limit=limit,
+    )
+    offset = cursor_offset(query.fingerprint(), cursor)
+    answer = await challenge_search.search_challenges(
+        session, replace(query, offset=offset), now=now
+    )
+    following = offset + len(answer.hits)
+    return ChallengeSearchPage(
+        hits=[
+            ChallengeSearchHit(challenge=challenge_out(hit.challenge), highlights=hit.highlights)
+            for hit in answer.hits
+        ],
+        total=answer.total,
+        facets=answer.facets,
+        next_cursor=(
+            offset_cursor(query.fingerprint(), following) if following < answer.total else None
+        ),
+    )

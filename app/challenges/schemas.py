@@ -369,3 +369,18 @@ class ObjectionOut(BaseModel):
     state: ObjectionState
     resolution: str | None
     resolved_at: datetime | None
+
+
+class ChallengeSearchHit(BaseModel):
+    challenge: ChallengeOut
+    highlights: dict[str, str] = Field(description="`title`, `problem` with <em> around matches.")
+
+
+class ChallengeSearchPage(BaseModel):
+    hits: list[ChallengeSearchHit]
+    total: int
+    facets: dict[str, dict[str, int]] = Field(
+        description="Counts per value of field_parent, status and budget_band over every hit "
+        "(not just this page)."
+    )
+    next_cursor: str | None

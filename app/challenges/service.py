@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Text, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import queries as accounts
@@ -27,6 +27,8 @@ from app.core.money import Money
 from app.core.outbox import record_event
 from app.core.pagination import PageParams, paginate
 from app.demands.models import Demand, DemandState
+from search.analysis import segment
+from search.postgres import weighted_vector
 
 PUBLIC_STATES = frozenset(
     {
@@ -48,7 +50,9 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
     )
 
 
-def _apply_terms(challenge: Challenge, terms: ChallengeTerms, demand: Demand) -> None:
+def _apply_terms(
+    challenge: Challenge, terms: ChallengeTerms, demand: Demand, owner_name: str
+) -> None:
     challenge.title = terms.title or demand.title
     challenge.problem = terms.problem
     challenge.indicators = [indicator.model_dump() for indicator in terms.indicators]
@@ -59,6 +63,18 @@ def _apply_terms(challenge: Challenge, terms: ChallengeTerms, demand: Demand) ->
     challenge.proposals_due_at = terms.proposals_due_at
     challenge.open_beyond_region = terms.open_beyond_region
     challenge.attachments = [attachment.model_dump() for attachment in terms.attachments]
+    indicators = " ".join(f"{i.name} {i.target}" for i in terms.indicators)
+    challenge.terms = weighted_vector(
+        *(
+            (literal(" ".join(segment(text)), Text), weight)
+            for text, weight in (
+                (challenge.title, "A"),
+                (indicators, "B"),
+                (challenge.problem, "C"),
+                (owner_name, "D"),
+            )
+        )
+    )
 
 
 def _payload(challenge: Challenge) -> dict[str, Any]:
@@ -97,7 +113,7 @@ async def create_challenge(
         submitted_by_id=principal.user_id,
         submitted_at=now,
     )
-    _apply_terms(challenge, data, demand)
+    _apply_terms(challenge, data, demand, owner.name)
     session.add(challenge)
     await session.flush()
     await record_event(session, "challenge.submitted", _payload(challenge))
@@ -161,8 +177,11 @@ async def revise_challenge(
         raise ValidationFailed("body.proposals_due_at", "deadline_passed")
     demand = await session.get(Demand, challenge.demand_id)
     assert demand is not None
+    owner = (await accounts.organizations_by_id(session, [challenge.organization_id]))[
+        challenge.organization_id
+    ]
     before = {"state": challenge.state}
-    _apply_terms(challenge, terms, demand)
+    _apply_terms(challenge, terms, demand, owner.name)
     challenge.state = ChallengeState.pending_review
     challenge.rejection_reasons = None
     challenge.submitted_by_id, challenge.submitted_at = principal.user_id, now

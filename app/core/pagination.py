@@ -2,12 +2,15 @@
 
 A cursor is the sort key of the last row seen, opaque to clients (base64url JSON). Keyset
 pagination stays correct while rows are inserted and costs the same on page 1 and page 1000.
+Ranked search results have no such key: their cursor is an offset tied to the query it pages
+(`offset_cursor`), so it cannot be carried to another query.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -20,7 +23,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.core.errors import ValidationFailed
+from app.core.errors import FieldError, RequestInvalid, ValidationFailed
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -93,3 +96,31 @@ async def paginate(
         last: Any = rows[-1]
         next_cursor = encode_cursor(getattr(last, key.key), last.id)
     return rows, next_cursor
+
+
+def query_fingerprint(*parts: object) -> str:
+    """A short digest of what a ranked query asks (words, filters, order), for its cursors."""
+    shape = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(shape.encode()).hexdigest()[:16]
+
+
+def offset_cursor(fingerprint: str, offset: int) -> str:
+    """The cursor of a ranked result's page starting at `offset`, for the query of
+    `fingerprint`."""
+    raw = json.dumps({"o": offset, "q": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_offset(fingerprint: str, cursor: str | None) -> int:
+    """The offset an `offset_cursor` holds (0 without one). RequestInvalid(query.cursor):
+    `cursor_invalid`, or `cursor_other_query` for a cursor of another query."""
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        offset, made_for = int(data["o"]), str(data["q"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise RequestInvalid(errors=[FieldError("query.cursor", "cursor_invalid")]) from None
+    if made_for != fingerprint or offset < 0:
+        raise RequestInvalid(errors=[FieldError("query.cursor", "cursor_other_query")])
+    return offset
