@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from app.accounts.schemas import Reason, Strict
 from app.challenges.models import AwardState, ChallengeState, ObjectionState, ProposalState
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
+from app.deals.schemas import Subject
 from app.results.schemas import FieldCode
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -33,7 +34,11 @@ class Attachment(Strict):
 class ChallengeTerms(Strict):
     """What an enterprise publishes: the problem, the indicators, the money and the deadline."""
 
-    title: Line | None = Field(default=None, description="Defaults to the demand's title.")
+    title: Subject | None = Field(
+        default=None,
+        description="Defaults to the demand's title; the development contract's subject if it "
+        "is awarded.",
+    )
     problem: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=20, max_length=10000)
     ] = Field(description="The problem to solve (需求描述), at least 20 characters.")
