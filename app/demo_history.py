@@ -667,6 +667,28 @@ def _proposal(approach: str, price: int, first_due: datetime) -> dict[str, Any]:
     }
 
 
+async def _published_challenge(
+    h: History, owner: str, need: dict[str, Any], window_days: int, **terms: Any
+) -> str:
+    """An enterprise's need (技术需求) posted, made a challenge with `terms`, and published by the
+    reviewer; returns the challenge's id."""
+    demand = await h.call(
+        "POST",
+        "/v1/demands",
+        OWNERS[owner],
+        organization_id=h.org(owner),
+        division_code=DIVISIONS[owner],
+        **need,
+    )
+    challenge = await h.call(
+        "POST", "/v1/challenges", OWNERS[owner], demand_id=demand["id"], **terms
+    )
+    await h.call(
+        "POST", f"/v1/challenges/{challenge['id']}/approve", REVIEWER, window_days=window_days
+    )
+    return str(challenge["id"])
+
+
 async def _wind_icing_challenge(h: History) -> None:
     """风电叶片除冰 (揭榜挂帅): the wind-turbine maker's need published as a challenge; three
     universities propose; two staff experts score; the owner awards the first ranked; no
@@ -674,23 +696,17 @@ async def _wind_icing_challenge(h: History) -> None:
     which both sign."""
     await h.at(h.now - timedelta(days=150))
     wind = OWNERS["wind"]
-    demand = await h.call(
-        "POST",
-        "/v1/demands",
-        wind,
-        organization_id=h.org("wind"),
-        title="风电叶片低温除冰技术",
-        description="乌兰察布风场冬季叶片结冰导致停机，寻求叶片除冰系统或防冰涂层技术。",
-        field_code="new_energy.wind",
-        division_code=DIVISIONS["wind"],
-        budget_max=cny("1200000"),
-    )
     due = h.clock.now() + timedelta(days=40)
-    challenge = await h.call(
-        "POST",
-        "/v1/challenges",
-        wind,
-        demand_id=demand["id"],
+    h.market.awarded_challenge_id = await _published_challenge(
+        h,
+        "wind",
+        {
+            "title": "风电叶片低温除冰技术",
+            "description": "乌兰察布风场冬季叶片结冰导致停机，寻求叶片除冰系统或防冰涂层技术。",
+            "field_code": "new_energy.wind",
+            "budget_max": cny("1200000"),
+        },
+        10,
         problem="风电叶片冬季结冰导致停机，需在零下三十度保持叶片无冰运行，除冰能耗可控。",
         indicators=[
             {"name": "除冰时间", "target": "≤ 30 分钟"},
@@ -700,9 +716,7 @@ async def _wind_icing_challenge(h: History) -> None:
         budget_max=cny("1200000"),
         proposals_due_at=due.isoformat(),
     )
-    url = f"/v1/challenges/{challenge['id']}"
-    h.market.awarded_challenge_id = challenge["id"]
-    await h.call("POST", f"{url}/approve", REVIEWER, window_days=10)
+    url = f"/v1/challenges/{h.market.awarded_challenge_id}"
     for expert in (REVIEWER, REGISTRAR):
         user = await h.call("GET", "/v1/me", expert)
         await h.call("POST", f"{url}/experts", REVIEWER, user_id=user["user"]["id"])
@@ -754,30 +768,22 @@ async def _open_challenge(h: History) -> None:
     """A dairy's need published as a challenge, taking proposals for another three weeks; a
     university and an institute have proposed (private to them until the deadline)."""
     await h.at(h.now - timedelta(days=12))
-    dairy = OWNERS["dairy"]
-    demand = await h.call(
-        "POST",
-        "/v1/demands",
-        dairy,
-        organization_id=h.org("dairy"),
-        title="低温乳清蛋白浓缩与益生菌微胶囊技术",
-        description="寻求乳清蛋白膜分离浓缩与益生菌微胶囊包埋技术，提升产品货架期活菌数。",
-        field_code="modern_agriculture.dairy",
-        division_code=DIVISIONS["dairy"],
-        budget_max=cny("800000"),
-    )
-    challenge = await h.call(
-        "POST",
-        "/v1/challenges",
-        dairy,
-        demand_id=demand["id"],
+    h.market.open_challenge_id = await _published_challenge(
+        h,
+        "dairy",
+        {
+            "title": "低温乳清蛋白浓缩与益生菌微胶囊技术",
+            "description": "寻求乳清蛋白膜分离浓缩与益生菌微胶囊包埋技术，提升产品货架期活菌数。",
+            "field_code": "modern_agriculture.dairy",
+            "budget_max": cny("800000"),
+        },
+        7,
         problem="常温酸奶货架期内益生菌活菌数衰减过快，需要耐酸耐热的微胶囊包埋工艺。",
         indicators=[{"name": "货架期末活菌数", "target": "≥ 1×10^6 CFU/g"}],
         prize=cny("500000"),
         proposals_due_at=(h.now + timedelta(days=21)).isoformat(),
     )
-    h.market.open_challenge_id = challenge["id"]
-    await h.call("POST", f"/v1/challenges/{challenge['id']}/approve", REVIEWER, window_days=7)
+    url = f"/v1/challenges/{h.market.open_challenge_id}"
     await h.at(h.now - timedelta(days=3))
     first_due = h.now + timedelta(days=200)
     for seller, approach, price in (
@@ -786,7 +792,7 @@ async def _open_challenge(h: History) -> None:
     ):
         await h.call(
             "POST",
-            f"/v1/challenges/{challenge['id']}/proposals",
+            f"{url}/proposals",
             OWNERS[seller],
             organization_id=h.org(seller),
             **_proposal(approach, price, first_due),

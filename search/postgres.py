@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.db import ReadModel
 from app.core.reads import BROKEN, PreparedRead, ReadPool
@@ -85,6 +86,14 @@ def tsquery_text(terms: Sequence[Term], *, any_term: bool = False) -> str:
 
 
 SIMPLE = text("'simple'::regconfig")
+
+
+def text_rank(
+    vector: InstrumentedAttribute[Any], tsquery: ColumnElement[Any]
+) -> ColumnElement[float]:
+    """How well a weighted vector matches: `ts_rank` with the weights title > keywords >
+    abstract > the rest (`RANK_WEIGHTS`)."""
+    return func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), vector, tsquery)
 
 
 def weighted_vector(*parts: tuple[ColumnElement[Any], str]) -> ColumnElement[Any]:
@@ -258,7 +267,7 @@ def _statements(shape: _Shape) -> tuple[PreparedRead, PreparedRead]:
     if shape.terms:
         tsquery = func.to_tsquery(SIMPLE, bindparam("tsquery", type_=Text))
         conditions.append(T.terms.op("@@")(tsquery))
-        rank = func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), T.terms, tsquery)
+        rank = text_rank(T.terms, tsquery)
     where = conditions or [true()]
     page = (
         select(

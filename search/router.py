@@ -59,6 +59,11 @@ async def _backend(request: Request) -> SearchBackend:
     return backend
 
 
+SearchWords = Annotated[
+    str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
+]
+"""A search's words (`?q=`): segmented, with synonyms, the last word a prefix."""
+
 SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 """The application's search backend, for routes that search."""
 
@@ -79,9 +84,7 @@ async def search_listings(
     request: Request,
     response: Response,
     backend: SearchEngine,
-    q: Annotated[
-        str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
-    ] = "",
+    q: SearchWords = "",
     field: Annotated[
         str | None, Query(description="A technology field code or its parent.")
     ] = None,

@@ -49,8 +49,7 @@ from app.core.money import Money, query_fen
 from app.core.pagination import Page, PageParams, cursor_offset, offset_cursor, page_params
 from app.core.score_sheets import ScoreSheet
 from app.results.taxonomy import fields
-from search.analysis import MAX_QUERY_CHARS
-from search.router import reject_unknown_parameters, search_rate
+from search.router import SearchWords, reject_unknown_parameters, search_rate
 
 router = APIRouter(
     prefix="/v1/challenges",
@@ -547,9 +546,7 @@ async def search_challenges(
     request: Request,
     session: Session,
     now: Now,
-    q: Annotated[
-        str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
-    ] = "",
+    q: SearchWords = "",
     field: Annotated[
         str | None, Query(description="A technology field code and its children.")
     ] = None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, case, cast, desc, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, String, case, cast, desc, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.challenges.models import Challenge, ChallengeState
@@ -23,10 +23,10 @@ from app.challenges.service import PUBLIC_STATES
 from app.core.pagination import query_fingerprint
 from search.analysis import highlighter, query_terms
 from search.postgres import (
-    RANK_WEIGHTS,
     SIMPLE,
     facet_counts_select,
     read_facet_counts,
+    text_rank,
     tsquery_text,
 )
 
@@ -101,7 +101,7 @@ async def search_challenges(
     if terms:
         tsquery = func.to_tsquery(SIMPLE, tsquery_text(terms))
         where.append(Challenge.terms.op("@@")(tsquery))
-        rank = func.ts_rank(text(f"'{RANK_WEIGHTS}'::float4[]"), Challenge.terms, tsquery)
+        rank = text_rank(Challenge.terms, tsquery)
     if query.field:
         where.append(
             or_(

@@ -13,7 +13,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.challenges import awards
-from app.core.jobs import clock, sessionmaker
+from app.core.jobs import clock, each_in_its_own_transaction, sessionmaker
 from app.core.outbox import OutboxEvent, Subscribers
 
 jobs = procrastinate.Blueprint()
@@ -36,14 +36,12 @@ async def sweep_award_publicity(timestamp: int) -> int:
 
 
 async def confirm_due_awards(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
-    """One transaction per award, so one failure does not hold the rest."""
-    async with maker() as session:
-        due = await awards.due_awards(session, now)
-    confirmed = 0
-    for award_id in due:
-        async with maker() as session, session.begin():
-            confirmed += await awards.confirm_award(session, award_id, now=now)
-    return confirmed
+    """Let each due award stand, one transaction each."""
+    return await each_in_its_own_transaction(
+        maker,
+        lambda session: awards.due_awards(session, now),
+        lambda session, award_id: awards.confirm_award(session, award_id, now=now),
+    )
 
 
 @subscribers.on("challenge.awarded")

@@ -7,7 +7,8 @@ per database. The procrastinate app itself, and which package's tasks it runs, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -104,3 +105,19 @@ def queue_of(task: procrastinate.tasks.Task[Any, Any, Any]) -> procrastinate.App
     if not isinstance(app, procrastinate.App):
         raise RuntimeError(f"task {task.name} is not registered with the worker's app")
     return app
+
+
+async def each_in_its_own_transaction(
+    maker: async_sessionmaker[AsyncSession],
+    due: Callable[[AsyncSession], Awaitable[Sequence[uuid.UUID]]],
+    work: Callable[[AsyncSession, uuid.UUID], Awaitable[object]],
+) -> int:
+    """Find what came due in one short session, then do each in a transaction of its own, so
+    one failure does not hold the rest. Returns how many did something (a truthy result)."""
+    async with maker() as session:
+        ids = await due(session)
+    done = 0
+    for row_id in ids:
+        async with maker() as session, session.begin():
+            done += bool(await work(session, row_id))
+    return done

@@ -11,7 +11,7 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.jobs import clock, sessionmaker
+from app.core.jobs import clock, each_in_its_own_transaction, sessionmaker
 from app.core.outbox import OutboxEvent, Subscribers
 from app.listings import service as listings
 
@@ -38,15 +38,12 @@ async def sweep_publication_windows(timestamp: int) -> int:
 
 
 async def close_due_windows(maker: async_sessionmaker[AsyncSession], now: datetime) -> int:
-    """Close the due windows one transaction each, so one failure does not hold the rest."""
-    async with maker() as session:
-        due = await listings.due_listings(session, now)
-    closed = 0
-    for listing_id in due:
-        async with maker() as session, session.begin():
-            if await listings.close_publication_window(session, listing_id, now=now):
-                closed += 1
-    return closed
+    """Close the due windows, one transaction each."""
+    return await each_in_its_own_transaction(
+        maker,
+        lambda session: listings.due_listings(session, now),
+        lambda session, listing_id: listings.close_publication_window(session, listing_id, now=now),
+    )
 
 
 @subscribers.on("listing.published")
