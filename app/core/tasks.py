@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import procrastinate
 import structlog
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
 
 from app.core import idempotency, ratelimit
 from app.core.jobs import clock, sessionmaker
@@ -39,13 +41,21 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
 async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
     """Requeue the jobs left `doing` by workers with no heartbeat for that long. A job's
     transaction died with its worker, and every job re-reads state and writes under unique keys
-    and locks, so the rerun finishes the work once. Returns how many were requeued."""
+    and locks, so the rerun finishes the work once. When a twin already waits under the same
+    queueing lock (a periodic run deferred since, as the daily filing's is at 00:05), the twin
+    does that work and the dead job is closed as failed instead. Returns how many stalled jobs
+    were put back or handed to their twin."""
     stalled = list(
         await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
     )
     for job in stalled:
-        logger.warning("job_stalled_requeued", job_id=job.id, task=job.task_name)
-        await app.job_manager.retry_job(job)
+        try:
+            await app.job_manager.retry_job(job)
+        except UniqueViolation:
+            logger.warning("job_stalled_twin_waits", job_id=job.id, task=job.task_name)
+            await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        else:
+            logger.warning("job_stalled_requeued", job_id=job.id, task=job.task_name)
     return len(stalled)
 
 
