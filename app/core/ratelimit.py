@@ -3,8 +3,9 @@ headers and a 429 problem with `Retry-After`.
 
 A caller is its API key, or the person behind a valid access token, or else its address. The
 counts live in PostgreSQL (an UNLOGGED table: losing them in a crash only forgives a minute),
-so every API process shares them; the embedded default keeps them in memory, one process
-being all there is. Classes: `search`, `writes` (every POST, PUT, PATCH and DELETE) and
+so every API process shares them — each process claims them in small blocks, so a busy caller
+costs a write every few requests, not one each; the embedded default keeps them in memory, one
+process being all there is. Classes: `search`, `writes` (every POST, PUT, PATCH and DELETE) and
 `bids`; the numbers are the setting `RATE_LIMITS`.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -60,8 +62,9 @@ class RateLimitCounter(Base):
 
 
 class Counters(Protocol):
-    async def hit(self, buckets: Sequence[str], window: int) -> list[int]:
-        """Count one request in each bucket's window; the counts so far, in order."""
+    async def hit(self, buckets: Sequence[str], window: int, limits: Sequence[int]) -> list[int]:
+        """Count one request in each bucket's window (whose budget is the limit at the same
+        place); the request's place in each count, in order."""
         ...
 
 
@@ -71,7 +74,7 @@ class MemoryCounters:
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
 
-    async def hit(self, buckets: Sequence[str], window: int) -> list[int]:
+    async def hit(self, buckets: Sequence[str], window: int, limits: Sequence[int]) -> list[int]:
         counts = []
         for bucket in buckets:
             current, count = self._counts.get(bucket, (window, 0))
@@ -83,29 +86,85 @@ class MemoryCounters:
         return counts
 
 
+BLOCKS_PER_WINDOW = 20
+LARGEST_BLOCK = 10_000
+
+
+def block_size(limit: int, claimed: int) -> int:
+    """How much of a window's budget a process claims at once: a twentieth of the limit, less
+    near its end (a tenth of what is left), one at a time from there on. Every request served
+    was claimed in the shared count, so across processes a caller never gets more than the
+    limit; a block another process has not used yet only makes a caller wait a little earlier
+    (at most a twentieth of the limit per other process)."""
+    return max(1, min(limit // BLOCKS_PER_WINDOW, (limit - claimed) // 10, LARGEST_BLOCK))
+
+
+@dataclass
+class _Lease:
+    """Places `next`…`last` of a bucket's count in one window, claimed by this process."""
+
+    window: int
+    next: int
+    last: int
+
+
 class PostgresCounters:
-    """Counts shared by every API process: one upsert per request, whatever number of classes
-    it spends (a bid spends `writes` and `bids`), a statement of its own on the read path
-    (never the request's transaction: a rolled-back request still counts)."""
+    """Counts shared by every API process, claimed in blocks (`block_size`): a request takes
+    the next place of its process's block, and only a request finding its block used up
+    claims another — one upsert for however many classes it spends (a bid spends `writes` and
+    `bids`), a statement of its own on the read path (never the request's transaction: a
+    rolled-back request still counts)."""
 
     def __init__(self, reads: ReadPool) -> None:
         self.reads = reads
+        self._leases: dict[str, _Lease] = {}
 
-    async def hit(self, buckets: Sequence[str], window: int) -> list[int]:
-        # In one order for everyone, so two requests never wait on each other's rows.
-        rows = await self.reads.all(_HIT, buckets=sorted(buckets), window=window)
-        counts = {row["bucket"]: int(row["count"]) for row in rows}
-        return [counts[bucket] for bucket in buckets]
+    async def hit(self, buckets: Sequence[str], window: int, limits: Sequence[int]) -> list[int]:
+        while True:
+            wanted = {
+                bucket: block_size(limit, self._claimed(bucket, window))
+                for bucket, limit in zip(buckets, limits, strict=True)
+                if not self._holds(bucket, window)
+            }
+            if not wanted:
+                break
+            # In one order for everyone, so two requests never wait on each other's rows.
+            ordered = sorted(wanted)
+            rows = await self.reads.all(
+                _CLAIM, buckets=ordered, blocks=[wanted[b] for b in ordered], window=window
+            )
+            for row in rows:
+                total, block = int(row["count"]), wanted[row["bucket"]]
+                self._leases[row["bucket"]] = _Lease(window, total - block + 1, total)
+            # Another request of this process may have used a block up meanwhile: look again.
+        counts = []
+        for bucket in buckets:
+            lease = self._leases[bucket]
+            counts.append(lease.next)
+            lease.next += 1
+        if len(self._leases) > 100_000:  # forget old windows rather than grow without bound
+            self._leases = {k: v for k, v in self._leases.items() if v.window == window}
+        return counts
+
+    def _holds(self, bucket: str, window: int) -> bool:
+        lease = self._leases.get(bucket)
+        return lease is not None and lease.window == window and lease.next <= lease.last
+
+    def _claimed(self, bucket: str, window: int) -> int:
+        lease = self._leases.get(bucket)
+        return lease.last if lease is not None and lease.window == window else 0
 
 
-_HIT = PreparedRead(
+_CLAIM = PreparedRead(
     text(
         """
         INSERT INTO rate_limit_counters (bucket, "window", count)
-        SELECT bucket, :window, 1
-        FROM unnest(CAST(:buckets AS varchar[])) WITH ORDINALITY AS spent(bucket, position)
+        SELECT bucket, :window, block
+        FROM unnest(CAST(:buckets AS varchar[]), CAST(:blocks AS integer[]))
+            WITH ORDINALITY AS claimed(bucket, block, position)
         ORDER BY position
-        ON CONFLICT (bucket, "window") DO UPDATE SET count = rate_limit_counters.count + 1
+        ON CONFLICT (bucket, "window") DO UPDATE
+            SET count = rate_limit_counters.count + EXCLUDED.count
         RETURNING bucket, count
         """
     ).bindparams(bindparam("window", type_=BigInteger))
@@ -158,13 +217,16 @@ async def spend(state: Any, route_classes: Sequence[str], caller: str) -> dict[s
     # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
     now = state.clock.wall().timestamp()
     window = int(now // WINDOW_SECONDS)
+    limits = [
+        state.settings.rate_limits.get(route_class, DEFAULT_PER_MINUTE)
+        for route_class in route_classes
+    ]
     counts = await state.rate_counters.hit(
-        [f"{route_class}:{caller}" for route_class in route_classes], window
+        [f"{route_class}:{caller}" for route_class in route_classes], window, limits
     )
     reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
     answered: dict[str, str] | None = None
-    for route_class, count in zip(route_classes, counts, strict=True):
-        per_minute = state.settings.rate_limits.get(route_class, DEFAULT_PER_MINUTE)
+    for per_minute, count in zip(limits, counts, strict=True):
         headers = {
             "RateLimit-Limit": str(per_minute),
             "RateLimit-Remaining": str(max(0, per_minute - count)),

@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.models import OrganizationKind
 from app.core.auth import MemberRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
+from app.core.ratelimit import PostgresCounters, block_size
+from app.core.reads import ReadPool
 from app.main import create_app
 from tests.factories import RESULT_BODY, MarketFactory
 
@@ -102,3 +105,25 @@ async def test_a_bid_spends_the_bids_and_the_writes_budgets_at_once(
     assert third.headers["ratelimit-limit"] == "2"
     assert other_write.status_code == 429  # three bids were three writes
     assert other_write.headers["ratelimit-limit"] == "3"
+
+
+async def test_processes_claim_the_budget_in_blocks_and_never_serve_more_than_it(
+    engine: AsyncEngine,
+) -> None:
+    """Each process claims a twentieth of the budget at a time (less near its end), so a busy
+    caller costs a write every few requests; together they never serve more than the limit,
+    and a block one leaves unused makes the caller wait at most that much earlier."""
+    first, second = PostgresCounters(ReadPool(engine)), PostgresCounters(ReadPool(engine))
+    limit, bucket = 100, ["search:address:203.0.113.9"]
+
+    opening = [await first.hit(bucket, 1, [limit]), await second.hit(bucket, 1, [limit])]
+    served = 2
+    for n in range(400):
+        [count] = await (first if n % 3 else second).hit(bucket, 1, [limit])
+        served += count <= limit
+
+    assert opening == [[1], [6]]  # the first claimed places 1–5, the second 6–10
+    assert limit - 2 * (limit // 20) <= served <= limit
+    assert block_size(100, 0) == 5
+    assert block_size(100, 95) == 1  # one at a time near the end
+    assert block_size(10**9, 0) == 10_000
