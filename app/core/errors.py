@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import Send
 
 from app.core.i18n import MESSAGES, Locale, current_locale, negotiate_locale, translate
@@ -284,7 +285,20 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     else:
         error = _HTTP_STATUS_ERRORS.get(exc.status_code, BadRequest)()
     error.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        error.headers["Allow"] = ", ".join(allowed_methods(request))
     return problem_response(request, error)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (RFC 9110 §10.2.1, `Allow` of a
+    405): the router names only the first route it found there, and a path such as
+    `/v1/results/{id}` is served by several."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.scope["path"]):
+            methods.update(route.methods or ())
+    return sorted(methods)
 
 
 async def _integrity_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -104,7 +104,7 @@ async def list_results(
 
 
 @router.get(
-    "/results/{result_id}",
+    "/results/{result_id:uuid}",
     response_model=ResultOut,
     summary="Get a result",
     responses=problem_responses(404),
@@ -115,7 +115,7 @@ async def get_result(session: Session, caller: ResultRead, result_id: uuid.UUID)
 
 
 @router.put(
-    "/results/{result_id}",
+    "/results/{result_id:uuid}",
     response_model=ResultOut,
     summary="Replace a result's description",
     responses=problem_responses(404, 409),

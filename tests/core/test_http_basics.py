@@ -31,6 +31,16 @@ async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
     assert response.json()["code"] == "method_not_allowed"
 
 
+async def test_a_405_names_every_method_the_path_takes(client: httpx.AsyncClient) -> None:
+    """RFC 9110 §15.5.6: `Allow` lists what the resource supports — every route at the path,
+    not just the first one found — and a literal path is not taken for a parameter."""
+    result = await client.patch("/v1/results/7c9e6679-7425-40de-944b-e07fc1f90ae7")
+    import_ = await client.put("/v1/results/import")
+
+    assert (result.status_code, result.headers["allow"]) == (405, "GET, PUT")
+    assert (import_.status_code, import_.headers["allow"]) == (405, "POST")
+
+
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/v1/users", content=b'{"email": ', headers={"Content-Type": "application/json"}
