@@ -219,8 +219,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Administrative division code {code} is not in the GB/T 2260 table",
     ),
     "field.money_format": (
-        '金额必须是最多两位小数的数字，如 "12345.67"',
-        'The amount must be a number with at most two decimals, such as "12345.67"',
+        '金额须为字符串形式、最多两位小数的数字，如 "12345.67"',
+        'The amount is a decimal string with at most two decimals, such as "12345.67"',
     ),
     "field.money_negative": ("金额不能为负数", "The amount must not be negative"),
     "field.money_currency": ("币种必须是 CNY", "The currency must be CNY"),

@@ -1,12 +1,14 @@
-"""Money: an integer number of fen and a currency; shown to clients as a decimal string.
+"""Money: an integer number of fen and a currency; a decimal string in both directions.
 
-No float ever holds an amount. Input may come as a string ("12345.67") or a JSON number, but
-is read through `Decimal(str(value))` and refused when it carries more than two decimals, so
-`0.1 + 0.2`-style artefacts cannot slip in as money.
+No float ever holds an amount. The API takes an amount the way it writes one — a string of
+digits with at most two decimals ("12345.67"), as the schema's pattern says — and refuses a
+JSON number (which clients may already have rounded through a float), an exponent or padding:
+one form for every money field, checked the same in the document and in the code.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -142,6 +144,11 @@ def _fen_from_decimal(number: Decimal) -> int:
     return fen
 
 
+_AMOUNT_TEXT = re.compile(r"-?\d+(\.\d{1,2})?")
+"""An amount as the API takes it; the schema's pattern also bounds the digits (12), which
+`money_too_large` enforces here with its own code."""
+
+
 def _validate_money(value: object) -> Money:
     if isinstance(value, Money):
         return value
@@ -150,7 +157,10 @@ def _validate_money(value: object) -> Money:
     currency = value.get("currency", "CNY")
     if currency != "CNY" or set(value) - {"amount", "currency"}:
         raise PydanticCustomError("money_currency", "currency must be CNY")
-    return Money(_fen_from_decimal(_to_decimal(value["amount"])), "CNY")
+    amount = value["amount"]
+    if not isinstance(amount, str) or not _AMOUNT_TEXT.fullmatch(amount):
+        raise PydanticCustomError("money_format", "the amount is a decimal string")
+    return Money(_fen_from_decimal(Decimal(amount)), "CNY")
 
 
 def _require_non_negative(value: Money) -> Money:
