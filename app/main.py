@@ -43,6 +43,7 @@ from app.deals.router import registrations_router
 from app.deals.router import router as deals_router
 from app.demands.router import router as demands_router
 from app.listings.router import router as listings_router
+from app.operations.router import router as operations_router
 from app.payments.providers import provider_for
 from app.payments.router import router as payments_router
 from app.results.router import router as results_router
@@ -238,7 +239,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                payments_router, rewards_router, tax_router, evidence_router, demands_router,
                challenges_router, proposals_router, sheet_router, challenge_search_router,
                webhooks_router,
-               stats_router, audit_router]  # fmt: skip
+               stats_router, audit_router, operations_router]  # fmt: skip
     if settings.sandbox:
         routers.append(sandbox_router)
     serve_routes(app, routers)

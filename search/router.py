@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
@@ -30,6 +31,9 @@ from search.documents import ListingDocument
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 search_rate = RateLimit("search")
+SEARCH_ERRORS = Counter(
+    "techx_search_backend_errors", "Searches the search backend could not answer (503)"
+)
 
 PARAMETERS = {"q", "field", "kind", "transfer_type", "mode", "region", "price_min", "price_max",
               "maturity", "sort", "cursor", "limit"}  # fmt: skip
@@ -136,6 +140,7 @@ async def search_listings(
     try:
         answer: SearchAnswer = await backend.search(query)
     except SearchUnavailable:
+        SEARCH_ERRORS.inc()
         raise SearchUnavailableError(headers={"Retry-After": "30"}) from None
     following = offset + len(answer.hits)
     next_cursor = (

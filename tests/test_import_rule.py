@@ -39,6 +39,7 @@ LAYERS = (
     "app.sandbox",
     "app.audit",
     "app.integrations",
+    "app.operations",
 )
 """Packages from the lowest (everyone's) to the highest: the lifecycle runs listings → auctions
 → deals → payments; provider events enter above it all, in integrations."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from asyncpg import UniqueViolationError
+from prometheus_client import Counter
 from pydantic import BaseModel
 from sqlalchemy import DateTime, bindparam, select, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -32,11 +33,18 @@ from app.auctions.models import (
     ProxyBid,
 )
 from app.core.auth import Principal
+from app.core.errors import DomainError
 from app.core.idempotency import Idempotency
 from app.core.money import Money
 from app.core.reads import PreparedRead, ReadPool
 
 Answer = TypeVar("Answer", bound=BaseModel)
+
+BIDS = Counter(
+    "techx_bids",
+    "Bids asked of this process: accepted, or the refusal's code (bid_too_low, already_leading, …)",
+    ["outcome"],
+)
 
 
 @dataclass(frozen=True)
@@ -400,9 +408,15 @@ async def place_bid(
         view = _view_after(principal, standing, standing.deposit)
         return answer(BidOutcome(view, write.bids, extended))
 
-    return await _bid(
-        session, reads, principal, auction_id, organization_id, now, act, idempotency, answer_of
-    )
+    try:
+        placed = await _bid(
+            session, reads, principal, auction_id, organization_id, now, act, idempotency, answer_of
+        )
+    except DomainError as refused:
+        BIDS.labels(outcome=refused.code).inc()
+        raise
+    BIDS.labels(outcome="accepted").inc()
+    return placed
 
 
 async def set_proxy(

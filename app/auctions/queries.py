@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -284,3 +285,16 @@ async def auction_state(session: AsyncSession, auction_id: uuid.UUID) -> Auction
     if state is None:
         raise NotFound()
     return state
+
+
+async def open_auctions(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Auctions open now, and those of them ending within the hour (for operators)."""
+    soon = now + timedelta(hours=1)
+    row = (
+        await session.execute(
+            select(func.count(), func.count().filter(Auction.ends_at <= soon)).where(
+                Auction.state == AuctionState.open
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])

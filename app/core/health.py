@@ -1,11 +1,10 @@
-"""Liveness, readiness and metrics endpoints for orchestrators and scrapers."""
+"""Liveness and readiness endpoints for orchestrators (metrics: `app/operations`)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,9 +42,3 @@ async def readyz(request: Request) -> Health:
     except (SQLAlchemyError, OSError) as error:
         raise ServiceUnavailable() from error
     return Health(status="ready")
-
-
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
-    """Prometheus metrics of this process (requests, latencies, jobs)."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import procrastinate
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock, SystemClock
@@ -121,3 +122,16 @@ async def each_in_its_own_transaction(
         async with maker() as session, session.begin():
             done += bool(await work(session, row_id))
     return done
+
+
+_JOB_COUNTS = text(
+    "SELECT queue_name, task_name, status::text, count(*) FROM procrastinate_jobs"
+    " WHERE status IN ('todo', 'doing', 'failed') GROUP BY 1, 2, 3"
+)
+
+
+async def job_counts(session: AsyncSession) -> list[tuple[str, str, str, int]]:
+    """Jobs waiting, running and failed, per queue and task (procrastinate's table, which the
+    job queue keeps in our database)."""
+    rows = await session.execute(_JOB_COUNTS)
+    return [(queue, task, status, int(count)) for queue, task, status, count in rows]

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String, text
+from sqlalchemy import BigInteger, Identity, Index, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -95,3 +95,16 @@ class Subscribers:
             for topic, found in subscribers._by_topic.items():
                 registry._by_topic.setdefault(topic, []).extend(found)
         return registry
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many events wait to be relayed, and when the oldest of them was recorded (what an
+    operator pages on when the worker falls behind)."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at)).where(
+                OutboxEvent.published_at.is_(None)
+            )
+        )
+    ).one()
+    return int(count), oldest

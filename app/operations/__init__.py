@@ -1,0 +1,1 @@
+"""What a platform team watches: the metrics it pages on."""
