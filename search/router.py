@@ -11,7 +11,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
-from app.core.money import query_fen
+from app.core.money import NON_NEGATIVE_AMOUNT, query_fen
 from app.core.pagination import cursor_offset, offset_cursor, query_fingerprint
 from app.core.ratelimit import RateLimit
 from app.listings.models import ListingMode, TransferType
@@ -68,6 +68,15 @@ SearchWords = Annotated[
 ]
 """A search's words (`?q=`): segmented, with synonyms, the last word a prefix."""
 
+FieldParameter = Annotated[
+    str | None,
+    Query(
+        description="A technology field code (GET /v1/taxonomy/fields); its children match too.",
+        json_schema_extra={"enum": sorted(fields())},
+    ),
+]
+"""`?field=`: one of the taxonomy's codes, stated in the document so clients can check it."""
+
 SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 """The application's search backend, for routes that search."""
 
@@ -89,9 +98,7 @@ async def search_listings(
     response: Response,
     backend: SearchEngine,
     q: SearchWords = "",
-    field: Annotated[
-        str | None, Query(description="A technology field code or its parent.")
-    ] = None,
+    field: FieldParameter = None,
     kind: ResultKind | None = None,
     transfer_type: TransferType | None = None,
     mode: ListingMode | None = None,
@@ -102,8 +109,13 @@ async def search_listings(
             description="Division code prefix: 15, 1502, 150203.",
         ),
     ] = None,
-    price_min: Annotated[str | None, Query(description="Yuan, e.g. 100000.")] = None,
-    price_max: Annotated[str | None, Query(description="Yuan.")] = None,
+    price_min: Annotated[
+        str | None,
+        Query(description="Yuan, e.g. 100000.", json_schema_extra={"pattern": NON_NEGATIVE_AMOUNT}),
+    ] = None,
+    price_max: Annotated[
+        str | None, Query(description="Yuan.", json_schema_extra={"pattern": NON_NEGATIVE_AMOUNT})
+    ] = None,
     maturity: Literal["laboratory", "small_scale", "pilot", "industrialized"] | None = None,
     sort: Sort = "relevance",
     cursor: str | None = None,

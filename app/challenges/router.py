@@ -45,11 +45,11 @@ from app.core.clock import Now
 from app.core.db import Session
 from app.core.errors import FieldError, RequestInvalid, problem_responses
 from app.core.idempotency import IdempotencyOf
-from app.core.money import Money, query_fen
+from app.core.money import NON_NEGATIVE_AMOUNT, Money, query_fen
 from app.core.pagination import Page, PageParams, cursor_offset, offset_cursor, page_params
 from app.core.score_sheets import ScoreSheet
 from app.results.taxonomy import fields
-from search.router import SearchWords, reject_unknown_parameters, search_rate
+from search.router import FieldParameter, SearchWords, reject_unknown_parameters, search_rate
 
 router = APIRouter(
     prefix="/v1/challenges",
@@ -109,13 +109,14 @@ async def list_challenges(
     session: Session,
     caller: ChallengeRead,
     pagination: Pagination,
-    field: Annotated[str | None, Query(description="A technology field and its children.")] = None,
+    field: FieldParameter = None,
     state: ChallengeState | None = None,
     budget_at_least: Annotated[
         str | None,
         Query(
             description="Yuan: a prize or budget top at least this much (open-ended budgets too).",
             examples=["500000"],
+            json_schema_extra={"pattern": NON_NEGATIVE_AMOUNT},
         ),
     ] = None,
 ) -> Page[ChallengeOut]:
@@ -547,9 +548,7 @@ async def search_challenges(
     session: Session,
     now: Now,
     q: SearchWords = "",
-    field: Annotated[
-        str | None, Query(description="A technology field code and its children.")
-    ] = None,
+    field: FieldParameter = None,
     status: Annotated[
         ChallengeState | None,
         Query(description="published (发榜), awarded (结果公示), concluded, unawarded (流榜)."),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 from sqlalchemy import ColumnElement, Numeric, String, cast
@@ -105,21 +105,32 @@ class Money:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {
-            "type": "object",
-            "title": "Money",
-            "required": ["amount", "currency"],
-            "properties": {
-                "amount": {
-                    "type": "string",
-                    "pattern": r"^-?\d{1,12}(\.\d{1,2})?$",
-                    "examples": ["12345.67"],
-                    "description": "Yuan with at most two decimals, as a string.",
-                },
-                "currency": {"type": "string", "enum": ["CNY"]},
+        return money_json_schema(SIGNED_AMOUNT)
+
+
+SIGNED_AMOUNT = r"^-?(0|[1-9]\d{0,11})(\.\d{1,2})?$"
+NON_NEGATIVE_AMOUNT = r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$"
+POSITIVE_AMOUNT = r"^([1-9]\d{0,11}(\.\d{1,2})?|0\.(0[1-9]|[1-9]\d?))$"
+"""The amounts each kind of money takes, as the document states them, so generated clients
+check before sending what the validators check on arrival."""
+
+
+def money_json_schema(pattern: str) -> JsonSchemaValue:
+    return {
+        "type": "object",
+        "title": "Money",
+        "required": ["amount", "currency"],
+        "properties": {
+            "amount": {
+                "type": "string",
+                "pattern": pattern,
+                "examples": ["12345.67"],
+                "description": "Yuan with at most two decimals, as a string.",
             },
-            "additionalProperties": False,
-        }
+            "currency": {"type": "string", "enum": ["CNY"]},
+        },
+        "additionalProperties": False,
+    }
 
 
 def _to_decimal(value: object) -> Decimal:
@@ -169,7 +180,11 @@ def _require_non_negative(value: Money) -> Money:
     return value
 
 
-NonNegativeMoney = Annotated[Money, AfterValidator(_require_non_negative)]
+NonNegativeMoney = Annotated[
+    Money,
+    AfterValidator(_require_non_negative),
+    WithJsonSchema(money_json_schema(NON_NEGATIVE_AMOUNT)),
+]
 """Money that may be zero but never below: prices, deposits, amounts received."""
 
 
@@ -179,7 +194,9 @@ def _require_positive(value: Money) -> Money:
     return value
 
 
-PositiveMoney = Annotated[Money, AfterValidator(_require_positive)]
+PositiveMoney = Annotated[
+    Money, AfterValidator(_require_positive), WithJsonSchema(money_json_schema(POSITIVE_AMOUNT))
+]
 """Money above zero: bids, maximums, reserves."""
 
 
