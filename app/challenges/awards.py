@@ -32,7 +32,7 @@ from app.challenges.models import (
 )
 from app.challenges.review import rank_proposals
 from app.challenges.schemas import AwardDecision, ObjectionCreate
-from app.challenges.service import get_challenge_for
+from app.challenges.service import challenge_payload, get_challenge_for
 from app.core.auth import PlatformRole, Principal
 from app.core.clock import beijing_date
 from app.core.db import one_or_not_found
@@ -114,7 +114,7 @@ async def award_challenge(
         await record_event(
             session,
             "challenge.closed",
-            {**_payload(challenge), "outcome": "unawarded", "reason": decision.reason},
+            {**challenge_payload(challenge), "outcome": "unawarded", "reason": decision.reason},
             before=before,
         )
         return AwardView(award, None, None)
@@ -132,7 +132,7 @@ async def award_challenge(
         session,
         "challenge.awarded",
         {
-            **_payload(challenge),
+            **challenge_payload(challenge),
             "award_id": str(award.id),
             "proposal_id": str(winner.proposal.id),
             "winner_organization_id": str(winner.proposal.organization_id),
@@ -265,7 +265,11 @@ async def resolve_objection(
         await record_event(
             session,
             "challenge.award_revoked",
-            {**_payload(challenge), "proposal_id": str(award.proposal_id), "outcome": "revoked"},
+            {
+                **challenge_payload(challenge),
+                "proposal_id": str(award.proposal_id),
+                "outcome": "revoked",
+            },
             before=before,
         )
     else:
@@ -369,7 +373,7 @@ async def _confirm_if_due(
         session,
         "challenge.concluded",
         {
-            **_payload(challenge),
+            **challenge_payload(challenge),
             "outcome": "concluded",
             "proposal_id": str(proposal.id),
             "winner_organization_id": str(proposal.organization_id),
@@ -393,15 +397,6 @@ async def _open_objections(session: AsyncSession, award_id: uuid.UUID) -> list[O
         )
     )
     return list(rows.all())
-
-
-def _payload(challenge: Challenge) -> dict[str, Any]:
-    return {
-        "challenge_id": str(challenge.id),
-        "organization_id": str(challenge.organization_id),
-        "title": challenge.title,
-        "state": challenge.state.value,
-    }
 
 
 def _objection_payload(objection: Objection, challenge: Challenge) -> dict[str, Any]:

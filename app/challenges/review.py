@@ -28,7 +28,7 @@ from app.challenges.models import (
     ProposalState,
 )
 from app.challenges.proposals import get_proposal_for
-from app.challenges.service import get_challenge_for
+from app.challenges.service import challenge_payload, get_challenge_for
 from app.core.auth import PlatformRole, Principal
 from app.core.errors import InvalidState, NotFound, ValidationFailed
 from app.core.outbox import record_event
@@ -67,11 +67,7 @@ async def assign_expert(
     )
     session.add(expert)
     await session.flush()
-    await record_event(
-        session,
-        "challenge.expert_assigned",
-        {"challenge_id": str(challenge.id), "organization_id": str(challenge.organization_id)},
-    )
+    await record_event(session, "challenge.expert_assigned", challenge_payload(challenge))
     return expert
 
 

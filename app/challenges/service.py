@@ -77,10 +77,12 @@ def _apply_terms(
     )
 
 
-def _payload(challenge: Challenge) -> dict[str, Any]:
+def challenge_payload(challenge: Challenge) -> dict[str, Any]:
+    """What every event about a challenge carries (its public events keep the public part)."""
     return {
         "challenge_id": str(challenge.id),
         "organization_id": str(challenge.organization_id),
+        "title": challenge.title,
         "state": challenge.state.value,
     }
 
@@ -116,7 +118,7 @@ async def create_challenge(
     _apply_terms(challenge, data, demand, owner.name)
     session.add(challenge)
     await session.flush()
-    await record_event(session, "challenge.submitted", _payload(challenge))
+    await record_event(session, "challenge.submitted", challenge_payload(challenge))
     return challenge
 
 
@@ -185,7 +187,7 @@ async def revise_challenge(
     challenge.state = ChallengeState.pending_review
     challenge.rejection_reasons = None
     challenge.submitted_by_id, challenge.submitted_at = principal.user_id, now
-    await record_event(session, "challenge.submitted", _payload(challenge), before=before)
+    await record_event(session, "challenge.submitted", challenge_payload(challenge), before=before)
     return challenge
 
 
@@ -217,7 +219,7 @@ async def review_challenge(
         await record_event(
             session,
             "challenge.rejected",
-            {**_payload(challenge), "reasons": list(reasons)},
+            {**challenge_payload(challenge), "reasons": list(reasons)},
             before=before,
         )
         return challenge
@@ -229,8 +231,7 @@ async def review_challenge(
         session,
         "challenge.published",
         {
-            **_payload(challenge),
-            "title": challenge.title,
+            **challenge_payload(challenge),
             "field_code": challenge.field_code,
             **{
                 name: None if fen is None else Money(fen).to_api()
