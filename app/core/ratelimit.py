@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,21 +69,42 @@ class Counters(Protocol):
         ...
 
 
+@dataclass
+class _Lease:
+    """Places `next`…`last` of a bucket's count in one window, claimed by this process."""
+
+    window: int
+    next: int
+    last: int
+
+
+def _take_places(
+    leases: dict[str, _Lease], buckets: Sequence[str], window: int
+) -> tuple[list[int], dict[str, _Lease]]:
+    """The next place of each bucket's lease (held: see the counters), and the leases with
+    old windows forgotten once there are many, rather than growing without bound."""
+    counts = []
+    for bucket in buckets:
+        lease = leases[bucket]
+        counts.append(lease.next)
+        lease.next += 1
+    if len(leases) > 100_000:
+        leases = {k: v for k, v in leases.items() if v.window == window}
+    return counts, leases
+
+
 class MemoryCounters:
-    """One process's counts (the embedded default)."""
+    """One process's counts (the embedded default): each window's whole budget is its lease."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, tuple[int, int]] = {}
+        self._leases: dict[str, _Lease] = {}
 
     async def hit(self, buckets: Sequence[str], window: int, limits: Sequence[int]) -> list[int]:
-        counts = []
         for bucket in buckets:
-            current, count = self._counts.get(bucket, (window, 0))
-            count = count + 1 if current == window else 1
-            self._counts[bucket] = (window, count)
-            counts.append(count)
-        if len(self._counts) > 100_000:  # forget old windows rather than grow without bound
-            self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
+            lease = self._leases.get(bucket)
+            if lease is None or lease.window != window:
+                self._leases[bucket] = _Lease(window, 1, sys.maxsize)
+        counts, self._leases = _take_places(self._leases, buckets, window)
         return counts
 
 
@@ -97,15 +119,6 @@ def block_size(limit: int, claimed: int) -> int:
     limit; a block another process has not used yet only makes a caller wait a little earlier
     (at most a twentieth of the limit per other process)."""
     return max(1, min(limit // BLOCKS_PER_WINDOW, (limit - claimed) // 10, LARGEST_BLOCK))
-
-
-@dataclass
-class _Lease:
-    """Places `next`…`last` of a bucket's count in one window, claimed by this process."""
-
-    window: int
-    next: int
-    last: int
 
 
 class PostgresCounters:
@@ -137,13 +150,7 @@ class PostgresCounters:
                 total, block = int(row["count"]), wanted[row["bucket"]]
                 self._leases[row["bucket"]] = _Lease(window, total - block + 1, total)
             # Another request of this process may have used a block up meanwhile: look again.
-        counts = []
-        for bucket in buckets:
-            lease = self._leases[bucket]
-            counts.append(lease.next)
-            lease.next += 1
-        if len(self._leases) > 100_000:  # forget old windows rather than grow without bound
-            self._leases = {k: v for k, v in self._leases.items() if v.window == window}
+        counts, self._leases = _take_places(self._leases, buckets, window)
         return counts
 
     def _holds(self, bucket: str, window: int) -> bool:
