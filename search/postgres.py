@@ -2,12 +2,12 @@
 
 Text is segmented in Python (rjieba, search mode) and stored as a `tsvector` of the 'simple'
 configuration, weighted title > keywords > abstract > owner/IPC; a GIN index finds matches,
-`ts_rank` orders them, and one GROUPING SETS query counts every facet and the total at once.
+`ts_rank` orders them, and GROUPING SETS count every facet and the total at once — the page and
+the counts in one statement over the matches found once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import uuid
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Text,
@@ -25,11 +26,13 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
@@ -227,23 +230,22 @@ class PostgresBackend:
         )
         if terms:
             values["tsquery"] = tsquery_text(terms, any_term=query.match == "any")
-        page, facet_counts = _statements(shape)
         try:
-            # Two connections: the page and the counts are computed at the same time.
-            rows, facet_rows = await asyncio.gather(
-                self.reads.all(page, offset=query.offset, limit=query.limit, **values),
-                self.reads.all(facet_counts, **values),
+            rows = await self.reads.all(
+                _statement(shape), offset=query.offset, limit=query.limit, **values
             )
         except (OSError, *BROKEN) as error:
             raise SearchUnavailable(str(error)) from error
-        total, facets = read_facet_counts(facet_rows, FACETS)
+        # The page's rows come first (part 0, in order), then the facet counts (part 1).
+        split = next((i for i, row in enumerate(rows) if row[0]), len(rows))
+        total, facets = read_facet_counts([row[5:] for row in rows[split:]], FACETS)
         highlight = highlighter(terms)
         hits = [
             Hit(
-                document_json=row[0],
-                highlights={"title": highlight(row[1]), "abstract": highlight(row[2])},
+                document_json=row[2],
+                highlights={"title": highlight(row[3]), "abstract": highlight(row[4])},
             )
-            for row in rows
+            for row in rows[:split]
         ]
         return SearchAnswer(hits=hits, total=total, facets=facets)
 
@@ -260,29 +262,54 @@ class _Shape(NamedTuple):
 
 
 @functools.lru_cache(maxsize=512)
-def _statements(shape: _Shape) -> tuple[PreparedRead, PreparedRead]:
-    """The page and the facet counts of searches of one shape."""
+def _statement(shape: _Shape) -> PreparedRead:
+    """The page and the facet counts of searches of one shape, in one statement: the matches
+    are found once (the `hits` CTE: what the order and the counts need, not the documents),
+    the page's documents read for its rows only, and the answer comes in one round trip.
+    Each row is (part, position, document, title, abstract, *facets, grouping, count): the
+    page's rows are part 0 in their order, the counts part 1."""
     conditions = _filters(shape)
     rank: ColumnElement[Any] = literal(0.0)
     if shape.terms:
         tsquery = func.to_tsquery(SIMPLE, bindparam("tsquery", type_=Text))
         conditions.append(T.terms.op("@@")(tsquery))
         rank = text_rank(T.terms, tsquery)
-    where = conditions or [true()]
+    hits = (
+        select(
+            T.id,
+            T.published_at,
+            T.price_fen,
+            T.window_ends_at,
+            rank.label("rank"),
+            *(getattr(T, name) for name in FACETS),
+        )
+        .where(*(conditions or [true()]))
+        .cte("hits")
+    )
+    ordering = _ordering(shape.sort, shape.terms, hits.c)
     page = (
         select(
-            cast(T.document, Text),
-            T.document["title"].astext,
-            T.document["abstract"].astext,
-            rank.label("rank"),
+            literal_column("0").label("part"),
+            func.row_number().over(order_by=ordering).label("position"),
+            cast(T.document, Text).label("document"),
+            T.document["title"].astext.label("title"),
+            T.document["abstract"].astext.label("abstract"),
+            *(null().label(name) for name in FACETS),
+            cast(null(), Integer).label("grouping"),
+            cast(null(), BigInteger).label("count"),
         )
-        .where(*where)
-        .order_by(*_ordering(shape.sort, shape.terms, rank))
+        .select_from(hits.join(T, T.id == hits.c.id))
+        .order_by(*ordering)
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
+        .subquery()
     )
-    facet_counts = facet_counts_select([getattr(T, name) for name in FACETS], where)
-    return PreparedRead(page), PreparedRead(facet_counts)
+    counts = facet_counts_select([hits.c[name] for name in FACETS], []).subquery()
+    both = union_all(
+        select(page),
+        select(literal_column("1"), null(), null(), null(), null(), *counts.c),
+    ).subquery()
+    return PreparedRead(select(both).order_by(both.c.part, both.c.position))
 
 
 def facet_counts_select(
@@ -338,14 +365,15 @@ def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _ordering(sort: str, terms: bool, rank: ColumnElement[Any]) -> list[Any]:
-    tie = [desc(T.published_at), T.id]
+def _ordering(sort: str, terms: bool, hits: Any) -> list[Any]:
+    """The order of the page over the `hits` CTE's columns; the newest first breaks ties."""
+    tie = [desc(hits.published_at), hits.id]
     if sort == "newest" or (sort == "relevance" and not terms):
         return tie
     if sort == "price_asc":
-        return [T.price_fen.asc().nulls_last(), *tie]
+        return [hits.price_fen.asc().nulls_last(), *tie]
     if sort == "price_desc":
-        return [T.price_fen.desc().nulls_last(), *tie]
+        return [hits.price_fen.desc().nulls_last(), *tie]
     if sort == "closing_soon":
-        return [T.window_ends_at.asc().nulls_last(), *tie]
-    return [desc(rank), *tie]
+        return [hits.window_ends_at.asc().nulls_last(), *tie]
+    return [desc(hits.rank), *tie]
