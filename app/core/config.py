@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     bank_account_number: str = "0000 0000 0000 0000 000"
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Stripe's API at another address (a fake Stripe server such as localstripe "
+        "in tests); unset: https://api.stripe.com.",
+    )
     webhook_allow_private_urls: bool = Field(
         default=False,
         description="Let webhook endpoints be plain HTTP or local/private hosts (development "

@@ -11,7 +11,9 @@ from app.payments.stripe_provider import StripeProvider
 def provider_for(settings: Settings) -> PaymentProvider:
     """Stripe when `STRIPE_API_KEY` is set, else bank transfer confirmed by finance staff."""
     if settings.stripe_api_key is not None:
-        return StripeProvider(settings.stripe_api_key.get_secret_value())
+        return StripeProvider(
+            settings.stripe_api_key.get_secret_value(), api_base=settings.stripe_api_base
+        )
     return OfflineProvider(
         BankAccount(
             name=settings.bank_account_name,

@@ -31,9 +31,14 @@ class StripeUnavailable(DomainError):
 class StripeProvider:
     name = "stripe"
 
-    def __init__(self, api_key: str, *, max_network_retries: int = 2) -> None:
+    def __init__(
+        self, api_key: str, *, api_base: str | None = None, max_network_retries: int = 2
+    ) -> None:
         self.client = stripe.StripeClient(
-            api_key, http_client=stripe.HTTPXClient(), max_network_retries=max_network_retries
+            api_key,
+            http_client=stripe.HTTPXClient(),
+            max_network_retries=max_network_retries,
+            base_addresses={"api": api_base} if api_base else {},
         )
 
     async def _intent(self, amount: Money, *, purpose: str, payer_name: str, manual: bool) -> Hold:

@@ -1,5 +1,7 @@
 """The Stripe provider at its HTTP boundary (respx, Stripe's documented shapes) and the Stripe
-webhook with signatures made by the `stripe` library."""
+webhook with signatures made by the `stripe` library: the shapes and the cases a running fake
+cannot give (Connect transfers, the authorization event, errors, events out of order). The
+provider against a running Stripe server: `test_stripe_server.py` (localstripe)."""
 
 from __future__ import annotations
 
