@@ -104,9 +104,15 @@ class MeilisearchBackend:
         self.index_uid = index
 
     async def _wait(self, task: TaskInfo) -> None:
-        await self.client.wait_for_task(
-            task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS, raise_for_status=True
-        )
+        """Wait for the task to end; raises SearchUnavailable naming Meilisearch's error if it
+        failed (the library's own error says only that it failed)."""
+        result = await self.client.wait_for_task(task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS)
+        if result.status != "succeeded":
+            error = result.error or {}
+            raise SearchUnavailable(
+                f"Meilisearch task {task.task_uid} {result.status}: "
+                f"{error.get('code', '')} {error.get('message', '')}".rstrip()
+            )
 
     async def configure(self) -> None:
         try:
