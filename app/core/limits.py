@@ -104,11 +104,14 @@ def _nul_in_target(scope: Scope) -> str | None:
 
 
 def _nul_in_form(encoded: bytes, part: str) -> str | None:
-    """The field of a form-encoded query or body holding U+0000 (`query.q`, `body.username`)."""
+    """The field of a form-encoded query or body holding U+0000 (`query.q`, `body.username`),
+    or the part itself when a name holds it: a field named in a problem never carries U+0000."""
     if b"%00" not in encoded and b"\x00" not in encoded:
         return None
     for name, value in parse_qsl(encoded.decode("latin-1"), keep_blank_values=True):
-        if "\x00" in name or "\x00" in value:
+        if "\x00" in name:
+            return part
+        if "\x00" in value:
             return f"{part}.{name}"
     return None
 
