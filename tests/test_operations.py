@@ -17,6 +17,7 @@ from app.auctions.models import Auction, AuctionState
 from app.core.clock import FrozenClock
 from app.core.outbox import record_event
 from tests.factories import MarketFactory
+from tests.scrape import samples
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 NAME = re.compile(r"\btechx_[a-z_]+")
@@ -44,11 +45,6 @@ def _named_in_deploy() -> set[str]:
     return {name for expression in expressions for name in NAME.findall(expression)}
 
 
-def _value(text: str, sample: str) -> float:
-    [line] = [line for line in text.splitlines() if line.startswith(sample + " ")]
-    return float(line.split()[-1])
-
-
 async def test_the_platform_state_is_served_and_the_dashboard_names_only_served_metrics(
     client: httpx.AsyncClient, factory: MarketFactory, clock: FrozenClock
 ) -> None:
@@ -63,11 +59,12 @@ async def test_the_platform_state_is_served_and_the_dashboard_names_only_served_
 
     assert scraped.status_code == 200
     text = scraped.text
-    assert _value(text, "techx_database_reachable") == 1
-    assert _value(text, "techx_outbox_backlog") >= 1
-    assert _value(text, "techx_outbox_lag_seconds") >= 7 * 60
-    assert _value(text, "techx_auctions_open") == 2
-    assert _value(text, "techx_auctions_closing_within_hour") == 1
+    served = samples(text)
+    assert served["techx_database_reachable"] == 1
+    assert served["techx_outbox_backlog"] >= 1
+    assert served["techx_outbox_lag_seconds"] >= 7 * 60
+    assert served["techx_auctions_open"] == 2
+    assert served["techx_auctions_closing_within_hour"] == 1
     missing = _named_in_deploy() - _served(text)
     assert missing == set()
     assert len(_named_in_deploy()) >= 12

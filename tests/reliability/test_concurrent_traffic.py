@@ -1,6 +1,7 @@
 """A thousand mixed requests at once — searches, bids on one hot auction, intents on a few
 listings: no 5xx, and afterwards the invariants hold (one winner, bids strictly rising, one
-intent per enterprise and listing, the ledger balanced)."""
+intent per enterprise and listing, the ledger balanced), and `/metrics` counted every bid by its
+outcome as the client saw it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from app.main import create_app
 from app.payments import service as payments
 from tests.auctions.test_auctions_api import PROVIDER
 from tests.factories import MarketFactory
+from tests.scrape import total
 
 REQUESTS = 1000
 BIDDERS = 12
@@ -51,6 +53,7 @@ async def test_a_thousand_mixed_requests_keep_every_invariant(
     )
     rng = random.Random(2026)
     minimum = {"fen": auction.start_price_fen}
+    bids: Counter[str] = Counter()
 
     async def one(http: httpx.AsyncClient, number: int) -> int:
         kind = rng.random()
@@ -64,6 +67,7 @@ async def test_a_thousand_mixed_requests_keep_every_invariant(
                 json={"amount": {"amount": amount, "currency": "CNY"}},
                 headers=bidder.headers,
             )
+            bids["accepted" if answer.status_code == 201 else "refused"] += 1
             if answer.status_code == 201:
                 heard = answer.json()["auction"]["minimum_bid"]["amount"]
                 minimum["fen"] = max(minimum["fen"], Money.yuan(heard).fen)
@@ -79,7 +83,9 @@ async def test_a_thousand_mixed_requests_keep_every_invariant(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=120
     ) as http:
+        before = (await http.get("/metrics")).text
         statuses = Counter(await asyncio.gather(*(one(http, n) for n in range(REQUESTS))))
+        after = (await http.get("/metrics")).text
     await app.state.engine.dispose()
     clock.advance(timedelta(hours=3))
     await advance(sessionmaker, PROVIDER, auction.id, clock.now())
@@ -116,3 +122,8 @@ async def test_a_thousand_mixed_requests_keep_every_invariant(
     assert deals == 1  # one winner
     assert intents == []
     assert imbalances == []
+    accepted = 'techx_bids_total{outcome="accepted"}'
+    assert total(after, accepted) - total(before, accepted) == bids["accepted"] == len(amounts)
+    assert total(after, "techx_bids_total") - total(before, "techx_bids_total") == sum(
+        bids.values()
+    )

@@ -1,5 +1,7 @@
 """PostgreSQL restarted under load: while it is down every request gets a 503 problem with
-`Retry-After` (never a 500, never a hang), and the API recovers by itself once it is back."""
+`Retry-After` (never a 500, never a hang), and the API recovers by itself once it is back.
+Meanwhile `/metrics` keeps answering and says what an operator must see: the database could
+not be read, and each search the backend could not answer was counted."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from app.core.config import Settings
 from app.core.embedded import embedded_database_url, start_embedded_postgres
 from app.main import create_app
 from tests.conftest import SECRET
+from tests.scrape import samples, total
 
 CLIENTS = 20
 
@@ -75,6 +78,7 @@ async def test_the_api_answers_503_while_postgresql_is_down_and_recovers(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=30
     ) as http:
+        scraped_before = await http.get("/metrics")
         load = asyncio.gather(*(client(http, number) for number in range(CLIENTS)))
         await asyncio.sleep(1)
         await asyncio.to_thread(
@@ -84,7 +88,9 @@ async def test_the_api_answers_503_while_postgresql_is_down_and_recovers(
             user=server.system_user,
         )
         phase["name"] = "down"
-        await asyncio.sleep(2)
+        await asyncio.sleep(1)
+        scraped_down = await http.get("/metrics")
+        await asyncio.sleep(1)
         restarted = time.monotonic()
         await asyncio.to_thread(server.ensure_postgres_running)
         phase["name"] = "back"
@@ -96,6 +102,7 @@ async def test_the_api_answers_503_while_postgresql_is_down_and_recovers(
         phase["name"] = "done"
         await load
         after = await http.get("/v1/search/listings")
+        scraped_after = await http.get("/metrics")
     await app.state.engine.dispose()
 
     assert set(statuses) <= {200, 201, 503}, statuses  # never a 500
@@ -108,3 +115,12 @@ async def test_the_api_answers_503_while_postgresql_is_down_and_recovers(
     assert recovered_at, "never recovered"
     assert recovered_at[0] - restarted < 10
     assert after.status_code == 200
+    assert scraped_down.status_code == 200
+    assert samples(scraped_down.text)["techx_database_reachable"] == 0
+    assert samples(scraped_after.text)["techx_database_reachable"] == 1
+    searches_refused = sum(p.json()["code"] == "search_unavailable" for p in problems)
+    assert (
+        total(scraped_after.text, "techx_search_backend_errors_total")
+        - total(scraped_before.text, "techx_search_backend_errors_total")
+        == searches_refused
+    )
