@@ -36,6 +36,7 @@ from app.core.health import router as health_router
 from app.core.idempotency import install_replay_handler
 from app.core.limits import RequestLimitsMiddleware
 from app.core.observability import RequestContextMiddleware
+from app.core.openapi import document_input_rules
 from app.core.ratelimit import WriteRateLimitMiddleware, counters_for, own_class_routes
 from app.core.reads import ReadPool
 from app.core.sealing import Sealer
@@ -168,7 +169,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_common_problems(generate_openapi())
+            app.openapi_schema = document_input_rules(document_common_problems(generate_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -30,6 +30,11 @@ _USCC_REASONS: list[tuple[type[ValidationError], str]] = [
 ]
 
 
+CREDIT_CODE_PATTERN = r"^\s*[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}\s*$"
+"""The shape `normalize_credit_code` takes (GB 32100-2015's alphabet, either case), for the
+API's document; the check character it verifies too is arithmetic no pattern states."""
+
+
 def normalize_credit_code(value: str) -> str:
     """The 统一社会信用代码 in canonical form, or a field error naming what is wrong.
 

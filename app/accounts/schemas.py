@@ -12,10 +12,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from app.accounts.identifiers import (
+    CREDIT_CODE_PATTERN,
     normalize_country_code,
     normalize_credit_code,
     normalize_division_code,
     normalize_nature_code,
+    party_natures,
 )
 from app.accounts.models import (
     BrokerLevel,
@@ -25,7 +27,8 @@ from app.accounts.models import (
     VatTaxpayerKind,
     VerificationStatus,
 )
-from app.core.auth import MemberRole, PlatformRole
+from app.core.auth import API_KEY_SCOPES, MemberRole, PlatformRole
+from app.core.openapi import NOT_BLANK
 
 
 def _email(value: str) -> str:
@@ -38,7 +41,8 @@ def _email(value: str) -> str:
         ) from None
 
 
-def _password(value: str) -> str:
+def check_password(value: str) -> str:
+    """At least 10 characters of two kinds among letters, digits and others (password_weak)."""
     kinds = sum(
         [
             any(c.isalpha() for c in value),
@@ -51,14 +55,22 @@ def _password(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
-Password = Annotated[str, StringConstraints(max_length=256), AfterValidator(_password)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email"}),
+]
+Password = Annotated[str, StringConstraints(max_length=256), AfterValidator(check_password)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK
+]
 CreditCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, max_length=40),
     AfterValidator(normalize_credit_code),
     Field(
+        json_schema_extra={"pattern": CREDIT_CODE_PATTERN},
         description="统一社会信用代码 (18 characters, GB 32100-2015 check character).",
         examples=["91150100MA0N00000W"],
     ),
@@ -69,12 +81,15 @@ DivisionCode = Annotated[
     AfterValidator(normalize_division_code),
     Field(description="行政区划代码 (GB/T 2260, 6 digits).", examples=["150102"]),
 ]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NOT_BLANK
+]
 NatureCode = Annotated[
     str,
     StringConstraints(pattern=r"^\d{3}$"),
     AfterValidator(normalize_nature_code),
     Field(
+        json_schema_extra={"enum": sorted(party_natures())},
         description="买卖方性质, the registration form's code: 021 科研机构, 022 高等院校, "
         "1x0 domestic enterprises by registration type (150 有限责任公司, 160 股份有限公司, "
         "170 私营企业 …), "
@@ -344,9 +359,14 @@ class MemberOut(BaseModel):
 
 class ApiKeyCreate(Strict):
     organization_id: uuid.UUID
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NOT_BLANK
+    ]
     scopes: list[str] = Field(
-        min_length=1, max_length=32, examples=[["listings:read", "bids:write"]]
+        min_length=1,
+        max_length=32,
+        examples=[["listings:read", "bids:write"]],
+        json_schema_extra={"items": {"type": "string", "enum": sorted(API_KEY_SCOPES)}},
     )
     expires_at: datetime | None = None
 
@@ -374,7 +394,7 @@ class ApiKeyCreated(ApiKeyOut):
 
 class BrokerCreate(Strict):
     certificate_number: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)
+        str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40), NOT_BLANK
     ] = Field(description="技术经纪人 certificate number.")
     level: BrokerLevel = Field(description="初级 junior, 中级 intermediate, 高级 senior.")
     agency_id: uuid.UUID | None = Field(default=None, description="A verified transfer agency.")
@@ -388,7 +408,10 @@ class BrokerCreate(Strict):
 
 class BrokerUpdate(Strict):
     certificate_number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)] | None
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40), NOT_BLANK
+        ]
+        | None
     ) = None
     level: BrokerLevel | None = None
     agency_id: uuid.UUID | None = None

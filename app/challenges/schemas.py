@@ -13,10 +13,13 @@ from pydantic_core import PydanticCustomError
 from app.accounts.schemas import Reason, Strict
 from app.challenges.models import AwardState, ChallengeState, ObjectionState, ProposalState
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
+from app.core.openapi import NOT_BLANK
 from app.deals.schemas import Subject
 from app.results.schemas import FieldCode
 
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK
+]
 
 
 class Indicator(Strict):
@@ -40,7 +43,7 @@ class ChallengeTerms(Strict):
         "is awarded.",
     )
     problem: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=10000)
+        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=10000), NOT_BLANK
     ] = Field(description="The problem to solve (需求描述), at least 20 characters.")
     indicators: list[Indicator] = Field(min_length=1, max_length=20)
     field_code: FieldCode | None = Field(
@@ -152,11 +155,11 @@ class ProposalTerms(Strict):
     """A proposal (揭榜方案): how, who, when, for how much, on what results."""
 
     approach: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000)
+        str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000), NOT_BLANK
     ] = Field(description="The technical approach (技术路线), at least 20 characters.")
     team: list[TeamMember] = Field(min_length=1, max_length=50)
     schedule: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=5000)
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=5000), NOT_BLANK
     ]
     milestones: list[ProposalMilestone] = Field(
         min_length=1,
@@ -291,7 +294,9 @@ class RankedProposalOut(BaseModel):
     scores: list[ScoreOut]
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), NOT_BLANK
+]
 
 
 class AwardDecision(Strict):

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import CreditCode, Reason, Strict
 from app.core.money import Money, NonNegativeMoney, PositiveMoney
+from app.core.openapi import NOT_BLANK
 from app.deals.models import (
     ContractState,
     ContractSubtype,
@@ -31,7 +32,9 @@ from app.deals.numbers import normalize_registration_number
 from app.results.models import ResultKind
 from app.results.schemas import FieldCode, normalize_ip_number
 
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Subject = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), NOT_BLANK
+]
 
 
 class DealCreate(Strict):
@@ -89,7 +92,9 @@ class RightIn(Strict):
     登记号, or the registration number of a layout design or plant variety)."""
 
     kind: ResultKind
-    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), NOT_BLANK
+    ]
 
     @model_validator(mode="after")
     def _number_fits_the_kind(self) -> RightIn:
@@ -105,7 +110,7 @@ class RightOut(BaseModel):
 class PriceItemIn(BaseModel):
     category: PriceItemCategory
     description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NOT_BLANK
     ]
     amount: PositiveMoney
 
@@ -152,7 +157,11 @@ class ContractTerms(RegisteredTerms):
     """The terms of a technology contract (技术合同)."""
 
     content: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=20000)]
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=20, max_length=20000),
+            NOT_BLANK,
+        ]
         | None
     ) = Field(
         default=None,

@@ -18,19 +18,22 @@ from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import DivisionCode, Strict
 from app.core.money import Money, NonNegativeMoney
+from app.core.openapi import NOT_BLANK
 from app.demands.models import DemandState
 from app.listings.models import ListingMode, TransferType
 from app.results.models import ResultKind
 from app.results.schemas import FieldCode
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), NOT_BLANK
+]
 
 
 class DemandCreate(Strict):
     organization_id: uuid.UUID
     title: Text200
     description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000)
+        str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000), NOT_BLANK
     ]
     field_code: FieldCode
     budget_min: NonNegativeMoney | None = None
@@ -75,7 +78,9 @@ class SearchFilters(Strict):
 
 
 class SavedSearchCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NOT_BLANK
+    ]
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     filters: SearchFilters = Field(default_factory=SearchFilters)
 

@@ -18,6 +18,8 @@ _SOFTWARE = re.compile(r"^(\d{4})SR(\d{6,7})$")
 
 # IPC: section, class, subclass, optionally main group / subgroup (H01F 1/057).
 _IPC = re.compile(r"^([A-H])(\d{2})([A-Z])(?:\s*(\d{1,4})/(\d{2,6}))?$")
+IPC_PATTERN = r"^\s*[A-Ha-h][0-9]{2}[A-Za-z](\s*[0-9]{1,4}/[0-9]{2,6})?\s*$"
+"""What `normalize_ipc` takes, for the API's document (either case, spaces around)."""
 
 
 def patent_check_character(digits: str) -> str:

@@ -19,28 +19,46 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.accounts.schemas import DivisionCode, Strict
+from app.core.openapi import NOT_BLANK
 from app.results.identifiers import (
+    IPC_PATTERN,
     normalize_ipc,
     normalize_patent_number,
     normalize_software_number,
     patent_kind_digit,
 )
 from app.results.models import PATENT_KIND_DIGITS, LegalStatus, ResultKind
-from app.results.taxonomy import Stage, normalize_field
+from app.results.taxonomy import Stage, fields, normalize_field
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
-Abstract = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000)]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-IpcCode = Annotated[str, AfterValidator(normalize_ipc)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), NOT_BLANK
+]
+Abstract = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000), NOT_BLANK
+]
+Keyword = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), NOT_BLANK
+]
+IpcCode = Annotated[
+    str,
+    AfterValidator(normalize_ipc),
+    Field(json_schema_extra={"pattern": IPC_PATTERN}, examples=["H01F 1/057"]),
+]
 FieldCode = Annotated[
     str,
     AfterValidator(normalize_field),
-    Field(description="A code of GET /v1/taxonomy/fields.", examples=["new_materials.rare_earths"]),
+    Field(
+        description="A code of GET /v1/taxonomy/fields.",
+        examples=["new_materials.rare_earths"],
+        json_schema_extra={"enum": sorted(fields())},
+    ),
 ]
 
 
 class InventorIn(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), NOT_BLANK
+    ]
     share: Decimal | None = Field(
         default=None,
         gt=0,
