@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from app.accounts.identifiers import (
@@ -366,7 +366,9 @@ class ApiKeyCreate(Strict):
         min_length=1,
         max_length=32,
         examples=[["listings:read", "bids:write"]],
-        json_schema_extra={"items": {"type": "string", "enum": sorted(API_KEY_SCOPES)}},
+        json_schema_extra={
+            "items": {"type": "string", "enum": list[JsonValue](sorted(API_KEY_SCOPES))}
+        },
     )
     expires_at: datetime | None = None
 
