@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
-from app.core.money import NON_NEGATIVE_AMOUNT, query_fen
+from app.core.money import query_fen
+from app.core.openapi import query_parameters
 from app.core.pagination import cursor_offset, offset_cursor, query_fingerprint
 from app.core.ratelimit import RateLimit
-from app.listings.models import ListingMode, TransferType
-from app.results.models import ResultKind
 from app.results.taxonomy import fields
-from search.analysis import MAX_QUERY_CHARS
 from search.backend import (
     Filters,
     Hit,
@@ -25,18 +23,15 @@ from search.backend import (
     SearchBackend,
     SearchQuery,
     SearchUnavailable,
-    Sort,
 )
 from search.documents import ListingDocument
+from search.parameters import ListingSearchParameters, check_field, query_model
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 search_rate = RateLimit("search")
 SEARCH_ERRORS = Counter(
     "techx_search_backend_errors", "Searches the search backend could not answer (503)"
 )
-
-PARAMETERS = {"q", "field", "kind", "transfer_type", "mode", "region", "price_min", "price_max",
-              "maturity", "sort", "cursor", "limit"}  # fmt: skip
 
 
 class SearchUnavailableError(DomainError):
@@ -63,11 +58,6 @@ async def _backend(request: Request) -> SearchBackend:
     return backend
 
 
-SearchWords = Annotated[
-    str, Query(max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
-]
-"""A search's words (`?q=`): segmented, with synonyms, the last word a prefix."""
-
 FieldParameter = Annotated[
     str | None,
     Query(
@@ -92,62 +82,39 @@ def _fingerprint(query: SearchQuery) -> str:
     responses=problem_responses(422)
     | {429: {"description": "Rate limited"}, 503: {"description": "Search is down"}},
     dependencies=[Depends(search_rate)],
+    openapi_extra={"parameters": query_parameters(ListingSearchParameters)},
 )
 async def search_listings(
-    request: Request,
     response: Response,
     backend: SearchEngine,
-    q: SearchWords = "",
-    field: FieldParameter = None,
-    kind: ResultKind | None = None,
-    transfer_type: TransferType | None = None,
-    mode: ListingMode | None = None,
-    region: Annotated[
-        str | None,
-        Query(
-            pattern=r"^\d{2}(\d{2}(\d{2})?)?$",
-            description="Division code prefix: 15, 1502, 150203.",
-        ),
-    ] = None,
-    price_min: Annotated[
-        str | None,
-        Query(description="Yuan, e.g. 100000.", json_schema_extra={"pattern": NON_NEGATIVE_AMOUNT}),
-    ] = None,
-    price_max: Annotated[
-        str | None, Query(description="Yuan.", json_schema_extra={"pattern": NON_NEGATIVE_AMOUNT})
-    ] = None,
-    maturity: Literal["laboratory", "small_scale", "pilot", "industrialized"] | None = None,
-    sort: Sort = "relevance",
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    parameters: Annotated[ListingSearchParameters, Depends(query_model(ListingSearchParameters))],
 ) -> Response:
     """Full-text search of published listings (no login needed): Chinese segmentation,
     synonyms (钕铁硼 = NdFeB = 稀土永磁), prefix matching of the last word, filters, facet
     counts and highlighted matches."""
-    reject_unknown_parameters(request, PARAMETERS)
-    if field is not None and field not in fields():
-        raise RequestInvalid(errors=[FieldError("query.field", "field_unknown", {"code": field})])
-    low, high = query_fen("price_min", price_min), query_fen("price_max", price_max)
+    p = parameters
+    check_field(p)
+    low, high = query_fen("price_min", p.price_min), query_fen("price_max", p.price_max)
     if low is not None and high is not None and low > high:
         raise RequestInvalid(errors=[FieldError("query.price_max", "range_inverted")])
     query = SearchQuery(
-        text=q.strip(),
+        text=p.q.strip(),
         filters=Filters(
-            field=field,
-            kind=kind.value if kind else None,
-            transfer_type=transfer_type.value if transfer_type else None,
-            mode=mode.value if mode else None,
-            region=region,
+            field=p.field,
+            kind=p.kind.value if p.kind else None,
+            transfer_type=p.transfer_type.value if p.transfer_type else None,
+            mode=p.mode.value if p.mode else None,
+            region=p.region,
             price_min_fen=low,
             price_max_fen=high,
-            stage=maturity,
+            stage=p.maturity,
         ),
-        sort=sort,
-        limit=limit,
+        sort=p.sort,
+        limit=p.limit,
     )
-    offset = cursor_offset(_fingerprint(query), cursor)
+    offset = cursor_offset(_fingerprint(query), p.cursor)
     query = SearchQuery(
-        text=query.text, filters=query.filters, sort=sort, offset=offset, limit=limit
+        text=query.text, filters=query.filters, sort=p.sort, offset=offset, limit=p.limit
     )
     try:
         answer: SearchAnswer = await backend.search(query)
@@ -164,16 +131,6 @@ async def search_listings(
         f'"next_cursor":{json.dumps(next_cursor)}}}'
     )
     return json_answer(page, dependencies_set=response)
-
-
-def reject_unknown_parameters(request: Request, known: set[str]) -> None:
-    """A search with a misspelt filter would silently answer everything: RequestInvalid
-    naming each parameter the route does not take."""
-    unknown = sorted(set(request.query_params) - known)
-    if unknown:
-        raise RequestInvalid(
-            errors=[FieldError(f"query.{name}", "unknown_parameter") for name in unknown]
-        )
 
 
 def hits_json(hits: Sequence[Hit]) -> str:

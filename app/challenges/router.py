@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 
 from app.challenges import awards, proposals, review, service
 from app.challenges import search as challenge_search
@@ -40,16 +40,17 @@ from app.challenges.schemas import (
     ScoreOut,
     TeamMember,
 )
-from app.challenges.search import BudgetBand, ChallengeQuery, Sort
+from app.challenges.search import ChallengeQuery, ChallengeSearchParameters
 from app.core.clock import Now
 from app.core.db import Session
-from app.core.errors import FieldError, RequestInvalid, problem_responses
+from app.core.errors import problem_responses
 from app.core.idempotency import IdempotencyOf
 from app.core.money import NON_NEGATIVE_AMOUNT, Money, query_fen
+from app.core.openapi import query_parameters
 from app.core.pagination import Page, PageParams, cursor_offset, offset_cursor, page_params
 from app.core.score_sheets import ScoreSheet
-from app.results.taxonomy import fields
-from search.router import FieldParameter, SearchWords, reject_unknown_parameters, search_rate
+from search.parameters import check_field, query_model
+from search.router import FieldParameter, search_rate
 
 router = APIRouter(
     prefix="/v1/challenges",
@@ -533,7 +534,6 @@ async def resolve_objection(
 
 
 search_router = APIRouter(prefix="/v1/search", tags=["search"])
-SEARCH_PARAMETERS = {"q", "field", "status", "open", "budget", "sort", "cursor", "limit"}
 
 
 @search_router.get(
@@ -542,42 +542,30 @@ SEARCH_PARAMETERS = {"q", "field", "status", "open", "budget", "sort", "cursor",
     summary="Search the challenges (揭榜挂帅)",
     responses=problem_responses(422) | {429: {"description": "Rate limited"}},
     dependencies=[Depends(search_rate)],
+    openapi_extra={"parameters": query_parameters(ChallengeSearchParameters)},
 )
 async def search_challenges(
-    request: Request,
     session: Session,
     now: Now,
-    q: SearchWords = "",
-    field: FieldParameter = None,
-    status: Annotated[
-        ChallengeState | None,
-        Query(description="published (发榜), awarded (结果公示), concluded, unawarded (流榜)."),
-    ] = None,
-    open: Annotated[bool, Query(description="Only those still taking proposals.")] = False,
-    budget: Annotated[
-        BudgetBand | None,
-        Query(description="The band of the money on offer (a prize, else the budget's top)."),
-    ] = None,
-    sort: Sort = "relevance",
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    parameters: Annotated[
+        ChallengeSearchParameters, Depends(query_model(ChallengeSearchParameters))
+    ],
 ) -> ChallengeSearchPage:
     """Full-text search of the market's challenges (no login needed) with the listings'
     Chinese search — segmentation, synonyms, prefix matching of the last word — filters, facet
     counts and highlighted matches."""
-    reject_unknown_parameters(request, SEARCH_PARAMETERS)
-    if field is not None and field not in fields():
-        raise RequestInvalid(errors=[FieldError("query.field", "field_unknown", {"code": field})])
+    p = parameters
+    check_field(p)
     query = ChallengeQuery(
-        text=q.strip(),
-        field=field,
-        status=status,
-        open_only=open,
-        budget_band=budget,
-        sort=sort,
-        limit=limit,
+        text=p.q.strip(),
+        field=p.field,
+        status=p.status,
+        open_only=p.open,
+        budget_band=p.budget,
+        sort=p.sort,
+        limit=p.limit,
     )
-    offset = cursor_offset(query.fingerprint(), cursor)
+    offset = cursor_offset(query.fingerprint(), p.cursor)
     answer = await challenge_search.search_challenges(
         session, replace(query, offset=offset), now=now
     )

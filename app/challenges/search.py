@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import Field
 from sqlalchemy import ColumnElement, String, case, cast, desc, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from app.challenges.models import Challenge, ChallengeState
 from app.challenges.service import PUBLIC_STATES
 from app.core.pagination import query_fingerprint
 from search.analysis import highlighter, query_terms
+from search.parameters import SearchParameters
 from search.postgres import (
     SIMPLE,
     facet_counts_select,
@@ -53,6 +55,19 @@ def _budget_band() -> ColumnElement[str]:
         *((on_offer <= bound, literal(name)) for name, bound in BUDGET_BANDS),
         else_=literal("over_5m"),
     )
+
+
+class ChallengeSearchParameters(SearchParameters):
+    """`GET /v1/search/challenges`'s query."""
+
+    status: ChallengeState | None = Field(
+        None, description="published (发榜), awarded (结果公示), concluded, unawarded (流榜)."
+    )
+    open: bool = Field(False, description="Only those still taking proposals.")
+    budget: BudgetBand | None = Field(
+        None, description="The band of the money on offer (a prize, else the budget's top)."
+    )
+    sort: Sort = "relevance"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import GetJsonSchemaHandler
+from pydantic import BaseModel, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -68,3 +68,23 @@ def _rewrite(node: Any) -> None:
         node["pattern"] = NO_NUL
     for value in node.values():
         _rewrite(value)
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A model's fields as an operation's query parameters, for a route that validates its
+    query with the model in one step (`openapi_extra={"parameters": ...}`)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = {k: v for k, v in field_schema.items() if k not in {"title", "description"}}
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": field_schema,
+        }
+        if description := schema["properties"][name].get("description"):
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
