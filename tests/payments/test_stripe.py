@@ -22,8 +22,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.accounts.models import OrganizationKind
-from app.core.auth import MemberRole, PlatformRole
+from app.core.auth import PlatformRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.money import Money
@@ -34,7 +33,7 @@ from app.payments.models import LedgerEntry, Payment, StripeEvent
 from app.payments.provider import Recipient
 from app.payments.stripe_provider import PayoutAccountMissing, StripeProvider, StripeUnavailable
 from tests.auctions.test_auctions_api import cny
-from tests.deals.test_deals_api import Parties, off_platform_deal, sign_and_register, terms
+from tests.deals.test_deals_api import off_platform_deal, parties, sign_and_register, terms
 from tests.factories import MarketFactory
 from tests.market import relay_events
 
@@ -271,14 +270,7 @@ async def test_a_stripe_payment_is_received_once_and_booked_once(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: FrozenClock,
 ) -> None:
-    seller = await factory.organization(OrganizationKind.university, division_code="150203")
-    buyer = await factory.organization()
-    p = Parties(
-        seller,
-        buyer,
-        await factory.person(seller, MemberRole.owner),
-        await factory.person(buyer, MemberRole.owner),
-    )
+    p = await parties(factory)
     deal_id = await off_platform_deal(factory, p)
     await sign_and_register(
         stripe_client, deal_id, p, await factory.staff(PlatformRole.registrar), terms()
