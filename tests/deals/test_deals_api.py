@@ -92,6 +92,26 @@ async def sign_and_register(
     )
 
 
+async def registered_deal(client: httpx.AsyncClient, factory: MarketFactory) -> tuple[str, Parties]:
+    """An off-platform deal between a university and an enterprise, its contract signed by both
+    and registered: ready for payments."""
+    p = await parties(factory)
+    deal_id = await off_platform_deal(factory, p)
+    await sign_and_register(
+        client, deal_id, p, await factory.staff(PlatformRole.registrar), terms()
+    )
+    return deal_id, p
+
+
+async def payments_and_contract(
+    client: httpx.AsyncClient, deal_id: str, p: Parties
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The deal's payments and its contract as the buyer sees them."""
+    payments = await client.get(f"/v1/deals/{deal_id}/payments", headers=p.buyer_owner.headers)
+    contract = await client.get(f"/v1/deals/{deal_id}/contract", headers=p.buyer_owner.headers)
+    return payments.json(), contract.json()
+
+
 async def pay_everything(
     client: httpx.AsyncClient, deal_id: str, p: Parties, finance: Person
 ) -> list[dict[str, Any]]:

@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.auth import PlatformRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.money import Money
@@ -33,7 +32,7 @@ from app.payments.models import LedgerEntry, Payment, StripeEvent
 from app.payments.provider import Recipient
 from app.payments.stripe_provider import PayoutAccountMissing, StripeProvider, StripeUnavailable
 from tests.auctions.test_auctions_api import cny
-from tests.deals.test_deals_api import off_platform_deal, parties, sign_and_register, terms
+from tests.deals.test_deals_api import payments_and_contract, registered_deal
 from tests.factories import MarketFactory
 from tests.market import relay_events
 
@@ -201,14 +200,6 @@ async def stripe_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Fa
     await application.state.engine.dispose()
 
 
-@pytest.fixture
-async def stripe_client(stripe_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=stripe_app), base_url="http://techx.test"
-    ) as http:
-        yield http
-
-
 async def deliver(client: httpx.AsyncClient, payload: bytes, header: str) -> httpx.Response:
     return await client.post(
         "/v1/payments/stripe/webhook",
@@ -270,11 +261,7 @@ async def test_a_stripe_payment_is_received_once_and_booked_once(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: FrozenClock,
 ) -> None:
-    p = await parties(factory)
-    deal_id = await off_platform_deal(factory, p)
-    await sign_and_register(
-        stripe_client, deal_id, p, await factory.staff(PlatformRole.registrar), terms()
-    )
+    deal_id, p = await registered_deal(stripe_client, factory)
     with respx.mock:
         respx.post(f"{API}/v1/payment_intents").mock(
             return_value=httpx.Response(
@@ -305,12 +292,7 @@ async def test_a_stripe_payment_is_received_once_and_booked_once(
         assert response.status_code == 200, response.text
     await relay_events(sessionmaker, clock)
 
-    payments = (
-        await stripe_client.get(f"/v1/deals/{deal_id}/payments", headers=p.buyer_owner.headers)
-    ).json()
-    contract = (
-        await stripe_client.get(f"/v1/deals/{deal_id}/contract", headers=p.buyer_owner.headers)
-    ).json()
+    payments, contract = await payments_and_contract(stripe_client, deal_id, p)
     async with sessionmaker() as session:
         journals = await session.scalar(select(func.count(func.distinct(LedgerEntry.journal_id))))
     assert [x["state"] for x in payments] == ["received"]

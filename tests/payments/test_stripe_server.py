@@ -36,7 +36,6 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.auth import PlatformRole
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.money import Money
@@ -44,7 +43,7 @@ from app.main import create_app
 from app.payments.provider import Recipient
 from app.payments.stripe_provider import StripeProvider, StripeUnavailable
 from tests.auctions.test_auctions_api import cny
-from tests.deals.test_deals_api import off_platform_deal, parties, sign_and_register, terms
+from tests.deals.test_deals_api import payments_and_contract, registered_deal
 from tests.factories import MarketFactory
 from tests.market import relay_events
 
@@ -200,14 +199,6 @@ async def stripe_app(
 
 
 @pytest.fixture
-async def stripe_client(stripe_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=stripe_app), base_url="http://techx.test"
-    ) as http:
-        yield http
-
-
-@pytest.fixture
 def webhook_inbox(stripe_server: str, httpserver: HTTPServer) -> HTTPServer:
     """A loopback endpoint registered with localstripe as the platform's webhook: it keeps what
     Stripe sends, for the test to hand to the app byte for byte (the app itself runs in-process)."""
@@ -255,11 +246,7 @@ async def test_a_milestone_paid_on_stripe_is_received_from_its_signed_webhook(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: FrozenClock,
 ) -> None:
-    p = await parties(factory)
-    deal_id = await off_platform_deal(factory, p)
-    await sign_and_register(
-        stripe_client, deal_id, p, await factory.staff(PlatformRole.registrar), terms()
-    )
+    deal_id, p = await registered_deal(stripe_client, factory)
     asked = await stripe_client.post(
         f"/v1/deals/{deal_id}/payments", json={"milestone": 1}, headers=p.buyer_owner.headers
     )
@@ -272,12 +259,7 @@ async def test_a_milestone_paid_on_stripe_is_received_from_its_signed_webhook(
     forged = await hand_over(stripe_client, body.replace(b"succeeded", b"SUCCEEDED"), headers)
     await relay_events(sessionmaker, clock)
 
-    payments = (
-        await stripe_client.get(f"/v1/deals/{deal_id}/payments", headers=p.buyer_owner.headers)
-    ).json()
-    contract = (
-        await stripe_client.get(f"/v1/deals/{deal_id}/contract", headers=p.buyer_owner.headers)
-    ).json()
+    payments, contract = await payments_and_contract(stripe_client, deal_id, p)
     assert [a.json()["outcome"] for a in answers] == ["received", "duplicate"]
     assert forged.json()["code"] == "invalid_signature"
     assert [x["state"] for x in payments] == ["received"]
