@@ -59,8 +59,8 @@ Parameters = TypeVar("Parameters", bound=SearchParameters)
 
 
 def query_model(model: type[Parameters]) -> Callable[[Request], Awaitable[Parameters]]:
-    """A dependency that reads a search's whole query with `model`, or raises RequestInvalid
-    naming each parameter that is unknown or wrong (`query.<name>`, as FastAPI names its own)."""
+    """A dependency that reads a search's whole query with `model`; an unknown or wrong
+    parameter is a 422 naming it (`query.<name>`, as FastAPI names its own)."""
     known = set(model.model_fields)
 
     async def parse(request: Request) -> Parameters:

@@ -85,6 +85,7 @@ class ResultFields(Strict):
     kind: ResultKind
     ip_number: str | None = Field(
         default=None,
+        max_length=20,
         validate_default=True,
         description="Patent application number with check character (`202310123456.7`) or "
         "software copyright registration number (`2023SR0123456`).",
