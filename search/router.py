@@ -71,10 +71,6 @@ SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 """The application's search backend, for routes that search."""
 
 
-def _fingerprint(query: SearchQuery) -> str:
-    return query_fingerprint(query.text, query.filters.__dict__, query.sort)
-
-
 @router.get(
     "/listings",
     response_model=SearchPage,
@@ -97,34 +93,28 @@ async def search_listings(
     low, high = query_fen("price_min", p.price_min), query_fen("price_max", p.price_max)
     if low is not None and high is not None and low > high:
         raise RequestInvalid(errors=[FieldError("query.price_max", "range_inverted")])
-    query = SearchQuery(
-        text=p.q.strip(),
-        filters=Filters(
-            field=p.field,
-            kind=p.kind.value if p.kind else None,
-            transfer_type=p.transfer_type.value if p.transfer_type else None,
-            mode=p.mode.value if p.mode else None,
-            region=p.region,
-            price_min_fen=low,
-            price_max_fen=high,
-            stage=p.maturity,
-        ),
-        sort=p.sort,
-        limit=p.limit,
+    text = p.q.strip()
+    filters = Filters(
+        field=p.field,
+        kind=p.kind.value if p.kind else None,
+        transfer_type=p.transfer_type.value if p.transfer_type else None,
+        mode=p.mode.value if p.mode else None,
+        region=p.region,
+        price_min_fen=low,
+        price_max_fen=high,
+        stage=p.maturity,
     )
-    offset = cursor_offset(_fingerprint(query), p.cursor)
-    query = SearchQuery(
-        text=query.text, filters=query.filters, sort=p.sort, offset=offset, limit=p.limit
-    )
+    # What the query asks, not where its page starts: both cursors of a page are bound to it.
+    fingerprint = query_fingerprint(text, filters.__dict__, p.sort)
+    offset = cursor_offset(fingerprint, p.cursor)
+    query = SearchQuery(text=text, filters=filters, sort=p.sort, offset=offset, limit=p.limit)
     try:
         answer: SearchAnswer = await backend.search(query)
     except SearchUnavailable:
         SEARCH_ERRORS.inc()
         raise SearchUnavailableError(headers={"Retry-After": "30"}) from None
     following = offset + len(answer.hits)
-    next_cursor = (
-        offset_cursor(_fingerprint(query), following) if following < answer.total else None
-    )
+    next_cursor = offset_cursor(fingerprint, following) if following < answer.total else None
     page = (
         f'{{"hits":{hits_json(answer.hits)},"total":{answer.total},'
         f'"facets":{json.dumps(answer.facets, ensure_ascii=False)},'

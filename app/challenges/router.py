@@ -565,7 +565,8 @@ async def search_challenges(
         sort=p.sort,
         limit=p.limit,
     )
-    offset = cursor_offset(query.fingerprint(), p.cursor)
+    fingerprint = query.fingerprint()
+    offset = cursor_offset(fingerprint, p.cursor)
     answer = await challenge_search.search_challenges(
         session, replace(query, offset=offset), now=now
     )
@@ -577,7 +578,5 @@ async def search_challenges(
         ],
         total=answer.total,
         facets=answer.facets,
-        next_cursor=(
-            offset_cursor(query.fingerprint(), following) if following < answer.total else None
-        ),
+        next_cursor=(offset_cursor(fingerprint, following) if following < answer.total else None),
     )
