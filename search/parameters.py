@@ -4,9 +4,9 @@ validated together, and listed in the document as the route's parameters."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, JsonValue, ValidationError
 
@@ -18,6 +18,15 @@ from app.results.taxonomy import fields
 from search.analysis import MAX_QUERY_CHARS
 from search.backend import Sort
 
+FIELD_DESCRIPTION = "A technology field code (GET /v1/taxonomy/fields); its children match too."
+FIELD_CODES: list[JsonValue] = list[JsonValue](sorted(fields()))
+"""The taxonomy's codes, stated in the document so clients can check a `?field=`."""
+
+FieldParameter = Annotated[
+    str | None, Query(description=FIELD_DESCRIPTION, json_schema_extra={"enum": FIELD_CODES})
+]
+"""`?field=` on a route that takes its parameters one by one (a list), as a search's has it."""
+
 
 class SearchParameters(BaseModel):
     """What every search's query takes, validated in one step: FastAPI extracts and checks each
@@ -28,9 +37,7 @@ class SearchParameters(BaseModel):
 
     q: str = Field("", max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
     field: str | None = Field(
-        None,
-        description="A technology field code (GET /v1/taxonomy/fields); its children match too.",
-        json_schema_extra={"enum": list[JsonValue](sorted(fields()))},
+        None, description=FIELD_DESCRIPTION, json_schema_extra={"enum": FIELD_CODES}
     )
     cursor: str | None = None
     limit: int = Field(20, ge=1, le=100)

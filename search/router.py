@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
@@ -15,7 +15,6 @@ from app.core.money import query_fen
 from app.core.openapi import query_parameters
 from app.core.pagination import cursor_offset, offset_cursor, query_fingerprint
 from app.core.ratelimit import RateLimit
-from app.results.taxonomy import fields
 from search.backend import (
     Filters,
     Hit,
@@ -57,15 +56,6 @@ async def _backend(request: Request) -> SearchBackend:
     backend: SearchBackend = request.app.state.search
     return backend
 
-
-FieldParameter = Annotated[
-    str | None,
-    Query(
-        description="A technology field code (GET /v1/taxonomy/fields); its children match too.",
-        json_schema_extra={"enum": sorted(fields())},
-    ),
-]
-"""`?field=`: one of the taxonomy's codes, stated in the document so clients can check it."""
 
 SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 """The application's search backend, for routes that search."""

@@ -49,8 +49,8 @@ from app.core.money import NON_NEGATIVE_AMOUNT, Money, query_fen
 from app.core.openapi import query_parameters
 from app.core.pagination import Page, PageParams, cursor_offset, offset_cursor, page_params
 from app.core.score_sheets import ScoreSheet
-from search.parameters import check_field, query_model
-from search.router import FieldParameter, search_rate
+from search.parameters import FieldParameter, check_field, query_model
+from search.router import search_rate
 
 router = APIRouter(
     prefix="/v1/challenges",
