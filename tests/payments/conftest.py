@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.conftest import served
+
 
 @pytest.fixture
 async def stripe_client(stripe_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=stripe_app), base_url="http://techx.test"
-    ) as http:
+    async with served(stripe_app) as http:
         yield http

@@ -13,7 +13,6 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -23,6 +22,7 @@ from app.core.config import Settings
 from app.main import create_app
 from search.backend import Filters, SearchQuery, SearchUnavailable
 from search.meilisearch import MeilisearchBackend
+from tests.conftest import served
 from tests.search.corpus import corpus
 
 INDEX = {
@@ -311,9 +311,7 @@ async def test_the_api_answers_503_when_meilisearch_is_down(
 ) -> None:
     app = create_app(settings.model_copy(update={"meili_url": closed_port()}), clock=clock)
 
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as http:
+    async with served(app) as http:
         response = await http.get("/v1/search/listings", params={"q": "稀土"})
     await app.state.engine.dispose()
 

@@ -30,6 +30,7 @@ from app.results.models import ResultKind
 from app.tax import periods as tax_periods
 from app.tax.models import Filing, FilingKind, FilingState
 from app.tax.tasks import file_period_end
+from tests.conftest import served
 from tests.deals.test_deals_api import (
     Parties,
     off_platform_deal,
@@ -611,9 +612,7 @@ async def filing_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Fa
 
 @pytest.fixture
 async def filing_client(filing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=filing_app), base_url="http://techx.test"
-    ) as http:
+    async with served(filing_app) as http:
         yield http
 
 
