@@ -9,6 +9,7 @@ close changes the row, so a bid computed before it is computed again, and refuse
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ Answer = TypeVar("Answer", bound=BaseModel)
 BIDS = Counter(
     "techx_bids",
     "Bids asked of this process: accepted, or the refusal's code (bid_too_low, already_leading, …)",
+    ["outcome"],
+)
+BID_WRITES = Counter(
+    "techx_bid_writes",
+    "Statements storing a bid or proxy: stored, or auction_changed when the auction had moved "
+    "since the bid's read (lost to another API process, the close or a worker's proxy)",
     ["outcome"],
 )
 
@@ -295,12 +302,52 @@ async def _store(
         "notice": f"{auction.id}:{auction.event_sequence}",
     }
     if isinstance(target, ReadPool):
-        return await target.one(_STORE_ON_POOL, **values) is not None
-    return (await target.execute(_STORE, values)).first() is not None
+        stored = await target.one(_STORE_ON_POOL, **values) is not None
+    else:
+        stored = (await target.execute(_STORE, values)).first() is not None
+    BID_WRITES.labels(outcome="stored" if stored else "auction_changed").inc()
+    return stored
 
 
 UNLOCKED_ATTEMPTS = 3
 """How many times a bid is computed without the lock before it takes it."""
+
+
+@dataclass
+class Latest:
+    """The latest state of an auction's book this process has seen — stored by one of its bids
+    or found by one of its reads: the last bid's sequence, the least bid the rules then
+    accepted and the leader. Bids only rise, so a bid read on an earlier book is refused by it
+    as a read of the auction now would refuse it, without another round trip."""
+
+    sequence: int = 0
+    minimum: int = 0
+    leader: engine.Bidder | None = None
+    storing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while a bid of this process is being stored on the auction: the next waits for
+    its outcome instead of sending a write that would find the auction changed."""
+
+    def learn(self, book: engine.Book) -> None:
+        if book.sequence > self.sequence:
+            self.sequence, self.minimum, self.leader = (
+                book.sequence,
+                book.minimum_next(),
+                book.leader,
+            )
+
+
+_LATEST: dict[uuid.UUID, Latest] = {}
+"""Per process, by auction: what it knows of the books it bid on (an optimization only — the
+storing statement's version check is what keeps a bid from landing on a changed auction)."""
+
+
+def _latest(auction_id: uuid.UUID) -> Latest:
+    latest = _LATEST.get(auction_id)
+    if latest is None:
+        if len(_LATEST) >= 10_000:
+            _LATEST.clear()  # forgetting costs a round trip at most, never a wrong answer
+        latest = _LATEST[auction_id] = Latest()
+    return latest
 
 
 async def _bid(
@@ -313,6 +360,7 @@ async def _bid(
     act: Callable[[queries.Standing, Deposit], tuple[_BidWrite, bool]],
     idempotency: Idempotency,
     answer_of: Callable[[queries.Standing, _BidWrite, bool], Answer],
+    refuse_after: Callable[[Latest, Deposit], None] | None,
 ) -> Answer:
     """Run a bidding action on the auction as it stands, store what it did with the answer
     under the request's Idempotency-Key, and return the answer.
@@ -324,32 +372,64 @@ async def _bid(
     `UNLOCKED_ATTEMPTS` on the auction read under its lock, where it cannot lose. Every bid
     thus still serializes on the auction's row, as the close does.
 
+    Within the process, bids on one auction are stored one at a time (`Latest.storing`), and
+    one whose read another bid has since overtaken sends no write bound to fail: the newer
+    book refuses it (`refuse_after`: bids only rise, so what it refuses, a read now would
+    too) or, when it does not, the action is computed again on a fresh read.
+
     The key is looked up by the read and claimed by the storing statement, so a retried bid
     gets the first answer (Replay) before anything is computed, and two requests with one key
     never both store: the second's statement fails on the key and answers as a retry would.
     """
     bidder = principal.acting_for(organization_id)
     key = idempotency.used_key(principal)
-    for attempt in range(UNLOCKED_ATTEMPTS + 1):
-        locked = attempt == UNLOCKED_ATTEMPTS
-        if locked:
-            await _lock(session, auction_id)
-            standing = await queries.standing(session, auction_id, bidder, key)
-        else:
-            standing = await queries.standing(reads, auction_id, bidder, key)
-        if idempotency.check_used(standing.used_key):
-            await idempotency.forget_expired(reads)
-        deposit = _admitted(standing, now)
+    latest = _latest(auction_id)
+
+    async def store(
+        target: ReadPool | AsyncSession, standing: queries.Standing, deposit: Deposit
+    ) -> Answer | None:
+        """Compute the action and store it with its answer: the answer, or None when the
+        auction had changed or the key was taken meanwhile (expired: forgotten)."""
         write, extended = act(standing, deposit)
         answer = answer_of(standing, write, extended)
         key_row = idempotency.stored_row(answer, status_code=201)
         try:
-            if await _store(session if locked else reads, standing.version, write, now, key_row):
-                return answer
+            if not await _store(target, standing.version, write, now, key_row):
+                return None
         except KEY_USED:
-            if locked:
+            if target is session:
                 await session.rollback()
             idempotency.check_used(await idempotency.used_row(reads))
+            return None
+        latest.learn(standing.book)
+        return answer
+
+    for attempt in range(UNLOCKED_ATTEMPTS + 1):
+        if attempt == UNLOCKED_ATTEMPTS:
+            await _lock(session, auction_id)
+            standing = await queries.standing(session, auction_id, bidder, key)
+            if idempotency.check_used(standing.used_key):
+                await idempotency.forget_expired(reads)
+            stored = await store(session, standing, _admitted(standing, now))
+            if stored is not None:
+                return stored
+            continue
+        standing = await queries.standing(reads, auction_id, bidder, key)
+        if idempotency.check_used(standing.used_key):
+            await idempotency.forget_expired(reads)
+        deposit = _admitted(standing, now)
+        latest.learn(standing.book)
+        async with latest.storing:
+            overtaken = latest.sequence > standing.book.sequence
+            stored = None if overtaken else await store(reads, standing, deposit)
+        if stored is not None:
+            return stored
+        if overtaken and refuse_after is not None:
+            # Another bid of this process was stored since this one read: its book decides,
+            # once the request's key is known to be unused (else it answers as a retry).
+            if key is not None and idempotency.check_used(await idempotency.used_row(reads)):
+                await idempotency.forget_expired(reads)
+            refuse_after(latest, deposit)
     raise AssertionError("a write under the auction's lock found the auction changed")
 
 
@@ -408,9 +488,25 @@ async def place_bid(
         view = _view_after(principal, standing, standing.deposit)
         return answer(BidOutcome(view, write.bids, extended))
 
+    def refuse_after(latest: Latest, deposit: Deposit) -> None:
+        # As the engine refuses, in its order, on the book another bid left.
+        if latest.leader == deposit.organization_id:
+            raise errors.AlreadyLeading()
+        if amount.fen < latest.minimum:
+            raise errors.BidTooLow(Money(latest.minimum))
+
     try:
         placed = await _bid(
-            session, reads, principal, auction_id, organization_id, now, act, idempotency, answer_of
+            session,
+            reads,
+            principal,
+            auction_id,
+            organization_id,
+            now,
+            act,
+            idempotency,
+            answer_of,
+            refuse_after,
         )
     except DomainError as refused:
         BIDS.labels(outcome=refused.code).inc()
@@ -460,6 +556,16 @@ async def set_proxy(
         view = _view_after(principal, standing, standing.deposit)
         return answer(proxy, BidOutcome(view, write.bids, extended))
 
+    # A proxy's maximum is decided on the book itself, read again.
     return await _bid(
-        session, reads, principal, auction_id, organization_id, now, act, idempotency, answer_of
+        session,
+        reads,
+        principal,
+        auction_id,
+        organization_id,
+        now,
+        act,
+        idempotency,
+        answer_of,
+        None,
     )

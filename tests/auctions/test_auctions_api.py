@@ -30,6 +30,7 @@ from app.payments.provider import BankAccount, OfflineProvider
 from tests.conftest import later
 from tests.factories import MarketFactory, Person
 from tests.market import relay_events
+from tests.scrape import samples
 
 PROVIDER = OfflineProvider(BankAccount("平台", "银行", "0000"))
 
@@ -776,6 +777,35 @@ async def test_two_hundred_concurrent_bidders_leave_a_strictly_increasing_histor
     assert all(x.amount_fen < y.amount_fen for x, y in pairwise(history))
     accepted = [r.json()["bids"][0]["amount"] for r in responses if r.status_code == 201]
     assert sorted(Money.yuan(a["amount"]).fen for a in accepted) == [b.amount_fen for b in history]
+
+
+async def test_bids_racing_in_one_process_send_one_write(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Eight bidders bid the same minimum at once: one is stored, and the others, read before
+    it landed, are refused by the book it left — by this process, without a write that would
+    find the auction changed."""
+    auction = await factory.auction(start_price_fen=10_000_000)
+    people = [person for _, person in [await factory.bidder(auction) for _ in range(8)]]
+    before = samples((await client.get("/metrics")).text)
+
+    answers = await asyncio.gather(
+        *(bid(client, auction, person, "100000.00") for person in people)
+    )
+
+    after = samples((await client.get("/metrics")).text)
+    assert sorted(answer.status_code for answer in answers) == [201] + [409] * 7
+    refusals = [answer.json() for answer in answers if answer.status_code == 409]
+    assert {(r["code"], r["minimum"]["amount"]) for r in refusals} == {("bid_too_low", "105000.00")}
+    assert len(await stored_bids(sessionmaker, auction)) == 1
+
+    def writes(outcome: str) -> float:
+        name = f'techx_bid_writes_total{{outcome="{outcome}"}}'
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert (writes("stored"), writes("auction_changed")) == (1, 0)
 
 
 async def test_a_bid_worked_out_before_another_landed_is_not_stored(
