@@ -1,5 +1,5 @@
-"""The read path: the hottest reads (who am I, a listing) as single statements on a small
-asyncpg pool of the process's own, outside the request's session.
+"""The read path: the hottest reads (who am I, a listing) as single statements on a few
+asyncpg connections of the process's own, outside the request's session.
 
 Measured on this project's machine (wrk, 50 connections, one process): one primary-key read
 through SQLAlchemy's async session answers ~900 requests/s, the same statement on an asyncpg
@@ -139,60 +139,90 @@ async def _prepare_connection(connection: asyncpg.Connection[Any]) -> None:
         )
 
 
-async def _keep_session(connection: asyncpg.Connection[Any]) -> None:
-    """Nothing to reset when a connection comes back: the read path runs single statements
-    and never changes its session (no SET, LISTEN, advisory lock or cursor). asyncpg's default
-    reset (`RESET ALL`, `UNLISTEN *` …) is a round trip per read; a transaction left open is
-    still rolled back by the pool before this runs."""
-
-
 class ReadPool:
-    """The process's read connections beside `engine`'s: opened at the first read, closed with
-    the app, and ended when the engine is disposed of (the two live and die together)."""
+    """The process's read connections beside `engine`'s: opened on demand, closed with the
+    app, and ended when the engine is disposed of (the two live and die together).
 
-    def __init__(self, engine: AsyncEngine, *, size: int = POOL_SIZE) -> None:
+    A free list of its own rather than asyncpg's pool: that pool's acquire and release — a
+    timeout, a shielded task and a session reset around every statement — cost more than half
+    of a primary-key read's Python time (measured under wrk on a listing read), and the read
+    path needs none of it. It runs single statements and never changes a connection's session
+    (no SET, LISTEN, advisory lock or cursor), so a connection is handed back as it is; one
+    whose statement did not end with the server's answer (lost, cancelled) is never reused."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, size: int = POOL_SIZE, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         self.database_url = libpq_url(engine.url.render_as_string(hide_password=False))
         self.size = size
-        self._pool: asyncpg.Pool[Any] | None = None
-        self._opening = asyncio.Lock()
+        self.idle_seconds = idle_seconds
+        self._idle: list[tuple[asyncpg.Connection[Any], float]] = []
+        """Connections at rest, the most recently used last, with the loop time they came back."""
         self._turns = asyncio.Semaphore(size)
+        self._sweep: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         event.listen(engine.sync_engine, "engine_disposed", self._end)
 
-    async def _connections(self) -> asyncpg.Pool[Any]:
-        if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        self.database_url,
-                        min_size=0,
-                        max_size=self.size,
-                        max_inactive_connection_lifetime=IDLE_SECONDS,
-                        init=_prepare_connection,
-                        reset=_keep_session,
-                    )
-        return self._pool
+    async def _connect(self) -> asyncpg.Connection[Any]:
+        connection: asyncpg.Connection[Any] = await asyncpg.connect(self.database_url)
+        await _prepare_connection(connection)
+        return connection
 
     async def _on_connection(
         self, statement: Callable[[asyncpg.Connection[Any]], Awaitable[T]]
     ) -> T:
-        """Run `statement` on a connection of the pool, taken in turn.
+        """Run `statement` on a connection at rest, or a new one: at most `size` at once.
 
-        Callers wait their turn in order (`_turns`, a fair semaphore as large as the pool):
-        asyncpg's own queue lets a newcomer take a connection just handed back before the
-        caller woken for it runs, and that caller queues again at the back — under load a few
-        reads waited many turns (p99 four times p50)."""
-        pool = self._pool or await self._connections()
+        Callers wait their turn in order (`_turns`, a fair semaphore as large as the pool): a
+        queue where a newcomer could take a connection just handed back before the caller
+        woken for it runs made a few reads wait many turns under load (p99 four times p50)."""
         async with self._turns:
-            connection = await pool.acquire()
+            connection = await self._take()
             try:
-                return await statement(connection)
-            except BROKEN:
-                # Lost mid-statement (PostgreSQL restarted, the socket dropped): never hand
-                # this connection out again; the error answers as an outage (a 503).
+                result = await statement(connection)
+            except asyncpg.PostgresError:
+                # The server refused the statement and said so: the connection is as it was.
+                self._rest(connection)
+                raise
+            except BaseException:
+                # Lost mid-statement (PostgreSQL restarted, the socket dropped) or cancelled
+                # before the answer came: never hand this connection out again. A lost one
+                # answers as an outage (a 503).
                 connection.terminate()
                 raise
-            finally:
-                await pool.release(connection)
+            self._rest(connection)
+            return result
+
+    async def _take(self) -> asyncpg.Connection[Any]:
+        """The connection at rest used last (one the server closed meanwhile is dropped), or a
+        new one."""
+        while self._idle:
+            connection, _ = self._idle.pop()
+            if not connection.is_closed():
+                return connection
+        return await self._connect()
+
+    def _rest(self, connection: asyncpg.Connection[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        self._idle.append((connection, loop.time()))
+        if self._sweep is None:
+            self._sweep = loop.call_later(self.idle_seconds, self._close_idle)
+
+    def _close_idle(self) -> None:
+        """Close the connections at rest for `idle_seconds` (the least recently used first),
+        and look again when the next of them will have been."""
+        self._sweep = None
+        if not self._idle:
+            return
+        loop = asyncio.get_running_loop()
+        rested_before = loop.time() - self.idle_seconds
+        while self._idle and self._idle[0][1] <= rested_before:
+            connection, _ = self._idle.pop(0)
+            closing = loop.create_task(connection.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+        if self._idle:
+            self._sweep = loop.call_at(self._idle[0][1] + self.idle_seconds, self._close_idle)
 
     async def one(self, read: PreparedRead, **values: object) -> asyncpg.Record | None:
         """The statement's first row, or None."""
@@ -216,14 +246,20 @@ class ReadPool:
         await self._on_connection(lambda connection: connection.execute(statement.sql, *arguments))
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            await connection.close()
 
     def _end(self, engine: Any) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            connection.terminate()
 
 
 async def _read_pool(request: Request) -> ReadPool:

@@ -4,10 +4,14 @@ parameter, in order."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import asyncpg
 import httpx
-from sqlalchemy import bindparam, column, func, select, table
+import pytest
+from sqlalchemy import bindparam, column, func, literal, select, table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auctions.queries import _STANDING
 from app.core.reads import PreparedRead, ReadPool
@@ -60,3 +64,56 @@ async def test_the_bids_read_keeps_a_generic_plan(app: object, client: httpx.Asy
     generic, custom = map(int, counts.split("/"))
     assert generic >= 2
     assert custom <= 5
+
+
+BACKEND = PreparedRead(select(func.pg_backend_pid()))
+
+
+async def _backend(pool: ReadPool) -> int:
+    row = await pool.one(BACKEND)
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_connection_is_reused_after_a_statement_the_server_refused(
+    engine: AsyncEngine,
+) -> None:
+    pool = ReadPool(engine, size=1)
+    try:
+        first = await _backend(pool)
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await pool.one(PreparedRead(select(literal(1) / bindparam("zero"))), zero=0)
+        assert await _backend(pool) == first
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_whose_statement_was_cancelled_is_not_reused(
+    engine: AsyncEngine,
+) -> None:
+    """Cancelled before the answer came (a client gone), the connection may still be busy with
+    the statement: the next read gets another."""
+    pool = ReadPool(engine, size=1)
+    try:
+        first = await _backend(pool)
+        sleeping = asyncio.create_task(
+            pool.one(PreparedRead(select(func.pg_sleep(bindparam("seconds")))), seconds=5.0)
+        )
+        await asyncio.sleep(0.1)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        assert await _backend(pool) != first
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_at_rest_past_the_idle_time_is_closed(engine: AsyncEngine) -> None:
+    pool = ReadPool(engine, size=1, idle_seconds=0.0)
+    try:
+        first = await _backend(pool)
+        for _ in range(100):  # the sweep runs on the loop's next turns
+            await asyncio.sleep(0)
+        assert await _backend(pool) != first
+    finally:
+        await pool.close()
