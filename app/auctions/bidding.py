@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import DateTime, bindparam, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auctions import engine, errors, events, queries, service, timing
 from app.auctions.models import (
@@ -35,7 +35,7 @@ from app.auctions.models import (
 )
 from app.core.auth import Principal
 from app.core.errors import DomainError
-from app.core.idempotency import Idempotency
+from app.core.idempotency import RequestKey
 from app.core.money import Money
 from app.core.reads import PreparedRead, ReadPool
 
@@ -351,14 +351,14 @@ def _latest(auction_id: uuid.UUID) -> Latest:
 
 
 async def _bid(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     reads: ReadPool,
     principal: Principal,
     auction_id: uuid.UUID,
     organization_id: uuid.UUID | None,
     now: datetime,
     act: Callable[[queries.Standing, Deposit], tuple[_BidWrite, bool]],
-    idempotency: Idempotency,
+    idempotency: RequestKey,
     answer_of: Callable[[queries.Standing, _BidWrite, bool], Answer],
     refuse_after: Callable[[Latest, Deposit], None] | None,
 ) -> Answer:
@@ -369,8 +369,9 @@ async def _bid(
     a refusal needs no lock at all (bids only rise, so what was too low stays too low). An
     action that lost the race is computed again on a fresh read — the store waited for the
     winner's commit, so the read sees it and most losers are now simply refused — and after
-    `UNLOCKED_ATTEMPTS` on the auction read under its lock, where it cannot lose. Every bid
-    thus still serializes on the auction's row, as the close does.
+    `UNLOCKED_ATTEMPTS` on the auction read under its lock, in a transaction of its own (not
+    the request's: a bid has none), where it cannot lose. Every bid thus still serializes on
+    the auction's row, as the close does.
 
     Within the process, bids on one auction are stored one at a time (`Latest.storing`), and
     one whose read another bid has since overtaken sends no write bound to fail: the newer
@@ -397,8 +398,8 @@ async def _bid(
             if not await _store(target, standing.version, write, now, key_row):
                 return None
         except KEY_USED:
-            if target is session:
-                await session.rollback()
+            if isinstance(target, AsyncSession):
+                await target.rollback()
             idempotency.check_used(await idempotency.used_row(reads))
             return None
         latest.learn(standing.book)
@@ -406,13 +407,15 @@ async def _bid(
 
     for attempt in range(UNLOCKED_ATTEMPTS + 1):
         if attempt == UNLOCKED_ATTEMPTS:
-            await _lock(session, auction_id)
-            standing = await queries.standing(session, auction_id, bidder, key)
-            if idempotency.check_used(standing.used_key):
-                await idempotency.forget_expired(reads)
-            stored = await store(session, standing, _admitted(standing, now))
-            if stored is not None:
-                return stored
+            async with sessions() as session:
+                await _lock(session, auction_id)
+                standing = await queries.standing(session, auction_id, bidder, key)
+                if idempotency.check_used(standing.used_key):
+                    await idempotency.forget_expired(reads)
+                stored = await store(session, standing, _admitted(standing, now))
+                if stored is not None:
+                    await session.commit()
+                    return stored
             continue
         standing = await queries.standing(reads, auction_id, bidder, key)
         if idempotency.check_used(standing.used_key):
@@ -451,7 +454,7 @@ def _view_after(
 
 
 async def place_bid(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     reads: ReadPool,
     principal: Principal,
     auction_id: uuid.UUID,
@@ -459,7 +462,7 @@ async def place_bid(
     organization_id: uuid.UUID | None,
     amount: Money,
     now: datetime,
-    idempotency: Idempotency,
+    idempotency: RequestKey,
     answer: Callable[[BidOutcome], Answer],
 ) -> Answer:
     """Bid `amount` for the caller's organization; proxies answer at once. Returns `answer`
@@ -497,7 +500,7 @@ async def place_bid(
 
     try:
         placed = await _bid(
-            session,
+            sessions,
             reads,
             principal,
             auction_id,
@@ -516,7 +519,7 @@ async def place_bid(
 
 
 async def set_proxy(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     reads: ReadPool,
     principal: Principal,
     auction_id: uuid.UUID,
@@ -524,7 +527,7 @@ async def set_proxy(
     organization_id: uuid.UUID | None,
     maximum: Money,
     now: datetime,
-    idempotency: Idempotency,
+    idempotency: RequestKey,
     answer: Callable[[ProxyBid, BidOutcome], Answer],
 ) -> Answer:
     """Set (or raise) the caller's organization's proxy maximum (代理出价); the engine bids on
@@ -558,7 +561,7 @@ async def set_proxy(
 
     # A proxy's maximum is decided on the book itself, read again.
     return await _bid(
-        session,
+        sessions,
         reads,
         principal,
         auction_id,

@@ -36,9 +36,9 @@ from app.auctions.schemas import (
     increment_table,
 )
 from app.core.clock import Now
-from app.core.db import Session
+from app.core.db import Session, Sessions
 from app.core.errors import problem_responses
-from app.core.idempotency import IdempotencyOf
+from app.core.idempotency import IdempotencyOf, RequestKeyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import RateLimit
@@ -299,11 +299,11 @@ bid_rate = RateLimit("bids")
     responses=problem_responses(409),
 )
 async def place_bid(
-    session: Session,
+    sessions: Sessions,
     reads: Reads,
     now: Now,
     caller: Bidding,
-    idempotency: IdempotencyOf,
+    idempotency: RequestKeyOf,
     auction_id: uuid.UUID,
     body: BidCreate,
 ) -> BidPlaced:
@@ -312,7 +312,7 @@ async def place_bid(
     `minimum`), `already_leading`, `auction_not_open`, `auction_closed`, `deposit_required`.
     Send `Idempotency-Key` to retry safely."""
     return await bidding.place_bid(
-        session,
+        sessions,
         reads,
         caller,
         auction_id,
@@ -349,11 +349,11 @@ async def list_bids(
     responses=problem_responses(409),
 )
 async def set_proxy(
-    session: Session,
+    sessions: Sessions,
     reads: Reads,
     now: Now,
     caller: Bidding,
-    idempotency: IdempotencyOf,
+    idempotency: RequestKeyOf,
     auction_id: uuid.UUID,
     body: ProxyCreate,
 ) -> ProxySet:
@@ -361,7 +361,7 @@ async def set_proxy(
     the maximum. Between two proxies the higher wins at the lower maximum plus one increment;
     equal maximums go to the earlier. Raising your own maximum never raises your price."""
     return await bidding.set_proxy(
-        session,
+        sessions,
         reads,
         caller,
         auction_id,

@@ -187,3 +187,13 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
+"""The app's sessions, for a route whose changes are not one transaction of the request's
+(a bid: each attempt its own statement, or its own transaction under the auction's lock)."""

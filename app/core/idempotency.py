@@ -99,47 +99,17 @@ def _canonical(body: bytes) -> bytes:
         return body
 
 
-class Idempotency:
-    """The Idempotency-Key of one request (or none: then every call runs)."""
+class RequestKey:
+    """The Idempotency-Key of one request (or none: then every call runs) and the fingerprint
+    of what it asked, for a change made by one statement (a bid): the key's row is read with
+    what the change decides on (`check_used`) and inserted by the statement that makes it
+    (`stored_row`)."""
 
-    def __init__(
-        self, session: AsyncSession, key: str | None, fingerprint: str, now: datetime
-    ) -> None:
-        self.session = session
+    def __init__(self, key: str | None, fingerprint: str, now: datetime) -> None:
         self.key = key
         self.fingerprint = fingerprint
         self.now = now
         self.owner: str | None = None
-
-    async def claim(self, principal: Principal | None) -> None:
-        """Claim the key for this request, or raise Replay with the stored answer, or
-        IdempotencyKeyReused when the key came with a different request."""
-        if self.key is None:
-            return
-        self.owner = _owner(principal)
-        claimed = await self.session.scalar(
-            insert(IdempotencyKey)
-            .values(
-                owner=self.owner,
-                key=self.key,
-                fingerprint=self.fingerprint,
-                created_at=self.now,
-            )
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
-        if claimed is not None:
-            return
-        existing = await self.session.scalar(
-            select(IdempotencyKey)
-            .where(IdempotencyKey.owner == self.owner, IdempotencyKey.key == self.key)
-            .with_for_update()
-        )
-        assert existing is not None  # the conflicting row committed before our insert returned
-        if self._expired(existing):
-            existing.fingerprint = self.fingerprint
-            existing.created_at = self.now
-            existing.status_code = existing.response = None
 
     def used_key(self, principal: Principal) -> tuple[str, str] | None:
         """The key as its row names it — (owner, key) — for a change that claims it in its own
@@ -195,6 +165,47 @@ class Idempotency:
             raise Conflict()
         raise Replay(existing.status_code, existing.response)
 
+
+class Idempotency(RequestKey):
+    """The Idempotency-Key of a request whose change is its session's transaction: claimed in
+    it before the work (`claim`), its answer stored with the change (`remember`)."""
+
+    def __init__(
+        self, session: AsyncSession, key: str | None, fingerprint: str, now: datetime
+    ) -> None:
+        super().__init__(key, fingerprint, now)
+        self.session = session
+
+    async def claim(self, principal: Principal | None) -> None:
+        """Claim the key for this request, or raise Replay with the stored answer, or
+        IdempotencyKeyReused when the key came with a different request."""
+        if self.key is None:
+            return
+        self.owner = _owner(principal)
+        claimed = await self.session.scalar(
+            insert(IdempotencyKey)
+            .values(
+                owner=self.owner,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                created_at=self.now,
+            )
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKey.key)
+        )
+        if claimed is not None:
+            return
+        existing = await self.session.scalar(
+            select(IdempotencyKey)
+            .where(IdempotencyKey.owner == self.owner, IdempotencyKey.key == self.key)
+            .with_for_update()
+        )
+        assert existing is not None  # the conflicting row committed before our insert returned
+        if self._expired(existing):
+            existing.fingerprint = self.fingerprint
+            existing.created_at = self.now
+            existing.status_code = existing.response = None
+
     async def remember(self, answer: Answer, *, status_code: int) -> Answer:
         """Store the answer (a model or a list of them) with the key, in the request's
         transaction, and return it."""
@@ -223,29 +234,43 @@ _FORGET_EXPIRED = PreparedRead(
 )
 
 
-async def _idempotency(
-    request: Request,
-    session: Session,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=255,
-            pattern=r"^[\x21-\x7e]+$",
-            description="Retry-safe key (printable ASCII, ≤ 255): the same key and body within "
-            "24 h returns the first answer; the same key with another body is a 422.",
-        ),
-    ] = None,
-) -> Idempotency:
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key (printable ASCII, ≤ 255): the same key and body within "
+        "24 h returns the first answer; the same key with another body is a 422.",
+    ),
+]
+
+
+async def _fingerprint(request: Request) -> str:
+    """SHA-256 of the method, the path and the canonical body: what a replay must repeat."""
     body = await request.body()
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.url.path.encode(), _canonical(body)):
+    for part in (request.method.encode(), request.scope["path"].encode(), _canonical(body)):
         digest.update(part + b"\0")
+    return digest.hexdigest()
+
+
+async def _request_key(request: Request, idempotency_key: KeyHeader = None) -> RequestKey:
     clock: Clock = request.app.state.clock
-    return Idempotency(session, idempotency_key, digest.hexdigest(), clock.wall())
+    return RequestKey(idempotency_key, await _fingerprint(request), clock.wall())
 
 
+async def _idempotency(
+    request: Request, session: Session, idempotency_key: KeyHeader = None
+) -> Idempotency:
+    clock: Clock = request.app.state.clock
+    return Idempotency(session, idempotency_key, await _fingerprint(request), clock.wall())
+
+
+RequestKeyOf = Annotated[RequestKey, Depends(_request_key)]
+"""The request's key for a change made by one statement, outside the request's session."""
 IdempotencyOf = Annotated[Idempotency, Depends(_idempotency)]
+"""The request's key, claimed in the request's session (`claim`, `remember`)."""
 
 
 async def purge_expired(session: AsyncSession, wall_now: datetime) -> int:

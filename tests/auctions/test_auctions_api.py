@@ -808,6 +808,30 @@ async def test_bids_racing_in_one_process_send_one_write(
     assert (writes("stored"), writes("auction_changed")) == (1, 0)
 
 
+async def test_a_bid_under_the_auctions_lock_commits_its_own_transaction(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last attempt of a bid that kept losing races reads the auction under its lock, in
+    a transaction of its own: stored and committed, refused without a trace, replayed."""
+    monkeypatch.setattr(bidding, "UNLOCKED_ATTEMPTS", 0)
+    auction = await factory.auction(start_price_fen=10_000_000)
+    (_, alice), (_, bob) = [await factory.bidder(auction) for _ in range(2)]
+    headers = {**alice.headers, "Idempotency-Key": "under-the-lock"}
+    body = {"amount": cny("100000.00")}
+
+    placed = await client.post(f"/v1/auctions/{auction.id}/bids", json=body, headers=headers)
+    replayed = await client.post(f"/v1/auctions/{auction.id}/bids", json=body, headers=headers)
+    low = await bid(client, auction, bob, "100000.00")
+
+    assert placed.status_code == replayed.status_code == 201
+    assert replayed.json() == placed.json()
+    assert (low.status_code, low.json()["code"]) == (409, "bid_too_low")
+    assert [b.amount_fen for b in await stored_bids(sessionmaker, auction)] == [10_000_000]
+
+
 async def test_a_bid_worked_out_before_another_landed_is_not_stored(
     client: httpx.AsyncClient,
     app: Any,
