@@ -9,7 +9,9 @@ are refused `bid_too_low` (or `already_leading`), so besides accepted bids we re
 transactions per second, accepted or refused (a refusal takes no lock). pgbench bids the
 minimum it reads, the best case, in the API's statements. After the run the stored book is
 checked: every accepted bid kept, sequences without gaps, each bid above the last. Prints one
-JSON object. `BENCH_WORKERS=2` serves with two API processes.
+JSON object: one API process, and `techx serve --workers 2` (one per core, the default), each
+measured after a warm-up of the same load (`WARMUP_SECONDS`: a fresh process prepares its
+statements on each connection and builds its validators on its first requests).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from app.listings.models import Listing, ListingMode, ListingOutcome, ListingSta
 from app.results.models import LegalStatus, Result, ResultKind
 
 CLIENTS = CONNECTIONS
-WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+WORKER_COUNTS = (1, 2)
+WARMUP_SECONDS = 2.0
 SECRET = "bench-" + "k" * 40
 STEP_FEN = 100  # one yuan a step, so the auction never runs out of room
 START_FEN = 100_000
@@ -172,7 +175,11 @@ def _floor(url: str, auction_id: uuid.UUID) -> dict[str, object]:
 
 
 def _over_http(
-    base_url: str, auction_id: uuid.UUID, tokens: list[str], start_fen: int
+    base_url: str,
+    auction_id: uuid.UUID,
+    tokens: list[str],
+    start_fen: int,
+    seconds: float = SECONDS,
 ) -> dict[str, object]:
     raw = run_wrk(
         base_url,
@@ -183,6 +190,7 @@ def _over_http(
             "BENCH_TOKENS": "\n".join(tokens),
             "BENCH_START": str(Money(start_fen).amount),
         },
+        seconds=seconds,
     )
     seconds = raw["duration_us"] / 1e6
     accepted = int(raw["statuses"].get("201", 0))
@@ -216,32 +224,32 @@ async def _book(url: str, auction_id: uuid.UUID) -> tuple[int, int]:
 def _measure(url: str) -> dict[str, object]:
     auction_id, bidders = asyncio.run(_setup(url))
     floor = _floor(url, auction_id)
-    before, reached = asyncio.run(_book(url, auction_id))
+    stored, reached = asyncio.run(_book(url, auction_id))
     # pgbench's transactions include the reads of a bidder who leads or lost the race.
-    floor["accepted_per_second"] = round(before / SECONDS, 1)
+    floor["accepted_per_second"] = round(stored / SECONDS, 1)
+    tokens = [token for _, _, token in bidders]
     environment = server_environment(url)
-    with api(environment, "--workers", str(WORKERS)) as served:
-        http = _over_http(
-            served, auction_id, [token for _, _, token in bidders], reached + STEP_FEN
-        )
-    after, _ = asyncio.run(_book(url, auction_id))
-    kept = after - before
-    accepted = int(http["statuses"].get("201", 0))  # type: ignore[attr-defined]
-    return {
-        "bidders": CLIENTS,
-        "seconds": SECONDS,
-        "api_workers": WORKERS,
-        "api": http,
-        "pgbench_floor": floor,
-        "api_to_floor_transactions": round(
-            float(http["transactions_per_second"]) / float(floor["transactions_per_second"]),
-            2,  # type: ignore[arg-type]
-        ),
-        # A bid answered after wrk stopped listening is stored but not counted: kept ≥ accepted.
-        "every_accepted_bid_kept": kept >= accepted,
-        "accepted_bids": accepted,
-        "bids_stored": kept,
-    }
+    figures: dict[str, object] = {"bidders": CLIENTS, "seconds": SECONDS, "pgbench_floor": floor}
+    for workers in WORKER_COUNTS:
+        with api(environment, "--workers", str(workers)) as served:
+            _over_http(served, auction_id, tokens, reached + STEP_FEN, WARMUP_SECONDS)
+            before, reached = asyncio.run(_book(url, auction_id))
+            http = _over_http(served, auction_id, tokens, reached + STEP_FEN)
+        after, reached = asyncio.run(_book(url, auction_id))
+        accepted = int(http["statuses"].get("201", 0))  # type: ignore[attr-defined]
+        name = "api" if workers == 1 else f"api_{workers}_workers"
+        figures[name] = {
+            **http,
+            "to_floor_transactions": round(
+                float(http["transactions_per_second"])  # type: ignore[arg-type]
+                / float(floor["transactions_per_second"]),  # type: ignore[arg-type]
+                2,
+            ),
+            # A bid answered after wrk stopped listening is stored but not counted.
+            "every_accepted_bid_kept": after - before >= accepted,
+            "bids_stored": after - before,
+        }
+    return figures
 
 
 def main() -> None:

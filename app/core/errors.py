@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import Send
 
-from app.core.i18n import MESSAGES, Locale, current_locale, negotiate_locale, translate
+from app.core.i18n import MESSAGES, Locale, current_locale, translate
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://techexchange.example/problems/"
@@ -215,15 +215,13 @@ def register_unique_field(constraint: str, field_name: str) -> None:
     UNIQUE_CONSTRAINT_FIELDS[constraint] = field_name
 
 
-def _locale_of(request: Request) -> Locale:
-    return negotiate_locale(request.headers.get("accept-language"))
-
-
 def problem_response(request: Request, error: DomainError) -> JSONResponse:
-    locale = _locale_of(request)
+    # The locale the request context negotiated, and the path as the middleware's problems
+    # name it (`send_problem`).
+    locale = current_locale.get()
     headers = {"Content-Language": locale, **error.headers}
     return JSONResponse(
-        error.problem(locale, request.url.path),
+        error.problem(locale, request.scope["path"]),
         status_code=error.status,
         media_type=PROBLEM_JSON,
         headers=headers,
