@@ -350,15 +350,23 @@ def _latest(auction_id: uuid.UUID) -> Latest:
     return latest
 
 
+@dataclass(frozen=True)
+class _BidRequest:
+    """What a bidding action of one request works with: where it reads and writes, who asks
+    on which auction (for which of their organizations), when, under which key."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    reads: ReadPool
+    principal: Principal
+    auction_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    now: datetime
+    idempotency: RequestKey
+
+
 async def _bid(
-    sessions: async_sessionmaker[AsyncSession],
-    reads: ReadPool,
-    principal: Principal,
-    auction_id: uuid.UUID,
-    organization_id: uuid.UUID | None,
-    now: datetime,
+    request: _BidRequest,
     act: Callable[[queries.Standing, Deposit], tuple[_BidWrite, bool]],
-    idempotency: RequestKey,
     answer_of: Callable[[queries.Standing, _BidWrite, bool], Answer],
     refuse_after: Callable[[Latest, Deposit], None] | None,
 ) -> Answer:
@@ -382,8 +390,10 @@ async def _bid(
     gets the first answer (Replay) before anything is computed, and two requests with one key
     never both store: the second's statement fails on the key and answers as a retry would.
     """
-    bidder = principal.acting_for(organization_id)
-    key = idempotency.used_key(principal)
+    reads, idempotency, now = request.reads, request.idempotency, request.now
+    auction_id = request.auction_id
+    bidder = request.principal.acting_for(request.organization_id)
+    key = idempotency.used_key(request.principal)
     latest = _latest(auction_id)
 
     async def store(
@@ -407,7 +417,7 @@ async def _bid(
 
     for attempt in range(UNLOCKED_ATTEMPTS + 1):
         if attempt == UNLOCKED_ATTEMPTS:
-            async with sessions() as session:
+            async with request.sessions() as session:
                 await _lock(session, auction_id)
                 standing = await queries.standing(session, auction_id, bidder, key)
                 if idempotency.check_used(standing.used_key):
@@ -500,14 +510,8 @@ async def place_bid(
 
     try:
         placed = await _bid(
-            sessions,
-            reads,
-            principal,
-            auction_id,
-            organization_id,
-            now,
+            _BidRequest(sessions, reads, principal, auction_id, organization_id, now, idempotency),
             act,
-            idempotency,
             answer_of,
             refuse_after,
         )
@@ -561,14 +565,8 @@ async def set_proxy(
 
     # A proxy's maximum is decided on the book itself, read again.
     return await _bid(
-        sessions,
-        reads,
-        principal,
-        auction_id,
-        organization_id,
-        now,
+        _BidRequest(sessions, reads, principal, auction_id, organization_id, now, idempotency),
         act,
-        idempotency,
         answer_of,
-        None,
+        refuse_after=None,
     )
