@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,23 @@ def share(case: dict[str, object], ceiling: dict[str, object]) -> dict[str, obje
     rate = float(case["requests_per_second"])  # type: ignore[arg-type]
     top = float(ceiling["requests_per_second"])  # type: ignore[arg-type]
     return {**case, "share_of_ceiling": round(rate / top, 3)}
+
+
+WARMUP_SECONDS = 2.0
+
+
+def beside_ceiling(bare_url: str, case: Callable[..., dict[str, object]]) -> dict[str, object]:
+    """`case` (run for the `seconds=` it is given) measured right after the bare endpoint, after
+    a warm-up of its own, with its share of that ceiling: the machine's speed drifts over a
+    run of minutes (the ceiling moved 9,400–11,200 requests/s between runs), so a share is
+    taken of the ceiling beside it, and a fresh process's first requests (statements prepared
+    on each connection, validators built) are not part of it."""
+    case(seconds=WARMUP_SECONDS)
+    top = wrk(bare_url, ["/constant"])
+    return {
+        **share(case(seconds=SECONDS), top),
+        "ceiling_requests_per_second": top["requests_per_second"],
+    }
 
 
 def pgbench_binary() -> Path:

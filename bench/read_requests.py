@@ -8,13 +8,15 @@ same run — the framework's ceiling:
 - the typical search (`稀土 永磁` in one field, 20 hits).
 
 Run with `BENCH_WORKERS=2` for `techx serve --workers 2`. Prints one JSON object: requests/s,
-p50 and p99, statuses and socket errors per case, and each case's share of the ceiling.
+p50 and p99, statuses and socket errors per case, each after a warm-up and beside a ceiling
+measured just before it (`loadgen.beside_ceiling`), with its share of that ceiling.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PASSWORD, report, scratch_database
-from loadgen import CONNECTIONS, SECONDS, api, ceiling, server_environment, share, wrk
+from loadgen import CONNECTIONS, SECONDS, api, beside_ceiling, ceiling, server_environment, wrk
 
 SEARCH = {"q": "稀土 永磁", "field": "new_materials", "limit": "20"}
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
@@ -71,21 +73,24 @@ def _measure(url: str) -> dict[str, object]:
     with ceiling(environment) as bare, api(environment, *options) as served:
         token, key, listing_id = reader(served)
         listing = f"/v1/listings/{listing_id}"
-        top = wrk(bare, ["/constant"])
-        cases = {
-            "healthz": wrk(served, ["/healthz"]),
-            "me_with_token": wrk(served, ["/v1/me"], tokens=[token]),
-            "listing_with_token": wrk(served, [listing], tokens=[token]),
-            "listing_with_api_key": wrk(served, [listing], tokens=[key]),
-            "search": wrk(served, ["/v1/search/listings?" + urlencode(SEARCH)]),
+        search = "/v1/search/listings?" + urlencode(SEARCH)
+        cases: dict[str, tuple[str, list[str]]] = {
+            "healthz": ("/healthz", []),
+            "me_with_token": ("/v1/me", [token]),
+            "listing_with_token": (listing, [token]),
+            "listing_with_api_key": (listing, [key]),
+            "search": (search, []),
+        }
+        measured = {
+            name: beside_ceiling(bare, partial(wrk, served, [path], tokens=tokens))
+            for name, (path, tokens) in cases.items()
         }
     return {
         "load_generator": "wrk -t1",
         "connections": CONNECTIONS,
         "seconds_per_case": SECONDS,
         "api_workers": WORKERS,
-        "bare_constant": top,
-        **{name: share(case, top) for name, case in cases.items()},
+        **measured,
     }
 
 
