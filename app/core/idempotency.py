@@ -13,10 +13,11 @@ Routes use it explicitly, so a reader sees it:
     ...
     return await idempotency.remember(answer, status_code=201)
 
-A change made by one statement and nothing else (a bid) claims the key in that statement
-instead, with its answer: the key's row, read beforehand, is decided on by `check_used`, and
-`stored_row` is what the statement inserts. The row's primary key does what the claim's INSERT
-does — a key already used makes the whole statement fail, and nothing is changed twice.
+A change made by one statement and nothing else (a bid) takes the key without a session
+(`RequestKeyOf`) and claims it in that statement instead, with its answer: the key's row, read
+beforehand, is decided on by `check_used`, and `stored_row` is what the statement inserts.
+The row's primary key does what the claim's INSERT does — a key already used makes the whole
+statement fail, and nothing is changed twice.
 """
 
 from __future__ import annotations
