@@ -8,13 +8,13 @@ from typing import Annotated, Literal, TypeVar
 
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, JsonValue, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, JsonValue, ValidationError
 
 from app.core.errors import FieldError, RequestInvalid
 from app.core.money import NON_NEGATIVE_AMOUNT
 from app.listings.models import ListingMode, TransferType
 from app.results.models import ResultKind
-from app.results.taxonomy import fields
+from app.results.taxonomy import fields, normalize_field
 from search.analysis import MAX_QUERY_CHARS
 from search.backend import Sort
 
@@ -36,9 +36,10 @@ class SearchParameters(BaseModel):
     `query_model` and lists the same fields as its parameters (`core.openapi.query_parameters`)."""
 
     q: str = Field("", max_length=MAX_QUERY_CHARS, description="Words in Chinese or English.")
-    field: str | None = Field(
+    field: Annotated[str, AfterValidator(normalize_field)] | None = Field(
         None, description=FIELD_DESCRIPTION, json_schema_extra={"enum": FIELD_CODES}
     )
+    """Checked as every field code is (`field_unknown`, named `query.field`)."""
     cursor: str | None = None
     limit: int = Field(20, ge=1, le=100)
 
@@ -80,14 +81,6 @@ def query_model(model: type[Parameters]) -> Callable[[Request], Awaitable[Parame
             ) from None
 
     return parse
-
-
-def check_field(parameters: SearchParameters) -> None:
-    """RequestInvalid `field_unknown` for a `?field=` not in the taxonomy."""
-    if parameters.field is not None and parameters.field not in fields():
-        raise RequestInvalid(
-            errors=[FieldError("query.field", "field_unknown", {"code": parameters.field})]
-        )
 
 
 def reject_unknown_parameters(request: Request, known: set[str]) -> None:

@@ -24,7 +24,7 @@ from search.backend import (
     SearchUnavailable,
 )
 from search.documents import ListingDocument
-from search.parameters import ListingSearchParameters, check_field, query_model
+from search.parameters import ListingSearchParameters, query_model
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 search_rate = RateLimit("search")
@@ -79,7 +79,6 @@ async def search_listings(
     synonyms (钕铁硼 = NdFeB = 稀土永磁), prefix matching of the last word, filters, facet
     counts and highlighted matches."""
     p = parameters
-    check_field(p)
     low, high = query_fen("price_min", p.price_min), query_fen("price_max", p.price_max)
     if low is not None and high is not None and low > high:
         raise RequestInvalid(errors=[FieldError("query.price_max", "range_inverted")])

@@ -49,7 +49,7 @@ from app.core.money import NON_NEGATIVE_AMOUNT, Money, query_fen
 from app.core.openapi import query_parameters
 from app.core.pagination import Page, PageParams, cursor_offset, offset_cursor, page_params
 from app.core.score_sheets import ScoreSheet
-from search.parameters import FieldParameter, check_field, query_model
+from search.parameters import FieldParameter, query_model
 from search.router import search_rate
 
 router = APIRouter(
@@ -555,7 +555,6 @@ async def search_challenges(
     Chinese search — segmentation, synonyms, prefix matching of the last word — filters, facet
     counts and highlighted matches."""
     p = parameters
-    check_field(p)
     query = ChallengeQuery(
         text=p.q.strip(),
         field=p.field,
