@@ -400,7 +400,8 @@ async def _bid(
         target: ReadPool | AsyncSession, standing: queries.Standing, deposit: Deposit
     ) -> Answer | None:
         """Compute the action and store it with its answer: the answer, or None when the
-        auction had changed or the key was taken meanwhile (expired: forgotten)."""
+        auction had changed or the key, taken meanwhile, turned out expired (the next read
+        forgets it)."""
         write, extended = act(standing, deposit)
         answer = answer_of(standing, write, extended)
         key_row = idempotency.stored_row(answer, status_code=201)
@@ -415,22 +416,24 @@ async def _bid(
         latest.learn(standing.book)
         return answer
 
+    async def read(source: ReadPool | AsyncSession) -> tuple[queries.Standing, Deposit]:
+        """The auction as it stands and the bidder's held deposit. Raises Replay (or
+        IdempotencyKeyReused) for a used key, and as `_admitted` refuses."""
+        standing = await queries.standing(source, auction_id, bidder, key)
+        if idempotency.check_used(standing.used_key):
+            await idempotency.forget_expired(reads)
+        return standing, _admitted(standing, now)
+
     for attempt in range(UNLOCKED_ATTEMPTS + 1):
         if attempt == UNLOCKED_ATTEMPTS:
             async with request.sessions() as session:
                 await _lock(session, auction_id)
-                standing = await queries.standing(session, auction_id, bidder, key)
-                if idempotency.check_used(standing.used_key):
-                    await idempotency.forget_expired(reads)
-                stored = await store(session, standing, _admitted(standing, now))
+                stored = await store(session, *await read(session))
                 if stored is not None:
                     await session.commit()
                     return stored
             continue
-        standing = await queries.standing(reads, auction_id, bidder, key)
-        if idempotency.check_used(standing.used_key):
-            await idempotency.forget_expired(reads)
-        deposit = _admitted(standing, now)
+        standing, deposit = await read(reads)
         latest.learn(standing.book)
         async with latest.storing:
             overtaken = latest.sequence > standing.book.sequence
