@@ -205,6 +205,8 @@ def serve(
             # client's address) once any handler is installed.
             "access_log": False,
             "proxy_headers": True,
+            # A response's head and body in one write (see app/core/transport.py).
+            "http": "app.core.transport:CoalescingHttpProtocol",
         }
         if processes == 1:
             uvicorn.run(

@@ -250,11 +250,12 @@ def running(arguments: list[str], environment: dict[str, str], ready_path: str) 
 
 @contextmanager
 def ceiling(environment: dict[str, str]) -> Iterator[str]:
-    """The bare FastAPI endpoint (`bench/ceiling.py`) under the same uvicorn: its base URL.
+    """The bare FastAPI endpoint (`bench/ceiling.py`) under the same uvicorn and HTTP protocol
+    as `techx serve`: its base URL.
     Load it at `/constant`."""
     with running(
         ["-m", "uvicorn", "--app-dir", "bench", "ceiling:app", "--log-level", "warning",
-         "--no-access-log"],
+         "--no-access-log", "--http", "app.core.transport:CoalescingHttpProtocol"],
         environment,
         "/constant",
     ) as base_url:  # fmt: skip
