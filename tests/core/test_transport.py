@@ -14,6 +14,7 @@ from uvicorn.server import ServerState
 from app.core.transport import HOLD_BYTES, CoalescingHttpProtocol
 
 BODY = b'{"status":"ok"}'
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 class SocketTransport(asyncio.Transport):
@@ -62,6 +63,15 @@ def connected(app: Any) -> tuple[CoalescingHttpProtocol, SocketTransport]:
     return protocol, transport
 
 
+async def sent_after(
+    request: bytes, protocol: CoalescingHttpProtocol, transport: SocketTransport, writes: int
+) -> list[bytes | str]:
+    """What reached the socket once `request` has had `writes` writes (or a close) answered."""
+    protocol.data_received(request)
+    await until(lambda: len(transport.sent) >= writes)
+    return transport.sent
+
+
 async def until(condition: Any) -> None:
     for _ in range(100):
         if condition():
@@ -73,10 +83,7 @@ async def until(condition: Any) -> None:
 async def test_a_response_leaves_in_one_write() -> None:
     protocol, transport = connected(constant)
 
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await until(lambda: transport.sent)
-
-    [response] = transport.sent
+    [response] = await sent_after(REQUEST, protocol, transport, writes=1)
     assert isinstance(response, bytes)
     assert response.startswith(b"HTTP/1.1 200 OK\r\n")
     assert response.endswith(b"\r\n\r\n" + BODY)
@@ -85,21 +92,18 @@ async def test_a_response_leaves_in_one_write() -> None:
 async def test_two_requests_on_one_connection_are_answered_in_turn() -> None:
     protocol, transport = connected(constant)
 
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await until(lambda: transport.sent)
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await until(lambda: len(transport.sent) == 2)
+    await sent_after(REQUEST, protocol, transport, writes=1)
+    sent = await sent_after(REQUEST, protocol, transport, writes=2)
 
-    assert all(isinstance(r, bytes) and r.endswith(BODY) for r in transport.sent)
+    assert len(sent) == 2
+    assert all(isinstance(r, bytes) and r.endswith(BODY) for r in sent)
 
 
 async def test_a_closing_connection_sends_the_response_before_it_closes() -> None:
     protocol, transport = connected(constant)
 
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    await until(lambda: "closed" in transport.sent)
-
-    response, closed = transport.sent
+    closing = REQUEST.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    response, closed = await sent_after(closing, protocol, transport, writes=2)
     assert isinstance(response, bytes)
     assert response.endswith(BODY)
     assert closed == "closed"
@@ -116,10 +120,8 @@ async def test_a_streamed_response_is_sent_as_it_comes() -> None:
         await send({"type": "http.response.body", "body": b"data: 2\n\n"})
 
     protocol, transport = connected(streamed)
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
-    await until(lambda: transport.sent)
-    [first] = transport.sent
+    [first] = await sent_after(REQUEST, protocol, transport, writes=1)
     assert isinstance(first, bytes)
     assert first.endswith(b"data: 1\n\n\r\n")
     second.set()
@@ -140,11 +142,9 @@ async def test_a_large_body_is_sent_without_waiting_for_the_turn_to_end() -> Non
         await send({"type": "http.response.body", "body": large})
 
     protocol, transport = connected(exporting)
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await until(lambda: len(transport.sent) == 2)
 
+    head_and_first, second = await sent_after(REQUEST, protocol, transport, writes=2)
     assert seen_while_sending == [1]
-    head_and_first, second = transport.sent
     assert isinstance(head_and_first, bytes)
     assert head_and_first.startswith(b"HTTP/1.1 200 OK\r\n")
     assert head_and_first.endswith(large)
