@@ -43,6 +43,7 @@ from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import RateLimit
 from app.core.reads import Reads
+from app.core.routing import PlannedRoute
 from app.payments.provider import Provider
 
 router = APIRouter(
@@ -290,14 +291,6 @@ async def confirm_deposit(
 bid_rate = RateLimit("bids")
 
 
-@router.post(
-    "/{auction_id}/bids",
-    response_model=BidPlaced,
-    dependencies=[Depends(bid_rate)],
-    status_code=status.HTTP_201_CREATED,
-    summary="Place a bid",
-    responses=problem_responses(409),
-)
 async def place_bid(
     sessions: Sessions,
     reads: Reads,
@@ -328,6 +321,20 @@ async def place_bid(
     )
 
 
+# The hottest write path: its dependencies solved by a plan made once (app/core/routing.py).
+router.add_api_route(
+    "/{auction_id}/bids",
+    place_bid,
+    methods=["POST"],
+    response_model=BidPlaced,
+    dependencies=[Depends(bid_rate)],
+    status_code=status.HTTP_201_CREATED,
+    summary="Place a bid",
+    responses=problem_responses(409),
+    route_class_override=PlannedRoute,
+)
+
+
 @router.get("/{auction_id}/bids", response_model=Page[BidOut], summary="List bids")
 async def list_bids(
     session: Session, caller: AuctionRead, pagination: Pagination, auction_id: uuid.UUID
@@ -340,14 +347,6 @@ async def list_bids(
     )
 
 
-@router.post(
-    "/{auction_id}/proxy-bids",
-    response_model=ProxySet,
-    dependencies=[Depends(bid_rate)],
-    status_code=status.HTTP_201_CREATED,
-    summary="Set a proxy maximum (代理出价)",
-    responses=problem_responses(409),
-)
 async def set_proxy(
     sessions: Sessions,
     reads: Reads,
@@ -376,6 +375,19 @@ async def set_proxy(
             extended=outcome.extended,
         ),
     )
+
+
+router.add_api_route(
+    "/{auction_id}/proxy-bids",
+    set_proxy,
+    methods=["POST"],
+    response_model=ProxySet,
+    dependencies=[Depends(bid_rate)],
+    status_code=status.HTTP_201_CREATED,
+    summary="Set a proxy maximum (代理出价)",
+    responses=problem_responses(409),
+    route_class_override=PlannedRoute,
+)
 
 
 @router.get(
