@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
-from fastapi._compat import ModelField
+from fastapi import Request, Response, params
+from fastapi._compat import ModelField, field_annotation_is_sequence
 from fastapi.datastructures import DefaultPlaceholder
-from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
 from fastapi.routing import APIRoute, serialize_response
 from fastapi.telemetry import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
@@ -48,7 +47,46 @@ class _Step:
     name: str | None
     request_name: str | None
     response_name: str | None
-    headers: Sequence[ModelField]
+    headers: Sequence[_Parameter]
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    """A path or header parameter, read as FastAPI reads it: by the name the request carries
+    (a header's underscores as hyphens), validated by its field, missing meaning its default."""
+
+    field: ModelField
+    key: str
+    location: str
+
+    @classmethod
+    def of(cls, route: APIRoute, field: ModelField) -> _Parameter:
+        info = field.field_info
+        if (
+            not isinstance(info, params.Path | params.Header)
+            or info.validation_alias is not None
+            or field.config
+            or field_annotation_is_sequence(info.annotation)
+        ):
+            raise _unsupported(route, f"parameter {field.name} of that kind")
+        # FastAPI names a header by its alias, which it spells with hyphens already.
+        key = field.alias
+        if isinstance(info, params.Header) and info.convert_underscores and key == field.name:
+            key = key.replace("_", "-")
+        return cls(field, key, info.in_.value)
+
+    def read(self, received: Mapping[str, Any]) -> tuple[bool, Any]:
+        """(True, the value), or (False, None) for a value FastAPI would refuse."""
+        value = received.get(self.key)
+        if value is None:
+            info = self.field.field_info
+            if info.is_required():
+                return False, None
+            value = deepcopy(self.field.default)
+            if not info.validate_default:
+                return True, value
+        value, errors = self.field.validate(value, loc=(self.location, self.key))
+        return not errors, value
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -93,7 +131,7 @@ def _steps(route: APIRoute) -> list[_Step]:
                 dependency.name,
                 dependency.request_param_name,
                 dependency.response_param_name,
-                dependency.header_params,
+                [_Parameter.of(route, field) for field in dependency.header_params],
             )
         )
     return steps
@@ -131,6 +169,9 @@ class PlannedRoute(APIRoute):
         if dependant.call is None or not _is_coroutine(dependant.call):
             raise _unsupported(self, "endpoint that is not a coroutine function")
         steps = _steps(self)
+        path = [_Parameter.of(self, field) for field in dependant.path_params]
+        headers = [_Parameter.of(self, field) for field in dependant.header_params]
+        body = dependant.body_params[0] if dependant.body_params else None
         endpoint = dependant.call
         route = self
 
@@ -138,7 +179,7 @@ class PlannedRoute(APIRoute):
             overrides = getattr(route.dependency_overrides_provider, "dependency_overrides", None)
             if overrides or get_telemetry_data() is not None:
                 return await generic(request)
-            inputs = await _inputs(dependant, steps, request)
+            inputs = await _inputs(path, headers, body, steps, request)
             if inputs is None:
                 return await generic(request)
             values, step_arguments = inputs
@@ -179,40 +220,39 @@ class PlannedRoute(APIRoute):
 
 
 async def _inputs(
-    dependant: Dependant, steps: Sequence[_Step], request: Request
+    path: Sequence[_Parameter],
+    headers: Sequence[_Parameter],
+    body: ModelField | None,
+    steps: Sequence[_Step],
+    request: Request,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The endpoint's path, header and body values and each dependency's header values,
     validated as FastAPI validates them; None when any is not valid or the body is not JSON
     (FastAPI's handler answers those)."""
-    values, errors = request_params_to_args(dependant.path_params, request.path_params)
-    if errors:
-        return None
-    headers, errors = request_params_to_args(dependant.header_params, request.headers)
-    if errors:
-        return None
-    values.update(headers)
-    if dependant.body_params:
-        if not _is_json(request.headers.get("content-type")):
+    values: dict[str, Any] = {}
+    for parameter, received in (
+        *((parameter, request.path_params) for parameter in path),
+        *((parameter, request.headers) for parameter in headers),
+    ):
+        valid, values[parameter.field.name] = parameter.read(received)
+        if not valid:
             return None
-        body = await request.body()
-        if not body:
+    if body is not None:
+        if not _is_json(request.headers.get("content-type")) or not await request.body():
             return None
         try:
-            received = await request.json()
+            received_body = await request.json()
         except json.JSONDecodeError:
             return None
-        body_values, body_errors = await request_body_to_args(
-            body_fields=dependant.body_params,
-            received_body=received,
-            embed_body_fields=False,
-        )
-        if body_errors:
-            return None
-        values.update(body_values)
-    step_arguments = []
-    for step in steps:
-        arguments, errors = request_params_to_args(step.headers, request.headers)
+        values[body.name], errors = body.validate(received_body, loc=("body",))
         if errors:
             return None
+    step_arguments = []
+    for step in steps:
+        arguments: dict[str, Any] = {}
+        for parameter in step.headers:
+            valid, arguments[parameter.field.name] = parameter.read(request.headers)
+            if not valid:
+                return None
         step_arguments.append(arguments)
     return values, step_arguments

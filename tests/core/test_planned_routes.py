@@ -106,6 +106,8 @@ CALLER = {"authorization": "Bearer someone"}
         (AUCTION, {**CALLER}, b'{"amount": 5}'),
         (AUCTION, {"content-type": "text/plain", **CALLER}, b'{"amount": 5}'),
         (AUCTION, {**JSON, **CALLER, "idempotency-key": "ABC"}, b'{"amount": 5}'),
+        (AUCTION, {**JSON, **CALLER, "idempotency-key": ""}, b'{"amount": 5}'),
+        (AUCTION, {**JSON, **CALLER}, b'[{"amount": 5}]'),
         ("not-a-uuid", {**JSON, **CALLER}, b'{"amount": 5}'),
     ],
     ids=[
@@ -120,6 +122,8 @@ CALLER = {"authorization": "Bearer someone"}
         "no-content-type",
         "text-body",
         "header-invalid",
+        "header-empty",
+        "body-a-list",
         "path-invalid",
     ],
 )
