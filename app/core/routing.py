@@ -23,7 +23,6 @@ with the status code and the headers the dependencies set.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
@@ -242,7 +241,7 @@ async def _inputs(
             return None
         try:
             received_body = await request.json()
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or not even UTF-8
             return None
         values[body.name], errors = body.validate(received_body, loc=("body",))
         if errors:
