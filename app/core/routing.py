@@ -5,19 +5,18 @@ FastAPI solves a route's dependencies anew on every request: for each one it rec
 works out its cache key and whether it uses security scopes, inspects whether its callable is
 a generator, and looks for path, query, header and cookie parameters — ~10 µs a dependency
 before it runs, nothing of which changes between requests (fastapi/fastapi#14441 is open).
-On a bid that was a quarter of the API's CPU: a refused bid cost 678–696 µs of CPU under wrk
-through FastAPI's handler and 509–531 through one that called the same dependencies and
-endpoint directly (2 cores, 2026-12-06).
+On a bid that was a sixth of the API's CPU: a bid request cost 678–711 µs of CPU under wrk
+through FastAPI's handler and 573–574 through this one (2 cores, 2026-12-06).
 
 The plan takes only what a bid route is made of — dependencies that take the request (and
 the response whose headers join the answer) and header parameters, no nested dependencies,
 no generators; path, header and a JSON body on the route itself — and refuses any other shape
 when the route is made. A request it cannot take as it is (an input FastAPI would refuse, a
-body that is not JSON, dependency overrides, FastAPI's telemetry switched on) goes to FastAPI's
-own handler before anything has run, so every answer but a valid request's is FastAPI's; a
-valid request gets what FastAPI's handler would give: each dependency called once, in
-FastAPI's order, the endpoint's answer validated and serialized by the route's response field
-with the status code and the headers the dependencies set.
+body that is not JSON or not UTF-8, dependency overrides, FastAPI's telemetry switched on)
+goes to FastAPI's own handler before anything has run, so every answer but a valid request's
+is FastAPI's; a valid request gets what FastAPI's handler would give: each dependency called
+once, in FastAPI's order, the endpoint's answer validated and serialized by the route's
+response field with the status code and the headers the dependencies set.
 """
 
 from __future__ import annotations
