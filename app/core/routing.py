@@ -22,7 +22,7 @@ response field with the status code and the headers the dependencies set.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 from fastapi import Request, Response, params
 from fastapi._compat import ModelField, field_annotation_is_sequence
 from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, serialize_response
 from fastapi.telemetry import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
@@ -73,8 +74,9 @@ class _Parameter:
             key = key.replace("_", "-")
         return cls(field, key, info.in_.value)
 
-    def read(self, received: Mapping[str, Any]) -> tuple[bool, Any]:
+    def read(self, request: Request) -> tuple[bool, Any]:
         """(True, the value), or (False, None) for a value FastAPI would refuse."""
+        received = request.path_params if self.location == "path" else request.headers
         value = received.get(self.key)
         if value is None:
             info = self.field.field_info
@@ -98,6 +100,25 @@ def _unsupported(route: APIRoute, why: str) -> TypeError:
     return TypeError(f"{route.path}: PlannedRoute takes no {why}")
 
 
+_NEVER_PLANNED = (
+    "query_params",
+    "cookie_params",
+    "websocket_param_name",
+    "http_connection_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+)
+"""What neither a planned route's endpoint nor its dependencies may ask for."""
+
+
+def _refuse_any(route: APIRoute, dependant: Dependant, *also: str) -> None:
+    """Raise TypeError if `dependant` (the endpoint or a dependency) asks for anything of
+    `_NEVER_PLANNED` or `also`."""
+    for asked in (*_NEVER_PLANNED, *also):
+        if getattr(dependant, asked):
+            raise _unsupported(route, f"{asked} (in {dependant.name or 'the endpoint'})")
+
+
 def _steps(route: APIRoute) -> list[_Step]:
     steps: list[_Step] = []
     seen: set[int] = set()
@@ -108,19 +129,9 @@ def _steps(route: APIRoute) -> list[_Step]:
         seen.add(id(call))
         if dependency.dependencies:
             raise _unsupported(route, "nested dependencies")
-        if (
-            dependency.path_params
-            or dependency.query_params
-            or dependency.cookie_params
-            or dependency.body_params
-            or dependency.websocket_param_name
-            or dependency.http_connection_param_name
-            or dependency.background_tasks_param_name
-            or dependency.security_scopes_param_name
-            or dependency.own_oauth_scopes
-            or dependency.concurrency is not None
-        ):
-            raise _unsupported(route, "parameters but the request, the response and headers")
+        _refuse_any(
+            route, dependency, "path_params", "body_params", "own_oauth_scopes", "concurrency"
+        )
         if not _is_coroutine(call):
             raise _unsupported(route, "dependency that is not a coroutine function")
         steps.append(
@@ -149,17 +160,7 @@ class PlannedRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         generic = super().get_route_handler()
         dependant = self.dependant
-        if (
-            dependant.query_params
-            or dependant.cookie_params
-            or dependant.request_param_name
-            or dependant.response_param_name
-            or dependant.background_tasks_param_name
-            or dependant.security_scopes_param_name
-            or dependant.websocket_param_name
-            or dependant.http_connection_param_name
-        ):
-            raise _unsupported(self, "endpoint parameters but path, headers, body and dependencies")
+        _refuse_any(self, dependant, "request_param_name", "response_param_name")
         if self.response_field is None or not isinstance(self.response_class, DefaultPlaceholder):
             raise _unsupported(self, "response without a response model")
         if dependant.body_params and (len(dependant.body_params) != 1 or self._embed_body_fields):
@@ -167,8 +168,10 @@ class PlannedRoute(APIRoute):
         if dependant.call is None or not _is_coroutine(dependant.call):
             raise _unsupported(self, "endpoint that is not a coroutine function")
         steps = _steps(self)
-        path = [_Parameter.of(self, field) for field in dependant.path_params]
-        headers = [_Parameter.of(self, field) for field in dependant.header_params]
+        parameters = [
+            _Parameter.of(self, field)
+            for field in (*dependant.path_params, *dependant.header_params)
+        ]
         body = dependant.body_params[0] if dependant.body_params else None
         endpoint = dependant.call
         route = self
@@ -177,7 +180,7 @@ class PlannedRoute(APIRoute):
             overrides = getattr(route.dependency_overrides_provider, "dependency_overrides", None)
             if overrides or get_telemetry_data() is not None:
                 return await generic(request)
-            inputs = await _inputs(path, headers, body, steps, request)
+            inputs = await _inputs(parameters, body, steps, request)
             if inputs is None:
                 return await generic(request)
             values, step_arguments = inputs
@@ -218,8 +221,7 @@ class PlannedRoute(APIRoute):
 
 
 async def _inputs(
-    path: Sequence[_Parameter],
-    headers: Sequence[_Parameter],
+    parameters: Sequence[_Parameter],
     body: ModelField | None,
     steps: Sequence[_Step],
     request: Request,
@@ -228,11 +230,8 @@ async def _inputs(
     validated as FastAPI validates them; None when any is not valid or the body is not JSON
     (FastAPI's handler answers those)."""
     values: dict[str, Any] = {}
-    for parameter, received in (
-        *((parameter, request.path_params) for parameter in path),
-        *((parameter, request.headers) for parameter in headers),
-    ):
-        valid, values[parameter.field.name] = parameter.read(received)
+    for parameter in parameters:
+        valid, values[parameter.field.name] = parameter.read(request)
         if not valid:
             return None
     if body is not None:
@@ -249,7 +248,7 @@ async def _inputs(
     for step in steps:
         arguments: dict[str, Any] = {}
         for parameter in step.headers:
-            valid, arguments[parameter.field.name] = parameter.read(request.headers)
+            valid, arguments[parameter.field.name] = parameter.read(request)
             if not valid:
                 return None
         step_arguments.append(arguments)
