@@ -15,6 +15,7 @@ from app.core.money import query_fen
 from app.core.openapi import query_parameters
 from app.core.pagination import cursor_offset, offset_cursor, query_fingerprint
 from app.core.ratelimit import RateLimit
+from app.core.routing import planned
 from search.backend import (
     Filters,
     Hit,
@@ -61,8 +62,10 @@ SearchEngine = Annotated[SearchBackend, Depends(_backend)]
 """The application's search backend, for routes that search."""
 
 
-@router.get(
+@planned(
+    router,
     "/listings",
+    methods=["GET"],
     response_model=SearchPage,
     summary="Search the market",
     responses=problem_responses(422)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -44,7 +44,7 @@ from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import RateLimit
 from app.core.reads import Reads
-from app.core.routing import PlannedRoute
+from app.core.routing import planned
 from app.payments.provider import Provider
 
 router = APIRouter(
@@ -323,22 +323,24 @@ async def place_bid(
 
 
 def _bidding_route(
-    path: str, endpoint: Callable[..., Awaitable[Any]], answer: type[BaseModel], summary: str
+    path: str,
+    endpoint: Callable[..., Coroutine[Any, Any, Any]],
+    answer: type[BaseModel],
+    summary: str,
 ) -> None:
     """A route that bids (a bid, a proxy maximum): counted in the `bids` class, 201 when
     stored, and — the hottest write path — its dependencies solved by a plan made once
     (`app/core/routing.py`)."""
-    router.add_api_route(
+    planned(
+        router,
         path,
-        endpoint,
         methods=["POST"],
         response_model=answer,
         dependencies=[Depends(bid_rate)],
         status_code=status.HTTP_201_CREATED,
         summary=summary,
         responses=problem_responses(409),
-        route_class_override=PlannedRoute,
-    )
+    )(endpoint)
 
 
 _bidding_route("/{auction_id}/bids", place_bid, BidPlaced, "Place a bid")

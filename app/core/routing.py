@@ -25,17 +25,18 @@ import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
 from fastapi._compat import ModelField, field_annotation_is_sequence
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, serialize_response
+from fastapi.routing import APIRoute, APIRouter, serialize_response
 from fastapi.telemetry import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Coroutine[Any, Any, Any]])
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,15 @@ class _Step:
     request_name: str | None
     response_name: str | None
     headers: Sequence[_Parameter]
+
+    async def run(self, arguments: dict[str, Any], request: Request, response: Response) -> Any:
+        """Call it with `arguments` and, where it asks for them, the request and the response
+        whose status and headers join the answer."""
+        if self.request_name:
+            arguments[self.request_name] = request
+        if self.response_name:
+            arguments[self.response_name] = response
+        return await self.call(**arguments)
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,7 @@ class PlannedRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         generic = super().get_route_handler()
         dependant = self.dependant
-        _refuse_any(self, dependant, "request_param_name", "response_param_name")
+        _refuse_any(self, dependant)
         if self.response_field is None or not isinstance(self.response_class, DefaultPlaceholder):
             raise _unsupported(self, "response without a response model")
         if dependant.body_params and (len(dependant.body_params) != 1 or self._embed_body_fields):
@@ -173,7 +183,9 @@ class PlannedRoute(APIRoute):
             for field in (*dependant.path_params, *dependant.header_params)
         ]
         body = dependant.body_params[0] if dependant.body_params else None
-        endpoint = dependant.call
+        endpoint = _Step(
+            dependant.call, None, dependant.request_param_name, dependant.response_param_name, []
+        )
         route = self
 
         async def handler(request: Request) -> Response:
@@ -189,14 +201,10 @@ class PlannedRoute(APIRoute):
             del sub_response.headers["content-length"]
             sub_response.status_code = None  # type: ignore[assignment]
             for step, arguments in zip(steps, step_arguments, strict=True):
-                if step.request_name:
-                    arguments[step.request_name] = request
-                if step.response_name:
-                    arguments[step.response_name] = sub_response
-                answer = await step.call(**arguments)
+                answer = await step.run(arguments, request, sub_response)
                 if step.name is not None:
                     values[step.name] = answer
-            raw = await endpoint(**values)
+            raw = await endpoint.run(values, request, sub_response)
             if isinstance(raw, Response):
                 return raw
             content = await serialize_response(
@@ -253,3 +261,18 @@ async def _inputs(
                 return None
         step_arguments.append(arguments)
     return values, step_arguments
+
+
+def planned(
+    router: APIRouter, path: str, *, methods: Sequence[str], **options: Any
+) -> Callable[[Endpoint], Endpoint]:
+    """`@router.get(path, …)` (or any method) for a route that is a `PlannedRoute`: `options`
+    are `add_api_route`'s."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(
+            path, endpoint, methods=list(methods), route_class_override=PlannedRoute, **options
+        )
+        return endpoint
+
+    return declare

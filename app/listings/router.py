@@ -16,6 +16,7 @@ from app.core.idempotency import IdempotencyOf
 from app.core.money import Money
 from app.core.pagination import Page, PageParams, page_params
 from app.core.reads import Reads
+from app.core.routing import planned
 from app.listings import queries, service
 from app.listings.auth import ListingRead, ListingReadOrPublic, ListingReview, ListingWrite
 from app.listings.models import Intent, ListingState
@@ -126,8 +127,10 @@ async def list_listings(
     return Page(items=[listing_out(view) for view in views], next_cursor=cursor)
 
 
-@router.get(
+@planned(
+    router,
     "/{listing_id}",
+    methods=["GET"],
     response_model=ListingOut | ListingDocument,
     summary="Get a listing",
     responses=problem_responses(404),

@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 
 from app.auctions import router as auctions
 from app.core.routing import PlannedRoute
+from app.listings import router as listings
+from search import router as search
 
 
 class Bid(BaseModel):
@@ -63,6 +65,19 @@ async def place(
     return Placed(auction_id=auction_id, amount=body.amount, caller=who, key=key)
 
 
+async def read(
+    request: Request,
+    response: Response,
+    who: Annotated[str, Depends(caller)],
+    auction_id: uuid.UUID,
+) -> Placed | Response:
+    """An endpoint that takes the request and the response, and may answer with its own."""
+    response.headers["X-Read-By"] = who
+    if "raw" in request.query_params:
+        return Response(b'{"raw": true}', media_type="application/json")
+    return Placed(auction_id=auction_id, amount=len(request.url.path), caller=who, key=None)
+
+
 def both_ways() -> FastAPI:
     app = FastAPI()
     router = APIRouter()
@@ -73,6 +88,14 @@ def both_ways() -> FastAPI:
             methods=["POST"],
             response_model=Placed,
             status_code=201,
+            dependencies=[Depends(counted)],
+            route_class_override=route_class,
+        )
+        router.add_api_route(
+            prefix + "/{auction_id}",
+            read,
+            methods=["GET"],
+            response_model=Placed,
             dependencies=[Depends(counted)],
             route_class_override=route_class,
         )
@@ -142,6 +165,29 @@ async def test_a_planned_route_answers_as_fastapi_does(
     assert planned == generic
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        (AUCTION, CALLER),
+        (AUCTION + "?raw", CALLER),
+        (AUCTION, {}),
+        ("not-a-uuid", CALLER),
+    ],
+    ids=["valid", "endpoint-answers-itself", "dependency-refuses", "path-invalid"],
+)
+async def test_a_planned_endpoint_taking_the_request_and_response_answers_as_fastapi_does(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> None:
+    answers = []
+    for prefix in ("/planned", "/generic"):
+        calls.clear()
+        answer = await http.get(f"{prefix}/{path}", headers=headers)
+        answers.append((answer.status_code, answer.headers.raw, answer.content, list(calls)))
+
+    planned, generic = answers
+    assert planned == generic
+
+
 async def test_only_what_the_plan_cannot_take_goes_to_fastapis_solver(
     http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,14 +233,17 @@ def test_a_route_of_another_shape_is_refused_when_it_is_made() -> None:
         )
 
 
-def test_the_bid_routes_are_planned() -> None:
+def test_the_hot_routes_are_planned() -> None:
     planned = {
         (route.path, *sorted(route.methods or ()))
-        for route in auctions.router.routes
+        for router in (auctions.router, listings.router, search.router)
+        for route in router.routes
         if isinstance(route, PlannedRoute)
     }
 
     assert planned == {
         ("/v1/auctions/{auction_id}/bids", "POST"),
         ("/v1/auctions/{auction_id}/proxy-bids", "POST"),
+        ("/v1/listings/{listing_id}", "GET"),
+        ("/v1/search/listings", "GET"),
     }
