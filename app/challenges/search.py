@@ -25,8 +25,8 @@ from app.core.pagination import query_fingerprint
 from search.analysis import highlighter, query_terms
 from search.parameters import SearchParameters
 from search.postgres import (
-    SIMPLE,
     facet_counts_select,
+    parsed_tsquery,
     read_facet_counts,
     text_rank,
     tsquery_text,
@@ -114,7 +114,7 @@ async def search_challenges(
     where: list[ColumnElement[bool]] = [Challenge.state.in_(PUBLIC_STATES)]
     rank: ColumnElement[Any] = literal(0.0)
     if terms:
-        tsquery = func.to_tsquery(SIMPLE, tsquery_text(terms))
+        tsquery = parsed_tsquery(tsquery_text(terms))
         where.append(Challenge.terms.op("@@")(tsquery))
         rank = text_rank(Challenge.terms, tsquery)
     if query.field:

@@ -9,10 +9,11 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from search.backend import Filters, SearchBackend, SearchQuery
-from search.postgres import PostgresBackend
+from search.postgres import PostgresBackend, _Shape, _statement
 from tests.search.corpus import corpus, title_of
 
 BACKENDS = ["postgres"] + (["meilisearch"] if os.environ.get("MEILI_URL") else [])
@@ -185,3 +186,32 @@ async def test_typos_are_forgiven_where_the_engine_can(
     answer = await backend.search(SearchQuery(text="graphen"))  # pragma: no cover
 
     assert answer.hits[0].document.title == title_of(21)  # pragma: no cover
+
+
+async def test_a_search_parses_its_words_once_in_a_generic_plan(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """PostgreSQL keeps a prepared statement's generic plan after five runs; there a
+    `to_tsquery($n)` in the WHERE clause was parsed again for every row it tested."""
+    statement = _statement(
+        _Shape(terms=True, filters=("field",), region_digits=0, sort="relevance")
+    )
+    values = statement.arguments(
+        {"tsquery": "'稀土' & '永磁':*", "field": "new_materials", "offset": 0, "limit": 20}
+    )
+    literals = ", ".join(
+        str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+        for value in values
+    )
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        connection = (await (await session.connection()).get_raw_connection()).driver_connection
+        await connection.execute("PREPARE search AS " + statement.sql)
+        plan = [
+            row[0] for row in await connection.fetch(f"EXPLAIN VERBOSE EXECUTE search({literals})")
+        ]
+
+    tested = [line for line in plan if "Filter:" in line or "Cond:" in line]
+    assert tested, "\n".join(plan)
+    assert not any("to_tsquery" in line for line in tested), "\n".join(plan)
+    assert any("Function Scan on pg_catalog.to_tsquery" in line for line in plan), "\n".join(plan)
