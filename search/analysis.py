@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -44,8 +44,11 @@ class Term:
     prefix: bool
 
 
-def query_terms(query: str) -> list[Term]:
-    """The terms of a user's query, in order, without duplicates.
+@lru_cache(maxsize=4096)
+def query_terms(query: str) -> tuple[Term, ...]:
+    """The terms of a user's query, in order, without duplicates; kept for the process's
+    latest few thousand queries (a search's segmentation, like its pattern, need not be done
+    again for the same words).
 
     Runs of single Chinese characters are what the segmenter leaves of a word it does not know
     or of a word cut short (钕铁 from 钕铁硼): they are joined again and matched as a prefix. The
@@ -69,7 +72,7 @@ def query_terms(query: str) -> list[Term]:
     for term in terms:
         if term.text not in unique or term.prefix:
             unique[term.text] = term
-    return list(unique.values())
+    return tuple(unique.values())
 
 
 @cache
@@ -114,7 +117,7 @@ def synonyms_of(term: str) -> tuple[str, ...]:
 
 
 def highlighter(
-    terms: list[Term], *, pre: str = "<em>", post: str = "</em>"
+    terms: Sequence[Term], *, pre: str = "<em>", post: str = "</em>"
 ) -> Callable[[str], str]:
     """A function giving a text HTML-escaped with every occurrence of a term (or a synonym)
     wrapped in tags. Made once per search for all its hits; the pattern of a set of words is

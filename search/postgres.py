@@ -74,9 +74,11 @@ def _alternative(phrase: str, prefix: bool) -> str:
     return " <-> ".join(parts)
 
 
-def tsquery_text(terms: Sequence[Term], *, any_term: bool = False) -> str:
+@functools.lru_cache(maxsize=4096)
+def tsquery_text(terms: tuple[Term, ...], *, any_term: bool = False) -> str:
     """A `to_tsquery('simple', …)` expression: every term (or a synonym of it) must match,
-    or with `any_term` at least one."""
+    or with `any_term` at least one. Kept for the latest few thousand queries, as their terms
+    are (`query_terms`)."""
     groups = []
     for term in terms:
         alternatives = [

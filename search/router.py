@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from app.core.errors import DomainError, FieldError, RequestInvalid, problem_responses
 from app.core.money import query_fen
@@ -109,8 +109,8 @@ async def search_listings(
     next_cursor = offset_cursor(fingerprint, following) if following < answer.total else None
     page = (
         f'{{"hits":{hits_json(answer.hits)},"total":{answer.total},'
-        f'"facets":{json.dumps(answer.facets, ensure_ascii=False)},'
-        f'"next_cursor":{json.dumps(next_cursor)}}}'
+        f'"facets":{to_json(answer.facets).decode()},'
+        f'"next_cursor":{to_json(next_cursor).decode()}}}'
     )
     return json_answer(page, dependencies_set=response)
 
@@ -123,7 +123,7 @@ def hits_json(hits: Sequence[Hit]) -> str:
         "["
         + ",".join(
             f'{{"listing":{hit.document_json},'
-            f'"highlights":{json.dumps(hit.highlights, ensure_ascii=False)}}}'
+            f'"highlights":{to_json(hit.highlights).decode()}}}'
             for hit in hits
         )
         + "]"
