@@ -93,11 +93,15 @@ def _owner(principal: Principal | None) -> str:
     return f"user:{principal.user_id}"
 
 
-def _canonical(body: bytes) -> bytes:
+async def _canonical(request: Request) -> bytes:
+    """The body as sorted, compact JSON, or as it came when it is not JSON. Parsed by
+    `Request.json`, which keeps what it parsed: the route's own reading of the body (FastAPI's
+    or a planned route's) has parsed it already."""
     try:
-        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        parsed = await request.json()
     except ValueError:
-        return body
+        return await request.body()
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
 
 
 class RequestKey:
@@ -249,9 +253,12 @@ KeyHeader = Annotated[
 
 async def _fingerprint(request: Request) -> str:
     """SHA-256 of the method, the path and the canonical body: what a replay must repeat."""
-    body = await request.body()
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.scope["path"].encode(), _canonical(body)):
+    for part in (
+        request.method.encode(),
+        request.scope["path"].encode(),
+        await _canonical(request),
+    ):
         digest.update(part + b"\0")
     return digest.hexdigest()
 

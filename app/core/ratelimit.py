@@ -191,15 +191,8 @@ async def purge_counters(session: AsyncSession, wall_now: datetime) -> int:
 def caller_of(request: Request, signing_key: str, now: datetime) -> str:
     """Whose budget a request spends: its API key (by the key's prefix), the person behind a
     valid access token, or its address. A forged token spends its sender's address budget, not
-    its victim's. Worked out once per request: a bid spends both `writes` and `bids`."""
-    known: str | None = getattr(request.state, "rate_limit_caller", None)
-    if known is None:
-        known = _caller_of(request, signing_key, now)
-        request.state.rate_limit_caller = known
-    return known
-
-
-def _caller_of(request: Request, signing_key: str, now: datetime) -> str:
+    its victim's. Asked once per request: by `WriteRateLimitMiddleware` or by the route's
+    `RateLimit`, which counts every class the request spends."""
     authorization = request.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:
@@ -217,10 +210,10 @@ def _caller_of(request: Request, signing_key: str, now: datetime) -> str:
     return "address:" + address_of(request)
 
 
-async def spend(state: Any, route_classes: Sequence[str], caller: str) -> dict[str, str]:
+async def spend(state: Any, route_classes: Sequence[str], caller: str) -> list[tuple[bytes, bytes]]:
     """Count one request of `caller` in each of `route_classes` on the app's counters: the
-    `RateLimit-*` headers of the first class to answer with. Raises RateLimited (with
-    `Retry-After`) past any class's budget."""
+    `RateLimit-*` headers of the first class to answer with, as ASGI sends them. Raises
+    RateLimited (with `Retry-After`) past any class's budget."""
     # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
     now = state.clock.wall().timestamp()
     window = int(now // WINDOW_SECONDS)
@@ -232,18 +225,20 @@ async def spend(state: Any, route_classes: Sequence[str], caller: str) -> dict[s
         [f"{route_class}:{caller}" for route_class in route_classes], window, limits
     )
     reset = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
-    answered: dict[str, str] | None = None
     for per_minute, count in zip(limits, counts, strict=True):
-        headers = {
-            "RateLimit-Limit": str(per_minute),
-            "RateLimit-Remaining": str(max(0, per_minute - count)),
-            "RateLimit-Reset": str(reset),
-        }
         if count > per_minute:
+            headers = _headers(per_minute, count, reset)
             raise RateLimited(headers={**headers, "Retry-After": str(reset)}, limit=per_minute)
-        answered = answered or headers
-    assert answered is not None
-    return answered
+    answered = _headers(limits[0], counts[0], reset)
+    return [(name.lower().encode(), value.encode()) for name, value in answered.items()]
+
+
+def _headers(per_minute: int, count: int, reset: int) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(per_minute),
+        "RateLimit-Remaining": str(max(0, per_minute - count)),
+        "RateLimit-Reset": str(reset),
+    }
 
 
 class RateLimit:
@@ -260,7 +255,7 @@ class RateLimit:
         classes = [self.route_class]
         if request.method in WRITE_METHODS:
             classes.append("writes")
-        response.headers.update(await spend(state, classes, caller))
+        response.headers.raw.extend(await spend(state, classes, caller))
 
 
 def own_class_routes(routes: Iterable[BaseRoute]) -> list[tuple[frozenset[str], re.Pattern[str]]]:
@@ -296,7 +291,7 @@ class WriteRateLimitMiddleware:
             return
         caller = caller_of(Request(scope), state.signing_key, state.clock.wall())
         try:
-            headers = await spend(state, ["writes"], caller)
+            encoded = await spend(state, ["writes"], caller)
         except RateLimited as error:
             await send_problem(send, error, current_locale.get(), scope["path"])
             return
@@ -306,7 +301,6 @@ class WriteRateLimitMiddleware:
                 raise
             await send_problem(send, database_unavailable(), current_locale.get(), scope["path"])
             return
-        encoded = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start" and not any(
