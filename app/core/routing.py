@@ -1,17 +1,19 @@
 """Routes whose dependencies are solved by a plan made once, when the route is made
-(`PlannedRoute`), for the hottest write path (a bid).
+(`PlannedRoute`, declared with `planned`), for the hottest paths: a bid, a proxy maximum, a
+listing read and the listing search.
 
 FastAPI solves a route's dependencies anew on every request: for each one it recurses,
 works out its cache key and whether it uses security scopes, inspects whether its callable is
 a generator, and looks for path, query, header and cookie parameters — ~10 µs a dependency
 before it runs, nothing of which changes between requests (fastapi/fastapi#14441 is open).
 On a bid that was a sixth of the API's CPU: a bid request cost 678–711 µs of CPU under wrk
-through FastAPI's handler and 573–574 through this one (2 cores, 2026-12-06).
+through FastAPI's handler and 573–574 through this one; a listing read 300–333 µs and 228–238,
+a search 483–505 and 408–435 (2 cores, 2026-12-06).
 
-The plan takes only what a bid route is made of — dependencies that take the request (and
+The plan takes only what those routes are made of — dependencies that take the request (and
 the response whose headers join the answer) and header parameters, no nested dependencies,
-no generators; path, header and a JSON body on the route itself — and refuses any other shape
-when the route is made. A request it cannot take as it is (an input FastAPI would refuse, a
+no generators; path, header and a JSON body on the route itself, an endpoint that may take the
+request and that response too — and refuses any other shape when the route is made. A request it cannot take as it is (an input FastAPI would refuse, a
 body that is not JSON or not UTF-8, dependency overrides, FastAPI's telemetry switched on)
 goes to FastAPI's own handler before anything has run, so every answer but a valid request's
 is FastAPI's; a valid request gets what FastAPI's handler would give: each dependency called
