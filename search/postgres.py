@@ -103,6 +103,14 @@ def parsed_tsquery(value: str | BindParameter[str]) -> ColumnElement[Any]:
     return func.to_tsquery(SIMPLE, value).column_valued("query")
 
 
+def matching(
+    vector: InstrumentedAttribute[Any], tsquery: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """`vector @@ tsquery`, a comparison that joins the vector's table to the query's FROM item
+    (`parsed_tsquery`) as SQLAlchemy's cartesian-product check sees it."""
+    return vector.bool_op("@@")(tsquery)
+
+
 def text_rank(
     vector: InstrumentedAttribute[Any], tsquery: ColumnElement[Any]
 ) -> ColumnElement[float]:
@@ -284,7 +292,7 @@ def _statement(shape: _Shape) -> PreparedRead:
     rank: ColumnElement[Any] = literal(0.0)
     if shape.terms:
         tsquery = parsed_tsquery(bindparam("tsquery", type_=Text))
-        conditions.append(T.terms.op("@@")(tsquery))
+        conditions.append(matching(T.terms, tsquery))
         rank = text_rank(T.terms, tsquery)
     hits = (
         select(

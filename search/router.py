@@ -122,8 +122,7 @@ def hits_json(hits: Sequence[Hit]) -> str:
     return (
         "["
         + ",".join(
-            f'{{"listing":{hit.document_json},'
-            f'"highlights":{to_json(hit.highlights).decode()}}}'
+            f'{{"listing":{hit.document_json},"highlights":{to_json(hit.highlights).decode()}}}'
             for hit in hits
         )
         + "]"

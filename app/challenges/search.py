@@ -26,6 +26,7 @@ from search.analysis import highlighter, query_terms
 from search.parameters import SearchParameters
 from search.postgres import (
     facet_counts_select,
+    matching,
     parsed_tsquery,
     read_facet_counts,
     text_rank,
@@ -115,7 +116,7 @@ async def search_challenges(
     rank: ColumnElement[Any] = literal(0.0)
     if terms:
         tsquery = parsed_tsquery(tsquery_text(terms))
-        where.append(Challenge.terms.op("@@")(tsquery))
+        where.append(matching(Challenge.terms, tsquery))
         rank = text_rank(Challenge.terms, tsquery)
     if query.field:
         where.append(

@@ -10,15 +10,16 @@ On a bid that was a sixth of the API's CPU: a bid request cost 678–711 µs of 
 through FastAPI's handler and 573–574 through this one; a listing read 300–333 µs and 228–238,
 a search 483–505 and 408–435 (2 cores, 2026-12-06).
 
-The plan takes only what those routes are made of — dependencies that take the request (and
-the response whose headers join the answer) and header parameters, no nested dependencies,
-no generators; path, header and a JSON body on the route itself, an endpoint that may take the
-request and that response too — and refuses any other shape when the route is made. A request it cannot take as it is (an input FastAPI would refuse, a
-body that is not JSON or not UTF-8, dependency overrides, FastAPI's telemetry switched on)
-goes to FastAPI's own handler before anything has run, so every answer but a valid request's
-is FastAPI's; a valid request gets what FastAPI's handler would give: each dependency called
-once, in FastAPI's order, the endpoint's answer validated and serialized by the route's
-response field with the status code and the headers the dependencies set.
+The plan takes only what those routes are made of — dependencies that take the request (and the
+response whose headers join the answer) and header parameters, no nested dependencies, no
+generators; path, header and a JSON body on the route itself, an endpoint that may take the
+request and that response too — and refuses any other shape when the route is made. A request
+it cannot take as it is (an input FastAPI would refuse, a body that is not JSON or not UTF-8,
+dependency overrides, FastAPI's telemetry switched on) goes to FastAPI's own handler before
+anything has run, so every answer but a valid request's is FastAPI's; a valid request gets what
+FastAPI's handler would give: each dependency called once, in FastAPI's order, the endpoint's
+answer validated and serialized by the route's response field with the status code and the
+headers the dependencies set.
 """
 
 from __future__ import annotations
