@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -116,12 +116,13 @@ def synonyms_of(term: str) -> tuple[str, ...]:
     return synonym_groups().get(term, (term,))
 
 
+@lru_cache(maxsize=4096)
 def highlighter(
-    terms: Sequence[Term], *, pre: str = "<em>", post: str = "</em>"
+    terms: tuple[Term, ...], *, pre: str = "<em>", post: str = "</em>"
 ) -> Callable[[str], str]:
     """A function giving a text HTML-escaped with every occurrence of a term (or a synonym)
-    wrapped in tags. Made once per search for all its hits; the pattern of a set of words is
-    compiled once per process."""
+    wrapped in tags, for all the hits of a search; kept, with its compiled pattern, for the
+    latest few thousand sets of terms, as the terms are (`query_terms`)."""
     needles = tuple(
         sorted(
             {synonym for term in terms for synonym in synonyms_of(term.text) if synonym},
@@ -131,7 +132,7 @@ def highlighter(
     )
     if not needles:
         return html.escape
-    pattern = _pattern(needles)
+    pattern = re.compile("|".join(re.escape(needle) for needle in needles), re.IGNORECASE)
 
     def highlight(text: str) -> str:
         out: list[str] = []
@@ -144,8 +145,3 @@ def highlighter(
         return "".join(out)
 
     return highlight
-
-
-@lru_cache(maxsize=1024)
-def _pattern(needles: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(needle) for needle in needles), re.IGNORECASE)

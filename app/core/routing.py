@@ -28,6 +28,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
@@ -189,10 +190,24 @@ class PlannedRoute(APIRoute):
         endpoint = _Step(
             dependant.call, None, dependant.request_param_name, dependant.response_param_name, []
         )
-        route = self
+        overridden_by = self.dependency_overrides_provider
+        default_status = self.status_code or 200
+        # What serializes the endpoint's answer, as FastAPI's handler would: fixed per route.
+        serialize = partial(
+            serialize_response,
+            field=self.response_field,
+            include=self.response_model_include,
+            exclude=self.response_model_exclude,
+            by_alias=self.response_model_by_alias,
+            exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none,
+            dump_json=True,
+        )
 
         async def handler(request: Request) -> Response:
-            overrides = getattr(route.dependency_overrides_provider, "dependency_overrides", None)
+            # Read on each request: tests set and clear the overrides while the app runs.
+            overrides = getattr(overridden_by, "dependency_overrides", None)
             if overrides or get_telemetry_data() is not None:
                 return await generic(request)
             inputs = await _inputs(parameters, body, steps, request)
@@ -210,18 +225,8 @@ class PlannedRoute(APIRoute):
             raw = await endpoint.run(values, request, sub_response)
             if isinstance(raw, Response):
                 return raw
-            content = await serialize_response(
-                field=route.response_field,
-                response_content=raw,
-                include=route.response_model_include,
-                exclude=route.response_model_exclude,
-                by_alias=route.response_model_by_alias,
-                exclude_unset=route.response_model_exclude_unset,
-                exclude_defaults=route.response_model_exclude_defaults,
-                exclude_none=route.response_model_exclude_none,
-                dump_json=True,
-            )
-            status_code = sub_response.status_code or route.status_code or 200
+            content = await serialize(response_content=raw)
+            status_code = sub_response.status_code or default_status
             response = Response(content, status_code=status_code, media_type="application/json")
             if not is_body_allowed_for_status_code(status_code):
                 response.body = b""
