@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -326,14 +327,56 @@ class Latest:
     storing: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held while a bid of this process is being stored on the auction: the next waits for
     its outcome instead of sending a write that would find the auction changed."""
+    found: int = 0
+    """The last sequence a read found beyond what this process knew: the bids up to it may be
+    another process's."""
+    stored: deque[tuple[int, int, tuple[str, str] | None]] = field(
+        default_factory=lambda: deque(maxlen=STORES_KEPT)
+    )
+    """This process's latest stores on the auction: (the sequence each was computed on, the
+    sequence it reached, the Idempotency-Key it claimed)."""
 
     def learn(self, book: engine.Book) -> None:
+        """Learn the book as a read found it."""
+        if book.sequence > self.sequence:
+            self.found = book.sequence
+            self._advance(book)
+
+    def learn_stored(self, read: int, book: engine.Book, key: tuple[str, str] | None) -> None:
+        """Learn the book as this process's store under `key` left it, computed on the book
+        at sequence `read` (which another process's bids may have reached)."""
+        if read > self.sequence:
+            self.found = read
+        self.stored.append((read, book.sequence, key))
+        self._advance(book)
+
+    def _advance(self, book: engine.Book) -> None:
         if book.sequence > self.sequence:
             self.sequence, self.minimum, self.leader = (
                 book.sequence,
                 book.minimum_next(),
                 book.leader,
             )
+
+    def stored_since(self, sequence: int, key: tuple[str, str]) -> bool:
+        """Whether every bid after `sequence`, up to the latest, was stored by this process
+        under another key than `key` — so no request with `key` stored a bid on the auction
+        since a read at `sequence` found `key` unused."""
+        if self.found > sequence:
+            return False
+        reached = sequence
+        for read, last, used in self.stored:
+            if last <= sequence:
+                continue
+            if read > reached or used == key:
+                return False  # a bid it does not account for, or one under the key
+            reached = last
+        return reached >= self.sequence
+
+
+STORES_KEPT = 64
+"""How many of its latest stores on an auction a process remembers (`Latest.stored`): enough
+for the bids that overtake one in flight; past them the key is read again."""
 
 
 _LATEST: dict[uuid.UUID, Latest] = {}
@@ -384,7 +427,11 @@ async def _bid(
     Within the process, bids on one auction are stored one at a time (`Latest.storing`), and
     one whose read another bid has since overtaken sends no write bound to fail: the newer
     book refuses it (`refuse_after`: bids only rise, so what it refuses, a read now would
-    too) or, when it does not, the action is computed again on a fresh read.
+    too) or, when it does not, the action is computed again on a fresh read. Its key is read
+    again first unless every bid since was this process's under other keys
+    (`Latest.stored_since`): then no retry of it can have landed before the book that refuses
+    it (a different request reusing the key meanwhile, a client's error, is found by the
+    key's next use).
 
     The key is looked up by the read and claimed by the storing statement, so a retried bid
     gets the first answer (Replay) before anything is computed, and two requests with one key
@@ -402,6 +449,7 @@ async def _bid(
         """Compute the action and store it with its answer: the answer, or None when the
         auction had changed or the key, taken meanwhile, turned out expired (the next read
         forgets it)."""
+        read = standing.book.sequence
         write, extended = act(standing, deposit)
         answer = answer_of(standing, write, extended)
         key_row = idempotency.stored_row(answer, status_code=201)
@@ -413,7 +461,7 @@ async def _bid(
                 await target.rollback()
             idempotency.check_used(await idempotency.used_row(reads))
             return None
-        latest.learn(standing.book)
+        latest.learn_stored(read, standing.book, key)
         return answer
 
     async def read(source: ReadPool | AsyncSession) -> tuple[queries.Standing, Deposit]:
@@ -442,8 +490,13 @@ async def _bid(
             return stored
         if overtaken and refuse_after is not None:
             # Another bid of this process was stored since this one read: its book decides,
-            # once the request's key is known to be unused (else it answers as a retry).
-            if key is not None and idempotency.check_used(await idempotency.used_row(reads)):
+            # once the request's key is known to be still unused (else it answers as a retry):
+            # known without a read when every bid since was this process's, under other keys.
+            if (
+                key is not None
+                and not latest.stored_since(standing.book.sequence, key)
+                and idempotency.check_used(await idempotency.used_row(reads))
+            ):
                 await idempotency.forget_expired(reads)
             refuse_after(latest, deposit)
     raise AssertionError("a write under the auction's lock found the auction changed")
