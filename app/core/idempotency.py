@@ -93,6 +93,10 @@ def _owner(principal: Principal | None) -> str:
     return f"user:{principal.user_id}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""Sorted, compact JSON: made once (`json.dumps` with options makes an encoder per call)."""
+
+
 async def _canonical(request: Request) -> bytes:
     """The body as sorted, compact JSON, or as it came when it is not JSON. Parsed by
     `Request.json`, which keeps what it parsed: the route's own reading of the body (FastAPI's
@@ -101,7 +105,7 @@ async def _canonical(request: Request) -> bytes:
         parsed = await request.json()
     except ValueError:
         return await request.body()
-    return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    return _CANONICAL.encode(parsed).encode()
 
 
 class RequestKey:

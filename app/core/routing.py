@@ -39,6 +39,8 @@ from fastapi.routing import APIRoute, APIRouter, serialize_response
 from fastapi.telemetry import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
 
+from app.core.errors import DomainError, problem_response
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Coroutine[Any, Any, Any]])
 
@@ -218,11 +220,16 @@ class PlannedRoute(APIRoute):
             sub_response = Response()
             del sub_response.headers["content-length"]
             sub_response.status_code = None  # type: ignore[assignment]
-            for step, arguments in zip(steps, step_arguments, strict=True):
-                answer = await step.run(arguments, request, sub_response)
-                if step.name is not None:
-                    values[step.name] = answer
-            raw = await endpoint.run(values, request, sub_response)
+            try:
+                for step, arguments in zip(steps, step_arguments, strict=True):
+                    answer = await step.run(arguments, request, sub_response)
+                    if step.name is not None:
+                        values[step.name] = answer
+                raw = await endpoint.run(values, request, sub_response)
+            except DomainError as refused:
+                # Answered as the app's handler answers it (`install_error_handlers`), without
+                # unwinding through Starlette's wrappers: most bids on a hot auction end here.
+                return problem_response(request, refused)
             if isinstance(raw, Response):
                 return raw
             content = await serialize(response_content=raw)
