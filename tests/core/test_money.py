@@ -103,3 +103,14 @@ def test_api_form_round_trips(fen: int) -> None:
 @given(st.integers(min_value=-MAX_FEN, max_value=MAX_FEN))
 def test_the_amount_text_is_the_decimal_amount(fen: int) -> None:
     assert Money(fen).amount_text == str(Money(fen).amount)
+
+
+@given(st.from_regex(r"-?[0-9]{1,15}(\.[0-9]{1,2})?", fullmatch=True))
+def test_an_amount_reads_as_its_decimal_value(amount: str) -> None:
+    fen = int(Decimal(amount) * 100)
+    if abs(fen) > MAX_FEN:
+        with pytest.raises(ValidationError) as raised:
+            Adjustment.model_validate({"amount": {"amount": amount}})
+        assert raised.value.errors()[0]["type"] == "money_too_large"
+    else:
+        assert Adjustment.model_validate({"amount": {"amount": amount}}).amount == Money(fen)
