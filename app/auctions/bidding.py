@@ -364,14 +364,16 @@ class Latest:
         since a read at `sequence` found `key` unused."""
         if self.found > sequence:
             return False
-        reached = sequence
-        for read, last, used in self.stored:
-            if last <= sequence:
-                continue
-            if read > reached or used == key:
+        # From the newest store back to the read: each must have been computed on the book the
+        # one before it left, so only the stores since are looked at, not all those kept.
+        reached = self.sequence
+        for read, last, used in reversed(self.stored):
+            if reached <= sequence:
+                break
+            if last != reached or used == key:
                 return False  # a bid it does not account for, or one under the key
-            reached = last
-        return reached >= self.sequence
+            reached = read
+        return reached <= sequence
 
 
 STORES_KEPT = 64

@@ -39,6 +39,7 @@ def stored(latest: Latest, read: int, reached: int, key: tuple[str, str] | None)
         pytest.param([3, (3, 4, OTHER), 6], False, id="a-read-found-bids-it-did-not-store"),
         pytest.param([3, (5, 6, OTHER)], False, id="a-store-computed-on-bids-it-did-not-store"),
         pytest.param([3, (4, 5, OTHER), (3, 4, THIRD)], False, id="stores-learned-out-of-order"),
+        pytest.param([3, (3, 5, OTHER), (3, 4, THIRD)], False, id="a-store-off-the-chain"),
         pytest.param([3], True, id="nothing-since"),
         pytest.param([1, (1, 2, MINE), (2, 3, OTHER), (3, 4, OTHER)], True, id="key-used-before"),
     ],
