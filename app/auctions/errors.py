@@ -51,7 +51,7 @@ class BidTooLow(DomainError):
     detail_code = "detail.bid_too_low"
 
     def __init__(self, minimum: Money, *, field_name: str = "body.amount") -> None:
-        # Most bids on a hot auction end here: the amount written once, without Decimal.
+        # Most bids on a hot auction end here: the amount written once.
         amount = minimum.amount_text
         super().__init__(
             errors=[FieldError(field_name, "bid_too_low", {"minimum": amount})],
@@ -73,7 +73,7 @@ class BidOffGrid(DomainError):
                 FieldError(
                     "body.amount",
                     "off_increment_grid",
-                    {"nearest": " / ".join(str(amount.amount) for amount in nearest)},
+                    {"nearest": " / ".join(amount.amount_text for amount in nearest)},
                 )
             ],
             extensions={"nearest": [amount.to_api() for amount in nearest]},
