@@ -227,8 +227,9 @@ class PlannedRoute(APIRoute):
                         values[step.name] = answer
                 raw = await endpoint.run(values, request, sub_response)
             except DomainError as refused:
-                # Answered as the app's handler answers it (`install_error_handlers`), without
-                # unwinding through Starlette's wrappers: most bids on a hot auction end here.
+                # Answered as the app's one handler of domain errors answers it (a test keeps
+                # it the only one), without unwinding through Starlette's wrappers: most bids
+                # on a hot auction end here.
                 return problem_response(request, refused)
             if isinstance(raw, Response):
                 return raw

@@ -14,7 +14,7 @@ from fastapi.dependencies.utils import solve_dependencies
 from pydantic import BaseModel, Field
 
 from app.auctions import router as auctions
-from app.core.errors import Conflict, Forbidden, install_error_handlers
+from app.core.errors import Conflict, DomainError, Forbidden, install_error_handlers
 from app.core.routing import PlannedRoute
 from app.listings import router as listings
 from search import router as search
@@ -266,3 +266,15 @@ def test_the_hot_routes_are_planned() -> None:
         ("/v1/listings/{listing_id}", "GET"),
         ("/v1/search/listings", "GET"),
     }
+
+
+def test_the_app_answers_every_domain_error_with_one_handler(app: FastAPI) -> None:
+    """A planned route answers a DomainError with `problem_response` itself, as the app's
+    handler does: that holds only while no kind of DomainError has a handler of its own."""
+    own = {
+        kind
+        for kind in app.exception_handlers
+        if isinstance(kind, type) and issubclass(kind, DomainError)
+    }
+
+    assert own == {DomainError}
