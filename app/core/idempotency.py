@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -97,15 +99,29 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 """Sorted, compact JSON: made once (`json.dumps` with options makes an encoder per call)."""
 
 
-async def _canonical(request: Request) -> bytes:
-    """The body as sorted, compact JSON, or as it came when it is not JSON. Parsed by
-    `Request.json`, which keeps what it parsed: the route's own reading of the body (FastAPI's
-    or a planned route's) has parsed it already."""
+def _canonical(body: bytes) -> bytes:
+    """The body as sorted, compact JSON, or as it came when it is not JSON (or not UTF-8)."""
     try:
-        parsed = await request.json()
+        parsed = json.loads(body)
     except ValueError:
-        return await request.body()
+        return body
     return _CANONICAL.encode(parsed).encode()
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a request asked — its method, path and body — as far as a replay must repeat it."""
+
+    method: str
+    path: str
+    body: bytes
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the method, the path and the canonical body."""
+        digest = hashlib.sha256()
+        for part in (self.method.encode(), self.path.encode(), _canonical(self.body)):
+            digest.update(part + b"\0")
+        return digest.hexdigest()
 
 
 class RequestKey:
@@ -114,11 +130,17 @@ class RequestKey:
     what the change decides on (`check_used`) and inserted by the statement that makes it
     (`stored_row`)."""
 
-    def __init__(self, key: str | None, fingerprint: str, now: datetime) -> None:
+    def __init__(self, key: str | None, asked: Asked, now: datetime) -> None:
         self.key = key
-        self.fingerprint = fingerprint
+        self.asked = asked
         self.now = now
         self.owner: str | None = None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The fingerprint of what the request asked (`Asked.fingerprint`), worked out when the
+        key's row is first decided on or written: most bids are refused before either."""
+        return self.asked.fingerprint()
 
     def used_key(self, principal: Principal) -> tuple[str, str] | None:
         """The key as its row names it — (owner, key) — for a change that claims it in its own
@@ -179,10 +201,8 @@ class Idempotency(RequestKey):
     """The Idempotency-Key of a request whose change is its session's transaction: claimed in
     it before the work (`claim`), its answer stored with the change (`remember`)."""
 
-    def __init__(
-        self, session: AsyncSession, key: str | None, fingerprint: str, now: datetime
-    ) -> None:
-        super().__init__(key, fingerprint, now)
+    def __init__(self, session: AsyncSession, key: str | None, asked: Asked, now: datetime) -> None:
+        super().__init__(key, asked, now)
         self.session = session
 
     async def claim(self, principal: Principal | None) -> None:
@@ -255,28 +275,20 @@ KeyHeader = Annotated[
 ]
 
 
-async def _fingerprint(request: Request) -> str:
-    """SHA-256 of the method, the path and the canonical body: what a replay must repeat."""
-    digest = hashlib.sha256()
-    for part in (
-        request.method.encode(),
-        request.scope["path"].encode(),
-        await _canonical(request),
-    ):
-        digest.update(part + b"\0")
-    return digest.hexdigest()
+async def _asked(request: Request) -> Asked:
+    return Asked(request.method, request.scope["path"], await request.body())
 
 
 async def _request_key(request: Request, idempotency_key: KeyHeader = None) -> RequestKey:
     clock: Clock = request.app.state.clock
-    return RequestKey(idempotency_key, await _fingerprint(request), clock.wall())
+    return RequestKey(idempotency_key, await _asked(request), clock.wall())
 
 
 async def _idempotency(
     request: Request, session: Session, idempotency_key: KeyHeader = None
 ) -> Idempotency:
     clock: Clock = request.app.state.clock
-    return Idempotency(session, idempotency_key, await _fingerprint(request), clock.wall())
+    return Idempotency(session, idempotency_key, await _asked(request), clock.wall())
 
 
 RequestKeyOf = Annotated[RequestKey, Depends(_request_key)]
