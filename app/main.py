@@ -14,6 +14,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.datastructures import State
 
 from app.accounts import service as accounts_service
 from app.accounts import totp
@@ -95,6 +96,21 @@ HOT_ROUTES = [
 costs about a microsecond."""
 
 
+class AppState(State):
+    """`app.state` whose values are the object's own attributes as well: the clock, the pools
+    and the settings are read several times a request, and Starlette's `State` finds them
+    only in `__getattr__`, after a failed look-up has formatted an AttributeError (~15 a bid,
+    a percent of its time)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        object.__delattr__(self, name)
+
+
 def serve_routes(app: FastAPI, routers: list[APIRouter]) -> None:
     """Put the routers' routes in the app's own table: the hot ones first, then the others in
     the routers' order, then the document's own pages (`/openapi.json`, `/docs`).
@@ -164,6 +180,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # configured providers in the environment on every request, and there are none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state = AppState()
     app.state.settings = settings
     generate_openapi = app.openapi
 
