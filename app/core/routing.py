@@ -38,6 +38,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIRouter, serialize_response
 from fastapi.telemetry import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import TypeAdapter, ValidationError
 
 from app.core.errors import DomainError, problem_response
 
@@ -103,6 +104,26 @@ class _Parameter:
                 return True, value
         value, errors = self.field.validate(value, loc=(self.location, self.key))
         return not errors, value
+
+
+@dataclass(frozen=True)
+class _Body:
+    """The route's JSON body: the endpoint's argument it goes to, and what validates it from its
+    bytes in one pass (pydantic-core parses and validates) — the adapter FastAPI validates the
+    parsed body with, in JSON mode. A body valid in JSON mode is valid in Python mode with the
+    same value for the lax types the API's bodies are made of (strict fields would differ: a
+    date as a string is strict JSON, not strict Python); whatever it refuses goes to FastAPI,
+    which answers as it always did."""
+
+    name: str
+    validate: Callable[[bytes], Any]
+
+    @classmethod
+    def of(cls, route: APIRoute, field: ModelField) -> _Body:
+        adapter = getattr(field, "_type_adapter", None)
+        if not isinstance(adapter, TypeAdapter):
+            raise _unsupported(route, "body validated otherwise than by a TypeAdapter")
+        return cls(field.name, adapter.validate_json)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -188,7 +209,7 @@ class PlannedRoute(APIRoute):
             _Parameter.of(self, field)
             for field in (*dependant.path_params, *dependant.header_params)
         ]
-        body = dependant.body_params[0] if dependant.body_params else None
+        body = _Body.of(self, dependant.body_params[0]) if dependant.body_params else None
         endpoint = _Step(
             dependant.call, None, dependant.request_param_name, dependant.response_param_name, []
         )
@@ -246,27 +267,27 @@ class PlannedRoute(APIRoute):
 
 async def _inputs(
     parameters: Sequence[_Parameter],
-    body: ModelField | None,
+    body: _Body | None,
     steps: Sequence[_Step],
     request: Request,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The endpoint's path, header and body values and each dependency's header values,
-    validated as FastAPI validates them; None when any is not valid or the body is not JSON
-    (FastAPI's handler answers those)."""
+    validated as FastAPI validates them (the body from its bytes: `_Body`); None when any
+    is not valid or the body is not JSON (FastAPI's handler answers those)."""
     values: dict[str, Any] = {}
     for parameter in parameters:
         valid, values[parameter.field.name] = parameter.read(request)
         if not valid:
             return None
     if body is not None:
-        if not _is_json(request.headers.get("content-type")) or not await request.body():
+        if not _is_json(request.headers.get("content-type")):
+            return None
+        received = await request.body()
+        if not received:
             return None
         try:
-            received_body = await request.json()
-        except ValueError:  # not JSON, or not even UTF-8
-            return None
-        values[body.name], errors = body.validate(received_body, loc=("body",))
-        if errors:
+            values[body.name] = body.validate(received)
+        except ValidationError:  # not JSON, not UTF-8, or not what the route takes
             return None
     step_arguments = []
     for step in steps:
