@@ -485,9 +485,14 @@ async def _bid(
             continue
         standing, deposit = await read(reads)
         latest.learn(standing.book)
-        async with latest.storing:
-            overtaken = latest.sequence > standing.book.sequence
-            stored = None if overtaken else await store(reads, standing, deposit)
+        # Overtaken already (books only advance): no need to wait for the storing lock to see it.
+        overtaken = latest.sequence > standing.book.sequence
+        stored = None
+        if not overtaken:
+            async with latest.storing:
+                overtaken = latest.sequence > standing.book.sequence
+                if not overtaken:
+                    stored = await store(reads, standing, deposit)
         if stored is not None:
             return stored
         if overtaken and refuse_after is not None:
