@@ -21,6 +21,7 @@ from app.core import security
 from app.core.auth import (
     API_KEY_SCOPES,
     Principal,
+    api_key_subject,
 )
 from app.core.errors import (
     NotFound,
@@ -96,7 +97,7 @@ async def revoke_api_key(
     principal.require_manager(key.organization_id)
     if key.revoked_at is None:
         key.revoked_at = now
-        await principals.announce_change(session, principals.api_key_subject(key.id))
+        await principals.announce_change(session, api_key_subject(key.id))
         await record_event(
             session,
             "api_key.revoked",

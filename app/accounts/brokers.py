@@ -27,6 +27,7 @@ from app.core.auth import (
     MANAGERS,
     PlatformRole,
     Principal,
+    user_subject,
 )
 from app.core.errors import (
     AlreadyExists,
@@ -92,7 +93,7 @@ async def create_broker_profile(
     )
     session.add(profile)
     # The person's `GET /v1/me` names their broker profile.
-    await principals.announce_change(session, principals.user_subject(principal.user_id))
+    await principals.announce_change(session, user_subject(principal.user_id))
     await session.flush()
     await record_event(session, "broker.applied", {"broker_id": str(profile.id)})
     await session.refresh(profile)

@@ -21,6 +21,7 @@ from app.core.auth import (
     MANAGERS,
     MemberRole,
     Principal,
+    user_subject,
 )
 from app.core.errors import (
     AlreadyExists,
@@ -87,7 +88,7 @@ async def add_member(
         raise AlreadyExists("body.email")
     membership = Membership(organization_id=organization.id, user_id=user.id, role=role)
     session.add(membership)
-    await principals.announce_change(session, principals.user_subject(user.id))
+    await principals.announce_change(session, user_subject(user.id))
     await record_event(
         session,
         "member.added",
@@ -132,7 +133,7 @@ async def change_member_role(
     _check_owner_change(principal, organization.id, memberships, membership, role)
     before = {"role": membership.role}
     membership.role = role
-    await principals.announce_change(session, principals.user_subject(user_id))
+    await principals.announce_change(session, user_subject(user_id))
     user = await session.get(User, user_id)
     assert user is not None
     await record_event(
@@ -161,7 +162,7 @@ async def remove_member(
     elif membership.role == MemberRole.owner and _owner_count(memberships) == 1:
         raise InvalidState(detail_code="detail.last_owner")
     await session.delete(membership)
-    await principals.announce_change(session, principals.user_subject(user_id))
+    await principals.announce_change(session, user_subject(user_id))
     await record_event(
         session,
         "member.removed",

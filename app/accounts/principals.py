@@ -20,7 +20,6 @@ empties the cache and stops caching until it is back.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,21 +37,6 @@ SECONDS = 5.0
 SIZE = 20_000
 """Entries kept at most; past it the cache starts over (a burst of new credentials, never a
 leak)."""
-
-
-def user_subject(user_id: uuid.UUID) -> str:
-    return f"user:{user_id}"
-
-
-def api_key_subject(api_key_id: uuid.UUID) -> str:
-    return f"api_key:{api_key_id}"
-
-
-def subject_of(principal: Principal) -> str:
-    if principal.api_key_id is not None:
-        return api_key_subject(principal.api_key_id)
-    assert principal.user_id is not None
-    return user_subject(principal.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +119,7 @@ class PrincipalCache:
     def _remember(self, token: str, principal: Principal) -> None:
         if len(self._entries) >= SIZE:
             self.clear()
-        subject = subject_of(principal)
+        subject = principal.subject
         self._entries[token] = _Entry(
             principal, self._monotonic() + self.seconds, principal.credential_expires_at
         )

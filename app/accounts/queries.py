@@ -38,9 +38,10 @@ from app.accounts.models import (
     User,
     VatPeriod,
 )
-from app.accounts.principals import PrincipalCache, user_subject
+from app.accounts.principals import PrincipalCache
 from app.core.auth import (
     Principal,
+    user_subject,
 )
 from app.core.db import ReadModel, among
 from app.core.errors import (

@@ -41,6 +41,7 @@ from app.core.auth import (
     MemberRole,
     PlatformRole,
     Principal,
+    user_subject,
 )
 from app.core.db import one_or_not_found
 from app.core.errors import (
@@ -238,7 +239,7 @@ async def _revoke_family(
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    await principals.announce_change(session, principals.user_subject(user_id))
+    await principals.announce_change(session, user_subject(user_id))
 
 
 async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str, now: datetime) -> None:
@@ -317,7 +318,7 @@ async def set_platform_roles(
     await session.execute(delete(PlatformRoleGrant).where(PlatformRoleGrant.user_id == user_id))
     for role in wanted:
         session.add(PlatformRoleGrant(user_id=user_id, role=role, granted_by_id=principal.user_id))
-    await principals.announce_change(session, principals.user_subject(user_id))
+    await principals.announce_change(session, user_subject(user_id))
     await record_event(
         session,
         "staff.roles_changed",
@@ -365,7 +366,7 @@ async def create_organization(
             organization_id=organization.id, user_id=principal.user_id, role=MemberRole.owner
         )
     )
-    await principals.announce_change(session, principals.user_subject(principal.user_id))
+    await principals.announce_change(session, user_subject(principal.user_id))
     await record_event(
         session,
         "organization.created",
@@ -471,7 +472,7 @@ async def update_organization(
             select(Membership.user_id).where(Membership.organization_id == organization.id)
         )
         for user_id in members:
-            await principals.announce_change(session, principals.user_subject(user_id))
+            await principals.announce_change(session, user_subject(user_id))
     await session.flush()
     await session.refresh(organization)
     return organization

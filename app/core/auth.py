@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal
 
 from fastapi import Request
@@ -83,6 +84,16 @@ ALL_SCOPES = frozenset(SCOPES)
 API_KEY_SCOPES = ALL_SCOPES - PEOPLE_ONLY_SCOPES
 
 
+def user_subject(user_id: uuid.UUID) -> str:
+    """A person as keys, budgets and change notices name them."""
+    return f"user:{user_id}"
+
+
+def api_key_subject(api_key_id: uuid.UUID) -> str:
+    """An API key as keys, budgets and change notices name it."""
+    return f"api_key:{api_key_id}"
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller of one request."""
@@ -98,6 +109,15 @@ class Principal:
     credential_expires_at: datetime | None = None
     """When the credential it was read from stops being valid (none: an API key without
     expiry); a process keeping verified principals never keeps one past it."""
+
+    @cached_property
+    def subject(self) -> str:
+        """Who the caller is, as keys, budgets and change notices name them: "user:<id>" or
+        "api_key:<id>" (worked out once: a process keeps its principals for a few seconds)."""
+        if self.api_key_id is not None:
+            return api_key_subject(self.api_key_id)
+        assert self.user_id is not None
+        return user_subject(self.user_id)
 
     def role_in(self, organization_id: uuid.UUID) -> MemberRole | None:
         return self.memberships.get(organization_id)

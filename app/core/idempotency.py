@@ -90,9 +90,7 @@ def _owner(principal: Principal | None) -> str:
         # Signing up has no caller yet: keys are shared, but a replay needs the same body —
         # the same email and password — so it tells nobody anything they did not send.
         return "anonymous"
-    if principal.api_key_id is not None:
-        return f"api_key:{principal.api_key_id}"
-    return f"user:{principal.user_id}"
+    return principal.subject
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))

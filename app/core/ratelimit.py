@@ -203,19 +203,21 @@ def caller_of(request: Request, signing_key: str, now: datetime) -> str:
         # signature check is a tenth of a bid's time).
         known: Principal | None = request.app.state.known_principal(credential, now)
         if known is not None:
-            return f"user:{known.user_id}"
+            return known.subject
         claims = security.read_access_token(credential, now=now, key=signing_key)
         if claims is not None:
             return f"user:{claims.user_id}"
     return "address:" + address_of(request)
 
 
-async def spend(state: Any, route_classes: Sequence[str], caller: str) -> list[tuple[bytes, bytes]]:
-    """Count one request of `caller` in each of `route_classes` on the app's counters: the
-    `RateLimit-*` headers of the first class to answer with, as ASGI sends them. Raises
-    RateLimited (with `Retry-After`) past any class's budget."""
-    # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
-    now = state.clock.wall().timestamp()
+async def spend(
+    state: Any, route_classes: Sequence[str], caller: str, wall_now: datetime
+) -> list[tuple[bytes, bytes]]:
+    """Count one request of `caller` in each of `route_classes` on the app's counters at
+    `wall_now` (`Clock.wall`: windows are wall time): the `RateLimit-*` headers of the first
+    class to answer with, as ASGI sends them. Raises RateLimited (with `Retry-After`) past any
+    class's budget."""
+    now = wall_now.timestamp()
     window = int(now // WINDOW_SECONDS)
     limits = [
         state.settings.rate_limits.get(route_class, DEFAULT_PER_MINUTE)
@@ -251,11 +253,13 @@ class RateLimit:
 
     async def __call__(self, request: Request, response: Response) -> None:
         state = request.app.state
-        caller = caller_of(request, state.signing_key, state.clock.wall())
+        # Windows are wall time: a moved sandbox clock must not reset anybody's budget.
+        now = state.clock.wall()
+        caller = caller_of(request, state.signing_key, now)
         classes = [self.route_class]
         if request.method in WRITE_METHODS:
             classes.append("writes")
-        response.headers.raw.extend(await spend(state, classes, caller))
+        response.headers.raw.extend(await spend(state, classes, caller, now))
 
 
 def own_class_routes(routes: Iterable[BaseRoute]) -> list[tuple[frozenset[str], re.Pattern[str]]]:
@@ -289,9 +293,10 @@ class WriteRateLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        caller = caller_of(Request(scope), state.signing_key, state.clock.wall())
+        now = state.clock.wall()
+        caller = caller_of(Request(scope), state.signing_key, now)
         try:
-            encoded = await spend(state, ["writes"], caller)
+            encoded = await spend(state, ["writes"], caller, now)
         except RateLimited as error:
             await send_problem(send, error, current_locale.get(), scope["path"])
             return
