@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import security
-from app.core.auth import Principal, address_of
+from app.core.auth import Principal, address_of, user_subject
 from app.core.db import Base
 from app.core.errors import (
     DATABASE_ERRORS,
@@ -206,7 +206,7 @@ def caller_of(request: Request, signing_key: str, now: datetime) -> str:
             return known.subject
         claims = security.read_access_token(credential, now=now, key=signing_key)
         if claims is not None:
-            return f"user:{claims.user_id}"
+            return user_subject(claims.user_id)
     return "address:" + address_of(request)
 
 
