@@ -51,12 +51,12 @@ class BidTooLow(DomainError):
     detail_code = "detail.bid_too_low"
 
     def __init__(self, minimum: Money, *, field_name: str = "body.amount") -> None:
-        # Most bids on a hot auction end here: the amount written once.
-        amount = minimum.amount_text
+        # Most bids on a hot auction end here: the amount written once, for all three places.
+        shown = minimum.to_api()
         super().__init__(
-            errors=[FieldError(field_name, "bid_too_low", {"minimum": amount})],
-            extensions={"minimum": minimum.to_api()},
-            minimum=amount,
+            errors=[FieldError(field_name, "bid_too_low", {"minimum": shown["amount"]})],
+            extensions={"minimum": shown},
+            minimum=shown["amount"],
         )
 
 
