@@ -124,6 +124,14 @@ def create_sessionmaker(
     return async_sessionmaker(engine, expire_on_commit=False, info={"clock": clock, **info})
 
 
+def clock_of(session: OrmSession | AsyncSession) -> Clock:
+    """The clock a session stamps its rows with (`create_sessionmaker`)."""
+    clock: Clock | None = session.info.get("clock")
+    if clock is None:
+        raise RuntimeError("this session has no clock: make it with create_sessionmaker()")
+    return clock
+
+
 @event.listens_for(OrmSession, "before_flush")
 def _stamp_times(session: OrmSession, flush_context: Any, instances: Any) -> None:
     unstamped = [
@@ -139,10 +147,7 @@ def _stamp_times(session: OrmSession, flush_context: Any, instances: Any) -> Non
     ]
     if not unstamped and not changed:
         return
-    clock: Clock | None = session.info.get("clock")
-    if clock is None:
-        raise RuntimeError("this session has no clock: make it with create_sessionmaker()")
-    now = clock.now()
+    now = clock_of(session).now()
     for row in unstamped:
         if row.created_at is None:
             row.created_at = now

@@ -8,16 +8,24 @@ version."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
+    String,
+    cast,
     func,
+    literal,
+    literal_column,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Organization
@@ -38,8 +46,95 @@ def yuan(fen: int) -> str:
     return Money(fen).amount_text
 
 
-def canonical(content: dict[str, Any]) -> bytes:
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+@dataclass(frozen=True, slots=True)
+class CanonicalJson:
+    """A part of a filing's content that PostgreSQL wrote already in the canonical form
+    (`canonical_object_sql`): a filing's lines, thousands of them, go into its content as one
+    text, never as a Python object each. Not a str, so `json.dumps` refuses it rather than
+    quoting it."""
+
+    text: str
+
+    @classmethod
+    def array(cls, *parts: CanonicalJson | None) -> CanonicalJson | list[Any]:
+        """One array of the elements of several canonical arrays (None: no elements), in
+        order; an empty list when none has any."""
+        elements = [part.text[1:-1] for part in parts if part is not None and part.text != "[]"]
+        return cls(f"[{','.join(elements)}]") if elements else []
+
+    @staticmethod
+    def parsed(value: Any) -> Any:
+        """A part of a body as Python values, whether PostgreSQL wrote it or not (for the few
+        readers that look inside one seller's lines)."""
+        return json.loads(value.text) if isinstance(value, CanonicalJson) else value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _canonical_text(value: Any) -> str:
+    # Only containers that hold a pre-written part directly are written here; everything else
+    # goes to json.dumps whole (which refuses a CanonicalJson deeper down: never silent).
+    if isinstance(value, CanonicalJson):
+        return value.text
+    if isinstance(value, dict) and any(isinstance(item, CanonicalJson) for item in value.values()):
+        return (
+            "{"
+            + ",".join(f"{_dumps(key)}:{_canonical_text(value[key])}" for key in sorted(value))
+            + "}"
+        )
+    if isinstance(value, list) and any(isinstance(item, CanonicalJson) for item in value):
+        return "[" + ",".join(_canonical_text(item) for item in value) + "]"
+    return _dumps(value)
+
+
+def canonical(content: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON text of a filing's content (sorted keys, no spaces, characters as
+    they are, parts PostgreSQL wrote taken as they are) and the SHA-256 of its UTF-8 bytes:
+    the same content gives the same text."""
+    text = _canonical_text(content)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def canonical_object_sql(
+    fields: Mapping[str, Any], *, optional: Mapping[str, Any] | None = None
+) -> ColumnElement[str]:
+    """The canonical JSON text of an object with these fields, written by PostgreSQL: keys in
+    order, no spaces, each value through `to_json`, which escapes a string exactly as
+    `json.dumps(ensure_ascii=False)` does (quote, backslash, control characters, lowercase
+    hex). A field of `optional` is left out where its value is NULL."""
+    written = {
+        **{key: (func.coalesce(_json_text(value), "null"), False) for key, value in fields.items()},
+        **{key: (_json_text(value), True) for key, value in (optional or {}).items()},
+    }
+    text: ColumnElement[str] | None = None
+    for key in sorted(written):
+        value, may_be_absent = written[key]
+        # Absent fields are NULL parts: coalesced away; the first comma is dropped after.
+        part = literal(f",{_dumps(key)}:", String) + value
+        part = func.coalesce(part, "") if may_be_absent else part
+        text = part if text is None else text + part
+    if text is None:
+        return literal("{}", String)
+    return literal("{", String) + func.substr(text, 2) + literal("}", String)
+
+
+def _json_text(value: Any) -> ColumnElement[str]:
+    return cast(func.to_json(value), String)
+
+
+def canonical_array_sql(
+    element: ColumnElement[str], order_by: Any, *where: ColumnElement[bool]
+) -> ColumnElement[str]:
+    """The canonical JSON array of `element` (texts from `canonical_object_sql`) over a
+    group's rows where `where` holds, in `order_by`'s order; NULL when no row does."""
+    elements = func.string_agg(element, aggregate_order_by(literal_column("','"), order_by))
+    return (
+        literal("[", String)
+        + (elements.filter(*where) if where else elements)
+        + literal("]", String)
+    )
 
 
 def middle(start: datetime, end: datetime) -> date:

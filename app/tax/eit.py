@@ -27,7 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropTable
 
@@ -42,6 +42,9 @@ from app.tax.contents import (
     LICENCE,
     TRANSFERS,
     Body,
+    CanonicalJson,
+    canonical_array_sql,
+    canonical_object_sql,
     middle,
     receipts_of,
     yuan,
@@ -204,18 +207,9 @@ async def eit_bodies(
     income = c.revenue_fen - c.costs_fen - c.taxes_fen
     classified, included = ~c.unclassified, and_(~c.unclassified, c.reason.is_(None))
 
-    def listed(extra: Any = None, **fields: Any) -> Any:
-        line = func.jsonb_build_object(*(part for pair in fields.items() for part in pair))
-        return func.jsonb_agg(
-            aggregate_order_by(line if extra is None else line.op("||")(extra), c.deal_id)
-        )
-
-    # Related taxes appear on a line only where declared, so the filings of sellers who
-    # declare none keep the content (and hash) they had.
-    declared_taxes = case(
-        (c.taxes_fen != 0, func.jsonb_build_object("taxes", amount_text_sql(c.taxes_fen))),
-        else_=cast(literal("{}"), JSONB),
-    )
+    def listed(*where: Any, optional: dict[str, Any] | None = None, **fields: Any) -> Any:
+        line = canonical_object_sql(fields, optional=optional)
+        return canonical_array_sql(line, c.deal_id, *where)
 
     bodies: dict[uuid.UUID, Body] = {}
     found: dict[uuid.UUID, Sequence[Any]] = {}
@@ -223,37 +217,44 @@ async def eit_bodies(
         select(
             c.seller,
             listed(
+                classified,
                 deal_id=c.deal_id,
                 registration_number=c.registration_number,
                 revenue=amount_text_sql(c.revenue_fen),
-                extra=declared_taxes,
                 costs=amount_text_sql(c.costs_fen),
                 income=amount_text_sql(income),
                 included=included,
-            ).filter(classified),
-            listed(deal_id=c.deal_id, reason=c.reason).filter(classified, c.reason.is_not(None)),
-            listed(deal_id=c.deal_id, reason=literal("unclassified")).filter(c.unclassified),
+                # Related taxes appear on a line only where declared, so the filings of
+                # sellers who declare none keep the content (and hash) they had.
+                optional={"taxes": case((c.taxes_fen != 0, amount_text_sql(c.taxes_fen)))},
+            ),
+            listed(classified, c.reason.is_not(None), deal_id=c.deal_id, reason=c.reason),
+            listed(c.unclassified, deal_id=c.deal_id, reason=literal("unclassified")),
             listed(
+                c.other_fen != 0,
                 deal_id=c.deal_id,
                 reason=literal("non_technical_part"),
                 amount=amount_text_sql(c.other_fen),
-            ).filter(c.other_fen != 0),
+            ),
+            func.array_agg(aggregate_order_by(c.deal_id, c.deal_id)).filter(c.unclassified),
             func.coalesce(func.sum(income).filter(included), 0),
         ).group_by(c.seller)
     ):
         found[row[0]] = row[1:]
     await connection.execute(DropTable(held))
     for seller in ids:
-        lines, excluded, unclassified, non_technical, income_fen = found.get(
-            seller, (None, None, None, None, 0)
+        lines, excluded, unclassified, non_technical, unclassified_ids, income_fen = found.get(
+            seller, (None, None, None, None, None, 0)
         )
-        for item in unclassified or ():
+        for deal_id in unclassified_ids or ():
             # Off-platform contracts name no result: marked for a person, not guessed.
-            logger.warning("tax_contract_unclassified", deal_id=item["deal_id"])
+            logger.warning("tax_contract_unclassified", deal_id=str(deal_id))
         totals = rules.eit_totals(rule_set, int(income_fen))
         content = {
-            "lines": lines or [],
-            "excluded": [*(excluded or ()), *(unclassified or ()), *(non_technical or ())],
+            "lines": CanonicalJson.array(_written(lines)),
+            "excluded": CanonicalJson.array(
+                _written(excluded), _written(unclassified), _written(non_technical)
+            ),
             "totals": {
                 "income": yuan(totals.income_fen),
                 "exempt": yuan(totals.exempt_fen),
@@ -265,3 +266,7 @@ async def eit_bodies(
         }
         bodies[seller] = content, rule_set.version
     return bodies
+
+
+def _written(text: str | None) -> CanonicalJson | None:
+    return None if text is None else CanonicalJson(text)

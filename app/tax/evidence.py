@@ -25,7 +25,7 @@ from app.deals import queries as deals
 from app.deals import registration
 from app.deals import service as deal_service
 from app.deals.documents import render_contract_pdf, render_registration_certificate
-from app.tax.contents import yuan
+from app.tax.contents import CanonicalJson, yuan
 from app.tax.eit import eit_bodies
 from app.tax.exports import filing_xlsx
 
@@ -52,7 +52,7 @@ async def tax_evidence(
     ]
     body, _ = (await eit_bodies(session, [seller], start, min(end, now)))[seller.id]
     mine = str(deal.id)
-    lines = [line for line in body["lines"] if line["deal_id"] == mine]
+    lines = [line for line in CanonicalJson.parsed(body["lines"]) if line["deal_id"] == mine]
     counted = [line for line in lines if line.get("included")]
     content = {
         "kind": "eit_transfer_income",

@@ -11,15 +11,18 @@ key), so many workers never duplicate a filing.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    bindparam,
     select,
     text,
 )
@@ -30,7 +33,7 @@ from app.accounts.models import Organization
 from app.core.auth import PlatformRole, Principal
 from app.core.db import among
 from app.core.errors import NotFound, ValidationFailed
-from app.core.outbox import record_event
+from app.core.outbox import record_events
 from app.core.pagination import PageParams, paginate
 from app.deals import queries as deals
 from app.deals.models import ContractType
@@ -46,8 +49,6 @@ from app.tax.reward_relief import reward_relief_bodies
 from app.tax.super_deduction import super_deduction_bodies
 from app.tax.vat import vat_bodies
 
-"""Contracts whose income can be technology-transfer income (looked up once: a year of filings
-asks a million times)."""
 CHUNK = 2500
 """Taxpayers computed per transaction at the period end: memory stays bounded by the chunk,
 not by the year's million contracts."""
@@ -106,11 +107,12 @@ async def compute_filings(
     period: str,
     *,
     now: datetime,
-) -> dict[uuid.UUID, Filing | None]:
+) -> dict[uuid.UUID, uuid.UUID | None]:
     """Compute (or recompute) the filings of these taxpayers for one closed period, reading
-    their facts in a few set-based queries; each gets its current version, or None when it has
-    nothing to file. Idempotent: unchanged inputs change nothing. Raises ValidationFailed(period)
-    for an open or malformed period, or one no rule set of the kind covers."""
+    their facts in a few set-based queries; returns the id of each one's current version, or
+    None when it has nothing to file. Idempotent: unchanged inputs change nothing. Raises
+    ValidationFailed(period) for an open or malformed period, or one no rule set of the kind
+    covers."""
     if kind not in SUPPORTED:
         raise ValidationFailed("body.kind", "filing_kind_not_supported")
     start, end = period_bounds(kind, period)
@@ -141,14 +143,17 @@ async def compute_filings(
         current = latest.get(version.taxpayer_organization_id)
         if current is None or version.version > current.version:
             latest[version.taxpayer_organization_id] = version
-    filings = {}
+    filings: dict[uuid.UUID, uuid.UUID | None] = {}
+    added: list[_NewVersion] = []
     for taxpayer in ids:
         last = latest.get(taxpayer)
         amended = versions.get(last.amends_id) if last and last.amends_id else None
-        filings[taxpayer] = await _store(
-            session, organizations[taxpayer], kind, period, *bodies[taxpayer], last, amended, now
-        )
-    await session.flush()
+        kept = _keep(organizations[taxpayer], kind, period, *bodies[taxpayer], last, amended, now)
+        if isinstance(kept, _NewVersion):
+            added.append(kept)
+        filings[taxpayer] = kept.id if kept is not None else None
+    await session.flush()  # the drafts rewritten and the versions marked amended
+    await _add_versions(session, kind, period, added, now)
     return filings
 
 
@@ -161,11 +166,25 @@ async def compute_filing(
     now: datetime,
 ) -> Filing | None:
     """One taxpayer's filing (see `compute_filings`)."""
-    return (await compute_filings(session, [taxpayer_id], kind, period, now=now))[taxpayer_id]
+    filing_id = (await compute_filings(session, [taxpayer_id], kind, period, now=now))[taxpayer_id]
+    return None if filing_id is None else await session.get(Filing, filing_id)
 
 
-async def _store(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class _NewVersion:
+    """A filing's next version, computed and not yet written (see `_add_versions`)."""
+
+    id: uuid.UUID
+    taxpayer_id: uuid.UUID
+    version: int
+    content: str
+    """The canonical JSON text, as hashed."""
+    digest: str
+    rule_set_version: int
+    amends_id: uuid.UUID | None
+
+
+def _keep(
     taxpayer: Organization,
     kind: FilingKind,
     period: str,
@@ -174,10 +193,10 @@ async def _store(
     latest: Filing | None,
     amended: Filing | None,
     now: datetime,
-) -> Filing | None:
-    """Keep a computed body: nothing new when it is unchanged, the draft rewritten before
-    submission, an amendment with the difference after it. `amended` is the version `latest`
-    amends, if it is an amendment."""
+) -> Filing | _NewVersion | None:
+    """What becomes of a computed body: nothing new when it is unchanged, the draft rewritten
+    before submission, the next version after it (an amendment with the difference). `amended`
+    is the version `latest` amends, if it is an amendment."""
     if latest is None and not body["lines"] and not body.get("excluded"):
         return None
     computed = {
@@ -192,39 +211,83 @@ async def _store(
     }
     # An amendment goes on saying what it amends, so recomputing it unchanged changes nothing.
     content = _amending(computed, amended) if amended is not None else computed
-    digest = hashlib.sha256(canonical(content)).hexdigest()
+    content_text, digest = canonical(content)
     if latest is not None and latest.content_sha256 == digest:
         return latest
     if latest is not None and latest.state in {FilingState.draft, FilingState.ready}:
-        latest.content, latest.content_sha256 = content, digest
+        # The content as stored: parts PostgreSQL wrote are text until then.
+        latest.content, latest.content_sha256 = json.loads(content_text), digest
         latest.rule_set_version, latest.computed_at = rule_set_version, now
         return latest
-    version = 1
     if latest is not None:
-        version = latest.version + 1
-        content = _amending(computed, latest)
-        digest = hashlib.sha256(canonical(content)).hexdigest()
+        content_text, digest = canonical(_amending(computed, latest))
         latest.state = FilingState.amended
-    filing = Filing(
+    return _NewVersion(
         id=uuid.uuid4(),
-        taxpayer_organization_id=taxpayer.id,
-        kind=kind,
-        period=period,
-        version=version,
-        state=FilingState.ready,
-        content=content,
-        content_sha256=digest,
+        taxpayer_id=taxpayer.id,
+        version=latest.version + 1 if latest is not None else 1,
+        content=content_text,
+        digest=digest,
         rule_set_version=rule_set_version,
-        amends_id=latest.id if latest else None,
-        computed_at=now,
+        amends_id=latest.id if latest is not None else None,
     )
-    session.add(filing)
-    await record_event(
+
+
+# Rows, not objects: the period end writes thousands of versions at once, and their content
+# goes to PostgreSQL as the very text that was hashed.
+_INSERT_VERSIONS = text(
+    """
+    INSERT INTO tax_filings (id, taxpayer_organization_id, kind, period, version, state, content,
+                             content_sha256, rule_set_version, amends_id, computed_at)
+    SELECT added.id, added.taxpayer_id, CAST(:kind AS filing_kind), :period, added.version,
+           'ready', CAST(added.content AS jsonb), added.digest, added.rule_set_version,
+           added.amends_id, :now
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:taxpayer_ids AS uuid[]), CAST(:versions AS int[]),
+                CAST(:contents AS text[]), CAST(:digests AS text[]),
+                CAST(:rule_set_versions AS int[]), CAST(:amends_ids AS uuid[]))
+        AS added(id, taxpayer_id, version, content, digest, rule_set_version, amends_id)
+    """
+).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+
+async def _add_versions(
+    session: AsyncSession,
+    kind: FilingKind,
+    period: str,
+    added: Sequence[_NewVersion],
+    now: datetime,
+) -> None:
+    """Write new versions, ready, and announce each (`filing.ready`)."""
+    if not added:
+        return
+    await session.execute(
+        _INSERT_VERSIONS,
+        {
+            "kind": kind.value,
+            "period": period,
+            "now": now,
+            "ids": [version.id for version in added],
+            "taxpayer_ids": [version.taxpayer_id for version in added],
+            "versions": [version.version for version in added],
+            "contents": [version.content for version in added],
+            "digests": [version.digest for version in added],
+            "rule_set_versions": [version.rule_set_version for version in added],
+            "amends_ids": [version.amends_id for version in added],
+        },
+    )
+    await record_events(
         session,
         "filing.ready",
-        {"filing_id": str(filing.id), "kind": kind.value, "period": period, "version": version},
+        [
+            {
+                "filing_id": str(version.id),
+                "kind": kind.value,
+                "period": period,
+                "version": version.version,
+            }
+            for version in added
+        ],
     )
-    return filing
 
 
 async def request_filing(
