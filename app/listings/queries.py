@@ -21,6 +21,7 @@ from sqlalchemy import (
     join,
     literal,
     or_,
+    outerjoin,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -186,9 +187,12 @@ async def result_id_of(session: AsyncSession, listing_id: uuid.UUID) -> uuid.UUI
 def offered_results_select() -> ReadModel:
     """The read model of what each listing offered (`listing_id`, `result_kind`,
     `licence_years`), for another package to join by `listing_id`."""
+    # Every listing has its result (a foreign key, not null), so the outer join keeps the same
+    # rows; unlike an inner join nested in the caller's outer join, it lets PostgreSQL join the
+    # listings the caller keeps first and look their results up, not join every listing.
     return select(
         Listing.id.label("listing_id"), Result.kind.label("result_kind"), Listing.licence_years
-    ).select_from(join(Listing, Result, Result.id == Listing.result_id))
+    ).select_from(outerjoin(Listing, Result, Result.id == Listing.result_id))
 
 
 def publications_select() -> ReadModel:
