@@ -307,10 +307,19 @@ def _statement(shape: _Shape) -> PreparedRead:
         .cte("hits")
     )
     ordering = _ordering(shape.sort, shape.terms, hits.c)
+    # The hits are ordered and cut to the page before any document is read: only the page's
+    # rows fetch theirs (a search with 2,000 hits read 2,000 documents to show 20).
+    chosen = (
+        select(hits.c.id, func.row_number().over(order_by=ordering).label("position"))
+        .order_by(*ordering)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+        .subquery("chosen")
+    )
     page = (
         select(
             literal_column("0").label("part"),
-            func.row_number().over(order_by=ordering).label("position"),
+            chosen.c.position,
             cast(T.document, Text).label("document"),
             T.document["title"].astext.label("title"),
             T.document["abstract"].astext.label("abstract"),
@@ -318,10 +327,7 @@ def _statement(shape: _Shape) -> PreparedRead:
             cast(null(), Integer).label("grouping"),
             cast(null(), BigInteger).label("count"),
         )
-        .select_from(hits.join(T, T.id == hits.c.id))
-        .order_by(*ordering)
-        .offset(bindparam("offset", type_=Integer))
-        .limit(bindparam("limit", type_=Integer))
+        .select_from(chosen.join(T, T.id == chosen.c.id))
         .subquery()
     )
     counts = facet_counts_select([hits.c[name] for name in FACETS], []).subquery()
