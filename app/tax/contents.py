@@ -75,7 +75,7 @@ _dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", "
 
 def _canonical_text(value: Any) -> str:
     # Only containers that hold a pre-written part directly are written here; everything else
-    # goes to json.dumps whole (which refuses a CanonicalJson deeper down: never silent).
+    # goes to the encoder whole (which refuses a CanonicalJson deeper down: never silent).
     if isinstance(value, CanonicalJson):
         return value.text
     if isinstance(value, dict) and any(isinstance(item, CanonicalJson) for item in value.values()):

@@ -20,10 +20,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import OrganizationKind
+from app.core.audit import AuditEvent
 from app.core.auth import MemberRole, PlatformRole
 from app.core.clock import BEIJING, FrozenClock
 from app.core.config import Settings
 from app.core.errors import ValidationFailed
+from app.core.outbox import OutboxEvent
 from app.listings import service as listings
 from app.main import create_app
 from app.results.models import ResultKind
@@ -821,3 +823,39 @@ async def test_a_filing_reads_in_english_under_accept_language_en(
     header, line = list(book["Lines"].iter_rows(values_only=True))[:2]
     assert header[:3] == ("Deal", "Registration number", "Revenue")
     assert line[-1] == "yes"
+
+
+async def test_a_requested_filing_is_announced_once_and_audited_with_who_asked_for_it(
+    client: httpx.AsyncClient,
+    factory: MarketFactory,
+    clock: FrozenClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    p, _ = await sold_patent(client, factory, clock, sessionmaker, "6000000")
+    body = {"kind": "eit_transfer_income", "period": "2026"}
+    clock.set(NEW_YEAR)
+
+    first = await client.post("/v1/tax/filings", json=body, headers=p.seller_owner.headers)
+    again = await client.post("/v1/tax/filings", json=body, headers=p.seller_owner.headers)
+
+    assert first.status_code == again.status_code == 201, first.text
+    filing_id = first.json()["id"]
+    async with sessionmaker() as session:
+        announced = (
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "filing.ready"))
+        ).all()
+        audited = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "filing.ready"))
+        ).all()
+    # The unchanged recomputation announces nothing; the one version is announced at the
+    # platform's time, and the audit trail says who asked for it.
+    assert [(event.payload, event.created_at) for event in announced] == [
+        (
+            {"filing_id": filing_id, "kind": "eit_transfer_income", "period": "2026", "version": 1},
+            NEW_YEAR,
+        )
+    ]
+    assert [
+        (entry.actor_user_id, entry.object_type, entry.object_id, entry.organization_id)
+        for entry in audited
+    ] == [(p.seller_owner.user_id, "filing", filing_id, p.seller.id)]
