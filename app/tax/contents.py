@@ -56,10 +56,11 @@ class CanonicalJson:
     text: str
 
     @classmethod
-    def array(cls, *parts: CanonicalJson | None) -> CanonicalJson | list[Any]:
-        """One array of the elements of several canonical arrays (None: no elements), in
-        order; an empty list when none has any."""
-        elements = [part.text[1:-1] for part in parts if part is not None and part.text != "[]"]
+    def array(cls, *arrays: str | None) -> CanonicalJson | list[Any]:
+        """One array of the elements of canonical arrays as PostgreSQL wrote them
+        (`canonical_array_sql`; None: no elements), in order; an empty list when none has
+        any."""
+        elements = [text[1:-1] for text in arrays if text is not None and text != "[]"]
         return cls(f"[{','.join(elements)}]") if elements else []
 
     @staticmethod

@@ -251,10 +251,8 @@ async def eit_bodies(
             logger.warning("tax_contract_unclassified", deal_id=str(deal_id))
         totals = rules.eit_totals(rule_set, int(income_fen))
         content = {
-            "lines": CanonicalJson.array(_written(lines)),
-            "excluded": CanonicalJson.array(
-                _written(excluded), _written(unclassified), _written(non_technical)
-            ),
+            "lines": CanonicalJson.array(lines),
+            "excluded": CanonicalJson.array(excluded, unclassified, non_technical),
             "totals": {
                 "income": yuan(totals.income_fen),
                 "exempt": yuan(totals.exempt_fen),
@@ -266,7 +264,3 @@ async def eit_bodies(
         }
         bodies[seller] = content, rule_set.version
     return bodies
-
-
-def _written(text: str | None) -> CanonicalJson | None:
-    return None if text is None else CanonicalJson(text)

@@ -77,13 +77,11 @@ def test_content_with_written_parts_hashes_as_the_same_content_in_python() -> No
     written = {
         **in_python,
         "lines": CanonicalJson(_python_array(lines)),
-        "excluded": CanonicalJson.array(
-            None, CanonicalJson("[]"), CanonicalJson(_python_array(excluded))
-        ),
+        "excluded": CanonicalJson.array(None, "[]", _python_array(excluded)),
     }
     assert canonical(written) == canonical(in_python)
     assert canonical(written)[0] == _python(in_python)
-    assert CanonicalJson.array(None, CanonicalJson("[]")) == []
+    assert CanonicalJson.array(None, "[]") == []
 
 
 def test_a_written_part_deeper_than_a_container_that_holds_it_is_refused() -> None:
