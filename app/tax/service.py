@@ -240,8 +240,8 @@ _INSERT_VERSIONS = text(
     INSERT INTO tax_filings (id, taxpayer_organization_id, kind, period, version, state, content,
                              content_sha256, rule_set_version, amends_id, computed_at)
     SELECT added.id, added.taxpayer_id, CAST(:kind AS filing_kind), :period, added.version,
-           'ready', CAST(added.content AS jsonb), added.digest, added.rule_set_version,
-           added.amends_id, :now
+           CAST(:state AS filing_state), CAST(added.content AS jsonb), added.digest,
+           added.rule_set_version, added.amends_id, :now
     FROM unnest(CAST(:ids AS uuid[]), CAST(:taxpayer_ids AS uuid[]), CAST(:versions AS int[]),
                 CAST(:contents AS text[]), CAST(:digests AS text[]),
                 CAST(:rule_set_versions AS int[]), CAST(:amends_ids AS uuid[]))
@@ -265,6 +265,7 @@ async def _add_versions(
         {
             "kind": kind.value,
             "period": period,
+            "state": FilingState.ready.value,
             "now": now,
             "ids": [version.id for version in added],
             "taxpayer_ids": [version.taxpayer_id for version in added],
